@@ -1,0 +1,33 @@
+/**
+ * Convex's per-transaction and per-document limits (docs.convex.dev/production/state/limits),
+ * defined once. Batches budget against a fraction of them.
+ */
+export const CONVEX_LIMITS = {
+  bytesRead: 16 * 1024 * 1024,
+  bytesWritten: 16 * 1024 * 1024,
+  documentsRead: 32_000,
+  documentsWritten: 16_000,
+  databaseQueries: 4_096,
+  functionsScheduled: 1_000,
+  documentBytes: 1024 * 1024,
+  arrayElements: 8_192,
+} as const;
+
+/** Operator batches stay within this share of every per-transaction limit. */
+export const BATCH_LIMIT_SHARE = 0.5;
+
+/** Half of every per-transaction limit: what tests enforce with convex-test's `transactionLimits`. */
+export const HALF_TRANSACTION_LIMITS = {
+  bytesRead: CONVEX_LIMITS.bytesRead * BATCH_LIMIT_SHARE,
+  bytesWritten: CONVEX_LIMITS.bytesWritten * BATCH_LIMIT_SHARE,
+  documentsRead: CONVEX_LIMITS.documentsRead * BATCH_LIMIT_SHARE,
+  documentsWritten: CONVEX_LIMITS.documentsWritten * BATCH_LIMIT_SHARE,
+  databaseQueries: CONVEX_LIMITS.databaseQueries * BATCH_LIMIT_SHARE,
+  functionsScheduled: CONVEX_LIMITS.functionsScheduled * BATCH_LIMIT_SHARE,
+};
+
+/** Submissions arriving this long after the time limit are still accepted (network latency). */
+export const SUBMIT_GRACE_MS = 10_000;
+
+/** Participant counters are split over this many documents so that students starting together don't contend. */
+export const COUNTER_SHARDS = 8;

@@ -1,0 +1,57 @@
+/**
+ * Shared validators: one definition per shape, imported by the schema, the
+ * functions, the migration and the verifiers alike.
+ */
+import { v, type Infer } from "convex/values";
+
+/** One graded answer as V1 stores it inside a participant. */
+export const vV1Answer = v.object({
+  questionId: v.id("questions"),
+  selectedAnswer: v.string(),
+  isCorrect: v.boolean(),
+});
+export type V1Answer = Infer<typeof vV1Answer>;
+
+/** A legacy participant embedded in `exams.participants` (CONTRACT §1). Never change its shape. */
+export const vV1Participant = v.object({
+  userId: v.id("users"),
+  score: v.number(),
+  answers: v.array(vV1Answer),
+  startedAt: v.number(),
+  completedAt: v.optional(v.number()),
+  isPaused: v.boolean(),
+  pausedAt: v.optional(v.number()),
+  pauseCount: v.number(),
+  totalPausedMs: v.number(),
+});
+export type V1Participant = Infer<typeof vV1Participant>;
+
+export const vRole = v.union(v.literal("student"), v.literal("admin"));
+export type Role = Infer<typeof vRole>;
+
+/** Who caused an event: a signed-in user, or the system (migration, rebuild, operator). */
+export const vActor = v.union(
+  v.object({ kind: v.literal("user"), userId: v.id("users") }),
+  v.object({ kind: v.literal("system"), name: v.string() }),
+);
+export type Actor = Infer<typeof vActor>;
+
+/** Where an event came from: a live call through the V1 or V2 API, or synthesized from a V1 array entry. */
+export const vOrigin = v.union(v.literal("live_v1"), v.literal("live_v2"), v.literal("legacy_import"));
+export type Origin = Infer<typeof vOrigin>;
+
+/** Status of one attempt as the API reports it. */
+export const vAttemptStatus = v.union(
+  v.literal("not_started"),
+  v.literal("in_progress"),
+  v.literal("paused"),
+  v.literal("completed"),
+);
+export type AttemptStatus = Infer<typeof vAttemptStatus>;
+
+/** An answer as a student submits it (graded on the server). */
+export const vSubmittedAnswer = v.object({
+  questionId: v.id("questions"),
+  selectedAnswer: v.string(),
+});
+export type SubmittedAnswer = Infer<typeof vSubmittedAnswer>;

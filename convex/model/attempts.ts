@@ -1,0 +1,118 @@
+/**
+ * The one write path: every student action, from the V1 or the V2 API, and
+ * every legacy import, is a command decided against the attempt's state,
+ * appended to its stream, and projected into the V2 rows in the same mutation.
+ *
+ * @example
+ * await executeCommand(ctx, {
+ *   stream: { examId, userId },
+ *   command: { type: "StartExam", data: { at: Date.now() } },
+ *   actor: { kind: "user", userId },
+ *   origin: "live_v2",
+ * });
+ */
+import type { Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import type { Actor, Origin } from "../lib/validators";
+import { decide, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
+import {
+  appendToStream,
+  findByIdempotencyKey,
+  readStream,
+  readStreamHead,
+  type RecordedEvent,
+  type StreamId,
+} from "../events/store";
+import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
+import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/store";
+
+export type LoadedAttempt = {
+  stored: StoredAttempt;
+  /** The stream's last event ({ version: 0, hash: "" } for an empty stream). */
+  head: StreamHead;
+  state: AttemptState;
+};
+
+/**
+ * An attempt's current state. Reads the stream head and the projected rows
+ * (constant cost); replays the stream only if the rows do not reflect the head.
+ */
+export async function loadAttempt(ctx: QueryCtx, stream: StreamId): Promise<LoadedAttempt> {
+  const [headDoc, stored] = await Promise.all([readStreamHead(ctx, stream), loadStoredAttempt(ctx, stream)]);
+  const head = { version: headDoc?.version ?? 0, hash: headDoc?.hash ?? "" };
+  let state: AttemptState;
+  if (headDoc === null) state = initialState();
+  else if (stored.row !== null && stored.row.version === head.version && stored.row.lastEventHash === head.hash) {
+    state = stateFromRows(stored.row, stored.answers);
+  } else {
+    state = replay(await readStream(ctx, stream)); // rows behind or damaged: the log decides
+  }
+  return { stored, head, state };
+}
+
+export type CommandInput = {
+  stream: StreamId;
+  command: AttemptCommand;
+  actor: Actor;
+  origin: Origin;
+  /** A repeated key returns the first result and writes nothing. */
+  idempotencyKey?: string;
+  /** Shared by the events of this command; generated when absent. */
+  commandId?: string;
+  recordedAt?: number;
+};
+
+export type CommandResult = {
+  state: AttemptState;
+  version: number;
+  events: RecordedEvent[];
+  participationId: Id<"examParticipations"> | null;
+  /** The idempotency key was seen before: nothing was written. */
+  duplicate: boolean;
+  /** The attempt's rows before this command (for projectors that need the old state). */
+  before: LoadedAttempt;
+};
+
+/** Decides, appends and projects one command. Throws a domain error, writing nothing, if it is rejected. */
+export async function executeCommand(ctx: MutationCtx, input: CommandInput): Promise<CommandResult> {
+  const { stream, command, idempotencyKey } = input;
+  const earlier = idempotencyKey === undefined ? null : await findByIdempotencyKey(ctx, idempotencyKey);
+  const loaded = await loadAttempt(ctx, stream);
+  if (earlier !== null) {
+    return {
+      state: loaded.state,
+      version: earlier.version,
+      events: earlier.events,
+      participationId: loaded.stored.row?._id ?? null,
+      duplicate: true,
+      before: loaded,
+    };
+  }
+  const events = decide(command, loaded.state);
+  if (events.length === 0) {
+    return {
+      state: loaded.state,
+      version: loaded.head.version,
+      events: [],
+      participationId: loaded.stored.row?._id ?? null,
+      duplicate: false,
+      before: loaded,
+    };
+  }
+  const appended = await appendToStream(ctx, stream, loaded.head.version, events, {
+    actor: input.actor,
+    origin: input.origin,
+    commandId: input.commandId ?? crypto.randomUUID(),
+    idempotencyKey,
+    recordedAt: input.recordedAt,
+  });
+  const state = replay(appended.events, loaded.state);
+  const last = appended.events[appended.events.length - 1]!.metadata;
+  const { participationId } = await writeAttemptRows(
+    ctx,
+    stream,
+    loaded.stored,
+    attemptRows(state, { version: last.version, hash: last.hash }),
+  );
+  return { state, version: appended.version, events: appended.events, participationId, duplicate: false, before: loaded };
+}

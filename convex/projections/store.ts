@@ -1,0 +1,137 @@
+/**
+ * Reads and writes an attempt's V2 rows. The inline projector, rebuild and
+ * cleanup all write through {@link writeAttemptRows}, so rows, participation ids
+ * and participant counters stay consistent whoever writes.
+ */
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { COUNTER_SHARDS } from "../lib/limits";
+import { canonicalJson } from "../events/hash";
+import type { StreamId } from "../events/store";
+import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
+
+/** An attempt's rows as stored now. */
+export type StoredAttempt = {
+  row: Doc<"examParticipations"> | null;
+  answers: Doc<"examAnswers">[];
+};
+
+export async function loadParticipation(
+  ctx: QueryCtx,
+  stream: StreamId,
+): Promise<Doc<"examParticipations"> | null> {
+  return ctx.db
+    .query("examParticipations")
+    .withIndex("by_exam_and_user", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
+    .unique();
+}
+
+/** A participation's answers, in V1 array order. */
+export async function loadAnswers(ctx: QueryCtx, participationId: Id<"examParticipations">): Promise<Doc<"examAnswers">[]> {
+  const docs = await ctx.db
+    .query("examAnswers")
+    .withIndex("by_participation_and_question", (q) => q.eq("participationId", participationId))
+    .collect();
+  return docs.sort((a, b) => a.position - b.position);
+}
+
+export async function loadStoredAttempt(ctx: QueryCtx, stream: StreamId): Promise<StoredAttempt> {
+  const row = await loadParticipation(ctx, stream);
+  return { row, answers: row === null ? [] : await loadAnswers(ctx, row._id) };
+}
+
+/** Which counter shard a user's attempts count in. */
+export function counterShard(userId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) h = Math.imul(h ^ userId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % COUNTER_SHARDS;
+}
+
+async function bumpCounters(ctx: MutationCtx, stream: StreamId, participants: number, completed: number) {
+  if (participants === 0 && completed === 0) return;
+  const shard = counterShard(stream.userId);
+  const doc = await ctx.db
+    .query("examCounterShards")
+    .withIndex("by_exam_and_shard", (q) => q.eq("examId", stream.examId).eq("shard", shard))
+    .unique();
+  if (doc === null) {
+    await ctx.db.insert("examCounterShards", { examId: stream.examId, shard, participants, completed });
+  } else {
+    await ctx.db.patch("examCounterShards", doc._id, {
+      participants: doc.participants + participants,
+      completed: doc.completed + completed,
+    });
+  }
+}
+
+/** Participant and completed counts of an exam: COUNTER_SHARDS small reads, never the participants. */
+export async function countParticipants(
+  ctx: QueryCtx,
+  examId: Id<"exams">,
+): Promise<{ participants: number; completed: number }> {
+  const shards = await ctx.db
+    .query("examCounterShards")
+    .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
+    .take(COUNTER_SHARDS);
+  return shards.reduce(
+    (sum, s) => ({ participants: sum.participants + s.participants, completed: sum.completed + s.completed }),
+    { participants: 0, completed: 0 },
+  );
+}
+
+/**
+ * Makes the stored rows equal `rows`, writing only what differs. The participation
+ * keeps its `_id` (rows are patched in place); answers are matched by position.
+ */
+export async function writeAttemptRows(
+  ctx: MutationCtx,
+  stream: StreamId,
+  stored: StoredAttempt,
+  rows: AttemptRows,
+): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
+  let written = 0;
+  const { row } = stored;
+  const wasCompleted = row?.completedAt !== undefined;
+  if (rows.participation === null) {
+    for (const answer of stored.answers) await ctx.db.delete("examAnswers", answer._id);
+    written += stored.answers.length;
+    if (row !== null) {
+      await ctx.db.delete("examParticipations", row._id);
+      await bumpCounters(ctx, stream, -1, wasCompleted ? -1 : 0);
+      written += 1;
+    }
+    return { participationId: null, documentsWritten: written };
+  }
+
+  const isCompleted = rows.participation.completedAt !== undefined;
+  let participationId: Id<"examParticipations">;
+  if (row === null) {
+    participationId = await ctx.db.insert("examParticipations", { ...stream, ...rows.participation });
+    await bumpCounters(ctx, stream, 1, isCompleted ? 1 : 0);
+    written += 1;
+  } else {
+    participationId = row._id;
+    if (canonicalJson(participationRowOf(row)) !== canonicalJson(rows.participation)) {
+      await ctx.db.replace("examParticipations", row._id, { ...stream, ...rows.participation });
+      written += 1;
+    }
+    await bumpCounters(ctx, stream, 0, Number(isCompleted) - Number(wasCompleted));
+  }
+
+  const count = Math.max(stored.answers.length, rows.answers.length);
+  for (let i = 0; i < count; i++) {
+    const have = stored.answers[i];
+    const want = rows.answers[i];
+    if (want === undefined) {
+      await ctx.db.delete("examAnswers", have!._id);
+    } else if (have === undefined) {
+      await ctx.db.insert("examAnswers", { participationId, ...want });
+    } else if (have.participationId !== participationId || canonicalJson(answerRowOf(have)) !== canonicalJson(want)) {
+      await ctx.db.replace("examAnswers", have._id, { participationId, ...want });
+    } else {
+      continue;
+    }
+    written += 1;
+  }
+  return { participationId, documentsWritten: written };
+}

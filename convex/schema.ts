@@ -1,0 +1,106 @@
+import { defineSchema, defineTable } from "convex/server";
+import { v } from "convex/values";
+import { vActor, vOrigin, vRole, vV1Participant } from "./lib/validators";
+
+export default defineSchema({
+  // ---- V1: the legacy shape already in production (CONTRACT §1). ----
+  users: defineTable({
+    name: v.string(),
+    email: v.optional(v.string()),
+    tokenIdentifier: v.string(), // ctx.auth.getUserIdentity().tokenIdentifier
+    role: vRole,
+  }).index("by_token", ["tokenIdentifier"]),
+
+  questions: defineTable({
+    text: v.string(),
+    options: v.array(v.string()),
+    correctAnswer: v.string(), // never sent to a student before they completed the exam
+    points: v.optional(v.number()), // default 1
+  }),
+
+  exams: defineTable({
+    title: v.string(),
+    questionIds: v.array(v.id("questions")),
+    durationMs: v.number(),
+    maxPauses: v.number(),
+    // Legacy embedded array: written by V1 code, then by the legacy mirror projector; emptied by cleanup.
+    participants: v.optional(v.array(vV1Participant)),
+  }),
+
+  // ---- The event log: the source of truth. Written only by appendToStream. ----
+  examEvents: defineTable({
+    examId: v.id("exams"), // stream = one attempt = (examId, userId)
+    userId: v.id("users"),
+    version: v.number(), // 1-based sequence number within the stream
+    type: v.string(), // event type from the catalog (events/catalog.ts)
+    schemaVersion: v.number(), // version of `data`'s shape; older ones are upcast on read
+    data: v.any(), // validated by the catalog's zod schema on append
+    actor: vActor,
+    origin: vOrigin,
+    commandId: v.string(), // shared by the events of one command
+    idempotencyKey: v.optional(v.string()), // a repeated key is a no-op returning the first result
+    recordedAt: v.number(), // server time of the append
+    prevHash: v.string(), // hash of the previous event of the stream ("" for the first)
+    hash: v.string(), // SHA-256 over this event's content and prevHash (tamper evidence)
+  })
+    .index("by_exam_and_user_and_version", ["examId", "userId", "version"])
+    // An exam's events in the order they happened (_creationTime), across all its streams.
+    // eslint-disable-next-line @convex-dev/no-duplicate-indexes
+    .index("by_exam", ["examId"])
+    .index("by_user", ["userId"])
+    .index("by_idempotency_key", ["idempotencyKey"]),
+
+  // ---- V2 projections: derived from the log, rebuildable at any time. ----
+  examParticipations: defineTable({
+    // Written only by the attempt projector (projections/attempt.ts + projections/store.ts).
+    examId: v.id("exams"),
+    userId: v.id("users"),
+    score: v.number(),
+    startedAt: v.number(),
+    completedAt: v.optional(v.number()),
+    isPaused: v.boolean(),
+    pausedAt: v.optional(v.number()),
+    pauseCount: v.number(),
+    totalPausedMs: v.number(),
+    version: v.number(), // stream version this row reflects
+    lastEventHash: v.string(), // hash of that event: ties the row to the chain's head
+    rankScore: v.optional(v.number()), // = score once completed: leaderboard index
+    rankTieBreak: v.optional(v.number()), // = -completedAt: earlier completion ranks first in a descending scan
+    legacySourceIndexes: v.optional(v.array(v.number())), // V1 array positions imported into this attempt
+  })
+    .index("by_exam_and_user", ["examId", "userId"])
+    .index("by_user_and_startedAt", ["userId", "startedAt"])
+    .index("by_exam_and_rank", ["examId", "rankScore", "rankTieBreak"]),
+
+  examAnswers: defineTable({
+    // Written only by the attempt projector.
+    participationId: v.id("examParticipations"),
+    questionId: v.id("questions"),
+    selectedAnswer: v.string(),
+    isCorrect: v.boolean(),
+    position: v.number(), // index in the V1 answers array: keeps order and duplicates lossless
+  }).index("by_participation_and_question", ["participationId", "questionId"]),
+
+  // What per-student V2 paths need of an exam, without reading its (large) document.
+  examDefinitions: defineTable({
+    // Copied from `exams` by syncExamDefinition (V2 writes, migration); legacy* fields by the mirror and cleanup.
+    examId: v.id("exams"),
+    title: v.string(),
+    questionIds: v.array(v.id("questions")),
+    durationMs: v.number(),
+    maxPauses: v.number(),
+    legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write
+    legacyCleared: v.boolean(), // the V1 array was emptied by cleanup; V1 functions read V2 data
+    legacyMirrorFailure: v.optional(
+      v.object({ userId: v.id("users"), reason: v.string(), at: v.number() }),
+    ), // set when a write could not be mirrored into the V1 array
+  }).index("by_exam", ["examId"]),
+
+  // Participant counts, sharded by user so that students starting together do not contend.
+  examCounterShards: defineTable({
+    examId: v.id("exams"), // written by the attempt projector
+    shard: v.number(),
+    participants: v.number(),
+    completed: v.number(),
+  }).index("by_exam_and_shard", ["examId", "shard"]),
+});

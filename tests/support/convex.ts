@@ -1,0 +1,81 @@
+/**
+ * Test support shared by every suite: a convex-test instance with Convex's
+ * limits (halved, as operator batches must fit in half), seed helpers, and a
+ * snapshot of every table for "a rejected call changes nothing".
+ */
+import { convexTest } from "convex-test";
+import schema from "../../convex/schema";
+import type { Doc, Id, TableNames } from "../../convex/_generated/dataModel";
+import { HALF_TRANSACTION_LIMITS } from "../../convex/lib/limits";
+import type { V1Participant } from "../../convex/lib/validators";
+
+export const modules = import.meta.glob("../../convex/**/*.*s");
+
+/** A fresh in-memory Convex with every per-transaction limit enforced at half of Convex's. */
+export function newConvexTest() {
+  return convexTest({ schema, modules, transactionLimits: HALF_TRANSACTION_LIMITS });
+}
+export type TestConvex = ReturnType<typeof newConvexTest>;
+
+export type SeededUser = { userId: Id<"users">; tokenIdentifier: string; as: ReturnType<TestConvex["withIdentity"]> };
+
+export async function seedUser(
+  t: TestConvex,
+  name: string,
+  role: "student" | "admin" = "student",
+): Promise<SeededUser> {
+  const tokenIdentifier = `test|${name}`;
+  const userId = await t.run((ctx) => ctx.db.insert("users", { name, tokenIdentifier, role }));
+  return { userId, tokenIdentifier, as: t.withIdentity({ tokenIdentifier, subject: name, name }) };
+}
+
+export type SeedExamOptions = {
+  title?: string;
+  questions?: number;
+  options?: string[];
+  durationMs?: number;
+  maxPauses?: number;
+  participants?: V1Participant[];
+  points?: (i: number) => number | undefined;
+};
+
+export type SeededExam = { examId: Id<"exams">; questionIds: Id<"questions">[]; questions: Doc<"questions">[] };
+
+/** An exam with `questions` questions whose correct answer is always the first option. */
+export async function seedExam(t: TestConvex, o: SeedExamOptions = {}): Promise<SeededExam> {
+  return t.run(async (ctx) => {
+    const options = o.options ?? ["a", "b", "c", "d"];
+    const questionIds: Id<"questions">[] = [];
+    for (let i = 0; i < (o.questions ?? 3); i++) {
+      const points = o.points?.(i);
+      questionIds.push(
+        await ctx.db.insert("questions", {
+          text: `Question ${i + 1}`,
+          options,
+          correctAnswer: options[0]!,
+          ...(points === undefined ? {} : { points }),
+        }),
+      );
+    }
+    const examId = await ctx.db.insert("exams", {
+      title: o.title ?? "Exam",
+      questionIds,
+      durationMs: o.durationMs ?? 60 * 60_000,
+      maxPauses: o.maxPauses ?? 2,
+      ...(o.participants === undefined ? {} : { participants: o.participants }),
+    });
+    const questions = await Promise.all(questionIds.map(async (id) => (await ctx.db.get("questions", id))!));
+    return { examId, questionIds, questions };
+  });
+}
+
+export const TABLES = Object.keys(schema.tables) as TableNames[];
+
+/** Every document of every table, for comparing the database before and after a call. */
+export async function snapshotTables(t: TestConvex): Promise<Record<string, unknown[]>> {
+  return t.run(async (ctx) => {
+    const out: Record<string, unknown[]> = {};
+    for (const table of TABLES) out[table] = await ctx.db.query(table).collect();
+    return out;
+  });
+}
