@@ -1,0 +1,9 @@
+/**
+ * Every benchmark section, in the order `npm run bench` prints them. Each
+ * section is a module under src/bench/ exporting `bench(): Promise<BenchSection>`.
+ */
+import type { BenchSection } from "../runtime/embedded.js";
+
+export const benchSections: { name: string; load: () => Promise<{ bench: () => Promise<BenchSection> }> }[] = [
+  // Each issue's benchmark registers itself here, one line each.
+];

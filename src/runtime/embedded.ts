@@ -1,0 +1,76 @@
+/**
+ * An embedded, in-process Convex: the project's own functions run on
+ * convex-test's runtime, outside vitest, for the offline rehearsal and the
+ * benchmarks.
+ *
+ * @example
+ * const t = createEmbeddedConvex();
+ * await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 5 });
+ */
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
+import { convexTest } from "convex-test";
+import type { TransactionMetrics } from "convex-test/dist/transactionMetrics.js";
+import schema from "../../convex/schema.js";
+import { HALF_TRANSACTION_LIMITS } from "../../convex/lib/limits.js";
+
+const convexDir = join(import.meta.dirname, "..", "..", "convex");
+
+function listModules(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return listModules(path);
+    return /\.(ts|js)$/.test(name) && !name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+/** The modules map convex-test wants, built from the files under convex/ (vite's import.meta.glob is not here). */
+export function convexModules(): Record<string, () => Promise<unknown>> {
+  return Object.fromEntries(
+    listModules(convexDir).map((path) => [
+      `./convex/${relative(convexDir, path).replaceAll("\\", "/")}`,
+      () => import(pathToFileURL(path).href),
+    ]),
+  );
+}
+
+/** A fresh embedded Convex with the schema and every function, limits enforced (half of Convex's by default). */
+export function createEmbeddedConvex(limits: Partial<TransactionMetrics> | boolean = HALF_TRANSACTION_LIMITS) {
+  return convexTest({ schema, modules: convexModules(), transactionLimits: limits });
+}
+export type EmbeddedConvex = ReturnType<typeof createEmbeddedConvex>;
+
+/** The shape every benchmark section returns; `npm run bench` prints and saves them together. */
+export type BenchRow = Record<string, string | number>;
+export type BenchSection = { title: string; rows: BenchRow[]; notes?: string[] };
+
+/** Documents and bytes one call read and wrote, from ctx.meta.getTransactionMetrics(). */
+export type CallCost = { documentsRead: number; bytesRead: number; documentsWritten: number; bytesWritten: number };
+
+type RegisteredFunction<Args, Result> = { _handler: (ctx: never, args: Args) => Promise<Result> };
+
+/**
+ * Runs a registered query or mutation's handler in one transaction (as `t`'s
+ * identity) and returns its result with what it cost. Arguments are not
+ * validated: pass valid ones.
+ */
+export async function measureCall<Args, Result>(
+  t: Pick<EmbeddedConvex, "run">,
+  fn: RegisteredFunction<Args, Result>,
+  args: Args,
+): Promise<{ result: Result; cost: CallCost }> {
+  return t.run(async (ctx) => {
+    const result = await fn._handler(ctx as never, args);
+    const m = await ctx.meta.getTransactionMetrics();
+    return {
+      result,
+      cost: {
+        documentsRead: m.documentsRead.used,
+        bytesRead: m.bytesRead.used,
+        documentsWritten: m.documentsWritten.used,
+        bytesWritten: m.bytesWritten.used,
+      },
+    };
+  });
+}
