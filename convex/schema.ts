@@ -96,11 +96,12 @@ export default defineSchema({
     ), // set when a write could not be mirrored into the V1 array
   }).index("by_exam", ["examId"]),
 
-  // Participant counts, sharded by user so that students starting together do not contend.
+  // Participant and answer counts, sharded by user so that students starting together do not contend.
   examCounterShards: defineTable({
     examId: v.id("exams"), // written by the attempt projector
     shard: v.number(),
     participants: v.number(),
     completed: v.number(),
+    answers: v.number(),
   }).index("by_exam_and_shard", ["examId", "shard"]),
 });

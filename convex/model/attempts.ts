@@ -13,7 +13,7 @@
  */
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import type { Actor, Origin } from "../lib/validators";
+import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { decide, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import {
   appendToStream,
@@ -115,4 +115,39 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     attemptRows(state, { version: last.version, hash: last.hash }),
   );
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false, before: loaded };
+}
+
+/** The idempotency key of importing the V1 entry at `sourceIndex`: the same for the backfill and on-the-fly imports. */
+export function legacyImportKey(examId: Id<"exams">, userId: Id<"users">, sourceIndex: number): string {
+  return `legacy:${examId}:${userId}:${sourceIndex}`;
+}
+
+/** A V1 array entry and where it stands in the array. */
+export type LegacyEntry = { participant: V1Participant; sourceIndex: number };
+
+/**
+ * Imports a user's V1 array entries into their attempt's stream, first entry first
+ * (later ones are kept as duplicates). Safe to repeat: already imported entries,
+ * and the mirror's copy of an attempt born live, write nothing.
+ */
+export async function importLegacyEntries(
+  ctx: MutationCtx,
+  stream: StreamId,
+  entries: readonly LegacyEntry[],
+  actor: Actor = { kind: "system", name: "legacy import" },
+): Promise<{ eventsWritten: number; state: AttemptState | null }> {
+  let eventsWritten = 0;
+  let state: AttemptState | null = null;
+  for (const { participant, sourceIndex } of [...entries].sort((a, b) => a.sourceIndex - b.sourceIndex)) {
+    const result = await executeCommand(ctx, {
+      stream,
+      command: { type: "ImportLegacyParticipant", data: { participant, sourceIndex } },
+      actor,
+      origin: "legacy_import",
+      idempotencyKey: legacyImportKey(stream.examId, stream.userId, sourceIndex),
+    });
+    if (!result.duplicate) eventsWritten += result.events.length;
+    state = result.state;
+  }
+  return { eventsWritten, state };
 }

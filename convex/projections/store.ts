@@ -47,35 +47,40 @@ export function counterShard(userId: string): number {
   return (h >>> 0) % COUNTER_SHARDS;
 }
 
-async function bumpCounters(ctx: MutationCtx, stream: StreamId, participants: number, completed: number) {
-  if (participants === 0 && completed === 0) return;
+type Counts = { participants: number; completed: number; answers: number };
+
+async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
+  const { participants, completed, answers } = delta;
+  if (participants === 0 && completed === 0 && answers === 0) return;
   const shard = counterShard(stream.userId);
   const doc = await ctx.db
     .query("examCounterShards")
     .withIndex("by_exam_and_shard", (q) => q.eq("examId", stream.examId).eq("shard", shard))
     .unique();
   if (doc === null) {
-    await ctx.db.insert("examCounterShards", { examId: stream.examId, shard, participants, completed });
+    await ctx.db.insert("examCounterShards", { examId: stream.examId, shard, participants, completed, answers });
   } else {
     await ctx.db.patch("examCounterShards", doc._id, {
       participants: doc.participants + participants,
       completed: doc.completed + completed,
+      answers: doc.answers + answers,
     });
   }
 }
 
-/** Participant and completed counts of an exam: COUNTER_SHARDS small reads, never the participants. */
-export async function countParticipants(
-  ctx: QueryCtx,
-  examId: Id<"exams">,
-): Promise<{ participants: number; completed: number }> {
+/** Participant, completed and answer counts of an exam (V2 rows): COUNTER_SHARDS small reads, never the participants. */
+export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
   const shards = await ctx.db
     .query("examCounterShards")
     .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
     .take(COUNTER_SHARDS);
   return shards.reduce(
-    (sum, s) => ({ participants: sum.participants + s.participants, completed: sum.completed + s.completed }),
-    { participants: 0, completed: 0 },
+    (sum, s) => ({
+      participants: sum.participants + s.participants,
+      completed: sum.completed + s.completed,
+      answers: sum.answers + s.answers,
+    }),
+    { participants: 0, completed: 0, answers: 0 },
   );
 }
 
@@ -97,7 +102,7 @@ export async function writeAttemptRows(
     written += stored.answers.length;
     if (row !== null) {
       await ctx.db.delete("examParticipations", row._id);
-      await bumpCounters(ctx, stream, -1, wasCompleted ? -1 : 0);
+      await bumpCounters(ctx, stream, { participants: -1, completed: -Number(wasCompleted), answers: -stored.answers.length });
       written += 1;
     }
     return { participationId: null, documentsWritten: written };
@@ -107,7 +112,7 @@ export async function writeAttemptRows(
   let participationId: Id<"examParticipations">;
   if (row === null) {
     participationId = await ctx.db.insert("examParticipations", { ...stream, ...rows.participation });
-    await bumpCounters(ctx, stream, 1, isCompleted ? 1 : 0);
+    await bumpCounters(ctx, stream, { participants: 1, completed: Number(isCompleted), answers: rows.answers.length });
     written += 1;
   } else {
     participationId = row._id;
@@ -115,7 +120,11 @@ export async function writeAttemptRows(
       await ctx.db.replace("examParticipations", row._id, { ...stream, ...rows.participation });
       written += 1;
     }
-    await bumpCounters(ctx, stream, 0, Number(isCompleted) - Number(wasCompleted));
+    await bumpCounters(ctx, stream, {
+      participants: 0,
+      completed: Number(isCompleted) - Number(wasCompleted),
+      answers: rows.answers.length - stored.answers.length,
+    });
   }
 
   const count = Math.max(stored.answers.length, rows.answers.length);
