@@ -1,0 +1,135 @@
+/**
+ * For every history: the rows the inline projector keeps equal the rows replayed
+ * from the log, and a rejected command leaves the database unchanged.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { Id } from "../convex/_generated/dataModel";
+import type { AttemptCommand, GradingQuestion } from "../convex/events/decider";
+import { readStream } from "../convex/events/store";
+import { errorCode } from "../convex/lib/errors";
+import { executeCommand } from "../convex/model/attempts";
+import { answerRowOf, participationRowOf, projectStream } from "../convex/projections/attempt";
+import { countParticipants, loadStoredAttempt } from "../convex/projections/store";
+import { newConvexTest, seedExam, seedUser, snapshotTables } from "./support/convex";
+
+type Step =
+  | { kind: "start" | "pause" | "resume"; user: number; dt: number }
+  | { kind: "submit"; user: number; dt: number; picks: { q: number; option: number }[] }
+  | { kind: "import"; user: number; dt: number; sourceIndex: number; score: number; answered: number };
+
+const QUESTIONS = 3;
+const users = 3;
+const dt = fc.integer({ min: 0, max: 40 * 60_000 });
+const user = fc.integer({ min: 0, max: users - 1 });
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constantFrom("start", "pause", "resume"), user, dt }),
+  fc.record({
+    kind: fc.constant("submit"),
+    user,
+    dt,
+    // q = QUESTIONS means "a question of another exam"; repeats make a question answered twice.
+    picks: fc.array(fc.record({ q: fc.integer({ min: 0, max: QUESTIONS }), option: fc.integer({ min: 0, max: 4 }) }), {
+      maxLength: 4,
+    }),
+  }),
+  fc.record({
+    kind: fc.constant("import"),
+    user,
+    dt,
+    sourceIndex: fc.integer({ min: 0, max: 2 }),
+    score: fc.integer({ min: 0, max: 9 }),
+    answered: fc.integer({ min: 0, max: QUESTIONS }),
+  }),
+);
+
+describe("inline projections", () => {
+  it("equal a replay of the log after every command, and rejected commands change nothing", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+        const t = newConvexTest();
+        const exam = await seedExam(t, { questions: QUESTIONS, durationMs: 60 * 60_000, maxPauses: 2 });
+        const other = await seedExam(t, { questions: 1 });
+        const people = await Promise.all(Array.from({ length: users }, (_, i) => seedUser(t, `s${i}`)));
+        const grading: GradingQuestion[] = exam.questions.map((q) => ({
+          questionId: q._id,
+          options: q.options,
+          correctAnswer: q.correctAnswer,
+        }));
+        const questionOf = (q: number): Id<"questions"> => (q < QUESTIONS ? exam.questionIds[q]! : other.questionIds[0]!);
+        let now = Date.UTC(2026, 0, 1);
+
+        for (const s of steps) {
+          now += s.dt;
+          const { userId } = people[s.user]!;
+          const stream = { examId: exam.examId, userId };
+          const timing = { durationMs: 60 * 60_000, maxPauses: 2 };
+          const command: AttemptCommand =
+            s.kind === "start"
+              ? { type: "StartExam", data: { at: now } }
+              : s.kind === "pause"
+                ? { type: "PauseExam", data: { at: now, ...timing } }
+                : s.kind === "resume"
+                  ? { type: "ResumeExam", data: { at: now } }
+                  : s.kind === "submit"
+                    ? {
+                        type: "SubmitAnswers",
+                        data: {
+                          at: now,
+                          ...timing,
+                          questions: grading,
+                          answers: s.picks.map((p) => ({ questionId: questionOf(p.q), selectedAnswer: "abcde"[p.option]! })),
+                        },
+                      }
+                    : {
+                        type: "ImportLegacyParticipant",
+                        data: {
+                          sourceIndex: s.sourceIndex,
+                          participant: {
+                            userId,
+                            score: s.score,
+                            answers: exam.questionIds
+                              .slice(0, s.answered)
+                              .map((questionId) => ({ questionId, selectedAnswer: "b", isCorrect: false })),
+                            startedAt: now - 1_000,
+                            ...(s.answered > 0 ? { completedAt: now } : {}),
+                            isPaused: false,
+                            pauseCount: 0,
+                            totalPausedMs: 0,
+                          },
+                        },
+                      };
+          const before = await snapshotTables(t);
+          const rejected = await t
+            .run((ctx) =>
+              executeCommand(ctx, { stream, command, actor: { kind: "user", userId }, origin: "live_v2", recordedAt: now }),
+            )
+            .then(() => undefined)
+            .catch((error: unknown) => error);
+          if (rejected !== undefined) {
+            expect(errorCode(rejected), String(rejected)).toBeDefined();
+            expect(await snapshotTables(t)).toEqual(before);
+          }
+
+          await t.run(async (ctx) => {
+            let participants = 0;
+            let completed = 0;
+            let answers = 0;
+            for (const { userId } of people) {
+              const s = { examId: exam.examId, userId };
+              const stored = await loadStoredAttempt(ctx, s);
+              const replayed = projectStream(await readStream(ctx, s));
+              expect(stored.row === null ? null : participationRowOf(stored.row)).toEqual(replayed.participation);
+              expect(stored.answers.map(answerRowOf)).toEqual(replayed.answers);
+              if (stored.row !== null) participants += 1;
+              if (stored.row?.completedAt !== undefined) completed += 1;
+              answers += stored.answers.length;
+            }
+            expect(await countParticipants(ctx, exam.examId)).toEqual({ participants, completed, answers });
+          });
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
