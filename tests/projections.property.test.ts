@@ -58,47 +58,52 @@ describe("inline projections", () => {
         }));
         const questionOf = (q: number): Id<"questions"> => (q < QUESTIONS ? exam.questionIds[q]! : other.questionIds[0]!);
         let now = Date.UTC(2026, 0, 1);
+        const timing = { durationMs: 60 * 60_000, maxPauses: 2 };
+        const toCommand = (s: Step, at: number, userId: Id<"users">): AttemptCommand => {
+          switch (s.kind) {
+            case "start":
+              return { type: "StartExam", data: { at } };
+            case "pause":
+              return { type: "PauseExam", data: { at, ...timing } };
+            case "resume":
+              return { type: "ResumeExam", data: { at } };
+            case "submit":
+              return {
+                type: "SubmitAnswers",
+                data: {
+                  at,
+                  ...timing,
+                  questions: grading,
+                  answers: s.picks.map((p) => ({ questionId: questionOf(p.q), selectedAnswer: "abcde"[p.option]! })),
+                },
+              };
+            case "import":
+              return {
+                type: "ImportLegacyParticipant",
+                data: {
+                  sourceIndex: s.sourceIndex,
+                  participant: {
+                    userId,
+                    score: s.score,
+                    answers: exam.questionIds
+                      .slice(0, s.answered)
+                      .map((questionId) => ({ questionId, selectedAnswer: "b", isCorrect: false })),
+                    startedAt: at - 1_000,
+                    ...(s.answered > 0 ? { completedAt: at } : {}),
+                    isPaused: false,
+                    pauseCount: 0,
+                    totalPausedMs: 0,
+                  },
+                },
+              };
+          }
+        };
 
         for (const s of steps) {
           now += s.dt;
           const { userId } = people[s.user]!;
           const stream = { examId: exam.examId, userId };
-          const timing = { durationMs: 60 * 60_000, maxPauses: 2 };
-          const command: AttemptCommand =
-            s.kind === "start"
-              ? { type: "StartExam", data: { at: now } }
-              : s.kind === "pause"
-                ? { type: "PauseExam", data: { at: now, ...timing } }
-                : s.kind === "resume"
-                  ? { type: "ResumeExam", data: { at: now } }
-                  : s.kind === "submit"
-                    ? {
-                        type: "SubmitAnswers",
-                        data: {
-                          at: now,
-                          ...timing,
-                          questions: grading,
-                          answers: s.picks.map((p) => ({ questionId: questionOf(p.q), selectedAnswer: "abcde"[p.option]! })),
-                        },
-                      }
-                    : {
-                        type: "ImportLegacyParticipant",
-                        data: {
-                          sourceIndex: s.sourceIndex,
-                          participant: {
-                            userId,
-                            score: s.score,
-                            answers: exam.questionIds
-                              .slice(0, s.answered)
-                              .map((questionId) => ({ questionId, selectedAnswer: "b", isCorrect: false })),
-                            startedAt: now - 1_000,
-                            ...(s.answered > 0 ? { completedAt: now } : {}),
-                            isPaused: false,
-                            pauseCount: 0,
-                            totalPausedMs: 0,
-                          },
-                        },
-                      };
+          const command = toCommand(s, now, userId);
           const before = await snapshotTables(t);
           const rejected = await t
             .run((ctx) =>

@@ -50,18 +50,13 @@ export type CallCost = { documentsRead: number; bytesRead: number; documentsWrit
 
 type RegisteredFunction<Args, Result> = { _handler: (ctx: never, args: Args) => Promise<Result> };
 
-/**
- * Runs a registered query or mutation's handler in one transaction (as `t`'s
- * identity) and returns its result with what it cost. Arguments are not
- * validated: pass valid ones.
- */
-export async function measureCall<Args, Result>(
+/** Runs `body` in one transaction and returns its result with what the transaction cost. */
+export async function measureRun<Result>(
   t: Pick<EmbeddedConvex, "run">,
-  fn: RegisteredFunction<Args, Result>,
-  args: Args,
+  body: (ctx: Parameters<Parameters<EmbeddedConvex["run"]>[0]>[0]) => Promise<Result>,
 ): Promise<{ result: Result; cost: CallCost }> {
   return t.run(async (ctx) => {
-    const result = await fn._handler(ctx as never, args);
+    const result = await body(ctx);
     const m = await ctx.meta.getTransactionMetrics();
     return {
       result,
@@ -73,4 +68,17 @@ export async function measureCall<Args, Result>(
       },
     };
   });
+}
+
+/**
+ * Runs a registered query or mutation's handler in one transaction (as `t`'s
+ * identity) and returns its result with what it cost. Arguments are not
+ * validated: pass valid ones.
+ */
+export async function measureCall<Args, Result>(
+  t: Pick<EmbeddedConvex, "run">,
+  fn: RegisteredFunction<Args, Result>,
+  args: Args,
+): Promise<{ result: Result; cost: CallCost }> {
+  return measureRun(t, (ctx) => fn._handler(ctx as never, args));
 }
