@@ -1,6 +1,6 @@
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
-import { vActor, vOrigin, vRole, vV1Participant } from "./lib/validators";
+import { participationFields, vActor, vOrigin, vRole, vV1Participant } from "./lib/validators";
 
 export default defineSchema({
   // ---- V1: the legacy shape already in production (CONTRACT §1). ----
@@ -54,14 +54,7 @@ export default defineSchema({
   examParticipations: defineTable({
     // Written only by the attempt projector (projections/attempt.ts + projections/store.ts).
     examId: v.id("exams"),
-    userId: v.id("users"),
-    score: v.number(),
-    startedAt: v.number(),
-    completedAt: v.optional(v.number()),
-    isPaused: v.boolean(),
-    pausedAt: v.optional(v.number()),
-    pauseCount: v.number(),
-    totalPausedMs: v.number(),
+    ...participationFields, // userId, score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs
     version: v.number(), // stream version this row reflects
     lastEventHash: v.string(), // hash of that event: ties the row to the chain's head
     rankScore: v.optional(v.number()), // = score once completed: leaderboard index

@@ -26,6 +26,9 @@ export const vV1Participant = v.object({
 });
 export type V1Participant = Infer<typeof vV1Participant>;
 
+/** Every V1 participant field except `answers`: what an `examParticipations` row carries of it. */
+export const participationFields = (({ answers: _answers, ...fields }) => fields)(vV1Participant.fields);
+
 export const vRole = v.union(v.literal("student"), v.literal("admin"));
 export type Role = Infer<typeof vRole>;
 
