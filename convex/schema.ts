@@ -89,6 +89,12 @@ export default defineSchema({
     ), // set when a write could not be mirrored into the V1 array
   }).index("by_exam", ["examId"]),
 
+  // Operator switches of the exam API, one document per key (absent = default). Written by convex/legacyMirror.ts.
+  examApiSettings: defineTable({
+    key: v.literal("legacyMirror"), // global switch of the legacy mirror (default on)
+    enabled: v.boolean(),
+  }).index("by_key", ["key"]),
+
   // Participant and answer counts, sharded by user so that students starting together do not contend.
   examCounterShards: defineTable({
     examId: v.id("exams"), // written by the attempt projector
