@@ -25,6 +25,7 @@ import {
 } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
 import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/store";
+import { mirrorLegacyEntry } from "../projections/legacyMirror";
 
 export type LoadedAttempt = {
   stored: StoredAttempt;
@@ -114,6 +115,8 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     loaded.stored,
     attemptRows(state, { version: last.version, hash: last.hash }),
   );
+  // The V1 array entry follows live writes (rollback safety); a legacy import's source IS that entry.
+  if (input.origin !== "legacy_import") await mirrorLegacyEntry(ctx, stream, state, last.recordedAt);
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false, before: loaded };
 }
 

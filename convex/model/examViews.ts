@@ -1,0 +1,383 @@
+/**
+ * The ONE definition of every result shape the exam API returns: return
+ * validators and pure view builders shared by the V1 functions and their V2
+ * twins. V1 and V2 differ only in where they load an attempt from (the exam's
+ * embedded array or the V2 tables); both hand the same facts to these builders,
+ * which is what makes "V1 equals V2 for the same history" hold by construction.
+ *
+ * @example
+ * const view = sessionView(examInfo, questions, attempt, Date.now());
+ * // view.questions never carry correctAnswer; view.answers only once completed
+ */
+import { v, type Infer } from "convex/values";
+import type { Doc, Id } from "../_generated/dataModel";
+import { vAttemptStatus, vV1Answer, type V1Answer, type V1Participant } from "../lib/validators";
+import { elapsedMs, pointsOf, remainingMs, type ParticipationFacts } from "../events/decider";
+
+/** What every view needs of an exam: an exam document or its examDefinitions copy. */
+export type ExamInfo = {
+  examId: Id<"exams">;
+  title: string;
+  questionIds: Id<"questions">[];
+  durationMs: number;
+  maxPauses: number;
+};
+
+/** One attempt as both sources describe it: the participant's facts and graded answers (V1 array order). */
+export type AttemptFacts = ParticipationFacts & { answers: V1Answer[] };
+
+/** Caps that keep every read bounded. */
+export const LIMITS = {
+  leaderboardDefault: 10,
+  leaderboardMax: 100,
+  recentDefault: 10,
+  recentMax: 100,
+  /** Attempts one student's dashboard considers. */
+  attemptsPerUser: 1000,
+  /** Exams one metadata / V1 scan call considers. */
+  exams: 500,
+} as const;
+
+export function clampLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined || !Number.isFinite(limit)) return fallback;
+  return Math.max(1, Math.min(max, Math.floor(limit)));
+}
+
+// ---------------------------------------------------------------- attempt facts
+
+/** The attempt an embedded V1 array holds for a user: the FIRST entry wins, as in the legacy code. */
+export function firstEntryOf(participants: readonly V1Participant[] | undefined, userId: Id<"users">): V1Participant | null {
+  return participants?.find((p) => p.userId === userId) ?? null;
+}
+
+/** The first entry of every user, in array order (later duplicates are ignored, as V1's `find` did). */
+export function firstEntries(participants: readonly V1Participant[] | undefined): V1Participant[] {
+  const seen = new Set<string>();
+  const out: V1Participant[] = [];
+  for (const p of participants ?? []) {
+    if (seen.has(p.userId)) continue;
+    seen.add(p.userId);
+    out.push(p);
+  }
+  return out;
+}
+
+export function factsOfEntry(entry: V1Participant): AttemptFacts {
+  const { userId: _userId, ...facts } = entry;
+  return facts;
+}
+
+/** Participation facts of a V2 row (its bookkeeping fields dropped). */
+export function factsOfRow(row: Doc<"examParticipations">, answers: readonly Doc<"examAnswers">[] = []): AttemptFacts {
+  const { score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = row;
+  return {
+    score,
+    startedAt,
+    isPaused,
+    pauseCount,
+    totalPausedMs,
+    ...(completedAt === undefined ? {} : { completedAt }),
+    ...(pausedAt === undefined ? {} : { pausedAt }),
+    answers: [...answers]
+      .sort((a, b) => a.position - b.position)
+      .map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect })),
+  };
+}
+
+/** The V1 array entry an attempt is stored as (what the V1 code would have written). */
+export function entryOfFacts(userId: Id<"users">, facts: AttemptFacts): V1Participant {
+  const { score, answers, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = facts;
+  return {
+    userId,
+    score,
+    answers,
+    startedAt,
+    ...(completedAt === undefined ? {} : { completedAt }),
+    isPaused,
+    ...(pausedAt === undefined ? {} : { pausedAt }),
+    pauseCount,
+    totalPausedMs,
+  };
+}
+
+export function statusOfFacts(facts: ParticipationFacts | null): Infer<typeof vAttemptStatus> {
+  if (facts === null) return "not_started";
+  if (facts.completedAt !== undefined) return "completed";
+  return facts.isPaused ? "paused" : "in_progress";
+}
+
+// ---------------------------------------------------------------- session
+
+const vQuestionView = v.object({
+  questionId: v.id("questions"),
+  text: v.string(),
+  options: v.array(v.string()),
+  points: v.number(),
+});
+
+export const vExamSession = v.object({
+  examId: v.id("exams"),
+  title: v.string(),
+  durationMs: v.number(),
+  maxPauses: v.number(),
+  status: vAttemptStatus,
+  startedAt: v.optional(v.number()),
+  completedAt: v.optional(v.number()),
+  /** Time left, pauses excluded (durationMs before the start, 0 once out of time). */
+  remainingMs: v.number(),
+  timeUp: v.boolean(),
+  isPaused: v.boolean(),
+  pausedAt: v.optional(v.number()),
+  pauseCount: v.number(),
+  pausesLeft: v.number(),
+  totalPausedMs: v.number(),
+  /** The questions, never with their correct answers. */
+  questions: v.array(vQuestionView),
+  /** Only once completed: the score and the graded answers as stored. */
+  score: v.optional(v.number()),
+  answers: v.optional(v.array(vV1Answer)),
+});
+export type ExamSession = Infer<typeof vExamSession>;
+
+/** Loaded question documents (missing ones, deleted since, are null). */
+export type QuestionDocs = (Doc<"questions"> | null)[];
+
+function questionViews(questions: QuestionDocs) {
+  return questions.flatMap((q) =>
+    q === null ? [] : [{ questionId: q._id, text: q.text, options: q.options, points: pointsOf(q) }],
+  );
+}
+
+export function sessionView(exam: ExamInfo, questions: QuestionDocs, attempt: AttemptFacts | null, now: number): ExamSession {
+  const status = statusOfFacts(attempt);
+  const remaining = attempt === null ? exam.durationMs : remainingMs(attempt, exam.durationMs, now);
+  return {
+    examId: exam.examId,
+    title: exam.title,
+    durationMs: exam.durationMs,
+    maxPauses: exam.maxPauses,
+    status,
+    ...(attempt === null ? {} : { startedAt: attempt.startedAt }),
+    ...(attempt?.completedAt === undefined ? {} : { completedAt: attempt.completedAt }),
+    remainingMs: remaining,
+    timeUp: attempt !== null && status !== "completed" && remaining <= 0,
+    isPaused: attempt?.isPaused ?? false,
+    ...(attempt?.pausedAt === undefined ? {} : { pausedAt: attempt.pausedAt }),
+    pauseCount: attempt?.pauseCount ?? 0,
+    pausesLeft: Math.max(0, exam.maxPauses - (attempt?.pauseCount ?? 0)),
+    totalPausedMs: attempt?.totalPausedMs ?? 0,
+    questions: questionViews(questions),
+    ...(status === "completed" && attempt !== null ? { score: attempt.score, answers: attempt.answers } : {}),
+  };
+}
+
+// ---------------------------------------------------------------- pause status
+
+export const vPauseStatus = v.object({
+  status: vAttemptStatus,
+  isPaused: v.boolean(),
+  pausedAt: v.optional(v.number()),
+  pauseCount: v.number(),
+  maxPauses: v.number(),
+  pausesLeft: v.number(),
+  totalPausedMs: v.number(),
+});
+export type PauseStatus = Infer<typeof vPauseStatus>;
+
+export function pauseStatusView(exam: ExamInfo, attempt: ParticipationFacts | null): PauseStatus {
+  const pauseCount = attempt?.pauseCount ?? 0;
+  return {
+    status: statusOfFacts(attempt),
+    isPaused: attempt?.isPaused ?? false,
+    ...(attempt?.pausedAt === undefined ? {} : { pausedAt: attempt.pausedAt }),
+    pauseCount,
+    maxPauses: exam.maxPauses,
+    pausesLeft: Math.max(0, exam.maxPauses - pauseCount),
+    totalPausedMs: attempt?.totalPausedMs ?? 0,
+  };
+}
+
+// ---------------------------------------------------------------- results
+
+export const vParticipantResults = v.object({
+  examId: v.id("exams"),
+  userId: v.id("users"),
+  title: v.string(),
+  status: vAttemptStatus,
+  score: v.number(),
+  /** Points available: the sum over the exam's (existing) questions. */
+  maxScore: v.number(),
+  startedAt: v.number(),
+  completedAt: v.optional(v.number()),
+  pauseCount: v.number(),
+  totalPausedMs: v.number(),
+  answers: v.array(
+    v.object({
+      questionId: v.id("questions"),
+      selectedAnswer: v.string(),
+      isCorrect: v.boolean(),
+      /** Absent when the question is not (or no longer) part of the exam. */
+      questionText: v.optional(v.string()),
+      correctAnswer: v.optional(v.string()),
+    }),
+  ),
+});
+export type ParticipantResults = Infer<typeof vParticipantResults>;
+
+export function resultsView(exam: ExamInfo, questions: QuestionDocs, userId: Id<"users">, attempt: AttemptFacts): ParticipantResults {
+  const byId = new Map(questions.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
+  return {
+    examId: exam.examId,
+    userId,
+    title: exam.title,
+    status: statusOfFacts(attempt),
+    score: attempt.score,
+    maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0),
+    startedAt: attempt.startedAt,
+    ...(attempt.completedAt === undefined ? {} : { completedAt: attempt.completedAt }),
+    pauseCount: attempt.pauseCount,
+    totalPausedMs: attempt.totalPausedMs,
+    answers: attempt.answers.map((a) => {
+      const q = byId.get(a.questionId);
+      return q === undefined ? { ...a } : { ...a, questionText: q.text, correctAnswer: q.correctAnswer };
+    }),
+  };
+}
+
+// ---------------------------------------------------------------- question access
+
+export const vQuestionAccess = v.object({ allowed: v.boolean(), reason: v.optional(v.string()) });
+export type QuestionAccess = Infer<typeof vQuestionAccess>;
+
+export function questionAccessView(
+  exam: ExamInfo,
+  questionId: Id<"questions">,
+  attempt: ParticipationFacts | null,
+  now: number,
+): QuestionAccess {
+  if (!exam.questionIds.includes(questionId)) return { allowed: false, reason: "not_in_exam" };
+  const status = statusOfFacts(attempt);
+  if (status !== "in_progress") return { allowed: false, reason: status };
+  if (exam.durationMs - elapsedMs(attempt!, now) <= 0) return { allowed: false, reason: "time_up" };
+  return { allowed: true };
+}
+
+// ---------------------------------------------------------------- leaderboard
+
+export const vLeaderboardEntry = v.object({
+  rank: v.number(),
+  userId: v.id("users"),
+  name: v.string(),
+  score: v.number(),
+  completedAt: v.number(),
+});
+export const vLeaderboard = v.array(vLeaderboardEntry);
+export type LeaderboardEntry = Infer<typeof vLeaderboardEntry>;
+
+/** A completed attempt as the leaderboard ranks it. */
+export type RankedAttempt = { userId: Id<"users">; score: number; completedAt: number };
+
+/** Score desc, earlier completion first, then user id: a total order, the same for V1 and V2. */
+export function compareRanked(a: RankedAttempt, b: RankedAttempt): number {
+  return b.score - a.score || a.completedAt - b.completedAt || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
+}
+
+export function leaderboardView(
+  attempts: readonly RankedAttempt[],
+  limit: number,
+  names: ReadonlyMap<string, string>,
+): LeaderboardEntry[] {
+  return [...attempts]
+    .sort(compareRanked)
+    .slice(0, limit)
+    .map((a, i) => ({ rank: i + 1, userId: a.userId, name: names.get(a.userId) ?? "", score: a.score, completedAt: a.completedAt }));
+}
+
+// ---------------------------------------------------------------- metadata
+
+export const vExamMetadata = v.object({
+  examId: v.id("exams"),
+  title: v.string(),
+  questionCount: v.number(),
+  durationMs: v.number(),
+  maxPauses: v.number(),
+  participantCount: v.number(),
+  completedCount: v.number(),
+});
+export const vExamMetadataList = v.array(vExamMetadata);
+export type ExamMetadata = Infer<typeof vExamMetadata>;
+
+export function examMetadataView(exam: ExamInfo, counts: { participants: number; completed: number }): ExamMetadata {
+  return {
+    examId: exam.examId,
+    title: exam.title,
+    questionCount: exam.questionIds.length,
+    durationMs: exam.durationMs,
+    maxPauses: exam.maxPauses,
+    participantCount: counts.participants,
+    completedCount: counts.completed,
+  };
+}
+
+/** Counts of an embedded array, one attempt per user (first entry), like the V2 rows. */
+export function countEntries(participants: readonly V1Participant[] | undefined): { participants: number; completed: number } {
+  const firsts = firstEntries(participants);
+  return { participants: firsts.length, completed: firsts.filter((p) => p.completedAt !== undefined).length };
+}
+
+export function byExamId(a: { examId: string }, b: { examId: string }): number {
+  return a.examId < b.examId ? -1 : a.examId > b.examId ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- the caller's own attempts
+
+/** One of the caller's attempts, on any exam. */
+export type MyAttempt = { examId: Id<"exams">; title: string; facts: ParticipationFacts };
+
+export const vDashboardStats = v.object({
+  examsStarted: v.number(),
+  examsCompleted: v.number(),
+  averageScore: v.union(v.number(), v.null()),
+  bestScore: v.union(v.number(), v.null()),
+});
+export type DashboardStats = Infer<typeof vDashboardStats>;
+
+export function dashboardStatsView(attempts: readonly ParticipationFacts[]): DashboardStats {
+  const scores = attempts.filter((a) => a.completedAt !== undefined).map((a) => a.score);
+  return {
+    examsStarted: attempts.length,
+    examsCompleted: scores.length,
+    averageScore: scores.length === 0 ? null : scores.reduce((s, x) => s + x, 0) / scores.length,
+    bestScore: scores.length === 0 ? null : Math.max(...scores),
+  };
+}
+
+export const vRecentExam = v.object({
+  examId: v.id("exams"),
+  title: v.string(),
+  status: vAttemptStatus,
+  score: v.number(),
+  startedAt: v.number(),
+  completedAt: v.optional(v.number()),
+});
+export const vRecentExams = v.array(vRecentExam);
+export type RecentExam = Infer<typeof vRecentExam>;
+
+/** Newest first; equal start times by exam id (a total order, the same for V1 and V2). */
+export function compareRecent(a: { startedAt: number; examId: string }, b: { startedAt: number; examId: string }): number {
+  return b.startedAt - a.startedAt || byExamId(a, b);
+}
+
+export function recentExamsView(attempts: readonly MyAttempt[], limit: number): RecentExam[] {
+  return attempts
+    .map(({ examId, title, facts }) => ({
+      examId,
+      title,
+      status: statusOfFacts(facts),
+      score: facts.score,
+      startedAt: facts.startedAt,
+      ...(facts.completedAt === undefined ? {} : { completedAt: facts.completedAt }),
+    }))
+    .sort(compareRecent)
+    .slice(0, limit);
+}
