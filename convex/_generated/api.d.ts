@@ -13,6 +13,7 @@ import type {
   FilterApi,
   FunctionReference,
 } from "convex/server";
+import type * as audit from "../audit.js";
 import type * as events_catalog from "../events/catalog.js";
 import type * as events_decider from "../events/decider.js";
 import type * as events_hash from "../events/hash.js";
@@ -21,9 +22,13 @@ import type * as lib_auth from "../lib/auth.js";
 import type * as lib_errors from "../lib/errors.js";
 import type * as lib_limits from "../lib/limits.js";
 import type * as lib_validators from "../lib/validators.js";
+import type * as model_attemptTimeline from "../model/attemptTimeline.js";
 import type * as model_attempts from "../model/attempts.js";
+import type * as model_auditChain from "../model/auditChain.js";
 import type * as model_examDefinitions from "../model/examDefinitions.js";
+import type * as model_examViews from "../model/examViews.js";
 import type * as projections_attempt from "../projections/attempt.js";
+import type * as projections_legacyMirror from "../projections/legacyMirror.js";
 import type * as projections_store from "../projections/store.js";
 
 /**
@@ -35,6 +40,7 @@ import type * as projections_store from "../projections/store.js";
  * ```
  */
 declare const fullApi: ApiFromModules<{
+  audit: typeof audit;
   "events/catalog": typeof events_catalog;
   "events/decider": typeof events_decider;
   "events/hash": typeof events_hash;
@@ -43,9 +49,13 @@ declare const fullApi: ApiFromModules<{
   "lib/errors": typeof lib_errors;
   "lib/limits": typeof lib_limits;
   "lib/validators": typeof lib_validators;
+  "model/attemptTimeline": typeof model_attemptTimeline;
   "model/attempts": typeof model_attempts;
+  "model/auditChain": typeof model_auditChain;
   "model/examDefinitions": typeof model_examDefinitions;
+  "model/examViews": typeof model_examViews;
   "projections/attempt": typeof projections_attempt;
+  "projections/legacyMirror": typeof projections_legacyMirror;
   "projections/store": typeof projections_store;
 }>;
 export declare const api: FilterApi<
