@@ -175,6 +175,7 @@ const vStateAt = v.object({
   ),
   redacted: v.boolean(),
 });
+type StateAt = typeof vStateAt.type;
 
 /** The attempt as it stood at `at`, rebuilt from its events with the projections' own functions. */
 export const getParticipationStateAt = query({
@@ -200,7 +201,7 @@ export const getParticipationStateAt = query({
         ? null
         : (({ version: _v, lastEventHash: _h, rankScore: _r, rankTieBreak: _t, legacySourceIndexes: _l, ...facts }) =>
             redacted ? (({ score: _s, ...rest }) => rest)(facts) : facts)(row);
-    const answers = then.rows.answers.map((a) =>
+    const answers: StateAt["answers"] = then.rows.answers.map((a) =>
       redacted ? { questionId: a.questionId, selectedAnswer: a.selectedAnswer, position: a.position } : a,
     );
     return {
