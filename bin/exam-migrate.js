@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Runs the TypeScript CLI (src/cli/main.ts) with tsx, passing the arguments and exit code through.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const { status, signal } = spawnSync(process.execPath, ["--import", "tsx", main, ...process.argv.slice(2)], {
+  stdio: "inherit",
+  cwd: process.cwd(),
+});
+process.exit(status ?? (signal ? 1 : 0));

@@ -1,0 +1,165 @@
+/**
+ * `exam-migrate`: rehearse the V1 → V2 migration offline (the default command)
+ * and print the benchmark report.
+ *
+ * @example
+ * npm start                                   # guide-sized dataset with dirty data
+ * npm start -- --snapshot ./backups/snapshot.zip --json
+ * npm start -- --exams 150 --participants 2340 --answers 468000
+ * npm run bench
+ */
+import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { pathToFileURL } from "node:url";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { GUIDE_DATASET } from "../dataset/generate.js";
+import { SnapshotError } from "../snapshot/load.js";
+import { EXIT, renderReport } from "../rehearsal/report.js";
+import { rehearse } from "../rehearsal/run.js";
+import { FAULTS, type Fault } from "../rehearsal/types.js";
+import { runBench } from "./bench.js";
+import { phaseProgress } from "./progress.js";
+
+/** A bad argument or input: exit code 2, distinct from a failed rehearsal (1). */
+class BadInput extends Error {}
+
+function wholeNumber(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected a whole number ≥ ${min}, got "${value}".`);
+    }
+    return n;
+  };
+}
+
+type RehearseFlags = {
+  exams: number;
+  participants: number;
+  answers: number;
+  seed: number;
+  clean?: boolean;
+  snapshot?: string;
+  outDir: string;
+  batchSize: number;
+  smokeUsers: number;
+  workers: number;
+  cleanup: boolean;
+  json?: string | true;
+  quiet?: boolean;
+  fault?: Fault;
+};
+
+const DEFAULT_WORKERS = Math.max(1, Math.min(availableParallelism(), 4));
+
+function program(out: { stdout: (s: string) => void; stderr: (s: string) => void }, result: { code: number }) {
+  const cli = new Command("exam-migrate")
+    .description("Rehearse the V1 → V2 exam participation migration offline, in an embedded Convex, and report what production will see.")
+    .exitOverride()
+    .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
+    .showHelpAfterError("(run with --help for every option)");
+
+  cli
+    .command("rehearse", { isDefault: true })
+    .description(
+      "Run the migration guide's steps 2–5 and 8 against this project's Convex functions, one embedded Convex per exam: " +
+        "status, export (backup file), batched migration, verification, a V1/V2 smoke pass as students, projection rebuild " +
+        "and check, audit chain check, cleanup and final status. Exit code 0: passed; 1: a verification or check failed; " +
+        "2: bad option or snapshot; 3: the rehearsal itself crashed.",
+    )
+    .option("--exams <n>", "exams in the generated dataset", wholeNumber(0), GUIDE_DATASET.exams)
+    .option("--participants <n>", "participants in the generated dataset, spread over the exams", wholeNumber(0), GUIDE_DATASET.participants)
+    .option("--answers <n>", "answers in the generated dataset, spread over the participants who completed", wholeNumber(0), GUIDE_DATASET.answers)
+    .option("--seed <n>", "seed of the generated dataset (same seed, same data)", wholeNumber(0), 42)
+    .option("--clean", "generate no dirty data (by default a realistic sprinkle: duplicate participants, deleted questions, score mismatches, …)")
+    .addOption(
+      new Option("--snapshot <path>", "rehearse a real Convex export instead: the ZIP from `npx convex export`, or its unzipped folder of <table>/documents.jsonl")
+        .conflicts(["exams", "participants", "answers", "seed", "clean"]),
+    )
+    .option("--out-dir <dir>", "where the V1 backup (v1_backup.json) is written", ".rehearsal")
+    .option("--batch-size <n>", "batchSize for migrateExamParticipants (exams per call), as on production", wholeNumber(1), 5)
+    .option("--smoke-users <n>", "students per exam the smoke pass signs in as", wholeNumber(0), 3)
+    .option("--workers <n>", "worker threads rehearsing exams in parallel (1 = in this thread)", wholeNumber(1), DEFAULT_WORKERS)
+    .option("--no-cleanup", "stop before step 8 (keep the V1 arrays)")
+    .option("--json [path]", "also write the full report as JSON (default path: rehearsal-report.json; '-' for stdout instead of the text report)")
+    .option("-q, --quiet", "no progress bars")
+    .addOption(
+      new Option("--fault <kind>", "inject a fault into the first exam to see the failure path: drop-answer (verification fails), tamper-event (audit chain check fails)").choices(
+        FAULTS,
+      ),
+    )
+    .action(async (flags: RehearseFlags, command: Command) => {
+      const sized = ["exams", "participants", "answers"].some((k) => command.getOptionValueSource(k) === "cli");
+      if (flags.snapshot === undefined && sized && flags.participants > 0 && flags.exams === 0) {
+        throw new BadInput("--participants needs at least one exam (--exams).");
+      }
+      if (flags.snapshot === undefined && flags.answers > 0 && flags.participants === 0) {
+        throw new BadInput("--answers needs at least one participant (--participants).");
+      }
+      const report = await rehearse({
+        input:
+          flags.snapshot !== undefined
+            ? { kind: "snapshot", path: flags.snapshot }
+            : { kind: "generated", spec: { exams: flags.exams, participants: flags.participants, answers: flags.answers, seed: flags.seed, dirty: !flags.clean } },
+        outDir: flags.outDir,
+        batchSize: flags.batchSize,
+        smokeUsers: flags.smokeUsers,
+        cleanup: flags.cleanup,
+        workers: flags.workers,
+        ...(flags.fault ? { fault: flags.fault } : {}),
+        progress: phaseProgress({ quiet: flags.quiet === true }),
+      });
+      const json = JSON.stringify(report, null, 2) + "\n";
+      if (flags.json === "-") out.stdout(json);
+      else {
+        out.stdout(renderReport(report));
+        if (flags.json !== undefined) {
+          const path = flags.json === true ? "rehearsal-report.json" : flags.json;
+          writeFileSync(path, json);
+          out.stderr(`report written to ${path}\n`);
+        }
+      }
+      result.code = report.exitCode;
+    });
+
+  cli
+    .command("bench")
+    .description("Run every benchmark section (src/bench/index.ts), print one table per section and write them all as JSON.")
+    .option("--json <path>", "where to write the JSON report", "bench-report.json")
+    .option("--only <names>", "comma-separated section names to run (default: all)")
+    .action(async (flags: { json: string; only?: string }) => {
+      result.code = await runBench({ jsonPath: flags.json, only: flags.only?.split(",").map((s) => s.trim()), write: out.stdout });
+    });
+  return cli;
+}
+
+/** Runs the CLI with `argv` (as process.argv: node, script, …args) and returns the exit code. */
+export async function main(
+  argv: string[],
+  out = { stdout: (s: string) => void process.stdout.write(s), stderr: (s: string) => void process.stderr.write(s) },
+): Promise<number> {
+  const result = { code: EXIT.passed as number };
+  try {
+    await program(out, result).parseAsync(argv);
+    return result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return e.exitCode === 0 ? EXIT.passed : EXIT.badInput;
+    }
+    if (e instanceof SnapshotError) {
+      out.stderr(`exam-migrate: bad snapshot: ${e.message}\n`);
+      return EXIT.badInput;
+    }
+    if (e instanceof BadInput) {
+      out.stderr(`exam-migrate: ${e.message}\n`);
+      return EXIT.badInput;
+    }
+    out.stderr(`exam-migrate: the rehearsal crashed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT.crashed;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv);
+}

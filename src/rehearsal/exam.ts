@@ -1,0 +1,396 @@
+/**
+ * One exam's rehearsal in its own embedded Convex: load the exam with its users
+ * and questions, then run the migration guide's steps against the project's
+ * functions (status, export, batched migration, verification), a smoke pass
+ * through the V1 and V2 APIs as real students, projection rebuild and check,
+ * the audit chain check, cleanup and a final status. A phase whose function is
+ * missing is skipped with a note; a phase that throws is a failure; the run
+ * always goes on to the end so the report is complete.
+ *
+ * Per exam, because convex-test's queries cost time in proportion to the data
+ * the instance holds: N exams in one instance cost ~N², N instances ~N.
+ *
+ * @example
+ * const outcome = await rehearseExam(subsetForExam(dataset, "e0"), "e0", options, (phase) => bar.increment());
+ */
+import { convexToJson, getConvexSize, type Value } from "convex/values";
+import { canonicalJson } from "../../convex/events/hash.js";
+import { errorCode } from "../../convex/lib/errors.js";
+import type { Id } from "../../convex/_generated/dataModel.js";
+import { insertDataset, type V1Dataset } from "../dataset/generate.js";
+import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
+import { callFunction, functionKind, FunctionNotAvailable } from "./functions.js";
+import { IdTranslator } from "./ids.js";
+import { maxCost, observeTransactions } from "./metrics.js";
+import type {
+  ExamOptions,
+  ExamOutcome,
+  Finding,
+  PhaseName,
+  ReadCost,
+  SmokeCall,
+  StatusCounts,
+} from "./types.js";
+
+/** A loop that never reports isDone is a failure, not a hang. */
+const MAX_CALLS_PER_LOOP = 10_000;
+
+/** The dataset cut down to one exam and what it references (plus the admin), to load into its own instance. */
+export function subsetForExam(dataset: V1Dataset, examKey: string): V1Dataset {
+  const exam = dataset.exams.find((e) => e.key === examKey);
+  if (exam === undefined) throw new Error(`no exam ${examKey}`);
+  const userKeys = new Set(["admin", ...exam.participants.map((p) => p.userKey)]);
+  const questionKeys = new Set([...exam.questionKeys, ...exam.participants.flatMap((p) => p.answers.map((a) => a.questionKey))]);
+  return {
+    users: dataset.users.filter((u) => userKeys.has(u.key)),
+    questions: dataset.questions.filter((q) => questionKeys.has(q.key)),
+    exams: [exam],
+    deletedQuestionKeys: dataset.deletedQuestionKeys.filter((k) => questionKeys.has(k)),
+    dirt: dataset.dirt.filter((d) => d.examKey === examKey),
+  };
+}
+
+type Obj = Record<string, unknown>;
+const num = (o: unknown, ...keys: string[]): number => {
+  for (const k of keys) {
+    const v = (o as Obj | null)?.[k];
+    if (typeof v === "number") return v;
+  }
+  return 0;
+};
+
+/** Issues and findings of any operator command, as the report lists them. */
+function toFindings(list: unknown, phase: PhaseName, severity: Finding["severity"], examKey: string): Finding[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((item: Obj) => ({
+    phase,
+    severity,
+    examKey: typeof item.examId === "string" ? item.examId : examKey,
+    ...(typeof item.userId === "string" ? { userKey: item.userId } : {}),
+    ...(typeof item.kind === "string" ? { kind: item.kind } : {}),
+    message: String(item.message ?? item.detail ?? item.kind ?? canonicalJson(item)),
+  }));
+}
+
+function describeError(e: unknown): string {
+  const code = errorCode(e);
+  const message = e instanceof Error ? e.message : String(e);
+  return code === undefined ? message : `${code}: ${message}`;
+}
+
+export async function rehearseExam(
+  dataset: V1Dataset,
+  examKey: string,
+  options: ExamOptions,
+  onPhase: (phase: PhaseName) => void = () => {},
+): Promise<ExamOutcome> {
+  const exam = dataset.exams.find((e) => e.key === examKey)!;
+  const outcome: ExamOutcome = {
+    examKey,
+    title: exam.title,
+    input: {
+      participants: exam.participants.length,
+      answers: exam.participants.reduce((n, p) => n + p.answers.length, 0),
+      documentBytes: 0,
+      largestArray: 0,
+    },
+    phases: {},
+    exported: { pages: 0, entries: 0, participants: 0, answers: 0, exams: [] },
+    migration: { calls: 0, participants: 0, answers: 0 },
+    cleanup: { calls: 0, cleared: null },
+    smoke: [],
+    findings: [],
+  };
+  let ids!: IdTranslator;
+  let t!: EmbeddedConvex;
+  let examId!: Id<"exams">;
+  let calls = 0;
+  /** Results come back with embedded ids (cursors must go back unchanged); what is kept is translated. */
+  const call = async <R = Obj>(name: string, args: Obj, as: Pick<EmbeddedConvex, "query" | "mutation" | "action"> = t) => {
+    calls++;
+    return callFunction<R>(as, name, args);
+  };
+  const seen = new Set<string>();
+  /** Records findings once: the cleanup and the verifier report again what the migration found. */
+  const record = (list: unknown, phase: PhaseName, severity: Finding["severity"]) => {
+    for (const f of toFindings(ids.translate(list), phase, severity, examKey)) {
+      const key = canonicalJson([f.severity, f.kind, f.examKey, f.userKey, f.message]);
+      if (!seen.has(key)) outcome.findings.push(f);
+      seen.add(key);
+    }
+  };
+  const fail = (phase: PhaseName, message: string, extra: Partial<Finding> = {}) =>
+    outcome.findings.push({ phase, severity: "failure", examKey, message, ...extra });
+
+  /** Runs one phase, recording its time, calls and largest transaction; never throws. */
+  const phase = async (name: PhaseName, body: () => Promise<string | void>) => {
+    const started = performance.now();
+    calls = 0;
+    try {
+      const { result, transactions } = await observeTransactions(body);
+      outcome.phases[name] = {
+        status: "ok",
+        ...(result ? { note: result } : {}),
+        ms: performance.now() - started,
+        calls,
+        transactions: transactions.length,
+        largest: maxCost(transactions),
+      };
+    } catch (e) {
+      const skipped = e instanceof FunctionNotAvailable;
+      if (!skipped) fail(name, describeError(e));
+      outcome.phases[name] = {
+        status: skipped ? "skipped" : "failed",
+        note: skipped ? `skipped: ${e.functionName} not available` : describeError(e),
+        ms: performance.now() - started,
+        calls,
+        transactions: 0,
+        largest: maxCost([]),
+      };
+    }
+    onPhase(name);
+  };
+  const loaded = () => outcome.phases.load?.status === "ok";
+
+  await phase("load", async () => {
+    t = createEmbeddedConvex();
+    const inserted = await insertDataset(t, dataset, [examKey]);
+    ids = new IdTranslator(inserted);
+    examId = inserted.exams.get(examKey)!;
+    const doc = await t.run((ctx) => ctx.db.get("exams", examId));
+    outcome.input.documentBytes = getConvexSize(doc as Value);
+    outcome.input.largestArray = Math.max(
+      doc!.questionIds.length,
+      doc!.participants?.length ?? 0,
+      ...(doc!.participants ?? []).map((p) => p.answers.length),
+    );
+  });
+  const run = async (name: PhaseName, body: () => Promise<string | void>) => {
+    if (loaded()) return phase(name, body);
+    outcome.phases[name] = { status: "skipped", note: "skipped: the exam did not load", ms: 0, calls: 0, transactions: 0, largest: maxCost([]) };
+    onPhase(name);
+  };
+
+  const status = async () => (await call<StatusCounts>("migrations:checkMigrationStatus", {})) as StatusCounts;
+
+  await run("status", async () => {
+    outcome.statusBefore = await status();
+  });
+
+  await run("export", async () => {
+    let cursor: string | null | undefined = undefined;
+    for (let page = 0; page < MAX_CALLS_PER_LOOP; page++) {
+      const result: Obj = await call("migrations:exportV1ParticipantData", cursor === undefined ? {} : { cursor });
+      outcome.exported.pages++;
+      for (const e of (result.exams as Obj[]) ?? []) {
+        outcome.exported.exams.push(ids.translate(e));
+        outcome.exported.entries++;
+        const participants = (e.participants as { answers: unknown[] }[]) ?? [];
+        outcome.exported.participants += participants.length;
+        outcome.exported.answers += participants.reduce((n, p) => n + p.answers.length, 0);
+      }
+      if (result.isDone === true) break;
+      cursor = result.continueCursor as string | null;
+    }
+    const before = outcome.statusBefore?.v1;
+    if (before && (before.totalParticipants !== outcome.exported.participants || before.totalAnswers !== outcome.exported.answers)) {
+      fail("export", `the backup holds ${outcome.exported.participants} participants and ${outcome.exported.answers} answers; status counted ${before.totalParticipants} and ${before.totalAnswers}`);
+    }
+    return `${outcome.exported.pages} page(s)`;
+  });
+
+  /** Calls migrateExamParticipants until isDone; returns the calls made. */
+  const migrateUntilDone = async (phaseName: PhaseName, args: Obj) => {
+    for (let n = 1; n <= MAX_CALLS_PER_LOOP; n++) {
+      const progress: Obj = await call("migrations:migrateExamParticipants", { batchSize: options.batchSize, ...args });
+      record(progress.findings, phaseName, "finding");
+      record(
+        ((progress.examsNotCleared as Obj[] | undefined) ?? []).map((e) => ({ ...e, kind: "not_cleared", message: `V1 array kept: ${String(e.reason)}` })),
+        phaseName,
+        "failure",
+      );
+      if (phaseName === "migrate") {
+        outcome.migration.participants += num(progress, "participantsMigrated", "participants");
+        outcome.migration.answers += num(progress, "answersMigrated", "answers");
+      }
+      if (progress.isDone === true) return n;
+    }
+    throw new Error(`migrateExamParticipants did not report isDone after ${MAX_CALLS_PER_LOOP} calls`);
+  };
+
+  await run("migrate", async () => {
+    outcome.migration.calls = await migrateUntilDone("migrate", {});
+    if (options.fault === "drop-answer") {
+      await t.run(async (ctx) => {
+        const answer = await ctx.db.query("examAnswers").first();
+        if (answer) await ctx.db.delete("examAnswers", answer._id);
+      });
+      return "fault injected: one examAnswers row deleted";
+    }
+  });
+
+  await run("verify", async () => {
+    const result: Obj = await call("migrations:verifyMigrationIntegrity", {});
+    const valid = result.isValid === true;
+    record(result.issues, "verify", valid ? "finding" : "failure");
+    record(result.findings, "verify", "finding");
+    if (!valid && !Array.isArray(result.issues)) fail("verify", "verifyMigrationIntegrity returned isValid: false");
+    const s = result.summary as Obj | undefined;
+    return `${valid ? "valid" : "NOT valid"}: ${num(s, "v2Participants")}/${num(s, "v1Participants")} participants, ${num(s, "v2Answers")}/${num(s, "v1Answers")} answers`;
+  });
+
+  await run("smoke", () => smokePass(t, ids, examId, dataset, examKey, options, outcome, () => calls++));
+
+  await run("projections", async () => {
+    const rebuild = "projections/rebuild:rebuildProjections";
+    let rebuildCalls = 0;
+    let cursor: unknown = undefined;
+    for (; rebuildCalls < MAX_CALLS_PER_LOOP; ) {
+      rebuildCalls++;
+      const progress: Obj = await call(rebuild, { examId, ...(cursor == null ? {} : { cursor }) });
+      if (progress.isDone === true) break;
+      cursor = progress.continueCursor ?? progress.cursor;
+    }
+    if (!(await functionKind("projections/rebuild:verifyProjections"))) return `${rebuildCalls} rebuild call(s); verify skipped: projections/rebuild:verifyProjections not available`;
+    const result: Obj = await call("projections/rebuild:verifyProjections", { examId });
+    const valid = result.isValid === true;
+    record(result.issues, "projections", valid ? "finding" : "failure");
+    if (!valid && !Array.isArray(result.issues)) fail("projections", "verifyProjections returned isValid: false");
+    return `${rebuildCalls} rebuild call(s); views ${valid ? "match" : "DO NOT match"} a replay of the log`;
+  });
+
+  await run("audit", async () => {
+    if (options.fault === "tamper-event") {
+      await t.run(async (ctx) => {
+        const event = await ctx.db.query("examEvents").first();
+        if (event) await ctx.db.patch("examEvents", event._id, { recordedAt: event.recordedAt + 1 });
+      });
+    }
+    let cursor: string | null = null;
+    let events = 0;
+    let valid = true;
+    for (let n = 0; n < MAX_CALLS_PER_LOOP; n++) {
+      const result: Obj = await call("audit:verifyAuditChain", { examId, cursor });
+      valid &&= result.isValid === true;
+      record(result.issues, "audit", result.isValid === true ? "finding" : "failure");
+      events += num(result.summary, "eventsChecked");
+      if (result.isDone === true) break;
+      cursor = result.continueCursor as string | null;
+    }
+    return `${events} events checked, chain ${valid ? "intact" : "BROKEN"}${options.fault === "tamper-event" ? " (fault injected: one event edited)" : ""}`;
+  });
+
+  await run("cleanup", async () => {
+    if (!options.cleanup) return "skipped: --no-cleanup";
+    outcome.cleanup.calls = await migrateUntilDone("cleanup", { clearAfterMigration: true });
+    const doc = await t.run((ctx) => ctx.db.get("exams", examId));
+    outcome.cleanup.cleared = (doc?.participants?.length ?? 0) === 0;
+  });
+
+  await run("final", async () => {
+    outcome.statusAfter = await status();
+    if (options.cleanup && outcome.statusAfter.migrationComplete !== true) {
+      fail("final", "checkMigrationStatus reports the migration incomplete after cleanup");
+    }
+  });
+  return outcome;
+}
+
+const SMOKE_READS: { name: string; args: (c: SmokeContext) => Obj | null }[] = [
+  { name: "getExamSession", args: ({ examId }) => ({ examId }) },
+  { name: "getPauseStatus", args: ({ examId }) => ({ examId }) },
+  { name: "getParticipantExamResults", args: ({ examId }) => ({ examId }) },
+  { name: "validateQuestionAccess", args: ({ examId, questionId }) => (questionId ? { examId, questionId } : null) },
+  { name: "getExamLeaderboard", args: ({ examId }) => ({ examId, limit: 10 }) },
+  { name: "getMyDashboardStats", args: () => ({}) },
+  { name: "getMyRecentExams", args: () => ({ limit: 5 }) },
+  { name: "getAllExamsMetadata", args: () => ({}) },
+];
+type SmokeContext = { examId: Id<"exams">; questionId: Id<"questions"> | undefined };
+
+/** Students to sign in as: the first who completed, the first still in progress, then others, distinct. */
+function smokeStudents(dataset: V1Dataset, examKey: string, count: number): string[] {
+  const participants = dataset.exams.find((e) => e.key === examKey)!.participants;
+  const ordered = [
+    ...participants.filter((p) => p.completedAt !== undefined).slice(0, 1),
+    ...participants.filter((p) => p.completedAt === undefined).slice(0, 1),
+    ...participants,
+  ].map((p) => p.userKey);
+  return [...new Set(ordered)].slice(0, count);
+}
+
+/** V1 and V2 twins called as the same student at the same instant: they must agree; their costs are compared. */
+async function smokePass(
+  t: EmbeddedConvex,
+  ids: IdTranslator,
+  examId: Id<"exams">,
+  dataset: V1Dataset,
+  examKey: string,
+  options: ExamOptions,
+  outcome: ExamOutcome,
+  countCall: () => void,
+): Promise<string> {
+  const questionId = await t.run(async (ctx) => (await ctx.db.get("exams", examId))?.questionIds[0]);
+  const context = { examId, questionId };
+  const students = smokeStudents(dataset, examKey, options.smokeUsers);
+  let available = 0;
+  for (const userKey of students) {
+    const user = dataset.users.find((u) => u.key === userKey);
+    if (!user) continue;
+    const as = t.withIdentity({ tokenIdentifier: user.tokenIdentifier, subject: user.key, name: user.name });
+    for (const read of SMOKE_READS) {
+      const args = read.args(context);
+      if (args === null) continue;
+      const [k1, k2] = await Promise.all([functionKind(`exams:${read.name}`), functionKind(`exams:${read.name}V2`)]);
+      if (k1 === null && k2 === null) continue;
+      available++;
+      const measure = async (name: string): Promise<{ cost: ReadCost; value: string } | null> => {
+        if ((await functionKind(name)) === null) return null;
+        countCall();
+        try {
+          const { result, transactions } = await observeTransactions(() => callFunction(as, name, args));
+          const json = JSON.stringify(convexToJson(result as Value));
+          const cost = maxCost(transactions);
+          return {
+            cost: { bytesRead: cost.bytesRead, documentsRead: cost.documentsRead, responseBytes: Buffer.byteLength(json) },
+            value: canonicalJson(JSON.parse(json)),
+          };
+        } catch (e) {
+          const code = errorCode(e);
+          return { cost: { bytesRead: 0, documentsRead: 0, responseBytes: 0, error: code ?? describeError(e) }, value: `error:${code ?? "crash"}` };
+        }
+      };
+      // Time-dependent fields (remaining time) must be computed at the same instant on both sides.
+      const realNow = Date.now;
+      const frozen = realNow();
+      Date.now = () => frozen;
+      let v1, v2;
+      try {
+        v1 = await measure(`exams:${read.name}`);
+        v2 = await measure(`exams:${read.name}V2`);
+      } finally {
+        Date.now = realNow;
+      }
+      const call: SmokeCall = { name: read.name, userKey, v1: v1?.cost ?? null, v2: v2?.cost ?? null, equal: v1 && v2 ? v1.value === v2.value : null };
+      outcome.smoke.push(call);
+      for (const [side, r] of [["V1", v1], ["V2", v2]] as const) {
+        if (r?.cost.error !== undefined && r.value === "error:crash") {
+          outcome.findings.push({ phase: "smoke", severity: "failure", examKey, userKey, kind: "call_failed", message: `${read.name}${side === "V2" ? "V2" : ""} failed: ${r.cost.error}` });
+        }
+      }
+      if (call.equal === false) {
+        outcome.findings.push({
+          phase: "smoke",
+          severity: "failure",
+          examKey,
+          userKey,
+          kind: "v1_v2_differ",
+          message: `${read.name} and ${read.name}V2 returned different results: V1 ${ids.translate(v1!.value).slice(0, 300)} · V2 ${ids.translate(v2!.value).slice(0, 300)}`,
+        });
+      }
+    }
+  }
+  if (available === 0) throw new FunctionNotAvailable("exams:getExamSessionV2");
+  const compared = outcome.smoke.filter((c) => c.equal !== null);
+  return `${outcome.smoke.length} call pair(s) as ${students.length} student(s); ${compared.filter((c) => c.equal).length}/${compared.length} V1 = V2`;
+}

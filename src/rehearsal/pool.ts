@@ -1,0 +1,70 @@
+/**
+ * Runs the per-exam rehearsals on worker threads (one per core by default), or
+ * in this thread when there is one worker. Each exam is independent: its own
+ * embedded Convex, its own data. Outcomes come back in completion order.
+ *
+ * @example
+ * await runExams(tasks, 2, { onPhase: (i, phase) => bars.tick(phase), onDone: (i, outcome) => keep(outcome) });
+ */
+import { Worker } from "node:worker_threads";
+import type { V1Dataset } from "../dataset/generate.js";
+import { rehearseExam } from "./exam.js";
+import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
+
+export type ExamTask = { index: number; examKey: string; dataset: V1Dataset; options: ExamOptions };
+export type WorkerMessage =
+  | { type: "phase"; index: number; phase: PhaseName }
+  | { type: "done"; index: number; outcome: ExamOutcome }
+  | { type: "error"; index: number; message: string };
+
+export type PoolEvents = {
+  onPhase: (index: number, phase: PhaseName) => void;
+  onDone: (index: number, outcome: ExamOutcome) => void;
+};
+
+/** A worker running worker.ts through tsx (Node 20 does not pass the main thread's loader hooks to workers). */
+function startWorker(): Worker {
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const entry = new URL("./worker.ts", import.meta.url).href;
+  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true });
+}
+
+export async function runExams(tasks: readonly ExamTask[], workers: number, events: PoolEvents): Promise<void> {
+  if (workers <= 1 || tasks.length <= 1) {
+    for (const task of tasks) {
+      events.onDone(task.index, await rehearseExam(task.dataset, task.examKey, task.options, (p) => events.onPhase(task.index, p)));
+    }
+    return;
+  }
+  let next = 0;
+  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => startWorker());
+  try {
+    await Promise.all(
+      pool.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            const feed = () => {
+              const task = tasks[next++];
+              if (task === undefined) return resolve();
+              worker.postMessage(task);
+            };
+            worker.on("message", (m: WorkerMessage) => {
+              if (m.type === "phase") events.onPhase(m.index, m.phase);
+              else if (m.type === "done") {
+                events.onDone(m.index, m.outcome);
+                feed();
+              } else reject(new Error(`exam #${m.index} crashed the rehearsal: ${m.message}`));
+            });
+            worker.on("error", reject);
+            worker.on("exit", (code) => {
+              if (code !== 0) reject(new Error(`a rehearsal worker exited with code ${code}`));
+            });
+            feed();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}

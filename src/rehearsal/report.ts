@@ -1,0 +1,356 @@
+/**
+ * The rehearsal's report: per-exam outcomes aggregated into what an operator
+ * wants to know before running the migration on production (global status,
+ * backup, batches, verification, findings by exam and user, the largest
+ * transaction's share of each Convex limit, V1 against V2 read bandwidth,
+ * times), and its text rendering.
+ *
+ * @example
+ * const report = buildReport(outcomes, meta);
+ * process.stdout.write(renderReport(report));
+ */
+import { CONVEX_LIMITS } from "../../convex/lib/limits.js";
+import { LIMITED_METRICS, limitShare, maxCost, type TransactionCost } from "./metrics.js";
+import { PHASES, type ExamOptions, type ExamOutcome, type Finding, type PhaseName, type StatusCounts } from "./types.js";
+import type { DirtyRecord } from "../dataset/generate.js";
+
+export type ReportMeta = {
+  input: {
+    source: "generated" | "snapshot";
+    path?: string;
+    seed?: number;
+    dirty?: boolean;
+    users: number;
+    questions: number;
+    deletedQuestions: number;
+    ignoredTables?: string[];
+  };
+  options: ExamOptions & { workers: number };
+  backup: { path: string; bytes: number };
+  planted: DirtyRecord[];
+  userNames: Map<string, string>;
+  wallMs: number;
+  peakRssBytes: number;
+};
+
+export type PhaseSummary = {
+  name: PhaseName;
+  title: string;
+  ok: number;
+  failed: number;
+  skipped: number;
+  notes: string[];
+  ms: number;
+  calls: number;
+  transactions: number;
+  largest: TransactionCost;
+  /** largest as a share (0..1) of Convex's limits. */
+  largestShare: TransactionCost;
+};
+
+export type BandwidthRow = {
+  name: string;
+  pairs: number;
+  v1BytesRead: number;
+  v2BytesRead: number;
+  v1DocumentsRead: number;
+  v2DocumentsRead: number;
+  v1ResponseBytes: number;
+  v2ResponseBytes: number;
+  /** V1 bytes read per V2 byte read (averages). */
+  ratio: number | null;
+};
+
+export type ReportFinding = Finding & { userName?: string };
+
+export type Report = {
+  passed: boolean;
+  exitCode: number;
+  input: ReportMeta["input"] & {
+    exams: number;
+    participants: number;
+    answers: number;
+    largestExamBytes: number;
+    largestArray: number;
+  };
+  options: ReportMeta["options"];
+  status: { before: StatusCounts | null; after: StatusCounts | null };
+  backup: ReportMeta["backup"] & { pages: number; exams: number; participants: number; answers: number };
+  migration: {
+    calls: number;
+    maxCallsPerExam: number;
+    /** migrateExamParticipants calls production would need at this batch size. */
+    estimatedProductionBatches: number;
+    participants: number;
+    answers: number;
+    cleanupCalls: number;
+    examsCleared: number;
+  };
+  phases: PhaseSummary[];
+  /** The largest single-figure share of a Convex limit over every operator and API call. */
+  largestShare: { phase: PhaseName; metric: string; share: number } | null;
+  bandwidth: { rows: BandwidthRow[]; total: Omit<BandwidthRow, "name"> };
+  smoke: { pairs: number; equal: number; different: number };
+  plantedDirt: { planted: number; reported: number; unreported: DirtyRecord[] };
+  findings: {
+    failures: number;
+    findings: number;
+    byKind: Record<string, number>;
+    byExam: { examKey: string; title: string; items: ReportFinding[] }[];
+  };
+  timing: { wallMs: number; phaseMs: number; peakRssBytes: number };
+};
+
+export const EXIT = { passed: 0, failed: 1, badInput: 2, crashed: 3 } as const;
+
+function sumStatus(list: (StatusCounts | undefined)[]): StatusCounts | null {
+  const present = list.filter((s): s is StatusCounts => s !== undefined);
+  if (present.length === 0) return null;
+  return {
+    v1: {
+      examsWithParticipants: present.reduce((n, s) => n + s.v1.examsWithParticipants, 0),
+      totalParticipants: present.reduce((n, s) => n + s.v1.totalParticipants, 0),
+      totalAnswers: present.reduce((n, s) => n + s.v1.totalAnswers, 0),
+    },
+    v2: {
+      participations: present.reduce((n, s) => n + s.v2.participations, 0),
+      answers: present.reduce((n, s) => n + s.v2.answers, 0),
+    },
+    migrationComplete: present.length === list.length && present.every((s) => s.migrationComplete),
+  };
+}
+
+export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta): Report {
+  const phases: PhaseSummary[] = PHASES.map(({ name, title }) => {
+    const results = outcomes.map((o) => o.phases[name]).filter((r) => r !== undefined);
+    const largest = maxCost(results.map((r) => r.largest));
+    return {
+      name,
+      title,
+      ok: results.filter((r) => r.status === "ok").length,
+      failed: results.filter((r) => r.status === "failed").length,
+      skipped: results.filter((r) => r.status === "skipped").length,
+      notes: [...new Set(results.map((r) => r.note).filter((n): n is string => n !== undefined && n.startsWith("skipped")))],
+      ms: results.reduce((n, r) => n + r.ms, 0),
+      calls: results.reduce((n, r) => n + r.calls, 0),
+      transactions: results.reduce((n, r) => n + r.transactions, 0),
+      largest,
+      largestShare: Object.fromEntries(LIMITED_METRICS.map((k) => [k, limitShare(k, largest[k])])) as TransactionCost,
+    };
+  });
+  let largestShare: Report["largestShare"] = null;
+  for (const p of phases) {
+    if (p.name === "load") continue; // seeding the embedded runtime is not part of the migration
+    for (const k of LIMITED_METRICS) {
+      if (largestShare === null || p.largestShare[k] > largestShare.share) largestShare = { phase: p.name, metric: k, share: p.largestShare[k] };
+    }
+  }
+
+  const smoke = outcomes.flatMap((o) => o.smoke);
+  const byName = new Map<string, typeof smoke>();
+  for (const c of smoke) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
+  const bandwidthRow = (calls: typeof smoke): Omit<BandwidthRow, "name"> => {
+    const both = calls.filter((c) => c.v1 !== null && c.v2 !== null && c.v1.error === undefined && c.v2.error === undefined);
+    const avg = (f: (c: (typeof both)[number]) => number) => (both.length === 0 ? 0 : Math.round(both.reduce((n, c) => n + f(c), 0) / both.length));
+    const row = {
+      pairs: both.length,
+      v1BytesRead: avg((c) => c.v1!.bytesRead),
+      v2BytesRead: avg((c) => c.v2!.bytesRead),
+      v1DocumentsRead: avg((c) => c.v1!.documentsRead),
+      v2DocumentsRead: avg((c) => c.v2!.documentsRead),
+      v1ResponseBytes: avg((c) => c.v1!.responseBytes),
+      v2ResponseBytes: avg((c) => c.v2!.responseBytes),
+    };
+    return { ...row, ratio: row.v2BytesRead > 0 ? row.v1BytesRead / row.v2BytesRead : null };
+  };
+
+  const enrich = (f: Finding): ReportFinding =>
+    f.userKey !== undefined && meta.userNames.has(f.userKey) ? { ...f, userName: meta.userNames.get(f.userKey)! } : f;
+  const allFindings = outcomes.flatMap((o) => o.findings.map(enrich));
+  const byKind: Record<string, number> = {};
+  for (const f of allFindings) byKind[f.kind ?? f.phase] = (byKind[f.kind ?? f.phase] ?? 0) + 1;
+  const unreported = meta.planted.filter(
+    (d) => !allFindings.some((f) => f.kind === d.kind && f.examKey === d.examKey && (f.userKey === undefined || f.userKey === d.userKey)),
+  );
+  const failures = allFindings.filter((f) => f.severity === "failure").length;
+  const phaseFailures = phases.reduce((n, p) => n + p.failed, 0);
+  const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0;
+  const maxCallsPerExam = Math.max(0, ...outcomes.map((o) => o.migration.calls));
+  const examsToMigrate = outcomes.filter((o) => o.input.participants > 0).length;
+
+  return {
+    passed,
+    exitCode: passed ? EXIT.passed : EXIT.failed,
+    input: {
+      ...meta.input,
+      exams: outcomes.length,
+      participants: outcomes.reduce((n, o) => n + o.input.participants, 0),
+      answers: outcomes.reduce((n, o) => n + o.input.answers, 0),
+      largestExamBytes: Math.max(0, ...outcomes.map((o) => o.input.documentBytes)),
+      largestArray: Math.max(0, ...outcomes.map((o) => o.input.largestArray)),
+    },
+    options: meta.options,
+    status: { before: sumStatus(outcomes.map((o) => o.statusBefore)), after: sumStatus(outcomes.map((o) => o.statusAfter)) },
+    backup: {
+      ...meta.backup,
+      pages: outcomes.reduce((n, o) => n + o.exported.pages, 0),
+      exams: outcomes.reduce((n, o) => n + o.exported.entries, 0),
+      participants: outcomes.reduce((n, o) => n + o.exported.participants, 0),
+      answers: outcomes.reduce((n, o) => n + o.exported.answers, 0),
+    },
+    migration: {
+      calls: outcomes.reduce((n, o) => n + o.migration.calls, 0),
+      maxCallsPerExam,
+      estimatedProductionBatches:
+        Math.ceil(examsToMigrate / meta.options.batchSize) + outcomes.reduce((n, o) => n + Math.max(0, o.migration.calls - 1), 0),
+      participants: outcomes.reduce((n, o) => n + o.migration.participants, 0),
+      answers: outcomes.reduce((n, o) => n + o.migration.answers, 0),
+      cleanupCalls: outcomes.reduce((n, o) => n + o.cleanup.calls, 0),
+      examsCleared: outcomes.filter((o) => o.cleanup.cleared === true).length,
+    },
+    phases,
+    largestShare,
+    bandwidth: { rows: [...byName].map(([name, calls]) => ({ name, ...bandwidthRow(calls) })), total: bandwidthRow(smoke) },
+    smoke: {
+      pairs: smoke.length,
+      equal: smoke.filter((c) => c.equal === true).length,
+      different: smoke.filter((c) => c.equal === false).length,
+    },
+    plantedDirt: { planted: meta.planted.length, reported: meta.planted.length - unreported.length, unreported },
+    findings: {
+      failures,
+      findings: allFindings.length - failures,
+      byKind,
+      byExam: outcomes
+        .filter((o) => o.findings.length > 0)
+        .map((o) => ({
+          examKey: o.examKey,
+          title: o.title,
+          items: o.findings.map(enrich),
+        })),
+    },
+    timing: { wallMs: meta.wallMs, phaseMs: phases.reduce((n, p) => n + p.ms, 0), peakRssBytes: meta.peakRssBytes },
+  };
+}
+
+// ---- Text rendering ----
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const pct = (share: number) => `${(share * 100).toFixed(share < 0.001 && share > 0 ? 3 : 1)}%`;
+const bytes = (n: number) =>
+  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${int(n)} B`;
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** A plain text table: first column left-aligned, the others right-aligned. */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+}
+
+const LIMIT_LABEL: Record<string, string> = {
+  documentsRead: "docs read",
+  bytesRead: "bytes read",
+  documentsWritten: "docs written",
+  bytesWritten: "bytes written",
+  databaseQueries: "queries",
+  functionsScheduled: "scheduled",
+};
+
+export function renderReport(r: Report, maxFindings = 40): string {
+  const out: string[] = [];
+  const h = (title: string) => out.push("", `== ${title} ==`);
+  out.push(`Migration rehearsal: ${r.passed ? "PASSED" : "FAILED"} (exit code ${r.exitCode})`);
+
+  h("Input");
+  const src = r.input.source === "snapshot" ? `snapshot ${r.input.path}` : `generated dataset (seed ${r.input.seed}, ${r.input.dirty ? "with" : "without"} dirty data)`;
+  out.push(
+    `${src}: ${int(r.input.exams)} exams, ${int(r.input.participants)} participants, ${int(r.input.answers)} answers, ${int(r.input.users)} users, ${int(r.input.questions)} questions (${int(r.input.deletedQuestions)} deleted but still answered)`,
+    `largest exam document ${bytes(r.input.largestExamBytes)} (${pct(r.input.largestExamBytes / CONVEX_LIMITS.documentBytes)} of 1 MiB), largest array ${int(r.input.largestArray)} elements (${pct(r.input.largestArray / CONVEX_LIMITS.arrayElements)} of 8,192)`,
+  );
+  if (r.input.ignoredTables?.length) out.push(`tables in the export not rehearsed: ${r.input.ignoredTables.join(", ")}`);
+
+  h("Status (step 2 and final)");
+  const s = (x: StatusCounts | null) =>
+    x === null ? ["-", "-", "-", "-", "-", "-"] : [int(x.v1.examsWithParticipants), int(x.v1.totalParticipants), int(x.v1.totalAnswers), int(x.v2.participations), int(x.v2.answers), String(x.migrationComplete)];
+  out.push(
+    table(
+      ["", "V1 exams", "V1 participants", "V1 answers", "V2 participations", "V2 answers", "complete"],
+      [
+        ["before", ...s(r.status.before)],
+        ["after", ...s(r.status.after)],
+      ],
+    ),
+  );
+
+  h("Backup (step 3) and migration (step 4)");
+  out.push(
+    `backup ${r.backup.path} (${bytes(r.backup.bytes)}): ${int(r.backup.exams)} exams, ${int(r.backup.participants)} participants, ${int(r.backup.answers)} answers in ${int(r.backup.pages)} page(s)`,
+    `migration: ${int(r.migration.calls)} migrateExamParticipants call(s) in the rehearsal (at most ${r.migration.maxCallsPerExam} per exam); ≈ ${int(r.migration.estimatedProductionBatches)} batch(es) on production with --batch-size ${r.options.batchSize}`,
+    `migrated ${int(r.migration.participants)} participants and ${int(r.migration.answers)} answers; cleanup: ${int(r.migration.cleanupCalls)} call(s), ${int(r.migration.examsCleared)} exam array(s) cleared`,
+  );
+
+  h("Phases (times summed over exams; largest transaction of each phase as a share of Convex's limits)");
+  out.push(
+    table(
+      ["phase", "ok", "failed", "skipped", "time", "calls", ...LIMITED_METRICS.map((k) => LIMIT_LABEL[k]!)],
+      r.phases.map((p) => [p.title, p.ok, p.failed, p.skipped, secs(p.ms), int(p.calls), ...LIMITED_METRICS.map((k) => (p.name === "load" ? "-" : pct(p.largestShare[k])))]),
+    ),
+  );
+  for (const p of r.phases) for (const note of p.notes) out.push(`  ${p.title}: ${note}`);
+  if (r.largestShare) out.push(`largest share of any limit: ${pct(r.largestShare.share)} of ${LIMIT_LABEL[r.largestShare.metric]} (${r.largestShare.phase}); the embedded runtime enforces 50%`);
+
+  h("Bandwidth: V1 against V2, per read call (averages over the smoke pass)");
+  if (r.bandwidth.rows.length === 0) out.push("no smoke calls were made");
+  else {
+    const row = (name: string, b: Omit<BandwidthRow, "name">) => [
+      name,
+      int(b.pairs),
+      bytes(b.v1BytesRead),
+      bytes(b.v2BytesRead),
+      b.ratio === null ? "-" : `${b.ratio.toFixed(1)}×`,
+      int(b.v1DocumentsRead),
+      int(b.v2DocumentsRead),
+      bytes(b.v1ResponseBytes),
+      bytes(b.v2ResponseBytes),
+    ];
+    out.push(
+      table(
+        ["call", "pairs", "V1 read", "V2 read", "V1/V2", "V1 docs", "V2 docs", "V1 reply", "V2 reply"],
+        [...r.bandwidth.rows.map((b) => row(b.name, b)), row("all calls", r.bandwidth.total)],
+      ),
+    );
+    out.push(`V1 = V2 results: ${r.smoke.equal}/${r.smoke.pairs} call pairs${r.smoke.different ? ` (${r.smoke.different} differ)` : ""}`);
+  }
+
+  h("Findings by exam and user");
+  out.push(
+    `${r.findings.failures} failure(s), ${r.findings.findings} finding(s) (dirty data reported, not failures)` +
+      (Object.keys(r.findings.byKind).length ? `: ${Object.entries(r.findings.byKind).map(([k, n]) => `${k} ${n}`).join(", ")}` : ""),
+  );
+  if (r.plantedDirt.planted > 0) {
+    out.push(`dirty records planted by the generator: ${r.plantedDirt.planted}, reported: ${r.plantedDirt.reported}`);
+    for (const d of r.plantedDirt.unreported) out.push(`  NOT REPORTED: ${d.kind} in exam ${d.examKey}, user ${d.userKey}`);
+  }
+  let shown = 0;
+  const ordered = r.findings.byExam.map((e) => ({ ...e, items: [...e.items].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "failure" ? -1 : 1)) }));
+  for (const exam of ordered) {
+    if (shown >= maxFindings) break;
+    out.push(`exam ${exam.examKey} (${exam.title}):`);
+    for (const f of exam.items) {
+      if (shown++ >= maxFindings) break;
+      const who = f.userKey === undefined ? "" : ` user ${f.userKey}${f.userName ? ` (${f.userName})` : ""}`;
+      out.push(`  ${f.severity === "failure" ? "FAIL" : "note"} [${f.phase}${f.kind ? ` ${f.kind}` : ""}]${who}: ${f.message}`);
+    }
+  }
+  const total = r.findings.failures + r.findings.findings;
+  if (total > shown) out.push(`… ${total - Math.min(shown, total)} more (write them all with --json)`);
+
+  h("Time");
+  out.push(
+    `wall ${secs(r.timing.wallMs)} with ${r.options.workers} worker(s); phase time summed over exams ${secs(r.timing.phaseMs)}; peak memory (RSS) ${bytes(r.timing.peakRssBytes)}`,
+  );
+  out.push("", r.passed ? "Rehearsal passed: the migration can be run on production (see docs/rehearsal.md)." : "Rehearsal FAILED: see the failures above.");
+  return out.join("\n") + "\n";
+}

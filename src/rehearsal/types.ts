@@ -1,0 +1,101 @@
+/**
+ * The rehearsal's phases (the migration guide's steps 2–5 and 8, plus the
+ * checks this backend adds) and what one exam's run of them produces.
+ *
+ * @example
+ * for (const { name, title } of PHASES) console.log(name, title);
+ */
+import type { TransactionCost } from "./metrics.js";
+
+export const PHASES = [
+  { name: "load", title: "load V1 data", fn: null },
+  { name: "status", title: "step 2 · status", fn: "migrations:checkMigrationStatus" },
+  { name: "export", title: "step 3 · export backup", fn: "migrations:exportV1ParticipantData" },
+  { name: "migrate", title: "step 4 · migrate", fn: "migrations:migrateExamParticipants" },
+  { name: "verify", title: "step 5 · verify", fn: "migrations:verifyMigrationIntegrity" },
+  { name: "smoke", title: "V2 smoke as students", fn: null },
+  { name: "projections", title: "rebuild + verify views", fn: "projections/rebuild:rebuildProjections" },
+  { name: "audit", title: "audit chain", fn: "audit:verifyAuditChain" },
+  { name: "cleanup", title: "step 8 · cleanup", fn: "migrations:migrateExamParticipants" },
+  { name: "final", title: "final status", fn: "migrations:checkMigrationStatus" },
+] as const;
+export type PhaseName = (typeof PHASES)[number]["name"];
+
+/** Faults the rehearsal can inject into the first exam, to see the failure path (tests, drills). */
+export const FAULTS = ["drop-answer", "tamper-event"] as const;
+export type Fault = (typeof FAULTS)[number];
+
+export type ExamOptions = {
+  /** batchSize passed to migrateExamParticipants (migration and cleanup). */
+  batchSize: number;
+  /** Students per exam the smoke pass signs in as. */
+  smokeUsers: number;
+  /** Run step 8 (clear the V1 arrays of verified exams). */
+  cleanup: boolean;
+  fault?: Fault;
+};
+
+export type PhaseResult = {
+  status: "ok" | "failed" | "skipped";
+  note?: string;
+  ms: number;
+  /** Function calls the phase made. */
+  calls: number;
+  /** Top-level transactions (an action's mutations count one each). */
+  transactions: number;
+  /** Each figure's largest value over the phase's transactions. */
+  largest: TransactionCost;
+};
+
+/** Something a phase reported. Failures fail the rehearsal; findings (dirty data, notes) are reported only. */
+export type Finding = {
+  phase: PhaseName;
+  severity: "failure" | "finding";
+  examKey: string;
+  userKey?: string;
+  kind?: string;
+  message: string;
+};
+
+export type StatusCounts = {
+  v1: { examsWithParticipants: number; totalParticipants: number; totalAnswers: number };
+  v2: { participations: number; answers: number };
+  migrationComplete: boolean;
+};
+
+/** One read call's cost: database bytes and documents read, and the bytes returned to the client. */
+export type ReadCost = { bytesRead: number; documentsRead: number; responseBytes: number; error?: string };
+
+export type SmokeCall = {
+  /** The V1 function name (the V2 twin is the same plus `V2`). */
+  name: string;
+  userKey: string;
+  v1: ReadCost | null;
+  v2: ReadCost | null;
+  /** V1 and V2 returned the same result (or the same error code); null when one side is unavailable. */
+  equal: boolean | null;
+};
+
+export type ExamInputStats = {
+  participants: number;
+  answers: number;
+  /** Size of the exam document as Convex counts it (limit 1 MiB). */
+  documentBytes: number;
+  /** Largest array in the document (limit 8,192 elements). */
+  largestArray: number;
+};
+
+export type ExamOutcome = {
+  examKey: string;
+  title: string;
+  input: ExamInputStats;
+  phases: Partial<Record<PhaseName, PhaseResult>>;
+  statusBefore?: StatusCounts;
+  statusAfter?: StatusCounts;
+  /** What exportV1ParticipantData returned for this exam, ids translated back to the input's. */
+  exported: { pages: number; entries: number; participants: number; answers: number; exams: unknown[] };
+  migration: { calls: number; participants: number; answers: number };
+  cleanup: { calls: number; cleared: boolean | null };
+  smoke: SmokeCall[];
+  findings: Finding[];
+};
