@@ -1,18 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { errorCode } from "../convex/lib/errors";
 import { importLegacyEntries } from "../convex/model/attempts";
 import type { V1Participant } from "../convex/lib/validators";
 import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
-import { MINUTE, T0, attemptDriver } from "./support/audit";
+import { MINUTE, T0, attemptDriver, useFakeClock } from "./support/audit";
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 async function setup() {
   const t = newConvexTest();

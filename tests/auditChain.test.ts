@@ -1,17 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { internal } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { eventHash } from "../convex/events/hash";
 import { errorCode } from "../convex/lib/errors";
 import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
-import { MINUTE, T0, attemptDriver, verifyWholeChain } from "./support/audit";
+import { MINUTE, T0, attemptDriver, useFakeClock, verifyWholeChain } from "./support/audit";
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 /** Two exams; ada has 5 events in exam 1 (the target of tampering), bob 3 there and ada 1 in exam 2. */
 async function setup() {

@@ -3,21 +3,16 @@
  * v2 `{ pausedAt }` today. Old events stay in the log as written (their hashes
  * cover the old shape) and are read through the catalog's upcaster everywhere.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import { eventHash } from "../convex/events/hash";
 import { readStream, readStreamHead, type StreamId } from "../convex/events/store";
 import { projectStream, participationRowOf, answerRowOf } from "../convex/projections/attempt";
 import { loadStoredAttempt, writeAttemptRows } from "../convex/projections/store";
 import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
-import { MINUTE, T0, attemptDriver, verifyWholeChain } from "./support/audit";
+import { MINUTE, T0, attemptDriver, useFakeClock, verifyWholeChain } from "./support/audit";
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 /** What the code of the time wrote: ExamPaused at schema version 1, hashed over its stored (old) data, projected. */
 async function appendOldPause(t: TestConvex, stream: StreamId, at: number) {
