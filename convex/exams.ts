@@ -133,8 +133,7 @@ function sessionHandler(source: ExamSource) {
   return async (ctx: QueryCtx, { examId }: { examId: Id<"exams"> }) => {
     const user = await requireUser(ctx);
     const exam = await source.exam(ctx, examId);
-    // Answers are part of the session only once completed (sessionView): load them only then.
-    const attempt = await exam.attempt(user._id, { withAnswers: "ifCompleted" });
+    const attempt = await exam.attempt(user._id, { withAnswers: false });
     return sessionView(exam.info, await loadQuestions(ctx, exam.info.questionIds), attempt, Date.now());
   };
 }

@@ -37,13 +37,10 @@ import {
   type RankedAttempt,
 } from "./examViews";
 
-export type WithAnswers = boolean | "ifCompleted";
-
 /** One exam as a source sees it: its fields, and a way to load one user's attempt. */
 export type ExamHandle = {
   info: ExamInfo;
-  /** withAnswers "ifCompleted": the graded answers only of a completed attempt (what a session shows). */
-  attempt: (userId: Id<"users">, o: { withAnswers: WithAnswers }) => Promise<AttemptFacts | null>;
+  attempt: (userId: Id<"users">, o: { withAnswers: boolean }) => Promise<AttemptFacts | null>;
 };
 
 export type ExamSource = {
@@ -82,15 +79,12 @@ async function attemptFromRows(
   ctx: QueryCtx,
   examId: Id<"exams">,
   userId: Id<"users">,
-  withAnswers: WithAnswers,
+  withAnswers: boolean,
   cleared: boolean,
   legacyDoc: () => Promise<Doc<"exams">>,
 ): Promise<AttemptFacts | null> {
   const row = await loadParticipation(ctx, { examId, userId });
-  if (row !== null) {
-    const load = withAnswers === true || (withAnswers === "ifCompleted" && row.completedAt !== undefined);
-    return factsOfRow(row, load ? await loadAnswers(ctx, row._id) : []);
-  }
+  if (row !== null) return factsOfRow(row, withAnswers ? await loadAnswers(ctx, row._id) : []);
   if (cleared) return null;
   return entryFacts((await legacyDoc()).participants, userId);
 }

@@ -11,7 +11,7 @@
  */
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
-import { vAttemptStatus, vV1Answer, type V1Answer, type V1Participant } from "../lib/validators";
+import { vAttemptStatus, type V1Answer, type V1Participant } from "../lib/validators";
 import { elapsedMs, pointsOf, remainingMs, type ParticipationFacts } from "../events/decider";
 
 /** What every view needs of an exam: an exam document or its examDefinitions copy. */
@@ -131,11 +131,10 @@ export const vExamSession = v.object({
   pauseCount: v.number(),
   pausesLeft: v.number(),
   totalPausedMs: v.number(),
-  /** The questions, never with their correct answers. */
+  /** The questions, never with their correct answers (graded answers: getParticipantExamResults). */
   questions: v.array(vQuestionView),
-  /** Only once completed: the score and the graded answers as stored. */
+  /** Only once completed. */
   score: v.optional(v.number()),
-  answers: v.optional(v.array(vV1Answer)),
 });
 export type ExamSession = Infer<typeof vExamSession>;
 
@@ -148,7 +147,7 @@ function questionViews(questions: QuestionDocs) {
   );
 }
 
-export function sessionView(exam: ExamInfo, questions: QuestionDocs, attempt: AttemptFacts | null, now: number): ExamSession {
+export function sessionView(exam: ExamInfo, questions: QuestionDocs, attempt: ParticipationFacts | null, now: number): ExamSession {
   const status = statusOfFacts(attempt);
   const remaining = attempt === null ? exam.durationMs : remainingMs(attempt, exam.durationMs, now);
   return {
@@ -167,7 +166,7 @@ export function sessionView(exam: ExamInfo, questions: QuestionDocs, attempt: At
     pausesLeft: Math.max(0, exam.maxPauses - (attempt?.pauseCount ?? 0)),
     totalPausedMs: attempt?.totalPausedMs ?? 0,
     questions: questionViews(questions),
-    ...(status === "completed" && attempt !== null ? { score: attempt.score, answers: attempt.answers } : {}),
+    ...(status === "completed" && attempt !== null ? { score: attempt.score } : {}),
   };
 }
 

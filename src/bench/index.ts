@@ -7,5 +7,6 @@ import type { BenchSection } from "../runtime/embedded.js";
 export const benchSections: { name: string; load: () => Promise<{ bench: () => Promise<BenchSection> }> }[] = [
   // Each issue's benchmark registers itself here, one line each.
   { name: "actions", load: () => import("./actions.js") },
+  { name: "reads", load: () => import("./reads.js") },
   { name: "audit", load: () => import("./audit.js") },
 ];
