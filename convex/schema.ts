@@ -103,4 +103,30 @@ export default defineSchema({
     completed: v.number(),
     answers: v.number(),
   }).index("by_exam_and_shard", ["examId", "shard"]),
+
+  // Where each operator pass over the exams stands (resumable batches). Written by convex/migrations.ts.
+  migrationProgress: defineTable({
+    pass: v.union(v.literal("migrate"), v.literal("cleanup")),
+    afterCreationTime: v.optional(v.number()), // exams created up to this time are done
+    current: v.optional(
+      v.object({
+        examId: v.id("exams"), // the exam a call stopped inside
+        step: v.union(v.literal("import"), v.literal("verify")), // cleanup imports, then verifies, then clears
+        nextIndex: v.number(), // next V1 array position of this step
+        issues: v.number(), // verification issues found so far (cleanup)
+        firstIssue: v.optional(v.string()),
+      }),
+    ),
+    totals: v.object({ exams: v.number(), participants: v.number(), answers: v.number(), batches: v.number() }),
+    background: v.optional(
+      v.object({
+        running: v.boolean(),
+        batchSize: v.number(),
+        startedAt: v.number(),
+        batches: v.number(),
+        lastBatchAt: v.optional(v.number()),
+        stoppedReason: v.optional(v.string()),
+      }),
+    ),
+  }).index("by_pass", ["pass"]),
 });

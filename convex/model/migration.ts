@@ -1,0 +1,191 @@
+/**
+ * Pure planning for the V1 → V2 migration: what production's dirty data looks
+ * like (CONTRACT §1) and whether one more participant fits in the current
+ * transaction's budget. Knows nothing of Convex.
+ *
+ * @example
+ * const findings = participantFindings(examId, exam.questionIds, entry, firstIndex, (id) => questions.get(id));
+ * if (!fitsBudget(used, importEstimate(entry.participant))) stopHere();
+ */
+import type { V1Participant } from "../lib/validators";
+import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "../lib/limits";
+import { pointsOf } from "../events/decider";
+
+/** Kinds of dirty V1 data the migration copies faithfully and reports. */
+export type FindingKind =
+  | "duplicate_participant"
+  | "unknown_question"
+  | "question_not_in_exam"
+  | "duplicate_answer"
+  | "score_mismatch"
+  | "near_document_limit"
+  | "near_array_limit";
+
+/** One piece of dirty data, named by exam and (for participant data) user and V1 array position. */
+export type Finding = {
+  kind: FindingKind;
+  examId: string;
+  userId?: string;
+  sourceIndex?: number;
+  detail: string;
+};
+
+/** A question as the checks need it; null when the question no longer exists. */
+export type QuestionLookup = (questionId: string) => { points?: number } | null;
+
+/** Share of a per-document limit from which an exam is reported as "near" it. */
+export const NEAR_LIMIT_SHARE = 0.8;
+
+/** The first V1 array position of each user: later entries of the same user are duplicates. */
+export function firstIndexByUser(participants: readonly Pick<V1Participant, "userId">[]): Map<string, number> {
+  const first = new Map<string, number>();
+  participants.forEach((p, i) => {
+    if (!first.has(p.userId)) first.set(p.userId, i);
+  });
+  return first;
+}
+
+/** The question ids a participant's answers point at. */
+export function answeredQuestionIds(participant: V1Participant): string[] {
+  return [...new Set(participant.answers.map((a) => a.questionId as string))];
+}
+
+/** The dirty data of one V1 array entry. `firstIndex` is the user's first position in the array. */
+export function participantFindings(
+  examId: string,
+  examQuestionIds: ReadonlySet<string>,
+  participant: V1Participant,
+  sourceIndex: number,
+  firstIndex: number,
+  question: QuestionLookup,
+): Finding[] {
+  const at = { examId, userId: participant.userId as string, sourceIndex };
+  const findings: Finding[] = [];
+  if (firstIndex !== sourceIndex) {
+    findings.push({
+      kind: "duplicate_participant",
+      ...at,
+      detail: `listed again at position ${sourceIndex} (first at ${firstIndex}); kept in the log as a duplicate entry`,
+    });
+  }
+  const seen = new Map<string, number>();
+  let expectedScore = 0;
+  participant.answers.forEach((answer, position) => {
+    const q = question(answer.questionId);
+    if (q === null) {
+      findings.push({ kind: "unknown_question", ...at, detail: `answer ${position}: question ${answer.questionId} no longer exists` });
+    } else if (!examQuestionIds.has(answer.questionId)) {
+      findings.push({ kind: "question_not_in_exam", ...at, detail: `answer ${position}: question ${answer.questionId} is not part of this exam` });
+    }
+    const earlier = seen.get(answer.questionId);
+    if (earlier !== undefined) {
+      findings.push({
+        kind: "duplicate_answer",
+        ...at,
+        detail: `answers ${earlier} and ${position} both answer question ${answer.questionId}`,
+      });
+    } else {
+      seen.set(answer.questionId, position);
+    }
+    if (answer.isCorrect) expectedScore += pointsOf(q ?? {});
+  });
+  if (expectedScore !== participant.score) {
+    findings.push({
+      kind: "score_mismatch",
+      ...at,
+      detail: `stored score ${participant.score}, the answers marked correct give ${expectedScore}; kept as stored`,
+    });
+  }
+  return findings;
+}
+
+/** Rough size of a value as stored (JSON length): enough for budgets and "near the limit" reports. */
+export function approximateBytes(value: unknown): number {
+  return JSON.stringify(value)?.length ?? 0;
+}
+
+/** An exam document near Convex's per-document limits (1 MiB, 8,192 array elements). */
+export function examFindings(examId: string, participants: readonly V1Participant[], documentBytes: number): Finding[] {
+  const findings: Finding[] = [];
+  if (documentBytes >= CONVEX_LIMITS.documentBytes * NEAR_LIMIT_SHARE) {
+    findings.push({
+      kind: "near_document_limit",
+      examId,
+      detail: `the exam document is about ${Math.round(documentBytes / 1024)} KiB of the 1,024 KiB limit`,
+    });
+  }
+  const longest = Math.max(participants.length, ...participants.map((p) => p.answers.length));
+  if (longest >= CONVEX_LIMITS.arrayElements * NEAR_LIMIT_SHARE) {
+    findings.push({
+      kind: "near_array_limit",
+      examId,
+      detail: `an embedded array has ${longest} of the 8,192 elements allowed`,
+    });
+  }
+  return findings;
+}
+
+/** The per-transaction metrics a batch budgets against. */
+export type Usage = {
+  bytesRead: number;
+  bytesWritten: number;
+  documentsRead: number;
+  documentsWritten: number;
+  databaseQueries: number;
+};
+
+export const NO_USAGE: Usage = { bytesRead: 0, bytesWritten: 0, documentsRead: 0, documentsWritten: 0, databaseQueries: 0 };
+
+/**
+ * What a batch may use: BATCH_LIMIT_SHARE of each Convex limit, less a margin
+ * for the estimates' error, so that every transaction stays within half.
+ */
+export const BATCH_BUDGET_SHARE = BATCH_LIMIT_SHARE * 0.9;
+
+export function budget(share = BATCH_BUDGET_SHARE): Usage {
+  return {
+    bytesRead: CONVEX_LIMITS.bytesRead * share,
+    bytesWritten: CONVEX_LIMITS.bytesWritten * share,
+    documentsRead: CONVEX_LIMITS.documentsRead * share,
+    documentsWritten: CONVEX_LIMITS.documentsWritten * share,
+    databaseQueries: CONVEX_LIMITS.databaseQueries * share,
+  };
+}
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    bytesRead: a.bytesRead + b.bytesRead,
+    bytesWritten: a.bytesWritten + b.bytesWritten,
+    documentsRead: a.documentsRead + b.documentsRead,
+    documentsWritten: a.documentsWritten + b.documentsWritten,
+    databaseQueries: a.databaseQueries + b.databaseQueries,
+  };
+}
+
+/** True when `used + more` stays within `limit` on every metric. */
+export function fitsBudget(used: Usage, more: Usage, limit: Usage = budget()): boolean {
+  const total = addUsage(used, more);
+  return (Object.keys(limit) as (keyof Usage)[]).every((k) => total[k] <= limit[k]);
+}
+
+/** Fixed cost of one attempt's import besides its answers: event, participation, counter shard, lookups. */
+const ATTEMPT_OVERHEAD = { documents: 6, bytes: 4096, queries: 10 };
+
+/**
+ * Worst-case cost of importing (or re-writing) one attempt with `answers` answers,
+ * whose V1 entry is `entryBytes` long: the event carries the entry, the rows its
+ * fields and answers; existing rows and events are read back.
+ */
+export function attemptCostEstimate(entryBytes: number, answers: number, extraQueries = 0): Usage {
+  const bytes = 2 * entryBytes + ATTEMPT_OVERHEAD.bytes;
+  return {
+    bytesRead: bytes,
+    bytesWritten: bytes,
+    documentsRead: answers + ATTEMPT_OVERHEAD.documents,
+    documentsWritten: answers + ATTEMPT_OVERHEAD.documents,
+    databaseQueries: ATTEMPT_OVERHEAD.queries + extraQueries,
+  };
+}
+
+/** Room to read one more document of up to Convex's maximum size. */
+export const ONE_DOCUMENT_READ: Usage = { ...NO_USAGE, bytesRead: CONVEX_LIMITS.documentBytes, documentsRead: 1, databaseQueries: 1 };

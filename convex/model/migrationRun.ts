@@ -1,0 +1,377 @@
+/**
+ * One batch of the V1 → V2 migration (and of its cleanup pass), inside one
+ * mutation: exams in creation order, each V1 array entry imported through the
+ * exam API's own legacy import path (same deterministic idempotency keys), the
+ * batch stopping before any per-transaction limit reaches half and resuming
+ * next call at (exam, array position) from `migrationProgress`.
+ *
+ * @example
+ * const report = await runMigrationBatch(ctx, { batchSize: 5, dryRun: false, clearAfterMigration: false });
+ * // { examsMigrated, participantsMigrated, answersMigrated, examsRemaining, isDone, ... }
+ */
+import type { Doc, Id } from "../_generated/dataModel";
+import type { MutationCtx, QueryCtx } from "../_generated/server";
+import type { V1Participant } from "../lib/validators";
+import { decide, replay, type AttemptState } from "../events/decider";
+import { findByIdempotencyKey } from "../events/store";
+import { loadAnswers } from "../projections/store";
+import { answerRowOf } from "../projections/attempt";
+import { importLegacyEntries, legacyImportKey, loadAttempt } from "./attempts";
+import { getExamDefinition, syncExamDefinition } from "./examDefinitions";
+import {
+  NO_USAGE,
+  ONE_DOCUMENT_READ,
+  addUsage,
+  answeredQuestionIds,
+  approximateBytes,
+  attemptCostEstimate,
+  examFindings,
+  firstIndexByUser,
+  fitsBudget,
+  participantFindings,
+  type Finding,
+  type Usage,
+} from "./migration";
+import { compareV1Entry, type VerificationIssue } from "./verification";
+
+export type Pass = "migrate" | "cleanup";
+export type Progress = Doc<"migrationProgress">;
+type Cursor = NonNullable<Progress["current"]>;
+
+export type BatchOptions = {
+  batchSize: number;
+  dryRun: boolean;
+  clearAfterMigration: boolean;
+  /** Only this exam, from `fromIndex` (default 0), leaving the pass's cursor alone. */
+  examId?: Id<"exams">;
+  fromIndex?: number;
+};
+
+/** Findings listed in one result at most (all are counted). */
+export const MAX_LISTED_FINDINGS = 200;
+
+export type BatchReport = {
+  pass: Pass;
+  dryRun: boolean;
+  /** Exams finished by this call. */
+  examsMigrated: number;
+  /** V1 entries turned into events by this call (would be, in a dry run). */
+  participantsMigrated: number;
+  /** Answer rows written by this call (would be). */
+  answersMigrated: number;
+  eventsWritten: number;
+  /** Entries already imported (by an earlier run or on the fly), or mirror copies of live attempts: nothing written. */
+  alreadyMigrated: number;
+  /** Exams with V1 entries still to visit (this pass), and whether that count reached the end of the table. */
+  examsRemaining: number;
+  examsRemainingExact: boolean;
+  isDone: boolean;
+  stoppedBecause: "done" | "batch_size" | "budget";
+  stoppedInsideExam: { examId: Id<"exams">; step: "import" | "verify"; nextIndex: number } | null;
+  examsCleared: Id<"exams">[];
+  examsNotCleared: { examId: Id<"exams">; reason: string }[];
+  findings: Finding[];
+  findingsTotal: number;
+};
+
+async function usedSoFar(ctx: QueryCtx, pending: Usage): Promise<Usage> {
+  const m = await ctx.meta.getTransactionMetrics();
+  return addUsage(pending, {
+    bytesRead: m.bytesRead.used,
+    bytesWritten: m.bytesWritten.used,
+    documentsRead: m.documentsRead.used,
+    documentsWritten: m.documentsWritten.used,
+    databaseQueries: m.databaseQueries.used,
+  });
+}
+
+export async function loadProgress(ctx: QueryCtx, pass: Pass): Promise<Progress | null> {
+  return ctx.db
+    .query("migrationProgress")
+    .withIndex("by_pass", (q) => q.eq("pass", pass))
+    .unique();
+}
+
+/** The next exam created after `afterCreationTime` (creation times are unique within a table). */
+export async function nextExam(ctx: QueryCtx, afterCreationTime: number | undefined): Promise<Doc<"exams"> | null> {
+  return ctx.db
+    .query("exams")
+    .withIndex("by_creation_time", (q) => (afterCreationTime === undefined ? q : q.gt("_creationTime", afterCreationTime)))
+    .first();
+}
+
+/** State shared by the exams of one batch. */
+type Batch = {
+  ctx: MutationCtx;
+  options: BatchOptions;
+  report: BatchReport;
+  /** Writes a dry run would have made: they count against the budget as if made. */
+  pending: Usage;
+  /** Entries handled by this call: the first one is always attempted, so every call makes progress. */
+  handled: number;
+  questions: Map<string, { points?: number } | null>;
+  /** Dry run: attempt states as this call's simulated imports left them. */
+  simulated: Map<string, AttemptState>;
+};
+
+function note(batch: Batch, findings: Finding[]) {
+  batch.report.findingsTotal += findings.length;
+  const room = MAX_LISTED_FINDINGS - batch.report.findings.length;
+  if (room > 0) batch.report.findings.push(...findings.slice(0, room));
+}
+
+/** Whether one more step costing `more` fits (the first step of a call always runs). */
+async function fits(batch: Batch, more: Usage): Promise<boolean> {
+  if (batch.handled === 0) return true;
+  return fitsBudget(await usedSoFar(batch.ctx, batch.pending), more);
+}
+
+async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Participant, sourceIndex: number, isFirst: boolean) {
+  const { ctx, report } = batch;
+  const stream = { examId, userId: participant.userId };
+  let events: number;
+  if (batch.options.dryRun) {
+    const key = legacyImportKey(examId, participant.userId, sourceIndex);
+    if ((await findByIdempotencyKey(ctx, key)) !== null) {
+      events = 0;
+    } else {
+      const state = batch.simulated.get(participant.userId) ?? (await loadAttempt(ctx, stream)).state;
+      const decided = decide({ type: "ImportLegacyParticipant", data: { participant, sourceIndex } }, state);
+      batch.simulated.set(participant.userId, replay(decided, state));
+      events = decided.length;
+      const bytes = approximateBytes(participant);
+      const rows = isFirst && events > 0 ? 2 + participant.answers.length : 0; // participation, counter, answers
+      batch.pending = addUsage(batch.pending, { ...NO_USAGE, documentsWritten: events + rows, bytesWritten: 2 * bytes * Math.min(1, events) });
+    }
+  } else {
+    events = (await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }])).eventsWritten;
+  }
+  if (events === 0) {
+    report.alreadyMigrated += 1;
+    return;
+  }
+  report.participantsMigrated += 1;
+  report.eventsWritten += events;
+  if (isFirst) report.answersMigrated += participant.answers.length;
+}
+
+/** Reads the questions an entry's answers point at that this call has not read yet. */
+async function loadQuestions(batch: Batch, ids: readonly string[]) {
+  for (const id of ids) {
+    const questionId = batch.ctx.db.normalizeId("questions", id);
+    const doc = questionId === null ? null : await batch.ctx.db.get("questions", questionId);
+    batch.questions.set(id, doc === null ? null : { points: doc.points });
+  }
+}
+
+/** The issues of one V1 entry against its V2 rows (cleanup's check before clearing). */
+export async function verifyEntry(
+  ctx: QueryCtx,
+  examId: Id<"exams">,
+  participants: readonly V1Participant[],
+  sourceIndex: number,
+  first: ReadonlyMap<string, number>,
+): Promise<{ issues: VerificationIssue[]; rows: number; answers: number }> {
+  // rows/answers: every V2 row of the user (normally one) and all their answers, for the summary.
+  const entry = participants[sourceIndex]!;
+  if (first.get(entry.userId) !== sourceIndex) return { issues: [], rows: 0, answers: 0 }; // checked with the user's first entry
+  const duplicateIndexes: number[] = [];
+  participants.forEach((p, i) => {
+    if (i !== sourceIndex && p.userId === entry.userId) duplicateIndexes.push(i);
+  });
+  const rows = await ctx.db
+    .query("examParticipations")
+    .withIndex("by_exam_and_user", (q) => q.eq("examId", examId).eq("userId", entry.userId))
+    .take(5);
+  const answersOfRows = await Promise.all(rows.map(async (row) => (await loadAnswers(ctx, row._id)).map(answerRowOf)));
+  const answers = answersOfRows[0] ?? [];
+  const issues = compareV1Entry({ examId, entry, sourceIndex, duplicateIndexes, rows, answers });
+  return { issues, rows: rows.length, answers: answersOfRows.reduce((n, a) => n + a.length, 0) };
+}
+
+/**
+ * Works on one exam from `at` until it is finished (true) or the budget is spent
+ * (false; `at` then says where to resume).
+ */
+async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor): Promise<boolean> {
+  const { ctx, options, report } = batch;
+  const examId = exam._id;
+  const participants = exam.participants ?? [];
+  if (!options.dryRun) await syncExamDefinition(ctx, exam);
+  const first = firstIndexByUser(participants);
+  const examQuestions = new Set<string>(exam.questionIds);
+  if (at.step === "import" && at.nextIndex === 0) note(batch, examFindings(examId, participants, approximateBytes(exam)));
+
+  for (; at.step === "import" && at.nextIndex < participants.length; at.nextIndex++) {
+    const participant = participants[at.nextIndex]!;
+    const unread = answeredQuestionIds(participant).filter((id) => !batch.questions.has(id));
+    if (!(await fits(batch, attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length)))) {
+      return false;
+    }
+    await loadQuestions(batch, unread);
+    const firstIndex = first.get(participant.userId)!;
+    note(
+      batch,
+      participantFindings(examId, examQuestions, participant, at.nextIndex, firstIndex, (id) => batch.questions.get(id) ?? null),
+    );
+    await importEntry(batch, examId, participant, at.nextIndex, firstIndex === at.nextIndex);
+    batch.handled += 1;
+  }
+  if (!options.clearAfterMigration) return true;
+
+  if (at.step === "import") Object.assign(at, { step: "verify", nextIndex: 0, issues: 0 });
+  const definition = await getExamDefinition(ctx, examId);
+  if (definition?.legacyCleared === true && participants.length === 0) return true;
+  for (; at.nextIndex < participants.length; at.nextIndex++) {
+    const participant = participants[at.nextIndex]!;
+    if (!(await fits(batch, { ...attemptCostEstimate(0, participant.answers.length), bytesWritten: 0, documentsWritten: 0 }))) {
+      return false;
+    }
+    const { issues } = await verifyEntry(ctx, examId, participants, at.nextIndex, first);
+    if (issues.length > 0 && at.firstIssue === undefined) at.firstIssue = issues[0]!.message;
+    at.issues += issues.length;
+    batch.handled += 1;
+  }
+  if (participants.length > 0 && batch.simulated.size > 0 && at.issues === 0) {
+    report.examsNotCleared.push({ examId, reason: "dry run: the exam is not migrated yet, so it cannot verify" });
+  } else if (at.issues > 0) {
+    report.examsNotCleared.push({ examId, reason: `${at.issues} verification issue(s), e.g. ${at.firstIssue}` });
+  } else {
+    if (!options.dryRun) {
+      if (participants.length > 0) await ctx.db.patch("exams", examId, { participants: [] });
+      const def = definition ?? (await syncExamDefinition(ctx, exam));
+      if (!def.legacyCleared) await ctx.db.patch("examDefinitions", def._id, { legacyCleared: true });
+    }
+    report.examsCleared.push(examId);
+  }
+  return true;
+}
+
+function emptyReport(pass: Pass, dryRun: boolean): BatchReport {
+  return {
+    pass,
+    dryRun,
+    examsMigrated: 0,
+    participantsMigrated: 0,
+    answersMigrated: 0,
+    eventsWritten: 0,
+    alreadyMigrated: 0,
+    examsRemaining: 0,
+    examsRemainingExact: true,
+    isDone: false,
+    stoppedBecause: "done",
+    stoppedInsideExam: null,
+    examsCleared: [],
+    examsNotCleared: [],
+    findings: [],
+    findingsTotal: 0,
+  };
+}
+
+/** Whether an exam still has something for this pass to do. */
+function needsPass(exam: Doc<"exams">): boolean {
+  return (exam.participants ?? []).length > 0;
+}
+
+/** Counts the exams after `after` that the pass still has to visit, as far as the read budget allows. */
+async function countRemaining(batch: Batch, after: number | undefined, report: BatchReport) {
+  let cursor = after;
+  for (;;) {
+    if (!fitsBudget(await usedSoFar(batch.ctx, NO_USAGE), ONE_DOCUMENT_READ)) {
+      report.examsRemainingExact = false;
+      return;
+    }
+    const exam = await nextExam(batch.ctx, cursor);
+    if (exam === null) return;
+    if (needsPass(exam)) report.examsRemaining += 1;
+    cursor = exam._creationTime;
+  }
+}
+
+/** One call of migrateExamParticipants: see the module comment. */
+export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions): Promise<BatchReport> {
+  const pass: Pass = options.clearAfterMigration ? "cleanup" : "migrate";
+  const report = emptyReport(pass, options.dryRun);
+  const batch: Batch = { ctx, options, report, pending: NO_USAGE, handled: 0, questions: new Map(), simulated: new Map() };
+
+  if (options.examId !== undefined) {
+    const exam = await ctx.db.get("exams", options.examId);
+    if (exam === null) throw new Error(`Exam ${options.examId} does not exist.`);
+    const at: Cursor = { examId: exam._id, step: "import", nextIndex: options.fromIndex ?? 0, issues: 0 };
+    const finished = await processExam(batch, exam, at);
+    report.examsMigrated = finished ? 1 : 0;
+    report.isDone = finished;
+    report.examsRemaining = finished ? 0 : 1;
+    report.stoppedBecause = finished ? "done" : "budget";
+    report.stoppedInsideExam = finished ? null : { examId: exam._id, step: at.step, nextIndex: at.nextIndex };
+    return report;
+  }
+
+  const progress = await loadProgress(ctx, pass);
+  let after = progress?.afterCreationTime;
+  let current: Cursor | undefined = progress?.current;
+  let started = 0;
+  let waiting: Doc<"exams"> | null = null; // the exam the call stopped before or inside
+  for (;;) {
+    if (batch.handled > 0 && !fitsBudget(await usedSoFar(ctx, batch.pending), ONE_DOCUMENT_READ)) {
+      report.stoppedBecause = "budget";
+      break;
+    }
+    const exam = await nextExam(ctx, after);
+    if (exam === null) {
+      report.isDone = true;
+      break;
+    }
+    const resume = current?.examId === exam._id ? current : undefined;
+    if (resume === undefined && !needsPass(exam)) {
+      after = exam._creationTime; // nothing to migrate or clear
+      continue;
+    }
+    if (started >= options.batchSize) {
+      report.stoppedBecause = "batch_size";
+      waiting = exam;
+      break;
+    }
+    started += 1;
+    const at: Cursor = resume ? { ...resume } : { examId: exam._id, step: "import", nextIndex: 0, issues: 0 };
+    if (await processExam(batch, exam, at)) {
+      report.examsMigrated += 1;
+      after = exam._creationTime;
+      current = undefined;
+    } else {
+      current = at;
+      waiting = exam;
+      report.stoppedBecause = "budget";
+      report.stoppedInsideExam = { examId: exam._id, step: at.step, nextIndex: at.nextIndex };
+      break;
+    }
+  }
+  if (!report.isDone) {
+    // The exam the call stopped at (or inside) is first in line; the rest are counted as far as the budget allows.
+    report.examsRemaining = 1;
+    const from = waiting?._creationTime;
+    if (from === undefined) report.examsRemainingExact = false;
+    else await countRemaining(batch, from, report);
+  }
+
+  if (!options.dryRun) {
+    const totals = progress?.totals ?? { exams: 0, participants: 0, answers: 0, batches: 0 };
+    const changed = after !== progress?.afterCreationTime || JSON.stringify(current) !== JSON.stringify(progress?.current);
+    const worked = report.participantsMigrated > 0 || report.examsMigrated > 0;
+    if (changed || worked) {
+      const fields = {
+        afterCreationTime: after,
+        current,
+        totals: {
+          exams: totals.exams + report.examsMigrated,
+          participants: totals.participants + report.participantsMigrated,
+          answers: totals.answers + report.answersMigrated,
+          batches: totals.batches + 1,
+        },
+      };
+      if (progress === null) await ctx.db.insert("migrationProgress", { pass, ...fields });
+      else await ctx.db.patch("migrationProgress", progress._id, fields);
+    }
+  }
+  return report;
+}

@@ -1,0 +1,204 @@
+/**
+ * Pure comparisons behind the verifiers: a V1 array entry against its V2 rows
+ * (verifyMigrationIntegrity), and stored rows against a fresh replay of the log
+ * (verifyProjections). Every difference becomes an issue naming the exam, the
+ * user and what differs. Knows nothing of Convex.
+ *
+ * @example
+ * const issues = compareV1Entry({ examId, entry, sourceIndex, duplicateIndexes: [], rows, answers });
+ * // [{ kind: "changed_field", examId, userId, field: "score", expected: 7, actual: 9, message }]
+ */
+import type { V1Answer, V1Participant } from "../lib/validators";
+import { canonicalJson } from "../events/hash";
+import type { AnswerRow, ParticipationRow } from "../projections/attempt";
+
+export type IssueKind =
+  | "missing_participation"
+  | "extra_participation"
+  | "duplicated_participation"
+  | "changed_field"
+  | "missing_answer"
+  | "extra_answer"
+  | "changed_answer"
+  | "duplicated_answer"
+  | "unaccounted_duplicate_entry"
+  | "orphan_answers"
+  | "counter_mismatch";
+
+export type VerificationIssue = {
+  kind: IssueKind;
+  examId: string;
+  userId?: string;
+  field?: string;
+  position?: number;
+  expected?: unknown;
+  actual?: unknown;
+  message: string;
+};
+
+/** The V1 participant fields a participation row must hold as stored. */
+export const V1_FACT_FIELDS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
+
+/** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
+export function diffFields(
+  expected: Record<string, unknown>,
+  actual: Record<string, unknown>,
+  fields: readonly string[] = [...new Set([...Object.keys(expected), ...Object.keys(actual)])],
+): { field: string; expected: unknown; actual: unknown }[] {
+  return fields
+    .filter((f) => canonicalJson(expected[f]) !== canonicalJson(actual[f]))
+    .map((field) => ({ field, expected: expected[field], actual: actual[field] }));
+}
+
+type Where = { examId: string; userId: string };
+
+/** Answers by position: each expected answer must be the one stored row at its position, equal in every field. */
+export function diffAnswers(where: Where, expected: readonly V1Answer[], actual: readonly AnswerRow[]): VerificationIssue[] {
+  const issues: VerificationIssue[] = [];
+  const byPosition = new Map<number, AnswerRow[]>();
+  for (const row of actual) byPosition.set(row.position, [...(byPosition.get(row.position) ?? []), row]);
+  const at = `${where.examId}/${where.userId}`;
+  expected.forEach((want, position) => {
+    const have = byPosition.get(position) ?? [];
+    if (have.length === 0) {
+      issues.push({ kind: "missing_answer", ...where, position, expected: want, message: `${at}: answer ${position} is missing` });
+      return;
+    }
+    if (have.length > 1) {
+      issues.push({ kind: "duplicated_answer", ...where, position, actual: have.length, message: `${at}: answer ${position} is stored ${have.length} times` });
+    }
+    const { position: _p, ...row } = have[0]!;
+    for (const d of diffFields(want, row, ["questionId", "selectedAnswer", "isCorrect"])) {
+      issues.push({
+        kind: "changed_answer",
+        ...where,
+        position,
+        ...d,
+        message: `${at}: answer ${position} ${d.field} is ${JSON.stringify(d.actual)}, expected ${JSON.stringify(d.expected)}`,
+      });
+    }
+  });
+  for (const [position, rows] of byPosition) {
+    if (Number.isInteger(position) && position >= 0 && position < expected.length) continue;
+    issues.push({
+      kind: "extra_answer",
+      ...where,
+      position,
+      actual: rows.length,
+      message: `${at}: ${rows.length} answer row(s) at position ${position}, which should not exist`,
+    });
+  }
+  return issues;
+}
+
+/** A participation row as the comparisons need it. */
+export type StoredParticipation = ParticipationRow & { _id: string };
+
+export type EntryCheck = {
+  examId: string;
+  entry: V1Participant;
+  /** The entry's position in the V1 array (the user's first). */
+  sourceIndex: number;
+  /** Later positions of the same user (dirty data), each accounted for by a LegacyDuplicateImported event. */
+  duplicateIndexes: readonly number[];
+  /** Every participation row of (exam, user): exactly one is expected. */
+  rows: readonly StoredParticipation[];
+  /** The answer rows of rows[0]. */
+  answers: readonly AnswerRow[];
+};
+
+/**
+ * A V1 entry against its V2 copy: one row, every V1 field as stored, every
+ * answer at its position, duplicate entries accounted for by the row's
+ * legacySourceIndexes. A row without legacySourceIndexes was born live (its V1
+ * entry is the mirror's copy) and is compared field by field all the same.
+ */
+export function compareV1Entry(check: EntryCheck): VerificationIssue[] {
+  const { examId, entry, sourceIndex, duplicateIndexes, rows, answers } = check;
+  const where = { examId, userId: entry.userId as string };
+  const at = `${examId}/${entry.userId}`;
+  const [row] = rows;
+  if (row === undefined) {
+    return [
+      {
+        kind: "missing_participation",
+        ...where,
+        position: sourceIndex,
+        message: `${at}: V1 participant at position ${sourceIndex} (${entry.answers.length} answers) has no V2 participation`,
+      },
+    ];
+  }
+  const issues: VerificationIssue[] = [];
+  if (rows.length > 1) {
+    issues.push({ kind: "duplicated_participation", ...where, actual: rows.length, message: `${at}: ${rows.length} participation rows for one attempt` });
+  }
+  for (const d of diffFields(entry, row, V1_FACT_FIELDS)) {
+    issues.push({
+      kind: "changed_field",
+      ...where,
+      ...d,
+      message: `${at}: ${d.field} is ${JSON.stringify(d.actual)} in V2, ${JSON.stringify(d.expected)} in V1`,
+    });
+  }
+  const imported = row.legacySourceIndexes ?? [];
+  if (imported.length > 0 && !imported.includes(sourceIndex)) {
+    issues.push({
+      kind: "changed_field",
+      ...where,
+      field: "legacySourceIndexes",
+      expected: sourceIndex,
+      actual: imported,
+      message: `${at}: the participation does not record V1 position ${sourceIndex} as imported`,
+    });
+  }
+  for (const index of duplicateIndexes) {
+    if (imported.includes(index)) continue;
+    issues.push({
+      kind: "unaccounted_duplicate_entry",
+      ...where,
+      position: index,
+      message: `${at}: the duplicate V1 entry at position ${index} is not imported`,
+    });
+  }
+  issues.push(...diffAnswers(where, entry.answers, answers));
+  return issues;
+}
+
+/** Stored rows against the rows a replay of the log gives (verifyProjections). */
+export function compareProjection(
+  where: Where,
+  expected: { participation: ParticipationRow | null; answers: readonly AnswerRow[] },
+  rows: readonly StoredParticipation[],
+  answers: readonly AnswerRow[],
+): VerificationIssue[] {
+  const at = `${where.examId}/${where.userId}`;
+  const [row] = rows;
+  if (expected.participation === null) {
+    if (row === undefined) return [];
+    return [{ kind: "extra_participation", ...where, actual: rows.length, message: `${at}: participation row(s) but no events in the log` }];
+  }
+  if (row === undefined) {
+    return [{ kind: "missing_participation", ...where, message: `${at}: the log has the attempt, examParticipations has no row` }];
+  }
+  const issues: VerificationIssue[] = [];
+  if (rows.length > 1) {
+    issues.push({ kind: "duplicated_participation", ...where, actual: rows.length, message: `${at}: ${rows.length} participation rows for one attempt` });
+  }
+  const { _id: _i, ...stored } = row;
+  for (const d of diffFields(expected.participation, stored)) {
+    issues.push({
+      kind: "changed_field",
+      ...where,
+      ...d,
+      message: `${at}: ${d.field} is ${JSON.stringify(d.actual)}, the log gives ${JSON.stringify(d.expected)}`,
+    });
+  }
+  issues.push(...diffAnswers(where, expected.answers, answers));
+  return issues;
+}
+
+/** Count of missing answers among issues (for the summary). */
+export function missingAnswerCount(issues: readonly VerificationIssue[], entryAnswers: number): number {
+  if (issues.some((i) => i.kind === "missing_participation")) return entryAnswers;
+  return issues.filter((i) => i.kind === "missing_answer").length;
+}
