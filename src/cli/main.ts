@@ -57,7 +57,22 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .description("Rehearse the V1 → V2 exam participation migration offline, in an embedded Convex, and report what production will see.")
     .exitOverride()
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
-    .showHelpAfterError("(run with --help for every option)");
+    .showHelpAfterError("(run with --help for every option)")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "`rehearse` is the default command: `exam-migrate --exams 150` = `exam-migrate rehearse --exams 150`.",
+        "Its options: exam-migrate rehearse --help",
+        "",
+        "Examples:",
+        "  npm start                                         guide-sized dataset (15 exams, 234 participants, 46,800 answers), dirty",
+        "  npm start -- --snapshot backups/snapshot.zip      rehearse a production export (npx convex export --prod --path …)",
+        "  npm start -- --exams 150 --participants 2340 --answers 468000 --json",
+        "  npm start -- --fault drop-answer                  see what a failed verification looks like (exit code 1)",
+        "  npm run bench                                     the benchmark report (bench-report.json)",
+      ].join("\n"),
+    );
 
   cli
     .command("rehearse", { isDefault: true })
@@ -78,7 +93,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     )
     .option("--out-dir <dir>", "where the V1 backup (v1_backup.json) is written", ".rehearsal")
     .option("--batch-size <n>", "batchSize for migrateExamParticipants (exams per call), as on production", wholeNumber(1), 5)
-    .option("--smoke-users <n>", "students per exam the smoke pass signs in as", wholeNumber(0), 3)
+    .option("--smoke-users <n>", "students per exam the smoke pass signs in as (the first who completed, the first still in progress, then others)", wholeNumber(0), 2)
     .option("--workers <n>", "worker threads rehearsing exams in parallel (1 = in this thread)", wholeNumber(1), DEFAULT_WORKERS)
     .option("--no-cleanup", "stop before step 8 (keep the V1 arrays)")
     .option("--json [path]", "also write the full report as JSON (default path: rehearsal-report.json; '-' for stdout instead of the text report)")

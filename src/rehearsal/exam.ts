@@ -296,15 +296,16 @@ export async function rehearseExam(
   return outcome;
 }
 
-const SMOKE_READS: { name: string; args: (c: SmokeContext) => Obj | null }[] = [
+/** The read calls of the smoke pass; `once`: the result does not depend on the student, so one student calls it. */
+const SMOKE_READS: { name: string; once?: boolean; args: (c: SmokeContext) => Obj | null }[] = [
   { name: "getExamSession", args: ({ examId }) => ({ examId }) },
   { name: "getPauseStatus", args: ({ examId }) => ({ examId }) },
   { name: "getParticipantExamResults", args: ({ examId }) => ({ examId }) },
   { name: "validateQuestionAccess", args: ({ examId, questionId }) => (questionId ? { examId, questionId } : null) },
-  { name: "getExamLeaderboard", args: ({ examId }) => ({ examId, limit: 10 }) },
+  { name: "getExamLeaderboard", once: true, args: ({ examId }) => ({ examId, limit: 10 }) },
   { name: "getMyDashboardStats", args: () => ({}) },
   { name: "getMyRecentExams", args: () => ({ limit: 5 }) },
-  { name: "getAllExamsMetadata", args: () => ({}) },
+  { name: "getAllExamsMetadata", once: true, args: () => ({}) },
 ];
 type SmokeContext = { examId: Id<"exams">; questionId: Id<"questions"> | undefined };
 
@@ -334,13 +335,13 @@ async function smokePass(
   const context = { examId, questionId };
   const students = smokeStudents(dataset, examKey, options.smokeUsers);
   let available = 0;
-  for (const userKey of students) {
+  for (const [i, userKey] of students.entries()) {
     const user = dataset.users.find((u) => u.key === userKey);
     if (!user) continue;
     const as = t.withIdentity({ tokenIdentifier: user.tokenIdentifier, subject: user.key, name: user.name });
     for (const read of SMOKE_READS) {
       const args = read.args(context);
-      if (args === null) continue;
+      if (args === null || (read.once && i > 0)) continue;
       const [k1, k2] = await Promise.all([functionKind(`exams:${read.name}`), functionKind(`exams:${read.name}V2`)]);
       if (k1 === null && k2 === null) continue;
       available++;

@@ -25,12 +25,19 @@ function listModules(dir: string): string[] {
   });
 }
 
+/** Loaded modules by path: convex-test asks for a function's module on every call, and each import() goes through the loader hooks. */
+const loadedModules = new Map<string, Promise<unknown>>();
+
 /** The modules map convex-test wants, built from the files under convex/ (vite's import.meta.glob is not here). */
 export function convexModules(): Record<string, () => Promise<unknown>> {
   return Object.fromEntries(
     listModules(convexDir).map((path) => [
       `./convex/${relative(convexDir, path).replaceAll("\\", "/")}`,
-      () => import(pathToFileURL(path).href),
+      () => {
+        let loaded = loadedModules.get(path);
+        if (loaded === undefined) loadedModules.set(path, (loaded = import(pathToFileURL(path).href)));
+        return loaded;
+      },
     ]),
   );
 }

@@ -73,6 +73,7 @@ function readTables(path: string): { format: "zip" | "folder"; texts: Map<string
   if (stat.isDirectory()) {
     const entries = readdirSync(path);
     const tables = entries.filter((t) => {
+      if (t.startsWith("_")) return false; // _tables, _storage, _components: not user tables
       try {
         return statSync(join(path, t, "documents.jsonl")).isFile();
       } catch {
