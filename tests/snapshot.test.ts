@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { generateV1Dataset } from "../src/dataset/generate";
 import { loadSnapshot, SnapshotError } from "../src/snapshot/load";
-import { datasetTables, exportFiles, writeExportFolder, writeExportZip, type ExportTables } from "../src/snapshot/write";
+import { datasetTables, exportFiles, writeExportFolder, writeExportZip } from "../src/snapshot/write";
 
 const root = mkdtempSync(join(tmpdir(), "snapshot-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -18,7 +18,7 @@ let n = 0;
 const tmp = () => join(root, `case${n++}`);
 
 /** Two users, two questions (one deleted later), one exam with two participants. */
-function tables(): ExportTables {
+function tables(): Record<"users" | "questions" | "exams" | "examEvents", object[]> {
   return {
     users: [
       { _id: "jx7user1", _creationTime: 1, name: "Ada", tokenIdentifier: "https://auth|ada", role: "student" },
@@ -117,7 +117,7 @@ describe("loading an export", () => {
 
 describe("a snapshot that cannot be rehearsed is rejected, naming table, document and field", () => {
   /** Writes `tables()` changed by `edit` (then `raw` files over them) and returns the loader's error. */
-  function errorOf(edit: (t: ExportTables) => void, o: { raw?: Record<string, string>; zip?: boolean } = {}): SnapshotError {
+  function errorOf(edit: (t: ReturnType<typeof tables>) => void, o: { raw?: Record<string, string>; zip?: boolean } = {}): SnapshotError {
     const t = tables();
     edit(t);
     const dir = tmp();
@@ -134,7 +134,7 @@ describe("a snapshot that cannot be rehearsed is rejected, naming table, documen
     }
     throw new Error("the snapshot loaded");
   }
-  const exam = (t: ExportTables) => t.exams[0] as Record<string, unknown> & { participants: Record<string, unknown>[] };
+  const exam = (t: ReturnType<typeof tables>) => t.exams[0] as Record<string, unknown> & { participants: Record<string, unknown>[] };
 
   test("a line that is not JSON", () => {
     const firstLine = exportFiles(tables())["exams/documents.jsonl"]!.split("\n")[0];

@@ -42,7 +42,7 @@ export function writeExportZip(path: string, tables: ExportTables): void {
 }
 
 /** A generated dataset as export tables; its keys become the documents' `_id`s. Deleted questions are left out, as in production. */
-export function datasetTables(dataset: V1Dataset, creationTime = Date.UTC(2026, 0, 1)): ExportTables {
+export function datasetTables(dataset: V1Dataset, creationTime = Date.UTC(2026, 0, 1)): Record<"users" | "questions" | "exams", object[]> {
   const system = (key: string, i: number) => ({ _id: key, _creationTime: creationTime + i });
   return {
     users: dataset.users.map(({ key, ...user }, i) => ({ ...system(key, i), ...user })),
