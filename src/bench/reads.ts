@@ -13,6 +13,7 @@ import type { Id } from "../../convex/_generated/dataModel";
 import { importLegacyEntries } from "../../convex/model/attempts";
 import { syncExamDefinition } from "../../convex/model/examDefinitions";
 import { loadQuestions } from "../../convex/model/examSources";
+import { loadAnswers, loadParticipation } from "../../convex/projections/store";
 import { generateV1Dataset, GUIDE_DATASET, insertDataset } from "../dataset/generate";
 import { createEmbeddedConvex, measureCall, measureRun, type BenchRow, type BenchSection, type CallCost, type EmbeddedConvex } from "../runtime/embedded";
 
@@ -82,11 +83,33 @@ export async function bench(): Promise<BenchSection> {
     if (pair.perStudent && ratio < 50) failures.push(`${pair.name}: V2 reads only ${ratio.toFixed(1)}× fewer bytes than V1 (target ≥ 50×)`);
     if (pair.name.startsWith("getExamLeaderboard") && v2.cost.documentsRead > 36) failures.push(`leaderboard V2 reads ${v2.cost.documentsRead} documents`);
   }
+  // What a completed student's results must return: their own answer documents (the floor for V2).
+  const participationId = (await t.run((ctx) => loadParticipation(ctx, { examId, userId: ids.users.get(user.key)! })))!._id;
+  const answerCost = (await measureRun(t, (ctx) => loadAnswers(ctx, participationId))).cost;
+
+  // The legacy mirror's price on a write: a new student starting exam e0 with the mirror on, then off.
+  const newcomers = await t.run(async (ctx) =>
+    Promise.all(["on", "off"].map((k) => ctx.db.insert("users", { name: `New ${k}`, tokenIdentifier: `bench|new-${k}`, role: "student" }))),
+  );
+  const startCost = async (i: number) =>
+    (await measureCall(t.withIdentity({ tokenIdentifier: `bench|new-${["on", "off"][i]}` }), e.startExamV2 as never, { examId } as never)).cost;
+  const mirrored = await startCost(0);
+  await t.run(async (ctx) => {
+    const def = (await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique())!;
+    await ctx.db.patch("examDefinitions", def._id, { legacyMirror: false });
+  });
+  const unmirrored = await startCost(1);
+  for (const [label, cost] of [["startExamV2, mirror on", mirrored], ["startExamV2, mirror off", unmirrored]] as const) {
+    rows.push({ function: label, "V2 docs": cost.documentsRead, "V2 bytes": cost.bytesRead, "V2 docs written": cost.documentsWritten, "V2 bytes written": cost.bytesWritten });
+  }
+  void newcomers;
+
   return {
     title: "Exam API reads: V1 against V2 per call (guide dataset, arrays not cleared)",
     rows,
     notes: [
       `Caller: a student who completed ${examKey}; ${questionIds.length} question documents (${questionCost.bytesRead} bytes) are left out for session and results.`,
+      `Floors: the exam's question-id list (in its definition) is ${questionIds.length} ids, which session and question access must read; results must read the student's own ${answerCost.documentsRead} answer documents (${answerCost.bytesRead} bytes).`,
       "Targets: per-student reads V2 ≥ 50× fewer bytes than V1 (without question documents); leaderboard top 10 ≤ a few dozen documents.",
       ...(failures.length === 0 ? ["All targets met; V1 and V2 returned equal results for every function."] : failures.map((f) => `MISSED: ${f}`)),
     ],
