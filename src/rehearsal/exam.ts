@@ -220,14 +220,15 @@ export async function rehearseExam(
 
   await run("migrate", async () => {
     outcome.migration.calls = await migrateUntilDone("migrate", {});
-    if (options.fault === "drop-answer") {
-      await t.run(async (ctx) => {
-        const answer = await ctx.db.query("examAnswers").first();
-        if (answer) await ctx.db.delete("examAnswers", answer._id);
-      });
-      return "fault injected: one examAnswers row deleted";
-    }
   });
+  // Faults go in between phases, so that no phase's figures include them.
+  if (options.fault === "drop-answer" && loaded()) {
+    await t.run(async (ctx) => {
+      const answer = await ctx.db.query("examAnswers").first();
+      if (answer) await ctx.db.delete("examAnswers", answer._id);
+    });
+    outcome.findings.push({ phase: "migrate", severity: "finding", examKey, kind: "fault_injected", message: "--fault drop-answer: one examAnswers row deleted after the migration" });
+  }
 
   await run("verify", async () => {
     const result: Obj = await call("migrations:verifyMigrationIntegrity", {});
@@ -259,13 +260,14 @@ export async function rehearseExam(
     return `${rebuildCalls} rebuild call(s); views ${valid ? "match" : "DO NOT match"} a replay of the log`;
   });
 
+  if (options.fault === "tamper-event" && loaded()) {
+    await t.run(async (ctx) => {
+      const event = await ctx.db.query("examEvents").first();
+      if (event) await ctx.db.patch("examEvents", event._id, { recordedAt: event.recordedAt + 1 });
+    });
+    outcome.findings.push({ phase: "audit", severity: "finding", examKey, kind: "fault_injected", message: "--fault tamper-event: one event's recordedAt edited in place" });
+  }
   await run("audit", async () => {
-    if (options.fault === "tamper-event") {
-      await t.run(async (ctx) => {
-        const event = await ctx.db.query("examEvents").first();
-        if (event) await ctx.db.patch("examEvents", event._id, { recordedAt: event.recordedAt + 1 });
-      });
-    }
     let cursor: string | null = null;
     let events = 0;
     let valid = true;
@@ -277,7 +279,7 @@ export async function rehearseExam(
       if (result.isDone === true) break;
       cursor = result.continueCursor as string | null;
     }
-    return `${events} events checked, chain ${valid ? "intact" : "BROKEN"}${options.fault === "tamper-event" ? " (fault injected: one event edited)" : ""}`;
+    return `${events} events checked, chain ${valid ? "intact" : "BROKEN"}`;
   });
 
   await run("cleanup", async () => {
@@ -308,6 +310,20 @@ const SMOKE_READS: { name: string; once?: boolean; args: (c: SmokeContext) => Ob
   { name: "getAllExamsMetadata", once: true, args: () => ({}) },
 ];
 type SmokeContext = { examId: Id<"exams">; questionId: Id<"questions"> | undefined };
+
+/** Where two JSON values first differ, e.g. `answers[0].questionId: "q0_0" ≠ "q0_1"`. */
+export function firstDifference(a: unknown, b: unknown, path = ""): string {
+  const show = (v: unknown) => (v === undefined ? "(absent)" : JSON.stringify(v).slice(0, 80));
+  if (canonicalJson(a) === canonicalJson(b)) return "";
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
+    if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) return `${path || "(top)"}: ${a.length} ≠ ${b.length} elements`;
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const sub = firstDifference((a as Obj)[k], (b as Obj)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+      if (sub !== "") return sub;
+    }
+  }
+  return `${path || "(top)"}: V1 ${show(a)} ≠ V2 ${show(b)}`;
+}
 
 /** Students to sign in as: the first who completed, the first still in progress, then others, distinct. */
 function smokeStudents(dataset: V1Dataset, examKey: string, count: number): string[] {
@@ -386,7 +402,7 @@ async function smokePass(
           examKey,
           userKey,
           kind: "v1_v2_differ",
-          message: `${read.name} and ${read.name}V2 returned different results: V1 ${ids.translate(v1!.value).slice(0, 300)} · V2 ${ids.translate(v2!.value).slice(0, 300)}`,
+          message: `${read.name} and ${read.name}V2 differ at ${ids.translate(firstDifference(JSON.parse(v1!.value), JSON.parse(v2!.value)))}`,
         });
       }
     }
