@@ -19,7 +19,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
-import { arrayIsCurrent } from "../projections/legacyMirror";
+import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/legacyMirror";
 import { countParticipants, loadAnswers, loadParticipation } from "../projections/store";
 import { getExamDefinition, type ExamDefinition } from "./examDefinitions";
 import {
@@ -129,9 +129,20 @@ async function examInfoV2(ctx: QueryCtx, examId: Id<"exams">): Promise<ExamInfo>
   return infoOf(definition ?? (await loadExamDoc(ctx, examId)));
 }
 
-async function definitionsByExam(ctx: QueryCtx): Promise<Map<string, ExamDefinition>> {
-  const defs = await ctx.db.query("examDefinitions").take(LIMITS.exams);
-  return new Map(defs.map((d) => [d.examId as string, d]));
+/** Every exam (V1 scans them all: that is V1's cost) with its definition, and the global mirror switch. */
+async function examsWithDefinitions(ctx: QueryCtx) {
+  const [exams, defs, globallyEnabled] = await Promise.all([
+    ctx.db.query("exams").take(LIMITS.exams),
+    ctx.db.query("examDefinitions").take(LIMITS.exams),
+    legacyMirrorGloballyEnabled(ctx),
+  ]);
+  const byExam = new Map(defs.map((d) => [d.examId as string, d]));
+  return Promise.all(
+    exams.map(async (exam) => {
+      const definition = byExam.get(exam._id) ?? null;
+      return { exam, definition, current: await arrayIsCurrent(ctx, definition, globallyEnabled) };
+    }),
+  );
 }
 
 export const v2Source: ExamSource = {
@@ -203,23 +214,18 @@ export const v1Source: ExamSource = {
   },
 
   async allExams(ctx) {
-    const [exams, defs] = await Promise.all([ctx.db.query("exams").take(LIMITS.exams), definitionsByExam(ctx)]);
     const out = [];
-    for (const exam of exams) {
-      const counts = (await arrayIsCurrent(ctx, defs.get(exam._id) ?? null))
-        ? countEntries(exam.participants)
-        : await countParticipants(ctx, exam._id);
+    for (const { exam, current } of await examsWithDefinitions(ctx)) {
+      const counts = current ? countEntries(exam.participants) : await countParticipants(ctx, exam._id);
       out.push({ info: infoOf(exam), counts });
     }
     return out.sort((a, b) => byExamId(a.info, b.info));
   },
 
   async myAttempts(ctx, userId) {
-    const [exams, defs] = await Promise.all([ctx.db.query("exams").take(LIMITS.exams), definitionsByExam(ctx)]);
     const out: MyAttempt[] = [];
-    for (const exam of exams) {
-      const definition = defs.get(exam._id) ?? null;
-      const facts = (await arrayIsCurrent(ctx, definition))
+    for (const { exam, definition, current } of await examsWithDefinitions(ctx)) {
+      const facts = current
         ? entryFacts(exam.participants, userId)
         : await attemptFromRows(ctx, exam._id, userId, false, definition?.legacyCleared ?? false, async () => exam);
       if (facts !== null) out.push({ examId: exam._id, title: exam.title, facts });

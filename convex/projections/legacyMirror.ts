@@ -41,11 +41,15 @@ export function mirrorEnabledFor(definition: ExamDefinition): boolean {
 /**
  * Whether an exam's embedded array describes every attempt, so V1 may serve it.
  * An exam the new backend never touched (no definition) has only its array.
- * `globallyEnabled` is only consulted when the definition alone says yes.
+ * The global switch is read only when the definition alone says yes (or pass it in, read once).
  */
-export async function arrayIsCurrent(ctx: QueryCtx, definition: ExamDefinition | null): Promise<boolean> {
+export async function arrayIsCurrent(
+  ctx: QueryCtx,
+  definition: ExamDefinition | null,
+  globallyEnabled?: boolean,
+): Promise<boolean> {
   if (definition === null) return true;
-  return mirrorEnabledFor(definition) && (await legacyMirrorGloballyEnabled(ctx));
+  return mirrorEnabledFor(definition) && (globallyEnabled ?? (await legacyMirrorGloballyEnabled(ctx)));
 }
 
 /** The array with `entry` in place of the user's FIRST entry (appended if absent). Never reorders. */
