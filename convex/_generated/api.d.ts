@@ -36,6 +36,7 @@ import type * as model_migrationRun from "../model/migrationRun.js";
 import type * as model_verification from "../model/verification.js";
 import type * as projections_attempt from "../projections/attempt.js";
 import type * as projections_legacyMirror from "../projections/legacyMirror.js";
+import type * as projections_rebuild from "../projections/rebuild.js";
 import type * as projections_store from "../projections/store.js";
 
 /**
@@ -70,6 +71,7 @@ declare const fullApi: ApiFromModules<{
   "model/verification": typeof model_verification;
   "projections/attempt": typeof projections_attempt;
   "projections/legacyMirror": typeof projections_legacyMirror;
+  "projections/rebuild": typeof projections_rebuild;
   "projections/store": typeof projections_store;
 }>;
 export declare const api: FilterApi<

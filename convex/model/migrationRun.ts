@@ -47,6 +47,12 @@ export type BatchOptions = {
   fromIndex?: number;
 };
 
+/**
+ * Test-only fault injection: called before each V1 entry is imported. A throw
+ * aborts the batch's transaction (nothing it wrote is kept). Never set in production.
+ */
+export const migrationTestHooks: { beforeEntry?: (examId: Id<"exams">, sourceIndex: number) => void } = {};
+
 /** Findings listed in one result at most (all are counted). */
 export const MAX_LISTED_FINDINGS = 200;
 
@@ -208,6 +214,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor): Promis
     if (!(await fits(batch, attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length)))) {
       return false;
     }
+    migrationTestHooks.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
     const firstIndex = first.get(participant.userId)!;
     note(

@@ -1,0 +1,437 @@
+/**
+ * Rebuild and verify the V2 projections from the log (CONTRACT §4).
+ * rebuildProjections replays each attempt's stream with projectStream (the one
+ * definition) and writes the difference with writeAttemptRows, each attempt
+ * inside one transaction (so students may keep writing); participation ids stay;
+ * rows with no events are removed; duplicate rows and orphan answers too.
+ * verifyProjections replays and compares, writing nothing.
+ *
+ * @example
+ * let r = await ctx.runMutation(internal.projections.rebuild.rebuildProjections, {});
+ * while (!r.isDone) r = await ctx.runMutation(internal.projections.rebuild.rebuildProjections, { cursor: r.continueCursor });
+ * npx convex run --prod projections/rebuild:rebuildAllProjections
+ * npx convex run --prod projections/rebuild:verifyProjections '{"examId": "..."}'
+ */
+import { v } from "convex/values";
+import { internal } from "../_generated/api";
+import type { Doc, Id } from "../_generated/dataModel";
+import { internalAction, internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "../_generated/server";
+import { COUNTER_SHARDS } from "../lib/limits";
+import { toRecordedEvent, type StreamId } from "../events/store";
+import { checkChainBatch } from "../model/auditChain";
+import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../model/migration";
+import { compareProjection, type VerificationIssue } from "../model/verification";
+import { answerRowOf, projectStream, type AttemptRows } from "./attempt";
+import { counterShard, loadAnswers, writeAttemptRows } from "./store";
+
+type Counts = { participants: number; completed: number; answers: number };
+type Cursor = {
+  phase: "streams" | "orphans";
+  after: { examId: Id<"exams">; userId: Id<"users"> } | null;
+  /** Counts per shard of the exam `after` is in, from the rows rebuilt so far (they reset its counters at its end). */
+  counts: Record<number, Counts>;
+  afterParticipationId?: Id<"examParticipations">;
+};
+
+async function usage(ctx: QueryCtx): Promise<Usage> {
+  const m = await ctx.meta.getTransactionMetrics();
+  return {
+    bytesRead: m.bytesRead.used,
+    bytesWritten: m.bytesWritten.used,
+    documentsRead: m.documentsRead.used,
+    documentsWritten: m.documentsWritten.used,
+    databaseQueries: m.databaseQueries.used,
+  };
+}
+
+function costBetween(a: Usage, b: Usage): Usage {
+  return {
+    bytesRead: b.bytesRead - a.bytesRead,
+    bytesWritten: b.bytesWritten - a.bytesWritten,
+    documentsRead: b.documentsRead - a.documentsRead,
+    documentsWritten: b.documentsWritten - a.documentsWritten,
+    databaseQueries: b.databaseQueries - a.databaseQueries,
+  };
+}
+
+function maxUsage(a: Usage, b: Usage): Usage {
+  return {
+    bytesRead: Math.max(a.bytesRead, b.bytesRead),
+    bytesWritten: Math.max(a.bytesWritten, b.bytesWritten),
+    documentsRead: Math.max(a.documentsRead, b.documentsRead),
+    documentsWritten: Math.max(a.documentsWritten, b.documentsWritten),
+    databaseQueries: Math.max(a.databaseQueries, b.databaseQueries),
+  };
+}
+
+/** Room for one more stream: twice the costliest stream of this call so far, plus the next lookups. */
+const LOOKUP_COST: Usage = { bytesRead: 64 * 1024, bytesWritten: 8 * 1024, documentsRead: 20, documentsWritten: 10, databaseQueries: 20 };
+
+function minId<T extends string>(a: T | undefined, b: T | undefined): T | null {
+  if (a === undefined) return b ?? null;
+  if (b === undefined) return a;
+  return a < b ? a : b;
+}
+
+/** The first user after `afterUser` with events or rows in the exam. */
+async function nextUserOf(ctx: QueryCtx, examId: Id<"exams">, afterUser?: Id<"users">): Promise<Id<"users"> | null> {
+  const event = await ctx.db
+    .query("examEvents")
+    .withIndex("by_exam_and_user_and_version", (q) =>
+      afterUser === undefined ? q.eq("examId", examId) : q.eq("examId", examId).gt("userId", afterUser),
+    )
+    .first();
+  const row = await ctx.db
+    .query("examParticipations")
+    .withIndex("by_exam_and_user", (q) => (afterUser === undefined ? q.eq("examId", examId) : q.eq("examId", examId).gt("userId", afterUser)))
+    .first();
+  return minId(event?.userId, row?.userId);
+}
+
+/** The first exam after `afterExam` with events or rows. */
+async function nextExamOf(ctx: QueryCtx, afterExam?: Id<"exams">): Promise<Id<"exams"> | null> {
+  const event = await ctx.db
+    .query("examEvents")
+    .withIndex("by_exam", (q) => (afterExam === undefined ? q : q.gt("examId", afterExam)))
+    .first();
+  const row = await ctx.db
+    .query("examParticipations")
+    .withIndex("by_exam_and_user", (q) => (afterExam === undefined ? q : q.gt("examId", afterExam)))
+    .first();
+  return minId(event?.examId, row?.examId);
+}
+
+/** The next stream (exam, user) after `after`, by a skip-scan over the log and the rows; only `onlyExam`'s if given. */
+async function nextStream(ctx: QueryCtx, onlyExam: Id<"exams"> | undefined, after: Cursor["after"]): Promise<StreamId | null> {
+  if (after !== null) {
+    const userId = await nextUserOf(ctx, after.examId, after.userId);
+    if (userId !== null) return { examId: after.examId, userId };
+    if (onlyExam !== undefined) return null;
+  }
+  const examId = onlyExam ?? (await nextExamOf(ctx, after?.examId));
+  if (examId === null || (after !== null && onlyExam !== undefined)) return null;
+  const userId = await nextUserOf(ctx, examId);
+  return userId === null ? null : { examId, userId };
+}
+
+/** A stream's events, parsed; null when the catalog cannot read one of them (the stream is then left alone). */
+async function streamOf(ctx: QueryCtx, stream: StreamId): Promise<{ docs: Doc<"examEvents">[]; rows: AttemptRows | string }> {
+  const docs = await ctx.db
+    .query("examEvents")
+    .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
+    .collect();
+  try {
+    return { docs, rows: projectStream(docs.map(toRecordedEvent)) };
+  } catch (error) {
+    return { docs, rows: `unreadable event: ${String(error)}` };
+  }
+}
+
+/** Every participation row of a stream, oldest first (normally one). */
+async function rowsOf(ctx: QueryCtx, stream: StreamId): Promise<Doc<"examParticipations">[]> {
+  return ctx.db
+    .query("examParticipations")
+    .withIndex("by_exam_and_user", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
+    .take(16);
+}
+
+function addCounts(counts: Record<number, Counts>, shard: number, rows: AttemptRows) {
+  if (rows.participation === null) return;
+  const c = counts[shard] ?? { participants: 0, completed: 0, answers: 0 };
+  counts[shard] = {
+    participants: c.participants + 1,
+    completed: c.completed + Number(rows.participation.completedAt !== undefined),
+    answers: c.answers + rows.answers.length,
+  };
+}
+
+/** Sets an exam's counter shards to the counts of its rebuilt rows. */
+async function resetCounters(ctx: MutationCtx, examId: Id<"exams">, counts: Record<number, Counts>): Promise<number> {
+  const shards = await ctx.db
+    .query("examCounterShards")
+    .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
+    .take(COUNTER_SHARDS * 4);
+  let written = 0;
+  for (let shard = 0; shard < COUNTER_SHARDS; shard++) {
+    const want = counts[shard] ?? { participants: 0, completed: 0, answers: 0 };
+    const [have, ...extra] = shards.filter((s) => s.shard === shard);
+    for (const e of extra) await ctx.db.delete("examCounterShards", e._id);
+    written += extra.length;
+    if (have === undefined) {
+      if (want.participants === 0 && want.answers === 0) continue;
+      await ctx.db.insert("examCounterShards", { examId, shard, ...want });
+    } else if (have.participants !== want.participants || have.completed !== want.completed || have.answers !== want.answers) {
+      await ctx.db.patch("examCounterShards", have._id, want);
+    } else continue;
+    written += 1;
+  }
+  return written;
+}
+
+function parseCursor(cursor: string | null | undefined): Cursor {
+  if (!cursor) return { phase: "streams", after: null, counts: {} };
+  return JSON.parse(cursor) as Cursor;
+}
+
+/**
+ * Rebuilds the projections of every attempt (or of one exam), as many attempts
+ * per call as fit in half of every transaction limit; pass `continueCursor` back
+ * as `cursor` until `isDone`. An exam's counters are reset from its rebuilt rows
+ * when the pass leaves it (exact unless students wrote to it during a pass that
+ * spanned several calls; verifyProjections reports any drift).
+ */
+export const rebuildProjections = internalMutation({
+  args: { examId: v.optional(v.id("exams")), cursor: v.optional(v.union(v.string(), v.null())) },
+  handler: async (ctx, { examId, cursor }) => {
+    const at = parseCursor(cursor);
+    const result = {
+      streamsRebuilt: 0,
+      documentsWritten: 0,
+      participationsRemoved: 0,
+      orphanAnswersRemoved: 0,
+      skippedStreams: [] as { examId: Id<"exams">; userId: Id<"users">; reason: string }[],
+      isDone: false,
+      continueCursor: "",
+    };
+    let costliest: Usage = NO_USAGE;
+    let handled = 0;
+    const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
+
+    while (at.phase === "streams") {
+      if (!(await roomFor())) break;
+      const before = await usage(ctx);
+      const stream = await nextStream(ctx, examId, at.after);
+      if (at.after !== null && stream?.examId !== at.after.examId) {
+        result.documentsWritten += await resetCounters(ctx, at.after.examId, at.counts);
+        at.counts = {};
+      }
+      if (stream === null) {
+        if (examId !== undefined) {
+          result.isDone = true;
+          return result;
+        }
+        Object.assign(at, { phase: "orphans", after: null });
+        break;
+      }
+      const { rows: target } = await streamOf(ctx, stream);
+      const [keep, ...extra] = await rowsOf(ctx, stream);
+      if (typeof target === "string") {
+        result.skippedStreams.push({ ...stream, reason: target });
+        if (keep) addCounts(at.counts, counterShard(stream.userId), { participation: keep, answers: await loadAnswers(ctx, keep._id) });
+      } else {
+        for (const row of extra) {
+          for (const answer of await loadAnswers(ctx, row._id)) await ctx.db.delete("examAnswers", answer._id);
+          await ctx.db.delete("examParticipations", row._id);
+          result.participationsRemoved += 1;
+        }
+        const stored = { row: keep ?? null, answers: keep === undefined ? [] : await loadAnswers(ctx, keep._id) };
+        const written = await writeAttemptRows(ctx, stream, stored, target);
+        result.documentsWritten += written.documentsWritten;
+        if (target.participation === null && keep !== undefined) result.participationsRemoved += 1;
+        addCounts(at.counts, counterShard(stream.userId), target);
+        result.streamsRebuilt += 1;
+      }
+      at.after = stream;
+      handled += 1;
+      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+    }
+
+    while (at.phase === "orphans") {
+      if (!(await roomFor())) break;
+      const before = await usage(ctx);
+      const next = await ctx.db
+        .query("examAnswers")
+        .withIndex("by_participation_and_question", (q) =>
+          at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
+        )
+        .first();
+      if (next === null) {
+        result.isDone = true;
+        return result;
+      }
+      if ((await ctx.db.get("examParticipations", next.participationId)) === null) {
+        for (const answer of await loadAnswers(ctx, next.participationId)) {
+          await ctx.db.delete("examAnswers", answer._id);
+          result.orphanAnswersRemoved += 1;
+        }
+      }
+      at.afterParticipationId = next.participationId;
+      handled += 1;
+      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+    }
+    result.continueCursor = JSON.stringify(at);
+    return result;
+  },
+});
+
+/** Runs rebuildProjections call after call until done (each call its own transaction). */
+export const rebuildAllProjections = internalAction({
+  args: { examId: v.optional(v.id("exams")) },
+  handler: async (ctx, { examId }) => {
+    const totals = { calls: 0, streamsRebuilt: 0, documentsWritten: 0, participationsRemoved: 0, orphanAnswersRemoved: 0 };
+    const skippedStreams: { examId: Id<"exams">; userId: Id<"users">; reason: string }[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const r: {
+        streamsRebuilt: number;
+        documentsWritten: number;
+        participationsRemoved: number;
+        orphanAnswersRemoved: number;
+        skippedStreams: { examId: Id<"exams">; userId: Id<"users">; reason: string }[];
+        isDone: boolean;
+        continueCursor: string;
+      } = await ctx.runMutation(internal.projections.rebuild.rebuildProjections, { examId, cursor });
+      totals.calls += 1;
+      totals.streamsRebuilt += r.streamsRebuilt;
+      totals.documentsWritten += r.documentsWritten;
+      totals.participationsRemoved += r.participationsRemoved;
+      totals.orphanAnswersRemoved += r.orphanAnswersRemoved;
+      skippedStreams.push(...r.skippedStreams);
+      if (r.isDone) return { ...totals, skippedStreams, isDone: true };
+      cursor = r.continueCursor;
+    }
+  },
+});
+
+// ---------------------------------------------------------------- verification
+
+type ProjectionIssue = VerificationIssue | { kind: string; examId: string; userId?: string; version?: number; message: string };
+
+/** One page of verifyProjections: streams replayed and compared with their rows, hash chains checked. */
+export const verifyProjectionsPage = internalQuery({
+  args: { examId: v.optional(v.id("exams")), cursor: v.optional(v.union(v.string(), v.null())) },
+  handler: async (ctx, { examId, cursor }) => {
+    const at = parseCursor(cursor);
+    const issues: ProjectionIssue[] = [];
+    const summary = { streams: 0, events: 0, participations: 0, answers: 0 };
+    const examsLeft: { examId: Id<"exams">; counts: Record<number, Counts> }[] = [];
+    let costliest: Usage = NO_USAGE;
+    let handled = 0;
+    const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
+    while (at.phase === "streams") {
+      if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
+      const before = await usage(ctx);
+      const stream = await nextStream(ctx, examId, at.after);
+      if (at.after !== null && stream?.examId !== at.after.examId) {
+        examsLeft.push({ examId: at.after.examId, counts: at.counts });
+        at.counts = {};
+      }
+      if (stream === null) {
+        if (examId !== undefined) return { issues, summary, examsLeft, isDone: true, continueCursor: "" };
+        Object.assign(at, { phase: "orphans", after: null });
+        break;
+      }
+      const where = { examId: stream.examId as string, userId: stream.userId as string };
+      const { docs, rows: expected } = await streamOf(ctx, stream);
+      const chain = await checkChainBatch(
+        docs.map((d) => ({ ...d, eventId: d._id })),
+        null,
+        true,
+      );
+      issues.push(...chain.issues);
+      const rows = await rowsOf(ctx, stream);
+      const answers = rows[0] === undefined ? [] : (await loadAnswers(ctx, rows[0]._id)).map(answerRowOf);
+      if (typeof expected !== "string") {
+        const stored = rows.map((r) => ({ _id: r._id as string, ...rowFields(r) }));
+        issues.push(...compareProjection(where, expected, stored, answers));
+      }
+      summary.streams += 1;
+      summary.events += docs.length;
+      summary.participations += rows.length;
+      summary.answers += answers.length;
+      if (rows[0] !== undefined) addCounts(at.counts, counterShard(stream.userId), { participation: rows[0], answers });
+      at.after = stream;
+      handled += 1;
+      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+    }
+    while (at.phase === "orphans") {
+      if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
+      const before = await usage(ctx);
+      const next = await ctx.db
+        .query("examAnswers")
+        .withIndex("by_participation_and_question", (q) =>
+          at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
+        )
+        .first();
+      if (next === null) break;
+      if ((await ctx.db.get("examParticipations", next.participationId)) === null) {
+        const orphans = await loadAnswers(ctx, next.participationId);
+        issues.push({
+          kind: "orphan_answers",
+          examId: "unknown",
+          actual: orphans.length,
+          message: `${orphans.length} answer row(s) of participation ${next.participationId}, which does not exist`,
+        });
+      }
+      at.afterParticipationId = next.participationId;
+      handled += 1;
+      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+    }
+    return { issues, summary, examsLeft, isDone: true, continueCursor: "" };
+  },
+});
+
+function rowFields(row: Doc<"examParticipations">) {
+  const { _id: _i, _creationTime: _c, examId: _e, userId: _u, ...fields } = row;
+  return fields;
+}
+
+/** An exam's counter shards. */
+export const countersOf = internalQuery({
+  args: { examId: v.id("exams") },
+  handler: async (ctx, { examId }) =>
+    ctx.db
+      .query("examCounterShards")
+      .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
+      .take(COUNTER_SHARDS * 4),
+});
+
+/**
+ * Replays every stream (or one exam's) and compares the result with the stored
+ * rows, checks each stream's hash chain, the exams' counters, and (whole run)
+ * answers without a participation. Writes nothing.
+ */
+export const verifyProjections = internalAction({
+  args: { examId: v.optional(v.id("exams")) },
+  handler: async (ctx, { examId }) => {
+    const issues: ProjectionIssue[] = [];
+    const summary = { streams: 0, events: 0, participations: 0, answers: 0 };
+    let cursor: string | undefined;
+    for (;;) {
+      const page: {
+        issues: ProjectionIssue[];
+        summary: typeof summary;
+        examsLeft: { examId: Id<"exams">; counts: Record<number, Counts> }[];
+        isDone: boolean;
+        continueCursor: string;
+      } = await ctx.runQuery(internal.projections.rebuild.verifyProjectionsPage, { examId, cursor });
+      issues.push(...page.issues);
+      for (const k of Object.keys(summary) as (keyof typeof summary)[]) summary[k] += page.summary[k];
+      for (const { examId: exam, counts } of page.examsLeft) {
+        const shards: Doc<"examCounterShards">[] = await ctx.runQuery(internal.projections.rebuild.countersOf, { examId: exam });
+        for (let shard = 0; shard < COUNTER_SHARDS; shard++) {
+          const want = counts[shard] ?? { participants: 0, completed: 0, answers: 0 };
+          const haveDocs = shards.filter((s) => s.shard === shard);
+          const have = haveDocs.reduce(
+            (s, d) => ({ participants: s.participants + d.participants, completed: s.completed + d.completed, answers: s.answers + d.answers }),
+            { participants: 0, completed: 0, answers: 0 },
+          );
+          if (haveDocs.length <= 1 && have.participants === want.participants && have.completed === want.completed && have.answers === want.answers) {
+            continue;
+          }
+          issues.push({
+            kind: "counter_mismatch",
+            examId: exam,
+            field: `shard ${shard}`,
+            expected: want,
+            actual: have,
+            message: `${exam}: counter shard ${shard} says ${JSON.stringify(have)}, the rows give ${JSON.stringify(want)}`,
+          });
+        }
+      }
+      if (page.isDone) break;
+      cursor = page.continueCursor;
+    }
+    return { isValid: issues.length === 0, issues, summary };
+  },
+});
