@@ -123,7 +123,7 @@ describe("the exam API", () => {
           expect(await everyonesReads(w2, "v2")).toEqual(await everyonesReads(w1, "v1"));
         }
       }),
-      { numRuns: 25 },
+      { numRuns: 30 },
     );
   });
 
@@ -165,7 +165,7 @@ describe("the exam API", () => {
           }
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 30 },
     );
   });
 });

@@ -88,7 +88,7 @@ export async function bench(): Promise<BenchSection> {
   const answerCost = (await measureRun(t, (ctx) => loadAnswers(ctx, participationId))).cost;
 
   // The legacy mirror's price on a write: a new student starting exam e0 with the mirror on, then off.
-  const newcomers = await t.run(async (ctx) =>
+  await t.run(async (ctx) =>
     Promise.all(["on", "off"].map((k) => ctx.db.insert("users", { name: `New ${k}`, tokenIdentifier: `bench|new-${k}`, role: "student" }))),
   );
   const startCost = async (i: number) =>
@@ -102,7 +102,6 @@ export async function bench(): Promise<BenchSection> {
   for (const [label, cost] of [["startExamV2, mirror on", mirrored], ["startExamV2, mirror off", unmirrored]] as const) {
     rows.push({ function: label, "V2 docs": cost.documentsRead, "V2 bytes": cost.bytesRead, "V2 docs written": cost.documentsWritten, "V2 bytes written": cost.bytesWritten });
   }
-  void newcomers;
 
   return {
     title: "Exam API reads: V1 against V2 per call (guide dataset, arrays not cleared)",
