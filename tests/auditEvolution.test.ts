@@ -4,7 +4,7 @@
  * cover the old shape) and are read through the catalog's upcaster everywhere.
  */
 import { describe, expect, it, vi } from "vitest";
-import { api } from "../convex/_generated/api";
+import { api, internal } from "../convex/_generated/api";
 import { eventHash } from "../convex/events/hash";
 import { readStream, readStreamHead, type StreamId } from "../convex/events/store";
 import { projectStream, participationRowOf, answerRowOf } from "../convex/projections/attempt";
@@ -37,7 +37,7 @@ async function appendOldPause(t: TestConvex, stream: StreamId, at: number) {
 }
 
 describe("old-version events", () => {
-  it("are read through the upcaster by history, point in time, the write path, replay and the tamper check", async () => {
+  it("are read through the upcaster by history, point in time, the write path, rebuild, verify and the tamper check", async () => {
     const t = newConvexTest();
     const exam = await seedExam(t, { maxPauses: 10 });
     const ada = await seedUser(t, "ada");
@@ -94,5 +94,15 @@ describe("old-version events", () => {
 
     // The chain covers the stored old shape: nothing to report.
     expect((await verifyWholeChain(t)).issues).toEqual([]);
+
+    // verifyProjections replays the old events and agrees with the rows; rebuild writes the same rows back.
+    expect(await t.action(internal.projections.rebuild.verifyProjections, { examId: exam.examId })).toMatchObject({ isValid: true, issues: [] });
+    await t.run((ctx) => ctx.db.patch("examParticipations", rows.row!._id, { totalPausedMs: 0 })); // a damaged row
+    expect((await t.action(internal.projections.rebuild.verifyProjections, { examId: exam.examId })).isValid).toBe(false);
+    await t.action(internal.projections.rebuild.rebuildAllProjections, { examId: exam.examId });
+    const rebuilt = await t.run((ctx) => loadStoredAttempt(ctx, a.stream));
+    expect(participationRowOf(rebuilt.row!)).toEqual(replayed.participation);
+    expect(rebuilt.row!._id).toBe(rows.row!._id);
+    expect(await t.action(internal.projections.rebuild.verifyProjections, { examId: exam.examId })).toMatchObject({ isValid: true });
   });
 });
