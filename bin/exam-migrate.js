@@ -4,8 +4,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const main = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-const { status, signal } = spawnSync(process.execPath, ["--import", "tsx", main, ...process.argv.slice(2)], {
-  stdio: "inherit",
-  cwd: process.cwd(),
-});
+// tsx resolved from this package, so the launcher works from any working directory.
+const tsx = import.meta.resolve("tsx");
+const { status, signal } = spawnSync(process.execPath, ["--import", tsx, main, ...process.argv.slice(2)], { stdio: "inherit" });
 process.exit(status ?? (signal ? 1 : 0));

@@ -55,6 +55,13 @@ export async function runBench(o: { jsonPath: string; only?: string[]; write: (s
       o.write(`\n## ${name}\n\nFAILED: ${error}\n`);
     }
   }
+  o.write(
+    `\n## Summary\n\n${table(
+      ["section", "title", "rows", "time", "status"],
+      report.sections.map((s) => ["error" in s ? [s.name, "-", "-"] : [s.name, s.title, s.rows.length], `${(s.ms / 1000).toFixed(1)} s`, "error" in s ? "FAILED" : "ok"].flat()),
+      2,
+    )}\n`,
+  );
   writeFileSync(o.jsonPath, JSON.stringify(report, null, 2) + "\n");
   o.write(`\nwritten to ${o.jsonPath}${failed ? `; ${failed} section(s) failed` : ""}\n`);
   return failed === 0 ? 0 : 1;

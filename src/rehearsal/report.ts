@@ -241,11 +241,11 @@ const bytes = (n: number) =>
   n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${int(n)} B`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** A plain text table: first column left-aligned, the others right-aligned. */
-export function table(head: string[], rows: (string | number)[][]): string {
+/** A plain text table: the first `leftColumns` columns left-aligned, the others (figures) right-aligned. */
+export function table(head: string[], rows: (string | number)[][], leftColumns = 1): string {
   const cells = [head, ...rows.map((r) => r.map(String))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  const line = (r: string[]) => r.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
 
