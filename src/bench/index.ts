@@ -9,4 +9,5 @@ export const benchSections: { name: string; load: () => Promise<{ bench: () => P
   { name: "actions", load: () => import("./actions.js") },
   { name: "reads", load: () => import("./reads.js") },
   { name: "audit", load: () => import("./audit.js") },
+  { name: "migration", load: () => import("./migration.js") },
 ];
