@@ -11,10 +11,12 @@
  */
 import { internal } from "../../convex/_generated/api.js";
 import type { Doc, TableNames } from "../../convex/_generated/dataModel.js";
-import { migrateExamParticipants } from "../../convex/migrations.js";
+import { runMigrationBatch } from "../../convex/model/migrationRun.js";
 import { rebuildProjections } from "../../convex/projections/rebuild.js";
 import { GUIDE_DATASET, generateV1Dataset, insertDataset } from "../dataset/generate.js";
-import { createEmbeddedConvex, measureCall, type BenchSection, type EmbeddedConvex } from "../runtime/embedded.js";
+import { createEmbeddedConvex, measureCall, measureRun, type BenchSection, type EmbeddedConvex } from "../runtime/embedded.js";
+
+type RebuildResult = { isDone: boolean; continueCursor: string };
 
 /** Documents per direct-insert transaction (well within half the write limit). */
 const CHUNK = 4_000;
@@ -56,7 +58,9 @@ export async function bench(): Promise<BenchSection> {
     await insertDataset(t, dataset, [exam.key]);
     let start = performance.now();
     for (;;) {
-      const { result, cost } = await measureCall(t, migrateExamParticipants, { batchSize: 10 });
+      const { result, cost } = await measureRun(t, (ctx) =>
+        runMigrationBatch(ctx, { batchSize: 10, dryRun: false, clearAfterMigration: false }),
+      );
       totals.writtenMigration += cost.documentsWritten;
       totals.migrationCalls += 1;
       if (result.isDone) break;
@@ -78,7 +82,7 @@ export async function bench(): Promise<BenchSection> {
     });
     start = performance.now();
     for (let cursor: string | undefined; ; ) {
-      const { result, cost } = await measureCall(t, rebuildProjections, { cursor });
+      const { result, cost } = await measureCall<{ cursor?: string }, RebuildResult>(t, rebuildProjections as never, { cursor });
       totals.writtenRebuild += cost.documentsWritten;
       totals.rebuildCalls += 1;
       if (result.isDone) break;
