@@ -220,6 +220,8 @@ export async function rehearseExam(
 
   await run("migrate", async () => {
     outcome.migration.calls = await migrateUntilDone("migrate", {});
+    const m = outcome.migration;
+    return `${m.calls} call(s): ${m.participants} participants, ${m.answers} answer rows`;
   });
   // Faults go in between phases, so that no phase's figures include them.
   if (options.fault === "drop-answer" && loaded()) {
@@ -287,6 +289,7 @@ export async function rehearseExam(
     outcome.cleanup.calls = await migrateUntilDone("cleanup", { clearAfterMigration: true });
     const doc = await t.run((ctx) => ctx.db.get("exams", examId));
     outcome.cleanup.cleared = (doc?.participants?.length ?? 0) === 0;
+    return `${outcome.cleanup.calls} call(s); V1 array ${outcome.cleanup.cleared ? "cleared" : "KEPT"}`;
   });
 
   await run("final", async () => {

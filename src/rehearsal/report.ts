@@ -99,6 +99,19 @@ export type Report = {
     byExam: { examKey: string; title: string; items: ReportFinding[] }[];
   };
   timing: { wallMs: number; phaseMs: number; peakRssBytes: number };
+  /** One line per exam (JSON only): input size, calls, what each phase said. */
+  exams: {
+    examKey: string;
+    title: string;
+    participants: number;
+    answers: number;
+    documentBytes: number;
+    migrationCalls: number;
+    cleared: boolean | null;
+    failures: number;
+    findings: number;
+    phases: Partial<Record<PhaseName, string>>;
+  }[];
 };
 
 export const EXIT = { passed: 0, failed: 1, badInput: 2, crashed: 3 } as const;
@@ -230,6 +243,18 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
         })),
     },
     timing: { wallMs: meta.wallMs, phaseMs: phases.reduce((n, p) => n + p.ms, 0), peakRssBytes: meta.peakRssBytes },
+    exams: outcomes.map((o) => ({
+      examKey: o.examKey,
+      title: o.title,
+      participants: o.input.participants,
+      answers: o.input.answers,
+      documentBytes: o.input.documentBytes,
+      migrationCalls: o.migration.calls,
+      cleared: o.cleanup.cleared,
+      failures: o.findings.filter((f) => f.severity === "failure").length,
+      findings: o.findings.filter((f) => f.severity === "finding").length,
+      phases: Object.fromEntries(Object.entries(o.phases).map(([name, r]) => [name, r.note ? `${r.status}: ${r.note}` : r.status])),
+    })),
   };
 }
 
