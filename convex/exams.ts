@@ -18,7 +18,7 @@ import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/valid
 import type { AttemptCommand, GradingQuestion } from "./events/decider";
 import { readStreamHead, type StreamId } from "./events/store";
 import { executeCommand, importLegacyEntries, type LegacyEntry } from "./model/attempts";
-import { ensureExamDefinition, type ExamDefinition } from "./model/examDefinitions";
+import { ensureExamDefinition, legacyArrayImported, loadQuestionSheet, type ExamDefinition } from "./model/examDefinitions";
 import { infoOf, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
 import {
   clampLimit,
@@ -81,9 +81,12 @@ async function runCommand(
   return { user, definition, facts, at };
 }
 
-/** A participant who exists only in the V1 array: their entries go into the log first (same keys as the backfill). */
+/**
+ * A participant who exists only in the V1 array: their entries go into the log first (same keys as the backfill).
+ * Once the exam is cleared or marked backfilled, no V1 entry can be missing from the log: the exam document is not read.
+ */
 async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, definition: ExamDefinition) {
-  if (definition.legacyCleared || (await readStreamHead(ctx, stream)) !== null) return;
+  if (legacyArrayImported(definition) || (await readStreamHead(ctx, stream)) !== null) return;
   const exam = await ctx.db.get("exams", stream.examId);
   const entries: LegacyEntry[] = (exam?.participants ?? []).flatMap((participant, sourceIndex) =>
     participant.userId === stream.userId ? [{ participant, sourceIndex }] : [],
@@ -100,7 +103,7 @@ function gradingQuestions(questions: Awaited<ReturnType<typeof loadQuestions>>):
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
     const { definition, facts, at } = await runCommand(ctx, examId, origin, (_d, at) => ({ type: "StartExam", data: { at } }));
-    return sessionView(infoOf(definition), await loadQuestions(ctx, definition.questionIds), facts, at);
+    return sessionView(infoOf(definition), await loadQuestionSheet(ctx, examId), facts, at);
   };
 }
 
@@ -108,7 +111,8 @@ function submitHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId, answers }: { examId: Id<"exams">; answers: SubmittedAnswer[] }) => {
     let questions: Awaited<ReturnType<typeof loadQuestions>> = [];
     const { user, definition, facts } = await runCommand(ctx, examId, origin, async (d, at) => {
-      questions = await loadQuestions(ctx, d.questionIds);
+      // Ids from the sheet; grading reads the live question documents (authoritative answers, options, points).
+      questions = await loadQuestions(ctx, (await loadQuestionSheet(ctx, examId)).map((row) => row.questionId));
       const { durationMs, maxPauses } = d;
       return { type: "SubmitAnswers", data: { at, answers, questions: gradingQuestions(questions), durationMs, maxPauses } };
     });
@@ -134,7 +138,7 @@ function sessionHandler(source: ExamSource) {
     const user = await requireUser(ctx);
     const exam = await source.exam(ctx, examId);
     const attempt = await exam.attempt(user._id, { withAnswers: false });
-    return sessionView(exam.info, await loadQuestions(ctx, exam.info.questionIds), attempt, Date.now());
+    return sessionView(exam.info, await exam.questions(), attempt, Date.now());
   };
 }
 
@@ -150,7 +154,7 @@ function resultsHandler(source: ExamSource) {
     if (attempt.completedAt === undefined && !isAdmin) {
       throw domainError("NOT_COMPLETED", "Results are shown once you have completed the exam.");
     }
-    return resultsView(exam.info, await loadQuestions(ctx, exam.info.questionIds), userId, attempt);
+    return resultsView(exam.info, await exam.questionDocs(), userId, attempt);
   };
 }
 
@@ -166,7 +170,8 @@ function questionAccessHandler(source: ExamSource) {
   return async (ctx: QueryCtx, { examId, questionId }: { examId: Id<"exams">; questionId: Id<"questions"> }) => {
     const user = await requireUser(ctx);
     const exam = await source.exam(ctx, examId);
-    return questionAccessView(exam.info, questionId, await exam.attempt(user._id, { withAnswers: false }), Date.now());
+    const [inExam, attempt] = await Promise.all([exam.hasQuestion(questionId), exam.attempt(user._id, { withAnswers: false })]);
+    return questionAccessView(exam.info, inExam, attempt, Date.now());
   };
 }
 

@@ -9,7 +9,7 @@
  * npx convex run legacyMirror:syncExamDefinitions '{}'   # repeat with the returned cursor until isDone
  */
 import { v } from "convex/values";
-import { internalMutation, internalQuery } from "./_generated/server";
+import { internalMutation, internalQuery, type QueryCtx } from "./_generated/server";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";
@@ -88,18 +88,48 @@ export const setExamLegacyMirror = internalMutation({
   },
 });
 
+/** A page stops taking exams once any of its transaction's figures passes this share of Convex's limit. */
+const SYNC_PAGE_BUDGET_SHARE = 0.25;
+
+async function syncBudgetSpent(ctx: QueryCtx): Promise<boolean> {
+  const m = await ctx.meta.getTransactionMetrics();
+  const over = (used: number, limit: number) => used >= limit * SYNC_PAGE_BUDGET_SHARE;
+  return (
+    over(m.bytesRead.used, CONVEX_LIMITS.bytesRead) ||
+    over(m.documentsRead.used, CONVEX_LIMITS.documentsRead) ||
+    over(m.bytesWritten.used, CONVEX_LIMITS.bytesWritten) ||
+    over(m.documentsWritten.used, CONVEX_LIMITS.documentsWritten) ||
+    over(m.databaseQueries.used, CONVEX_LIMITS.databaseQueries)
+  );
+}
+
 /**
- * Creates (or refreshes) the definition of every exam, a page at a time: the V2
- * exam list (getAllExamsMetadataV2) shows only exams that have one. Exam documents
- * can be 1 MiB each until cleanup, so pages are small.
+ * Creates or refreshes the definition AND the question sheet of every exam
+ * (existing ones too: run it after editing an exam or its questions), writing
+ * only differences, a page at a time: the V2 exam list shows only exams that
+ * have a definition. One exam (document up to 1 MiB until cleanup, plus its
+ * questions and sheet) is taken at a time; the page ends at `numItems` exams
+ * (default 8, max 32) or once a quarter of any Convex limit is used, so the
+ * exam that crossed it still ends within half. `continueCursor` is the last
+ * synced exam's creation time.
  */
 export const syncExamDefinitions = internalMutation({
   args: { cursor: v.optional(v.union(v.string(), v.null())), numItems: v.optional(v.number()) },
   handler: async (ctx, { cursor, numItems }) => {
-    const page = await ctx.db
-      .query("exams")
-      .paginate({ cursor: cursor ?? null, numItems: Math.max(1, Math.min(numItems ?? 4, 4)) });
-    for (const exam of page.page) await syncExamDefinition(ctx, exam);
-    return { synced: page.page.length, isDone: page.isDone, continueCursor: page.continueCursor };
+    const max = Math.max(1, Math.min(Math.floor(numItems ?? 8), 32));
+    let after = cursor === undefined || cursor === null || cursor === "" ? -Infinity : Number(cursor);
+    if (Number.isNaN(after)) throw domainError("INVALID_ARGUMENT", `Bad cursor ${cursor}.`);
+    let synced = 0;
+    for (;;) {
+      const [exam] = await ctx.db
+        .query("exams")
+        .withIndex("by_creation_time", (q) => q.gt("_creationTime", after))
+        .take(1);
+      if (exam === undefined) return { synced, isDone: true, continueCursor: String(after) };
+      await syncExamDefinition(ctx, exam);
+      synced += 1;
+      after = exam._creationTime;
+      if (synced >= max || (await syncBudgetSpent(ctx))) return { synced, isDone: false, continueCursor: String(after) };
+    }
   },
 });

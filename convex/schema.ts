@@ -79,15 +79,29 @@ export default defineSchema({
     // Copied from `exams` by syncExamDefinition (V2 writes, migration); legacy* fields by the mirror and cleanup.
     examId: v.id("exams"),
     title: v.string(),
-    questionIds: v.array(v.id("questions")),
+    questionCount: v.number(), // exam.questionIds.length (the ids themselves are in examQuestions)
     durationMs: v.number(),
     maxPauses: v.number(),
     legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write
     legacyCleared: v.boolean(), // the V1 array was emptied by cleanup; V1 functions read V2 data
+    legacyBackfilled: v.optional(v.boolean()), // every V1 entry of this exam has been imported; a first write need not read the exam document
     legacyMirrorFailure: v.optional(
       v.object({ userId: v.id("users"), reason: v.string(), at: v.number() }),
     ), // set when a write could not be mirrored into the V1 array
   }).index("by_exam", ["examId"]),
+
+  // The exam's question sheet: one row per question of the exam, as a student may see it (NEVER correctAnswer).
+  examQuestions: defineTable({
+    // Written only by syncExamDefinition (first V2 write, migration, legacyMirror:syncExamDefinitions).
+    examId: v.id("exams"),
+    position: v.number(), // index in exam.questionIds
+    questionId: v.id("questions"),
+    text: v.string(),
+    options: v.array(v.string()),
+    points: v.optional(v.number()),
+  })
+    .index("by_exam_and_position", ["examId", "position"])
+    .index("by_exam_and_question", ["examId", "questionId"]),
 
   // Operator switches of the exam API, one document per key (absent = default). Written by convex/legacyMirror.ts.
   examApiSettings: defineTable({

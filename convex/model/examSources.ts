@@ -7,10 +7,11 @@
  *   of a user wins, as in the legacy code) — but only while that array is
  *   current (see projections/legacyMirror.ts); once the mirror is off, failed or
  *   the array cleared, it serves that exam from the V2 tables.
- * - `v2Source` reads `examDefinitions`, `examParticipations`, `examAnswers` and
- *   the sharded counters; it reads an exam document only for an exam without a
- *   definition, or for a user without a V2 row on an exam not yet cleared (a
- *   legacy participant the backfill has not reached, or one who has not started).
+ * - `v2Source` reads `examDefinitions` (slim), the `examQuestions` sheet,
+ *   `examParticipations`, `examAnswers` and the sharded counters; it reads an
+ *   exam document only for an exam without a definition, or for a user without a
+ *   V2 row on an exam neither cleared nor marked backfilled (a legacy participant
+ *   the backfill has not reached, or one who has not started).
  *
  * @example
  * const exam = await v2Source.exam(ctx, examId);
@@ -21,7 +22,7 @@ import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
 import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/legacyMirror";
 import { countParticipants, loadAnswers, loadParticipation } from "../projections/store";
-import { getExamDefinition, type ExamDefinition } from "./examDefinitions";
+import { getExamDefinition, legacyArrayImported, loadQuestionSheet, sheetRowOf, type ExamDefinition } from "./examDefinitions";
 import {
   byExamId,
   countEntries,
@@ -30,17 +31,25 @@ import {
   firstEntries,
   firstEntryOf,
   LIMITS,
+  sheetOfDocs,
   type AttemptFacts,
   type ExamInfo,
   type MyAttempt,
+  type QuestionContent,
   type QuestionDocs,
   type RankedAttempt,
 } from "./examViews";
 
-/** One exam as a source sees it: its fields, and a way to load one user's attempt. */
+/** One exam as a source sees it: its fields, and ways to load its questions and one user's attempt. */
 export type ExamHandle = {
   info: ExamInfo;
   attempt: (userId: Id<"users">, o: { withAnswers: boolean }) => Promise<AttemptFacts | null>;
+  /** The questions as a student sees them (session), in exam order; never correct answers. */
+  questions: () => Promise<QuestionContent[]>;
+  /** The exam's live question documents, with correct answers (results). */
+  questionDocs: () => Promise<QuestionDocs>;
+  /** Whether `questionId` is one of the exam's (existing) questions. */
+  hasQuestion: (questionId: Id<"questions">) => Promise<boolean>;
 };
 
 export type ExamSource = {
@@ -55,8 +64,27 @@ export type ExamSource = {
 
 export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
   const examId = "examId" in exam ? exam.examId : exam._id;
-  const { title, questionIds, durationMs, maxPauses } = exam;
-  return { examId, title, questionIds, durationMs, maxPauses };
+  const questionCount = "examId" in exam ? exam.questionCount : exam.questionIds.length;
+  const { title, durationMs, maxPauses } = exam;
+  return { examId, title, questionCount, durationMs, maxPauses };
+}
+
+/** An exam's questions read from its document and the `questions` table (V1, and V2 without a definition). */
+function questionsOfDoc(ctx: QueryCtx, doc: Doc<"exams">): Pick<ExamHandle, "questions" | "questionDocs" | "hasQuestion"> {
+  return {
+    questions: async () => sheetOfDocs(await loadQuestions(ctx, doc.questionIds)),
+    questionDocs: () => loadQuestions(ctx, doc.questionIds),
+    hasQuestion: async (questionId) => doc.questionIds.includes(questionId) && (await ctx.db.get("questions", questionId)) !== null,
+  };
+}
+
+/** An exam's questions read from its sheet: no exam document; results add the live question documents. */
+function questionsOfSheet(ctx: QueryCtx, examId: Id<"exams">): Pick<ExamHandle, "questions" | "questionDocs" | "hasQuestion"> {
+  return {
+    questions: () => loadQuestionSheet(ctx, examId),
+    questionDocs: async () => loadQuestions(ctx, (await loadQuestionSheet(ctx, examId)).map((row) => row.questionId)),
+    hasQuestion: async (questionId) => (await sheetRowOf(ctx, examId, questionId)) !== null,
+  };
 }
 
 export async function loadExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exams">> {
@@ -72,20 +100,20 @@ export async function loadQuestions(ctx: QueryCtx, questionIds: readonly Id<"que
 
 /**
  * A user's attempt from the V2 rows; without a row, and unless the array was
- * cleared, their first V1 entry (a legacy attempt not imported yet).
- * `legacyDoc` is called only in that case.
+ * cleared or fully imported (`imported`), their first V1 entry (a legacy
+ * attempt not imported yet). `legacyDoc` is called only in that case.
  */
 async function attemptFromRows(
   ctx: QueryCtx,
   examId: Id<"exams">,
   userId: Id<"users">,
   withAnswers: boolean,
-  cleared: boolean,
+  imported: boolean,
   legacyDoc: () => Promise<Doc<"exams">>,
 ): Promise<AttemptFacts | null> {
   const row = await loadParticipation(ctx, { examId, userId });
   if (row !== null) return factsOfRow(row, withAnswers ? await loadAnswers(ctx, row._id) : []);
-  if (cleared) return null;
+  if (imported) return null;
   return entryFacts((await legacyDoc()).participants, userId);
 }
 
@@ -150,10 +178,11 @@ export const v2Source: ExamSource = {
     const definition = await getExamDefinition(ctx, examId);
     let doc: Doc<"exams"> | null = definition === null ? await loadExamDoc(ctx, examId) : null;
     const legacyDoc = async () => (doc ??= await loadExamDoc(ctx, examId));
-    const cleared = definition?.legacyCleared ?? false;
+    const imported = legacyArrayImported(definition);
     return {
       info: infoOf(definition ?? doc!),
-      attempt: (userId, { withAnswers }) => attemptFromRows(ctx, examId, userId, withAnswers, cleared, legacyDoc),
+      attempt: (userId, { withAnswers }) => attemptFromRows(ctx, examId, userId, withAnswers, imported, legacyDoc),
+      ...(definition === null ? questionsOfDoc(ctx, doc!) : questionsOfSheet(ctx, examId)),
     };
   },
 
@@ -197,13 +226,14 @@ export const v1Source: ExamSource = {
     const doc = await loadExamDoc(ctx, examId);
     const definition = await getExamDefinition(ctx, examId);
     const current = await arrayIsCurrent(ctx, definition);
-    const cleared = definition?.legacyCleared ?? false;
+    const imported = legacyArrayImported(definition);
     return {
       info: infoOf(doc),
       attempt: async (userId, { withAnswers }) => {
         if (current) return entryFacts(doc.participants, userId);
-        return attemptFromRows(ctx, examId, userId, withAnswers, cleared, async () => doc);
+        return attemptFromRows(ctx, examId, userId, withAnswers, imported, async () => doc);
       },
+      ...questionsOfDoc(ctx, doc),
     };
   },
 
@@ -227,7 +257,7 @@ export const v1Source: ExamSource = {
     for (const { exam, definition, current } of await examsWithDefinitions(ctx)) {
       const facts = current
         ? entryFacts(exam.participants, userId)
-        : await attemptFromRows(ctx, exam._id, userId, false, definition?.legacyCleared ?? false, async () => exam);
+        : await attemptFromRows(ctx, exam._id, userId, false, legacyArrayImported(definition), async () => exam);
       if (facts !== null) out.push({ examId: exam._id, title: exam.title, facts });
     }
     return out;

@@ -6,7 +6,7 @@
  * which is what makes "V1 equals V2 for the same history" hold by construction.
  *
  * @example
- * const view = sessionView(examInfo, questions, attempt, Date.now());
+ * const view = sessionView(examInfo, sheetOfDocs(questions), attempt, Date.now());
  * // view.questions never carry correctAnswer; view.answers only once completed
  */
 import { v, type Infer } from "convex/values";
@@ -18,7 +18,7 @@ import { elapsedMs, pointsOf, remainingMs, type ParticipationFacts } from "../ev
 export type ExamInfo = {
   examId: Id<"exams">;
   title: string;
-  questionIds: Id<"questions">[];
+  questionCount: number;
   durationMs: number;
   maxPauses: number;
 };
@@ -141,13 +141,21 @@ export type ExamSession = Infer<typeof vExamSession>;
 /** Loaded question documents (missing ones, deleted since, are null). */
 export type QuestionDocs = (Doc<"questions"> | null)[];
 
-function questionViews(questions: QuestionDocs) {
+/** A question as a student may see it: a question document or its examQuestions row, never the correct answer. */
+export type QuestionContent = { questionId: Id<"questions">; text: string; options: string[]; points?: number };
+
+/** The content of loaded question documents, in order (deleted ones left out, as the sheet does). */
+export function sheetOfDocs(questions: QuestionDocs): QuestionContent[] {
   return questions.flatMap((q) =>
-    q === null ? [] : [{ questionId: q._id, text: q.text, options: q.options, points: pointsOf(q) }],
+    q === null ? [] : [{ questionId: q._id, text: q.text, options: q.options, ...(q.points === undefined ? {} : { points: q.points }) }],
   );
 }
 
-export function sessionView(exam: ExamInfo, questions: QuestionDocs, attempt: ParticipationFacts | null, now: number): ExamSession {
+function questionViews(questions: readonly QuestionContent[]) {
+  return questions.map((q) => ({ questionId: q.questionId, text: q.text, options: q.options, points: pointsOf(q) }));
+}
+
+export function sessionView(exam: ExamInfo, questions: readonly QuestionContent[], attempt: ParticipationFacts | null, now: number): ExamSession {
   const status = statusOfFacts(attempt);
   const remaining = attempt === null ? exam.durationMs : remainingMs(attempt, exam.durationMs, now);
   return {
@@ -248,13 +256,14 @@ export function resultsView(exam: ExamInfo, questions: QuestionDocs, userId: Id<
 export const vQuestionAccess = v.object({ allowed: v.boolean(), reason: v.optional(v.string()) });
 export type QuestionAccess = Infer<typeof vQuestionAccess>;
 
+/** `inExam`: the question is one of the exam's (existing) questions. */
 export function questionAccessView(
   exam: ExamInfo,
-  questionId: Id<"questions">,
+  inExam: boolean,
   attempt: ParticipationFacts | null,
   now: number,
 ): QuestionAccess {
-  if (!exam.questionIds.includes(questionId)) return { allowed: false, reason: "not_in_exam" };
+  if (!inExam) return { allowed: false, reason: "not_in_exam" };
   const status = statusOfFacts(attempt);
   if (status !== "in_progress") return { allowed: false, reason: status };
   if (exam.durationMs - elapsedMs(attempt!, now) <= 0) return { allowed: false, reason: "time_up" };
@@ -310,7 +319,7 @@ export function examMetadataView(exam: ExamInfo, counts: { participants: number;
   return {
     examId: exam.examId,
     title: exam.title,
-    questionCount: exam.questionIds.length,
+    questionCount: exam.questionCount,
     durationMs: exam.durationMs,
     maxPauses: exam.maxPauses,
     participantCount: counts.participants,
