@@ -187,5 +187,19 @@ export function attemptCostEstimate(entryBytes: number, answers: number, extraQu
   };
 }
 
+/**
+ * Worst-case cost of syncing an exam's definition and question sheet
+ * (syncExamDefinition: every question read, every sheet row written the first time).
+ */
+export function definitionSyncEstimate(questionCount: number): Usage {
+  return {
+    bytesRead: questionCount * 2 * ATTEMPT_OVERHEAD.bytes,
+    bytesWritten: questionCount * ATTEMPT_OVERHEAD.bytes,
+    documentsRead: 2 * questionCount + 2,
+    documentsWritten: questionCount + 1,
+    databaseQueries: questionCount + 4,
+  };
+}
+
 /** Room to read one more document of up to Convex's maximum size. */
 export const ONE_DOCUMENT_READ: Usage = { ...NO_USAGE, bytesRead: CONVEX_LIMITS.documentBytes, documentsRead: 1, databaseQueries: 1 };

@@ -17,7 +17,7 @@ import { findByIdempotencyKey } from "../events/store";
 import { loadAnswers } from "../projections/store";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt } from "./attempts";
-import { getExamDefinition, syncExamDefinition } from "./examDefinitions";
+import { getExamDefinition, markLegacyBackfilled, syncExamDefinition } from "./examDefinitions";
 import {
   NO_USAGE,
   ONE_DOCUMENT_READ,
@@ -25,6 +25,7 @@ import {
   answeredQuestionIds,
   approximateBytes,
   attemptCostEstimate,
+  definitionSyncEstimate,
   examFindings,
   firstIndexByUser,
   fitsBudget,
@@ -197,13 +198,18 @@ export async function verifyEntry(
 
 /**
  * Works on one exam from `at` until it is finished (true) or the budget is spent
- * (false; `at` then says where to resume).
+ * (false; `at` then says where to resume). `fresh`: the exam starts in this call.
  */
-async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor): Promise<boolean> {
+async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: boolean): Promise<boolean> {
   const { ctx, options, report } = batch;
   const examId = exam._id;
   const participants = exam.participants ?? [];
-  if (!options.dryRun) await syncExamDefinition(ctx, exam);
+  if (fresh) {
+    // The definition and question sheet, once per exam (the call that started the exam committed them).
+    if (!(await fits(batch, definitionSyncEstimate(exam.questionIds.length)))) return false;
+    if (!options.dryRun) await syncExamDefinition(ctx, exam);
+    batch.handled += 1;
+  }
   const first = firstIndexByUser(participants);
   const examQuestions = new Set<string>(exam.questionIds);
   if (at.step === "import" && at.nextIndex === 0) note(batch, examFindings(examId, participants, approximateBytes(exam)));
@@ -224,6 +230,8 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor): Promis
     await importEntry(batch, examId, participant, at.nextIndex, firstIndex === at.nextIndex);
     batch.handled += 1;
   }
+  // Every V1 entry is in the log: the exam API stops looking for legacy entries of this exam.
+  if (at.step === "import" && !options.dryRun) await markLegacyBackfilled(ctx, examId);
   if (!options.clearAfterMigration) return true;
 
   if (at.step === "import") Object.assign(at, { step: "verify", nextIndex: 0, issues: 0 });
@@ -305,7 +313,7 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     const exam = await ctx.db.get("exams", options.examId);
     if (exam === null) throw new Error(`Exam ${options.examId} does not exist.`);
     const at: Cursor = { examId: exam._id, step: "import", nextIndex: options.fromIndex ?? 0, issues: 0 };
-    const finished = await processExam(batch, exam, at);
+    const finished = await processExam(batch, exam, at, at.nextIndex === 0);
     report.examsMigrated = finished ? 1 : 0;
     report.isDone = finished;
     report.examsRemaining = finished ? 0 : 1;
@@ -341,7 +349,7 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     }
     started += 1;
     const at: Cursor = resume ? { ...resume } : { examId: exam._id, step: "import", nextIndex: 0, issues: 0 };
-    if (await processExam(batch, exam, at)) {
+    if (await processExam(batch, exam, at, resume === undefined)) {
       report.examsMigrated += 1;
       after = exam._creationTime;
       current = undefined;
