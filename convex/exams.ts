@@ -27,6 +27,7 @@ import {
   examMetadataView,
   leaderboardView,
   LIMITS,
+  maxScoreOf,
   pauseStatusView,
   questionAccessView,
   recentExamsView,
@@ -116,7 +117,7 @@ function submitHandler(origin: Origin) {
       const { durationMs, maxPauses } = d;
       return { type: "SubmitAnswers", data: { at, answers, questions: gradingQuestions(questions), durationMs, maxPauses } };
     });
-    return resultsView(infoOf(definition), questions, user._id, facts!);
+    return resultsView(infoOf(definition), { maxScore: maxScoreOf(questions), questions }, user._id, facts!);
   };
 }
 
@@ -154,7 +155,7 @@ function resultsHandler(source: ExamSource) {
     if (attempt.completedAt === undefined && !isAdmin) {
       throw domainError("NOT_COMPLETED", "Results are shown once you have completed the exam.");
     }
-    return resultsView(exam.info, await exam.questionDocs(), userId, attempt);
+    return resultsView(exam.info, await exam.resultQuestions(attempt.answers.map((a) => a.questionId)), userId, attempt);
   };
 }
 

@@ -80,6 +80,7 @@ export default defineSchema({
     examId: v.id("exams"),
     title: v.string(),
     questionCount: v.number(), // exam.questionIds.length (the ids themselves are in examQuestions)
+    maxScore: v.number(), // points of the exam's existing questions: results need not read the whole sheet
     durationMs: v.number(),
     maxPauses: v.number(),
     legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write

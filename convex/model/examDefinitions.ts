@@ -21,6 +21,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
+import { pointsOf } from "../events/decider";
 
 export type ExamDefinition = Doc<"examDefinitions">;
 export type QuestionSheetRow = Doc<"examQuestions">;
@@ -72,7 +73,7 @@ async function wantedSheet(ctx: QueryCtx, exam: Doc<"exams">): Promise<SheetFiel
 const SHEET_FIELDS = ["questionId", "text", "options", "points"] as const;
 
 /** Brings the sheet in line with the exam, writing only differences (insert / patch / delete by position). */
-async function syncQuestionSheet(ctx: MutationCtx, exam: Doc<"exams">): Promise<void> {
+async function syncQuestionSheet(ctx: MutationCtx, exam: Doc<"exams">): Promise<SheetFields[]> {
   const [wanted, existing] = await Promise.all([wantedSheet(ctx, exam), loadQuestionSheet(ctx, exam._id)]);
   const byPosition = new Map(existing.map((row) => [row.position, row]));
   for (const row of wanted) {
@@ -85,6 +86,7 @@ async function syncQuestionSheet(ctx: MutationCtx, exam: Doc<"exams">): Promise<
     }
   }
   for (const stale of byPosition.values()) await ctx.db.delete("examQuestions", stale._id);
+  return wanted;
 }
 
 /**
@@ -93,11 +95,12 @@ async function syncQuestionSheet(ctx: MutationCtx, exam: Doc<"exams">): Promise<
  * command). Reads the exam's question documents and sheet; writes only differences.
  */
 export async function syncExamDefinition(ctx: MutationCtx, exam: Doc<"exams">): Promise<ExamDefinition> {
-  await syncQuestionSheet(ctx, exam);
+  const sheet = await syncQuestionSheet(ctx, exam);
   const existing = await getExamDefinition(ctx, exam._id);
   const fields = {
     title: exam.title,
     questionCount: exam.questionIds.length,
+    maxScore: sheet.reduce((sum, q) => sum + pointsOf(q), 0),
     durationMs: exam.durationMs,
     maxPauses: exam.maxPauses,
   };

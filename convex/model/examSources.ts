@@ -31,12 +31,14 @@ import {
   firstEntries,
   firstEntryOf,
   LIMITS,
+  maxScoreOf,
   sheetOfDocs,
   type AttemptFacts,
   type ExamInfo,
   type MyAttempt,
   type QuestionContent,
   type QuestionDocs,
+  type ResultQuestions,
   type RankedAttempt,
 } from "./examViews";
 
@@ -46,8 +48,8 @@ export type ExamHandle = {
   attempt: (userId: Id<"users">, o: { withAnswers: boolean }) => Promise<AttemptFacts | null>;
   /** The questions as a student sees them (session), in exam order; never correct answers. */
   questions: () => Promise<QuestionContent[]>;
-  /** The exam's live question documents, with correct answers (results). */
-  questionDocs: () => Promise<QuestionDocs>;
+  /** Points available and the live documents of the answered questions, with correct answers (results). */
+  resultQuestions: (answered: readonly Id<"questions">[]) => Promise<ResultQuestions>;
   /** Whether `questionId` is one of the exam's (existing) questions. */
   hasQuestion: (questionId: Id<"questions">) => Promise<boolean>;
 };
@@ -70,19 +72,28 @@ export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
 }
 
 /** An exam's questions read from its document and the `questions` table (V1, and V2 without a definition). */
-function questionsOfDoc(ctx: QueryCtx, doc: Doc<"exams">): Pick<ExamHandle, "questions" | "questionDocs" | "hasQuestion"> {
+function questionsOfDoc(ctx: QueryCtx, doc: Doc<"exams">): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, doc.questionIds)),
-    questionDocs: () => loadQuestions(ctx, doc.questionIds),
+    resultQuestions: async (answered) => {
+      const examQuestions = await loadQuestions(ctx, doc.questionIds);
+      const listed = new Set<string>(doc.questionIds);
+      const others = await loadQuestions(ctx, [...new Set(answered)].filter((id) => !listed.has(id)));
+      return { maxScore: maxScoreOf(examQuestions), questions: [...examQuestions, ...others] };
+    },
     hasQuestion: async (questionId) => doc.questionIds.includes(questionId) && (await ctx.db.get("questions", questionId)) !== null,
   };
 }
 
-/** An exam's questions read from its sheet: no exam document; results add the live question documents. */
-function questionsOfSheet(ctx: QueryCtx, examId: Id<"exams">): Pick<ExamHandle, "questions" | "questionDocs" | "hasQuestion"> {
+/**
+ * An exam's questions read from its definition and sheet, never the exam document:
+ * results read only the answered questions' live documents (points available come with the definition).
+ */
+function questionsOfSheet(ctx: QueryCtx, definition: ExamDefinition): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
+  const examId = definition.examId;
   return {
     questions: () => loadQuestionSheet(ctx, examId),
-    questionDocs: async () => loadQuestions(ctx, (await loadQuestionSheet(ctx, examId)).map((row) => row.questionId)),
+    resultQuestions: async (answered) => ({ maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }),
     hasQuestion: async (questionId) => (await sheetRowOf(ctx, examId, questionId)) !== null,
   };
 }
@@ -182,7 +193,7 @@ export const v2Source: ExamSource = {
     return {
       info: infoOf(definition ?? doc!),
       attempt: (userId, { withAnswers }) => attemptFromRows(ctx, examId, userId, withAnswers, imported, legacyDoc),
-      ...(definition === null ? questionsOfDoc(ctx, doc!) : questionsOfSheet(ctx, examId)),
+      ...(definition === null ? questionsOfDoc(ctx, doc!) : questionsOfSheet(ctx, definition)),
     };
   },
 

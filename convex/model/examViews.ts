@@ -223,7 +223,7 @@ export const vParticipantResults = v.object({
       questionId: v.id("questions"),
       selectedAnswer: v.string(),
       isCorrect: v.boolean(),
-      /** Absent when the question is not (or no longer) part of the exam. */
+      /** Absent when the question document no longer exists. */
       questionText: v.optional(v.string()),
       correctAnswer: v.optional(v.string()),
     }),
@@ -231,7 +231,15 @@ export const vParticipantResults = v.object({
 });
 export type ParticipantResults = Infer<typeof vParticipantResults>;
 
-export function resultsView(exam: ExamInfo, questions: QuestionDocs, userId: Id<"users">, attempt: AttemptFacts): ParticipantResults {
+/** Points available on an exam: the sum over its existing questions (a deleted one is null and counts 0). */
+export function maxScoreOf(examQuestions: QuestionDocs): number {
+  return examQuestions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0);
+}
+
+/** What results need of the questions: the exam's points available, and the answered questions' documents. */
+export type ResultQuestions = { maxScore: number; questions: QuestionDocs };
+
+export function resultsView(exam: ExamInfo, { maxScore, questions }: ResultQuestions, userId: Id<"users">, attempt: AttemptFacts): ParticipantResults {
   const byId = new Map(questions.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
   return {
     examId: exam.examId,
@@ -239,7 +247,7 @@ export function resultsView(exam: ExamInfo, questions: QuestionDocs, userId: Id<
     title: exam.title,
     status: statusOfFacts(attempt),
     score: attempt.score,
-    maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0),
+    maxScore,
     startedAt: attempt.startedAt,
     ...(attempt.completedAt === undefined ? {} : { completedAt: attempt.completedAt }),
     pauseCount: attempt.pauseCount,
