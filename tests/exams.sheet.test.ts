@@ -1,0 +1,167 @@
+/**
+ * The exam's question sheet (`examQuestions`) and the slim `examDefinitions`:
+ * no correct answer ever in the sheet, syncExamDefinition writing only
+ * differences and following edits after a re-sync, grading against the live
+ * questions, and V2 per-student reads / first writes that cost the same however
+ * big the exam document (with its legacy array) grows.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { api } from "../convex/_generated/api";
+import type { Id } from "../convex/_generated/dataModel";
+import * as exams from "../convex/exams";
+import type { V1Participant } from "../convex/lib/validators";
+import { markLegacyBackfilled, syncExamDefinition } from "../convex/model/examDefinitions";
+import { measureCall, measureRun } from "../src/runtime/embedded";
+import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
+import { syncDefinitions } from "./support/exams";
+
+const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(T0);
+});
+afterEach(() => vi.useRealTimers());
+
+async function sheetOf(t: TestConvex, examId: Id<"exams">) {
+  return t.run((ctx) =>
+    ctx.db.query("examQuestions").withIndex("by_exam_and_position", (q) => q.eq("examId", examId)).collect(),
+  );
+}
+
+/** syncExamDefinition of the exam's current document, with the documents it wrote. */
+async function resync(t: TestConvex, examId: Id<"exams">) {
+  return measureRun(t, async (ctx) => syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!));
+}
+
+/** Entries of `n` other users with `answers` answers each: they make the exam document big. */
+async function bigArray(t: TestConvex, questionId: Id<"questions">, n: number, answers: number): Promise<V1Participant[]> {
+  const userIds = await t.run(async (ctx) =>
+    Promise.all(Array.from({ length: n }, (_, i) => ctx.db.insert("users", { name: `Legacy ${i}`, tokenIdentifier: `legacy|${i}`, role: "student" }))),
+  );
+  return userIds.map((userId) => ({
+    userId,
+    score: 0,
+    answers: Array.from({ length: answers }, () => ({ questionId, selectedAnswer: "x".repeat(40), isCorrect: false })),
+    startedAt: T0 - 60_000,
+    isPaused: false,
+    pauseCount: 0,
+    totalPausedMs: 0,
+  }));
+}
+
+describe("the question sheet", () => {
+  it("never holds a correct answer, and the session built from it carries none", async () => {
+    const t = newConvexTest();
+    const ada = await seedUser(t, "ada");
+    const { examId, questionIds } = await seedExam(t, { questions: 4, points: (i) => (i === 2 ? 3 : undefined) });
+    const session = await ada.as.mutation(api.exams.startExamV2, { examId });
+    const rows = await sheetOf(t, examId);
+    expect(rows.map((r) => r.questionId)).toEqual(questionIds);
+    expect(rows.map((r) => r.position)).toEqual([0, 1, 2, 3]);
+    for (const row of rows) expect(Object.keys(row)).not.toContain("correctAnswer");
+    expect(JSON.stringify(rows)).not.toMatch(/correctAnswer/);
+    expect(JSON.stringify(session.questions)).not.toMatch(/correctAnswer/);
+    expect(session.questions.map((q) => q.points)).toEqual([1, 1, 3, 1]);
+  });
+
+  it("syncExamDefinition writes only differences and follows edited questions after a re-sync; grading uses the live questions", async () => {
+    const t = newConvexTest();
+    const ada = await seedUser(t, "ada");
+    const { examId, questionIds } = await seedExam(t, { questions: 3 });
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(4); // 3 sheet rows + the definition
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(0); // nothing changed: nothing written
+    const [q0, q1, q2] = questionIds as [Id<"questions">, Id<"questions">, Id<"questions">];
+    const firstIds = (await sheetOf(t, examId)).map((r) => r._id);
+
+    // An operator edits a question (text and correct answer) and the exam (drops q1, adds q1 at the end).
+    await t.run(async (ctx) => {
+      await ctx.db.patch("questions", q0, { text: "Edited", correctAnswer: "b" });
+      await ctx.db.patch("exams", examId, { questionIds: [q0, q2] });
+    });
+    // Before the re-sync the sheet is stale (the session shows the old text), but grading reads the live question.
+    await ada.as.mutation(api.exams.startExamV2, { examId });
+    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions[0]!.text).toBe("Question 1");
+    const graded = await ada.as.mutation(api.exams.submitExamAnswersV2, {
+      examId,
+      answers: [{ questionId: q0, selectedAnswer: "b" }],
+    });
+    expect(graded.answers[0]).toMatchObject({ isCorrect: true, correctAnswer: "b" });
+
+    // The operator command re-syncs existing definitions: q0 patched, position 1 becomes q2, position 2 deleted.
+    await syncDefinitions(t);
+    const rows = await sheetOf(t, examId);
+    expect(rows.map((r) => [r.position, r.questionId, r.text])).toEqual([
+      [0, q0, "Edited"],
+      [1, q2, "Question 3"],
+    ]);
+    expect(rows.map((r) => r._id)).toEqual(firstIds.slice(0, 2)); // rows kept in place, not recreated
+    const definition = await t.run((ctx) => ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
+    expect(definition).toMatchObject({ questionCount: 2, maxScore: 2 });
+    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual(["Edited", "Question 3"]);
+    expect(await ada.as.query(api.exams.validateQuestionAccessV2, { examId, questionId: q1 })).toEqual({ allowed: false, reason: "not_in_exam" });
+    expect(await ada.as.query(api.exams.getExamSessionV2, { examId })).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(0);
+  });
+});
+
+describe("reads and writes that never read the exam document", () => {
+  it("a first write on an exam marked backfilled does not read the exam document", async () => {
+    const t = newConvexTest();
+    const ada = await seedUser(t, "ada");
+    const bob = await seedUser(t, "bob");
+    const { examId, questionIds } = await seedExam(t, { questions: 2 });
+    const participants = await bigArray(t, questionIds[0]!, 40, 40);
+    await t.run(async (ctx) => {
+      await ctx.db.patch("exams", examId, { participants });
+      const definition = await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!);
+      await ctx.db.patch("examDefinitions", definition._id, { legacyMirror: false }); // the mirror reads it by design
+    });
+    const examBytes = (await measureRun(t, (ctx) => ctx.db.get("exams", examId))).cost.bytesRead;
+    expect(examBytes).toBeGreaterThan(100_000);
+
+    const notMarked = await measureCall(ada.as, exams.startExamV2 as never, { examId } as never);
+    expect(notMarked.cost.bytesRead).toBeGreaterThanOrEqual(examBytes); // looked for a legacy entry of ada
+    await t.run((ctx) => markLegacyBackfilled(ctx, examId));
+    const marked = await measureCall(bob.as, exams.startExamV2 as never, { examId } as never);
+    expect(marked.cost.bytesRead).toBeLessThan(10_000);
+    expect(marked.cost.documentsRead).toBe(notMarked.cost.documentsRead - 1);
+  });
+
+  it("V2 per-student reads cost the same however big the exam document grows", async () => {
+    const t = newConvexTest();
+    const ada = await seedUser(t, "ada");
+    const newcomer = await seedUser(t, "newcomer");
+    const { examId, questionIds } = await seedExam(t, { questions: 3 });
+    await ada.as.mutation(api.exams.startExamV2, { examId });
+    await ada.as.mutation(api.exams.submitExamAnswersV2, {
+      examId,
+      answers: questionIds.map((questionId) => ({ questionId, selectedAnswer: "a" })),
+    });
+    await t.run((ctx) => markLegacyBackfilled(ctx, examId));
+
+    const reads = [
+      [exams.getExamSessionV2, { examId }],
+      [exams.getPauseStatusV2, { examId }],
+      [exams.validateQuestionAccessV2, { examId, questionId: questionIds[1] }],
+      [exams.getParticipantExamResultsV2, { examId }],
+      [exams.getMyDashboardStatsV2, {}],
+      [exams.getMyRecentExamsV2, {}],
+    ] as const;
+    const costs = async () => {
+      const out: number[] = [];
+      for (const [fn, args] of reads) out.push((await measureCall(ada.as, fn as never, args as never)).cost.bytesRead);
+      // A student who has not started: on a backfilled exam no legacy entry can exist, so no fallback read.
+      out.push((await measureCall(newcomer.as, exams.getPauseStatusV2 as never, { examId } as never)).cost.bytesRead);
+      return out;
+    };
+    const small = await costs();
+    const participants = await bigArray(t, questionIds[0]!, 40, 40);
+    await t.run(async (ctx) => {
+      const exam = (await ctx.db.get("exams", examId))!;
+      await ctx.db.patch("exams", examId, { participants: [...(exam.participants ?? []), ...participants] });
+    });
+    expect(await costs()).toEqual(small);
+    expect(Math.max(...small)).toBeLessThan(5_000);
+  });
+});
