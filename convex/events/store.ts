@@ -108,7 +108,22 @@ export async function appendToStream(
     const earlier = await findByIdempotencyKey(ctx, options.idempotencyKey);
     if (earlier !== null) return earlier;
   }
-  const head = await readStreamHead(ctx, stream);
+  return appendAtHead(ctx, stream, await readStreamHead(ctx, stream), expectedVersion, events, options);
+}
+
+/**
+ * {@link appendToStream} for a caller that has already, in this transaction, read the
+ * stream's head and looked up the idempotency key (executeCommand): the same checks
+ * without reading them again. Mutations are serializable, so what was read still holds.
+ */
+export async function appendAtHead(
+  ctx: MutationCtx,
+  stream: StreamId,
+  head: Pick<Doc<"examEvents">, "version" | "hash"> | null,
+  expectedVersion: number,
+  events: ExamEvent[],
+  options: AppendOptions,
+): Promise<AppendResult> {
   const currentVersion = head?.version ?? 0;
   if (currentVersion !== expectedVersion) {
     throw domainError(

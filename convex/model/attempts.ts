@@ -16,7 +16,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { decide, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import {
-  appendToStream,
+  appendAtHead,
   findByIdempotencyKey,
   readStream,
   readStreamHead,
@@ -100,7 +100,8 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
       before: loaded,
     };
   }
-  const appended = await appendToStream(ctx, stream, loaded.head.version, events, {
+  const head = loaded.head.version === 0 ? null : loaded.head;
+  const appended = await appendAtHead(ctx, stream, head, loaded.head.version, events, {
     actor: input.actor,
     origin: input.origin,
     commandId: input.commandId ?? crypto.randomUUID(),
