@@ -8,7 +8,8 @@
  * @example
  * const section = await (await import("./audit.js")).bench();
  */
-import type { DefaultFunctionArgs, RegisteredQuery } from "convex/server";
+import type { FunctionReturnType } from "convex/server";
+import { internal } from "../../convex/_generated/api";
 import { getParticipationHistory, getParticipationStateAt, verifyAuditChain } from "../../convex/audit";
 import type { ExamEvent } from "../../convex/events/catalog";
 import { appendToStream, readStream } from "../../convex/events/store";
@@ -20,10 +21,6 @@ import { createEmbeddedConvex, measureCall, measureRun, type BenchRow, type Benc
 
 const LENGTHS = [10, 1_000];
 
-/** A registered query as measureCall runs it (Convex's public types do not declare `_handler`). */
-function handlerOf<Args extends DefaultFunctionArgs, Result>(fn: RegisteredQuery<"public" | "internal", Args, Promise<Result>>) {
-  return fn as unknown as { _handler: (ctx: never, args: Args) => Promise<Result> };
-}
 const T0 = Date.UTC(2026, 0, 1);
 const STEP_MS = 1_000;
 const timing = { durationMs: 24 * 3_600_000, maxPauses: 100_000 };
@@ -82,14 +79,18 @@ export async function bench(): Promise<BenchSection> {
       executeCommand(ctx, { stream, command: { type: "PauseExam", data: { at, ...timing } }, actor, origin: "live_v2" }),
     );
     record("executeCommand: pause (load, decide, append, project)", length, command.cost);
-    const page = await measureCall(admin, handlerOf(getParticipationHistory), {
+    const page = await measureCall(admin, getParticipationHistory, {
       ...stream,
       paginationOpts: { numItems: 50, cursor: null },
     });
     record("getParticipationHistory: page of 50", length, page.cost);
-    const stateAt = await measureCall(admin, handlerOf(getParticipationStateAt), { ...stream, at });
+    const stateAt = await measureCall(admin, getParticipationStateAt, { ...stream, at });
     record("getParticipationStateAt: at the end", length, stateAt.cost);
-    const verify = await measureCall(t, handlerOf(verifyAuditChain), { examId: stream.examId });
+    // Registered functions carry no return type; the generated reference does.
+    const verify = (await measureCall(t, verifyAuditChain, { examId: stream.examId })) as {
+      result: FunctionReturnType<typeof internal.audit.verifyAuditChain>;
+      cost: CallCost;
+    };
     if (!verify.result.isValid) throw new Error(`verifyAuditChain found issues: ${JSON.stringify(verify.result.issues)}`);
     record("verifyAuditChain: first call (≤ 1,000 events)", length, verify.cost);
   }

@@ -11,6 +11,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { convexTest } from "convex-test";
+import type { DefaultFunctionArgs, FunctionVisibility, RegisteredMutation, RegisteredQuery } from "convex/server";
 import type { TransactionMetrics } from "convex-test/dist/transactionMetrics.js";
 import schema from "../../convex/schema.js";
 import { HALF_TRANSACTION_LIMITS } from "../../convex/lib/limits.js";
@@ -55,7 +56,10 @@ export type BenchSection = { title: string; rows: BenchRow[]; notes?: string[] }
 /** Documents and bytes one call read and wrote, from ctx.meta.getTransactionMetrics(). */
 export type CallCost = { documentsRead: number; bytesRead: number; documentsWritten: number; bytesWritten: number };
 
-type RegisteredFunction<Args, Result> = { _handler: (ctx: never, args: Args) => Promise<Result> };
+/** A registered query or mutation, public or internal. */
+type RegisteredFunction<Args extends DefaultFunctionArgs, Returns> =
+  | RegisteredQuery<FunctionVisibility, Args, Returns>
+  | RegisteredMutation<FunctionVisibility, Args, Returns>;
 
 /** Runs `body` in one transaction and returns its result with what the transaction cost. */
 export async function measureRun<Result>(
@@ -80,12 +84,15 @@ export async function measureRun<Result>(
 /**
  * Runs a registered query or mutation's handler in one transaction (as `t`'s
  * identity) and returns its result with what it cost. Arguments are not
- * validated: pass valid ones.
+ * validated: pass valid ones. The result is typed only if `Returns` is given
+ * (registered functions carry no return type).
  */
-export async function measureCall<Args, Result>(
+export async function measureCall<Args extends DefaultFunctionArgs, Returns>(
   t: Pick<EmbeddedConvex, "run">,
-  fn: RegisteredFunction<Args, Result>,
-  args: Args,
-): Promise<{ result: Result; cost: CallCost }> {
-  return measureRun(t, (ctx) => fn._handler(ctx as never, args));
+  fn: RegisteredFunction<Args, Returns>,
+  args: NoInfer<Args>,
+): Promise<{ result: Awaited<Returns>; cost: CallCost }> {
+  // Convex sets `_handler` on every registered function; its public types do not declare it.
+  const { _handler } = fn as unknown as { _handler: (ctx: unknown, args: Args) => Promise<Awaited<Returns>> };
+  return measureRun(t, (ctx) => _handler(ctx, args));
 }
