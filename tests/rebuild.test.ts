@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { generateV1Dataset, insertDataset } from "../src/dataset/generate";
+import { rebuildTestHooks } from "../convex/projections/rebuild";
 import { newConvexTest, type TestConvex } from "./support/convex";
 
 const DATASET = generateV1Dataset({ exams: 3, participants: 30, answers: 120 });
@@ -199,4 +200,58 @@ describe("rebuildProjections", () => {
     expect((await participations(t)).some((p) => p._id === row!._id)).toBe(false);
     expect(await t.action(internal.projections.rebuild.verifyProjections, { examId: row!.examId })).toMatchObject({ isValid: true });
   });
+
+  it("resumed call after call (a few steps each) ends where one pass ends: rows, ids, counters, orphans swept", async () => {
+    const t = await migrated();
+    const rowsAndCounters = () =>
+      t.run(async (ctx) => ({
+        rows: (await ctx.db.query("examParticipations").collect()).map(({ _creationTime, ...r }) => r),
+        answers: (await ctx.db.query("examAnswers").collect()).map(({ _id, _creationTime, ...a }) => a),
+        counters: (await ctx.db.query("examCounterShards").collect()).map(({ _id, _creationTime, ...c }) => c),
+      }));
+    const expected = await rowsAndCounters();
+    const before = await participations(t);
+    // Damage every kind of row, then rebuild with at most `steps` steps per call.
+    for (const [i, row] of before.entries()) {
+      if (ROW_EDITS[i % ROW_EDITS.length] !== "row_delete") await corrupt(t, ROW_EDITS[i % ROW_EDITS.length]!, row, i);
+    }
+    for (const steps of [1, 3]) {
+      rebuildTestHooks.maxStepsPerCall = steps;
+      try {
+        let calls = 0;
+        for (let cursor: string | undefined; ; calls++) {
+          const r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor });
+          if (r.isDone) break;
+          cursor = r.continueCursor;
+        }
+        expect(calls).toBeGreaterThan(before.length / steps);
+      } finally {
+        rebuildTestHooks.maxStepsPerCall = undefined;
+      }
+      const now = await rowsAndCounters();
+      expect(now.rows).toEqual(expected.rows);
+      expect(now.answers.sort(byAnswer)).toEqual(expected.answers.sort(byAnswer));
+      expect(now.counters).toEqual(expected.counters);
+    }
+    // Deleted rows come back with new ids, and their answers left behind are swept, across calls too.
+    await t.run(async (ctx) => {
+      for (const row of before.slice(0, 3)) await ctx.db.delete("examParticipations", row._id);
+    });
+    rebuildTestHooks.maxStepsPerCall = 2;
+    try {
+      let cursor: string | undefined;
+      for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, {}); !r.isDone; ) {
+        cursor = r.continueCursor;
+        r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor });
+      }
+    } finally {
+      rebuildTestHooks.maxStepsPerCall = undefined;
+    }
+    expect(await t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true, issues: [] });
+    expect((await rowsAndCounters()).answers.length).toBe(expected.answers.length);
+  });
 });
+
+function byAnswer(a: { participationId: string; position: number }, b: { participationId: string; position: number }) {
+  return a.participationId < b.participationId ? -1 : a.participationId > b.participationId ? 1 : a.position - b.position;
+}

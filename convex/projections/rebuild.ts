@@ -22,9 +22,8 @@ import { checkChainBatch } from "../model/auditChain";
 import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../model/migration";
 import { compareProjection, type VerificationIssue } from "../model/verification";
 import { answerRowOf, projectStream, type AttemptRows } from "./attempt";
-import { counterShard, loadAnswers, writeAttemptRows } from "./store";
+import { PendingCounters, counterShard, loadAnswers, writeAttemptRows, type Counts } from "./store";
 
-type Counts = { participants: number; completed: number; answers: number };
 type Cursor = {
   phase: "streams" | "orphans";
   after: { examId: Id<"exams">; userId: Id<"users"> } | null;
@@ -114,17 +113,102 @@ async function nextStream(ctx: QueryCtx, onlyExam: Id<"exams"> | undefined, afte
   return userId === null ? null : { examId, userId };
 }
 
+/** A stream with its events (by version) and its participation rows (oldest first; normally one). */
+type ExamStream = { stream: StreamId; docs: Doc<"examEvents">[]; rows: Doc<"examParticipations">[] };
+
+/** Reads a query document by document (in Convex, page by page as they are consumed). */
+function iterate<T>(query: AsyncIterable<T>): AsyncIterator<T> {
+  return query[Symbol.asyncIterator]();
+}
+
+async function pull<T>(it: AsyncIterator<T>): Promise<T | null> {
+  const r = await it.next();
+  return r.done === true ? null : r.value;
+}
+
+/** Orders streams by exam, then user (the order of both indexes). */
+function compareStreams(a: StreamId, b: StreamId): number {
+  if (a.examId !== b.examId) return a.examId < b.examId ? -1 : 1;
+  return a.userId === b.userId ? 0 : a.userId < b.userId ? -1 : 1;
+}
+
+/** An exam's events or rows after `afterUser`, or (no exam) those of every exam after `afterExam`. */
+function eventsAfter(ctx: QueryCtx, range: { examId?: Id<"exams">; afterUser?: Id<"users">; afterExam?: Id<"exams"> }) {
+  return iterate(
+    ctx.db.query("examEvents").withIndex("by_exam_and_user_and_version", (q) => {
+      if (range.examId === undefined) return range.afterExam === undefined ? q : q.gt("examId", range.afterExam);
+      return range.afterUser === undefined ? q.eq("examId", range.examId) : q.eq("examId", range.examId).gt("userId", range.afterUser);
+    }),
+  );
+}
+
+function rowsAfter(ctx: QueryCtx, range: { examId?: Id<"exams">; afterUser?: Id<"users">; afterExam?: Id<"exams"> }) {
+  return iterate(
+    ctx.db.query("examParticipations").withIndex("by_exam_and_user", (q) => {
+      if (range.examId === undefined) return range.afterExam === undefined ? q : q.gt("examId", range.afterExam);
+      return range.afterUser === undefined ? q.eq("examId", range.examId) : q.eq("examId", range.examId).gt("userId", range.afterUser);
+    }),
+  );
+}
+
+/**
+ * The streams after `after` (only `onlyExam`'s if given), in exam then user order,
+ * each with its events and rows: range reads of the log and of the rows walked side
+ * by side (a merge join), at most two of each per call, instead of several lookups
+ * per stream. Each call returns the next stream, or null at the end; it reads one
+ * event and one row past the stream (the next one's first). The caller inserts or
+ * removes rows only of streams the walk has passed, so the open reads are not disturbed.
+ */
+function streamsAfter(ctx: QueryCtx, onlyExam: Id<"exams"> | undefined, after: Cursor["after"]): () => Promise<ExamStream | null> {
+  // The rest of `after`'s exam, then (whole log) the exams after it.
+  const ranges = [
+    ...(after !== null ? [{ examId: after.examId, afterUser: after.userId }] : onlyExam !== undefined ? [{ examId: onlyExam }] : []),
+    ...(onlyExam === undefined ? [{ afterExam: after?.examId }] : []),
+  ];
+  let events: AsyncIterator<Doc<"examEvents">> | null = null;
+  let rows: AsyncIterator<Doc<"examParticipations">> | null = null;
+  let event: Doc<"examEvents"> | null = null;
+  let row: Doc<"examParticipations"> | null = null;
+  const next = async (): Promise<ExamStream | null> => {
+    if (events === null || rows === null) {
+      const range = ranges.shift();
+      if (range === undefined) return null;
+      [events, rows] = [eventsAfter(ctx, range), rowsAfter(ctx, range)];
+      [event, row] = [await pull(events), await pull(rows)];
+    }
+    if (event === null && row === null) {
+      [events, rows] = [null, null];
+      return next();
+    }
+    const stream = event === null || (row !== null && compareStreams(row, event) < 0) ? streamOfDoc(row!) : streamOfDoc(event);
+    const found: ExamStream = { stream, docs: [], rows: [] };
+    for (; event !== null && compareStreams(event, stream) === 0; event = await pull(events)) found.docs.push(event);
+    for (; row !== null && compareStreams(row, stream) === 0; row = await pull(rows)) found.rows.push(row);
+    return found;
+  };
+  return next;
+}
+
+function streamOfDoc({ examId, userId }: StreamId): StreamId {
+  return { examId, userId };
+}
+
+/** The rows a stream's events give, or why they cannot be read (the stream is then left alone). */
+function rowsFromEvents(docs: readonly Doc<"examEvents">[]): AttemptRows | string {
+  try {
+    return projectStream(docs.map(toRecordedEvent));
+  } catch (error) {
+    return `unreadable event: ${String(error)}`;
+  }
+}
+
 /** A stream's events, parsed; null when the catalog cannot read one of them (the stream is then left alone). */
 async function streamOf(ctx: QueryCtx, stream: StreamId): Promise<{ docs: Doc<"examEvents">[]; rows: AttemptRows | string }> {
   const docs = await ctx.db
     .query("examEvents")
     .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
     .collect();
-  try {
-    return { docs, rows: projectStream(docs.map(toRecordedEvent)) };
-  } catch (error) {
-    return { docs, rows: `unreadable event: ${String(error)}` };
-  }
+  return { docs, rows: rowsFromEvents(docs) };
 }
 
 /** Every participation row of a stream, oldest first (normally one). */
@@ -168,8 +252,11 @@ async function resetCounters(ctx: MutationCtx, examId: Id<"exams">, counts: Reco
   return written;
 }
 
-function parseCursor(cursor: string | null | undefined): Cursor {
-  if (!cursor) return { phase: "streams", after: null, counts: {} };
+/** Test-only: stop a call after this many steps (streams, exams left, participations swept), to exercise resuming. Never set in production. */
+export const rebuildTestHooks: { maxStepsPerCall?: number } = {};
+
+function parseCursor(cursor: string | null | undefined, firstPhase: Cursor["phase"] = "streams"): Cursor {
+  if (!cursor) return { phase: firstPhase, after: null, counts: {} };
   return JSON.parse(cursor) as Cursor;
 }
 
@@ -183,7 +270,7 @@ function parseCursor(cursor: string | null | undefined): Cursor {
 export const rebuildProjections = internalMutation({
   args: { examId: v.optional(v.id("exams")), cursor: v.optional(v.union(v.string(), v.null())) },
   handler: async (ctx, { examId, cursor }) => {
-    const at = parseCursor(cursor);
+    const at = parseCursor(cursor, "orphans");
     const result = {
       streamsRebuilt: 0,
       documentsWritten: 0,
@@ -195,26 +282,59 @@ export const rebuildProjections = internalMutation({
     };
     let costliest: Usage = NO_USAGE;
     let handled = 0;
-    const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
+    const roomFor = async () =>
+      handled === 0 ||
+      ((rebuildTestHooks.maxStepsPerCall === undefined || handled < rebuildTestHooks.maxStepsPerCall) &&
+        fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
 
+    if (at.phase === "orphans" && examId !== undefined) at.phase = "streams"; // one exam: its answers are reached through its rows
+    if (at.phase === "orphans") {
+      // Answers whose participation is gone, swept first: the streams phase never leaves any, and after the
+      // projections were emptied there is nothing to read. One read of the answers in participation order, one get per participation.
+      const answers = iterate(
+        ctx.db
+          .query("examAnswers")
+          .withIndex("by_participation_and_question", (q) =>
+            at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
+          ),
+      );
+      let answer = await pull(answers);
+      while (answer !== null && (await roomFor())) {
+        const before = await usage(ctx);
+        const { participationId } = answer;
+        const group: Doc<"examAnswers">[] = [];
+        for (; answer !== null && answer.participationId === participationId; answer = await pull(answers)) group.push(answer);
+        if ((await ctx.db.get("examParticipations", participationId)) === null) {
+          for (const orphan of group) await ctx.db.delete("examAnswers", orphan._id);
+          result.orphanAnswersRemoved += group.length;
+        }
+        at.afterParticipationId = participationId;
+        handled += 1;
+        costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+      }
+      if (answer === null) Object.assign(at, { phase: "streams", after: null, afterParticipationId: undefined });
+    }
+
+    // Counter changes of this call's attempts: written once at its end, or dropped when the exam's counters are reset.
+    const pending = new PendingCounters();
+    const nextStream = streamsAfter(ctx, examId, at.after);
     while (at.phase === "streams") {
       if (!(await roomFor())) break;
       const before = await usage(ctx);
-      const stream = await nextStream(ctx, examId, at.after);
-      if (at.after !== null && stream?.examId !== at.after.examId) {
+      const found = await nextStream();
+      if (at.after !== null && found?.stream.examId !== at.after.examId) {
+        // The walk has left an exam: its counters are set from its rebuilt rows.
         result.documentsWritten += await resetCounters(ctx, at.after.examId, at.counts);
+        pending.discard(at.after.examId);
         at.counts = {};
       }
-      if (stream === null) {
-        if (examId !== undefined) {
-          result.isDone = true;
-          return result;
-        }
-        Object.assign(at, { phase: "orphans", after: null });
+      if (found === null) {
+        result.isDone = true;
         break;
       }
-      const { rows: target } = await streamOf(ctx, stream);
-      const [keep, ...extra] = await rowsOf(ctx, stream);
+      const { stream } = found;
+      const target = rowsFromEvents(found.docs);
+      const [keep, ...extra] = found.rows;
       if (typeof target === "string") {
         result.skippedStreams.push({ ...stream, reason: target });
         if (keep) addCounts(at.counts, counterShard(stream.userId), { participation: keep, answers: await loadAnswers(ctx, keep._id) });
@@ -225,7 +345,7 @@ export const rebuildProjections = internalMutation({
           result.participationsRemoved += 1;
         }
         const stored = { row: keep ?? null, answers: keep === undefined ? [] : await loadAnswers(ctx, keep._id) };
-        const written = await writeAttemptRows(ctx, stream, stored, target);
+        const written = await writeAttemptRows(ctx, stream, stored, target, pending);
         result.documentsWritten += written.documentsWritten;
         if (target.participation === null && keep !== undefined) result.participationsRemoved += 1;
         addCounts(at.counts, counterShard(stream.userId), target);
@@ -235,30 +355,8 @@ export const rebuildProjections = internalMutation({
       handled += 1;
       costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
     }
-
-    while (at.phase === "orphans") {
-      if (!(await roomFor())) break;
-      const before = await usage(ctx);
-      const next = await ctx.db
-        .query("examAnswers")
-        .withIndex("by_participation_and_question", (q) =>
-          at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
-        )
-        .first();
-      if (next === null) {
-        result.isDone = true;
-        return result;
-      }
-      if ((await ctx.db.get("examParticipations", next.participationId)) === null) {
-        for (const answer of await loadAnswers(ctx, next.participationId)) {
-          await ctx.db.delete("examAnswers", answer._id);
-          result.orphanAnswersRemoved += 1;
-        }
-      }
-      at.afterParticipationId = next.participationId;
-      handled += 1;
-      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
-    }
+    await pending.flush(ctx);
+    if (result.isDone) return result;
     result.continueCursor = JSON.stringify(at);
     return result;
   },

@@ -47,7 +47,66 @@ export function counterShard(userId: string): number {
   return (h >>> 0) % COUNTER_SHARDS;
 }
 
-type Counts = { participants: number; completed: number; answers: number };
+export type Counts = { participants: number; completed: number; answers: number };
+
+/**
+ * Counter changes of several attempts written in one transaction, applied together
+ * by {@link PendingCounters.flush} (one read per exam instead of one per attempt).
+ * Whoever passes one to {@link writeAttemptRows} must flush it (or overwrite the
+ * exam's counters) before its transaction ends.
+ */
+export class PendingCounters {
+  private readonly byExam = new Map<Id<"exams">, Map<number, Counts>>();
+
+  add(stream: StreamId, delta: Counts) {
+    if (delta.participants === 0 && delta.completed === 0 && delta.answers === 0) return;
+    let shards = this.byExam.get(stream.examId);
+    if (shards === undefined) this.byExam.set(stream.examId, (shards = new Map()));
+    const shard = counterShard(stream.userId);
+    const c = shards.get(shard) ?? { participants: 0, completed: 0, answers: 0 };
+    shards.set(shard, {
+      participants: c.participants + delta.participants,
+      completed: c.completed + delta.completed,
+      answers: c.answers + delta.answers,
+    });
+  }
+
+  /** Forgets an exam's changes (its caller has set the exam's counters outright). */
+  discard(examId: Id<"exams">) {
+    this.byExam.delete(examId);
+  }
+
+  async flush(ctx: MutationCtx) {
+    for (const [examId, deltas] of this.byExam) {
+      const docs = await ctx.db
+        .query("examCounterShards")
+        .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
+        .take(COUNTER_SHARDS * 4);
+      for (const [shard, delta] of deltas) {
+        if (delta.participants === 0 && delta.completed === 0 && delta.answers === 0) continue;
+        await applyCounterDelta(ctx, { examId, shard }, docs.find((d) => d.shard === shard) ?? null, delta);
+      }
+    }
+    this.byExam.clear();
+  }
+}
+
+async function applyCounterDelta(
+  ctx: MutationCtx,
+  at: { examId: Id<"exams">; shard: number },
+  doc: Doc<"examCounterShards"> | null,
+  { participants, completed, answers }: Counts,
+) {
+  if (doc === null) {
+    await ctx.db.insert("examCounterShards", { ...at, participants, completed, answers });
+  } else {
+    await ctx.db.patch("examCounterShards", doc._id, {
+      participants: doc.participants + participants,
+      completed: doc.completed + completed,
+      answers: doc.answers + answers,
+    });
+  }
+}
 
 async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
   const { participants, completed, answers } = delta;
@@ -57,15 +116,7 @@ async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
     .query("examCounterShards")
     .withIndex("by_exam_and_shard", (q) => q.eq("examId", stream.examId).eq("shard", shard))
     .unique();
-  if (doc === null) {
-    await ctx.db.insert("examCounterShards", { examId: stream.examId, shard, participants, completed, answers });
-  } else {
-    await ctx.db.patch("examCounterShards", doc._id, {
-      participants: doc.participants + participants,
-      completed: doc.completed + completed,
-      answers: doc.answers + answers,
-    });
-  }
+  await applyCounterDelta(ctx, { examId: stream.examId, shard }, doc, delta);
 }
 
 /** Participant, completed and answer counts of an exam (V2 rows): COUNTER_SHARDS small reads, never the participants. */
@@ -87,13 +138,16 @@ export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Pro
 /**
  * Makes the stored rows equal `rows`, writing only what differs. The participation
  * keeps its `_id` (rows are patched in place); answers are matched by position.
+ * Counters are bumped at once, or collected in `counters` for the caller to flush.
  */
 export async function writeAttemptRows(
   ctx: MutationCtx,
   stream: StreamId,
   stored: StoredAttempt,
   rows: AttemptRows,
+  counters?: PendingCounters,
 ): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
+  const bump = async (s: StreamId, delta: Counts) => (counters ? counters.add(s, delta) : bumpCounters(ctx, s, delta));
   let written = 0;
   const { row } = stored;
   const wasCompleted = row?.completedAt !== undefined;
@@ -102,7 +156,7 @@ export async function writeAttemptRows(
     written += stored.answers.length;
     if (row !== null) {
       await ctx.db.delete("examParticipations", row._id);
-      await bumpCounters(ctx, stream, { participants: -1, completed: -Number(wasCompleted), answers: -stored.answers.length });
+      await bump(stream, { participants: -1, completed: -Number(wasCompleted), answers: -stored.answers.length });
       written += 1;
     }
     return { participationId: null, documentsWritten: written };
@@ -112,7 +166,7 @@ export async function writeAttemptRows(
   let participationId: Id<"examParticipations">;
   if (row === null) {
     participationId = await ctx.db.insert("examParticipations", { ...stream, ...rows.participation });
-    await bumpCounters(ctx, stream, { participants: 1, completed: Number(isCompleted), answers: rows.answers.length });
+    await bump(stream, { participants: 1, completed: Number(isCompleted), answers: rows.answers.length });
     written += 1;
   } else {
     participationId = row._id;
@@ -120,7 +174,7 @@ export async function writeAttemptRows(
       await ctx.db.replace("examParticipations", row._id, { ...stream, ...rows.participation });
       written += 1;
     }
-    await bumpCounters(ctx, stream, {
+    await bump(stream, {
       participants: 0,
       completed: Number(isCompleted) - Number(wasCompleted),
       answers: rows.answers.length - stored.answers.length,
