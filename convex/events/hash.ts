@@ -3,6 +3,20 @@
  * previous event's hash in its stream, so an edit, removal or insertion made
  * outside the application breaks the chain from that point on.
  */
+import { sha256Hex } from "./sha256";
+
+const encoder = new TextEncoder();
+
+/** `"key":` for the field names events repeat (answers' questionId, selectedAnswer, …). */
+const quotedKeys = new Map<string, string>();
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = `${JSON.stringify(key)}:`;
+    if (quotedKeys.size < 1024) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
 
 /** JSON with object keys sorted at every depth and undefined fields dropped: the same value, the same text. */
 export function canonicalJson(value: unknown): string {
@@ -10,16 +24,24 @@ export function canonicalJson(value: unknown): string {
     if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`Cannot hash ${value}`);
     return JSON.stringify(value) ?? "null";
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  // Built by concatenation, not with intermediate arrays: it runs over every event's data on each append.
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ",";
+      if (i in value) out += canonicalJson(value[i]); // a hole stays empty, as Array.prototype.join leaves it
+    }
+    return out + "]";
+  }
+  const record = value as Record<string, unknown>;
+  let out = "{";
+  for (const key of Object.keys(record).sort()) {
+    const field = record[key];
+    if (field === undefined) continue;
+    if (out.length > 1) out += ",";
+    out += quotedKey(key) + canonicalJson(field);
+  }
+  return out + "}";
 }
 
 /** The fields of a stored event that its hash covers (everything but the hash and Convex's system fields). */
@@ -43,6 +65,6 @@ export async function eventHash(content: HashedEventContent): Promise<string> {
   const { examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash } =
     content;
   return sha256Hex(
-    canonicalJson({ examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash }),
+    encoder.encode(canonicalJson({ examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash })),
   );
 }

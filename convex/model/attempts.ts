@@ -24,7 +24,7 @@ import {
   type StreamId,
 } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
-import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/store";
+import { loadStoredAttempt, writeAttemptRows, type PendingCounters, type StoredAttempt } from "../projections/store";
 import { mirrorLegacyEntry } from "../projections/legacyMirror";
 
 export type LoadedAttempt = {
@@ -61,6 +61,8 @@ export type CommandInput = {
   /** Shared by the events of this command; generated when absent. */
   commandId?: string;
   recordedAt?: number;
+  /** Collects the counter changes for the caller to write once per transaction (a batch of commands); default: written at once. */
+  counters?: PendingCounters;
 };
 
 export type CommandResult = {
@@ -115,6 +117,7 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     stream,
     loaded.stored,
     attemptRows(state, { version: last.version, hash: last.hash }),
+    input.counters,
   );
   // The V1 array entry follows live writes (rollback safety); a legacy import's source IS that entry.
   if (input.origin !== "legacy_import") await mirrorLegacyEntry(ctx, stream, state, last.recordedAt);
@@ -139,6 +142,7 @@ export async function importLegacyEntries(
   stream: StreamId,
   entries: readonly LegacyEntry[],
   actor: Actor = { kind: "system", name: "legacy import" },
+  counters?: PendingCounters,
 ): Promise<{ eventsWritten: number; state: AttemptState | null }> {
   let eventsWritten = 0;
   let state: AttemptState | null = null;
@@ -149,6 +153,7 @@ export async function importLegacyEntries(
       actor,
       origin: "legacy_import",
       idempotencyKey: legacyImportKey(stream.examId, stream.userId, sourceIndex),
+      counters,
     });
     if (!result.duplicate) eventsWritten += result.events.length;
     state = result.state;

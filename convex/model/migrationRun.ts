@@ -14,7 +14,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
 import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
-import { loadAnswers } from "../projections/store";
+import { PendingCounters, loadAnswers } from "../projections/store";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt } from "./attempts";
 import { getExamDefinition, markLegacyBackfilled, syncExamDefinition } from "./examDefinitions";
@@ -119,6 +119,8 @@ type Batch = {
   questions: Map<string, { points?: number } | null>;
   /** Dry run: attempt states as this call's simulated imports left them. */
   simulated: Map<string, AttemptState>;
+  /** Counter changes of this call's imports, written once at its end. */
+  counters: PendingCounters;
 };
 
 function note(batch: Batch, findings: Finding[]) {
@@ -151,7 +153,7 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
       batch.pending = addUsage(batch.pending, { ...NO_USAGE, documentsWritten: events + rows, bytesWritten: 2 * bytes * Math.min(1, events) });
     }
   } else {
-    events = (await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }])).eventsWritten;
+    events = (await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, batch.counters)).eventsWritten;
   }
   if (events === 0) {
     report.alreadyMigrated += 1;
@@ -307,13 +309,23 @@ async function countRemaining(batch: Batch, after: number | undefined, report: B
 export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions): Promise<BatchReport> {
   const pass: Pass = options.clearAfterMigration ? "cleanup" : "migrate";
   const report = emptyReport(pass, options.dryRun);
-  const batch: Batch = { ctx, options, report, pending: NO_USAGE, handled: 0, questions: new Map(), simulated: new Map() };
+  const batch: Batch = {
+    ctx,
+    options,
+    report,
+    pending: NO_USAGE,
+    handled: 0,
+    questions: new Map(),
+    simulated: new Map(),
+    counters: new PendingCounters(),
+  };
 
   if (options.examId !== undefined) {
     const exam = await ctx.db.get("exams", options.examId);
     if (exam === null) throw new Error(`Exam ${options.examId} does not exist.`);
     const at: Cursor = { examId: exam._id, step: "import", nextIndex: options.fromIndex ?? 0, issues: 0 };
     const finished = await processExam(batch, exam, at, at.nextIndex === 0);
+    await batch.counters.flush(ctx);
     report.examsMigrated = finished ? 1 : 0;
     report.isDone = finished;
     report.examsRemaining = finished ? 0 : 1;
@@ -369,6 +381,7 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     else await countRemaining(batch, from, report);
   }
 
+  await batch.counters.flush(ctx);
   if (!options.dryRun) {
     const totals = progress?.totals ?? { exams: 0, participants: 0, answers: 0, batches: 0 };
     const changed = after !== progress?.afterCreationTime || JSON.stringify(current) !== JSON.stringify(progress?.current);
