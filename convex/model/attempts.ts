@@ -51,6 +51,10 @@ export async function loadAttempt(ctx: QueryCtx, stream: StreamId): Promise<Load
   return { stored, head, state };
 }
 
+function emptyAttempt(): LoadedAttempt {
+  return { stored: { row: null, answers: [] }, head: { version: 0, hash: "" }, state: initialState() };
+}
+
 export type CommandInput = {
   stream: StreamId;
   command: AttemptCommand;
@@ -63,6 +67,12 @@ export type CommandInput = {
   recordedAt?: number;
   /** Collects the counter changes for the caller to write once per transaction (a batch of commands); default: written at once. */
   counters?: PendingCounters;
+  /**
+   * The caller has read in this transaction that the stream has no events and no rows
+   * (an empty range over its whole exam) and has not written to it since: the attempt is
+   * not read again. Serializable transactions keep that read true until commit.
+   */
+  streamKnownEmpty?: boolean;
 };
 
 export type CommandResult = {
@@ -79,8 +89,10 @@ export type CommandResult = {
 /** Decides, appends and projects one command. Throws a domain error, writing nothing, if it is rejected. */
 export async function executeCommand(ctx: MutationCtx, input: CommandInput): Promise<CommandResult> {
   const { stream, command, idempotencyKey } = input;
-  const earlier = idempotencyKey === undefined ? null : await findByIdempotencyKey(ctx, idempotencyKey);
-  const loaded = await loadAttempt(ctx, stream);
+  const loaded = input.streamKnownEmpty === true ? emptyAttempt() : await loadAttempt(ctx, stream);
+  // A legacy import key names its stream and is appended only there: an empty stream has not seen it (no lookup).
+  const unseen = idempotencyKey === undefined || (loaded.head.version === 0 && isLegacyImportKeyOf(idempotencyKey, stream));
+  const earlier = unseen ? null : await findByIdempotencyKey(ctx, idempotencyKey);
   if (earlier !== null) {
     return {
       state: loaded.state,
@@ -129,6 +141,10 @@ export function legacyImportKey(examId: Id<"exams">, userId: Id<"users">, source
   return `legacy:${examId}:${userId}:${sourceIndex}`;
 }
 
+function isLegacyImportKeyOf(key: string, stream: StreamId): boolean {
+  return key.startsWith(legacyImportKey(stream.examId, stream.userId, 0).slice(0, -1)); // "legacy:<exam>:<user>:"
+}
+
 /** A V1 array entry and where it stands in the array. */
 export type LegacyEntry = { participant: V1Participant; sourceIndex: number };
 
@@ -142,18 +158,19 @@ export async function importLegacyEntries(
   stream: StreamId,
   entries: readonly LegacyEntry[],
   actor: Actor = { kind: "system", name: "legacy import" },
-  counters?: PendingCounters,
+  batch: Pick<CommandInput, "counters" | "streamKnownEmpty"> = {},
 ): Promise<{ eventsWritten: number; state: AttemptState | null }> {
   let eventsWritten = 0;
   let state: AttemptState | null = null;
-  for (const { participant, sourceIndex } of [...entries].sort((a, b) => a.sourceIndex - b.sourceIndex)) {
+  for (const [i, { participant, sourceIndex }] of [...entries].sort((a, b) => a.sourceIndex - b.sourceIndex).entries()) {
     const result = await executeCommand(ctx, {
       stream,
       command: { type: "ImportLegacyParticipant", data: { participant, sourceIndex } },
       actor,
       origin: "legacy_import",
       idempotencyKey: legacyImportKey(stream.examId, stream.userId, sourceIndex),
-      counters,
+      counters: batch.counters,
+      streamKnownEmpty: i === 0 && batch.streamKnownEmpty === true,
     });
     if (!result.duplicate) eventsWritten += result.events.length;
     state = result.state;

@@ -95,7 +95,19 @@ async function syncQuestionSheet(ctx: MutationCtx, exam: Doc<"exams">): Promise<
  * command). Reads the exam's question documents and sheet; writes only differences.
  */
 export async function syncExamDefinition(ctx: MutationCtx, exam: Doc<"exams">): Promise<ExamDefinition> {
+  return (await syncExamDefinitionAndSheet(ctx, exam)).definition;
+}
+
+/** {@link syncExamDefinition}, also returning the sheet it wrote (the migration grades from it without reading the questions again). */
+export async function syncExamDefinitionAndSheet(
+  ctx: MutationCtx,
+  exam: Doc<"exams">,
+): Promise<{ definition: ExamDefinition; sheet: SheetFields[] }> {
   const sheet = await syncQuestionSheet(ctx, exam);
+  return { sheet, definition: await syncDefinition(ctx, exam, sheet) };
+}
+
+async function syncDefinition(ctx: MutationCtx, exam: Doc<"exams">, sheet: SheetFields[]): Promise<ExamDefinition> {
   const existing = await getExamDefinition(ctx, exam._id);
   const fields = {
     title: exam.title,

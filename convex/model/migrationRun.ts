@@ -17,7 +17,7 @@ import { findByIdempotencyKey } from "../events/store";
 import { PendingCounters, loadAnswers } from "../projections/store";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt } from "./attempts";
-import { getExamDefinition, markLegacyBackfilled, syncExamDefinition } from "./examDefinitions";
+import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "./examDefinitions";
 import {
   NO_USAGE,
   ONE_DOCUMENT_READ,
@@ -121,6 +121,9 @@ type Batch = {
   simulated: Map<string, AttemptState>;
   /** Counter changes of this call's imports, written once at its end. */
   counters: PendingCounters;
+  /** An exam this call found with no events and no rows (so its streams need no reads until written), and the users it imported there. */
+  untouchedExam?: Id<"exams">;
+  importedUsers: Set<string>;
 };
 
 function note(batch: Batch, findings: Finding[]) {
@@ -153,7 +156,10 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
       batch.pending = addUsage(batch.pending, { ...NO_USAGE, documentsWritten: events + rows, bytesWritten: 2 * bytes * Math.min(1, events) });
     }
   } else {
-    events = (await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, batch.counters)).eventsWritten;
+    const streamKnownEmpty = batch.untouchedExam === examId && !batch.importedUsers.has(participant.userId);
+    batch.importedUsers.add(participant.userId);
+    const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, { counters: batch.counters, streamKnownEmpty });
+    events = imported.eventsWritten;
   }
   if (events === 0) {
     report.alreadyMigrated += 1;
@@ -162,6 +168,20 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
   report.participantsMigrated += 1;
   report.eventsWritten += events;
   if (isFirst) report.answersMigrated += participant.answers.length;
+}
+
+/** Whether the exam has no event and no row yet (two empty index ranges, which then stay empty for this transaction unless it writes). */
+async function hasNoAttempts(ctx: QueryCtx, examId: Id<"exams">): Promise<boolean> {
+  const event = await ctx.db
+    .query("examEvents")
+    .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", examId))
+    .first();
+  if (event !== null) return false;
+  const row = await ctx.db
+    .query("examParticipations")
+    .withIndex("by_exam_and_user", (q) => q.eq("examId", examId))
+    .first();
+  return row === null;
 }
 
 /** Reads the questions an entry's answers point at that this call has not read yet. */
@@ -209,13 +229,20 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   if (fresh) {
     // The definition and question sheet, once per exam (the call that started the exam committed them).
     if (!(await fits(batch, definitionSyncEstimate(exam.questionIds.length)))) return false;
-    if (!options.dryRun) await syncExamDefinition(ctx, exam);
+    if (!options.dryRun) {
+      // The sheet holds the points of the exam's questions: grading checks need not read them again.
+      const { sheet } = await syncExamDefinitionAndSheet(ctx, exam);
+      for (const row of sheet) batch.questions.set(row.questionId, row.points === undefined ? {} : { points: row.points });
+    }
     batch.handled += 1;
   }
   const first = firstIndexByUser(participants);
   const examQuestions = new Set<string>(exam.questionIds);
   if (at.step === "import" && at.nextIndex === 0) note(batch, examFindings(examId, participants, approximateBytes(exam)));
 
+  if (at.step === "import" && at.nextIndex < participants.length && !options.dryRun && (await hasNoAttempts(ctx, examId))) {
+    Object.assign(batch, { untouchedExam: examId, importedUsers: new Set() });
+  }
   for (; at.step === "import" && at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
     const unread = answeredQuestionIds(participant).filter((id) => !batch.questions.has(id));
@@ -318,6 +345,7 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     questions: new Map(),
     simulated: new Map(),
     counters: new PendingCounters(),
+    importedUsers: new Set(),
   };
 
   if (options.examId !== undefined) {
