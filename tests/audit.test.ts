@@ -4,8 +4,8 @@ import type { Id } from "../convex/_generated/dataModel";
 import { errorCode } from "../convex/lib/errors";
 import { importLegacyEntries } from "../convex/model/attempts";
 import type { V1Participant } from "../convex/lib/validators";
-import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
-import { MINUTE, T0, attemptDriver, useFakeClock } from "./support/audit";
+import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
+import { MINUTE, T0, attemptDriver } from "./support/audit";
 
 useFakeClock();
 

@@ -3,8 +3,8 @@ import { internal } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { eventHash } from "../convex/events/hash";
 import { errorCode } from "../convex/lib/errors";
-import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
-import { MINUTE, T0, attemptDriver, useFakeClock, verifyWholeChain } from "./support/audit";
+import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
+import { MINUTE, T0, attemptDriver, verifyWholeChain } from "./support/audit";
 
 useFakeClock();
 

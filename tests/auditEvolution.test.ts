@@ -9,8 +9,8 @@ import { eventHash } from "../convex/events/hash";
 import { readStream, readStreamHead, type StreamId } from "../convex/events/store";
 import { projectStream, participationRowOf, answerRowOf } from "../convex/projections/attempt";
 import { loadStoredAttempt, writeAttemptRows } from "../convex/projections/store";
-import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
-import { MINUTE, T0, attemptDriver, useFakeClock, verifyWholeChain } from "./support/audit";
+import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
+import { MINUTE, T0, attemptDriver, verifyWholeChain } from "./support/audit";
 
 useFakeClock();
 

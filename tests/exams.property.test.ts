@@ -4,12 +4,12 @@
  * and V2 calls interleaved on one exam, the V1 array (mirror) and the V2 tables
  * describe the same attempts, and V1 reads equal V2 reads.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
 
 import type { V1Participant } from "../convex/lib/validators";
-import { newConvexTest, seedExam, seedUser, type SeededUser, type TestConvex } from "./support/convex";
+import { newConvexTest, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { importLegacyEntries } from "../convex/model/attempts";
 import { loadParticipation } from "../convex/projections/store";
 import { arrayAndTables, callWrite, readEverything, syncDefinitions, type Api, type WriteName } from "./support/exams";
@@ -17,11 +17,7 @@ import { arrayAndTables, callWrite, readEverything, syncDefinitions, type Api, t
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 const DURATION = 10 * 60_000;
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(T0);
-});
-afterEach(() => vi.useRealTimers());
+useFakeClock(T0);
 
 type Step =
   | { kind: "write"; name: WriteName; student: number; answers: { q: number; option: string }[]; api: Api }

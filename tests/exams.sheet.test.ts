@@ -5,23 +5,19 @@
  * questions, and V2 per-student reads / first writes that cost the same however
  * big the exam document (with its legacy array) grows.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import * as exams from "../convex/exams";
 import type { V1Participant } from "../convex/lib/validators";
 import { markLegacyBackfilled, syncExamDefinition } from "../convex/model/examDefinitions";
 import { measureCall, measureRun } from "../src/runtime/embedded";
-import { newConvexTest, seedExam, seedUser, type TestConvex } from "./support/convex";
+import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 import { syncDefinitions } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(T0);
-});
-afterEach(() => vi.useRealTimers());
+useFakeClock(T0);
 
 async function sheetOf(t: TestConvex, examId: Id<"exams">) {
   return t.run((ctx) =>

@@ -3,14 +3,14 @@
  * rejected with its code, changing nothing), legacy attempts continuing through
  * V1 and V2, V1 after cleanup, and the legacy mirror's switches and failure.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import type { V1Participant } from "../convex/lib/validators";
 import { SUBMIT_GRACE_MS } from "../convex/lib/limits";
 import { importLegacyEntries } from "../convex/model/attempts";
 import { documentLimitProblem } from "../convex/projections/legacyMirror";
-import { newConvexTest, seedExam, seedUser, snapshotTables, type TestConvex } from "./support/convex";
+import { newConvexTest, seedExam, seedUser, snapshotTables, useFakeClock, type TestConvex } from "./support/convex";
 import {
   arrayAndTables,
   attempt,
@@ -27,11 +27,7 @@ import {
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 const DURATION = 30 * 60_000;
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(T0);
-});
-afterEach(() => vi.useRealTimers());
+useFakeClock(T0);
 
 async function setup(participants?: V1Participant[]) {
   const t = newConvexTest();

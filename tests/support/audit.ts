@@ -6,7 +6,7 @@
  * const ada = await attemptDriver(t, exam, userId);
  * await ada.start(T0); await ada.pause(T0 + 60_000); await ada.resume(T0 + 120_000);
  */
-import { afterEach, beforeEach, vi } from "vitest";
+import { vi } from "vitest";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { executeCommand } from "../../convex/model/attempts";
@@ -15,15 +15,6 @@ import type { SeededExam, TestConvex } from "./convex";
 
 export const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
 
-/** Fake Date for every test of the calling suite (timers stay real: convex-test uses them). */
-export function useFakeClock() {
-  beforeEach(() => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-}
 export const MINUTE = 60_000;
 
 /** One student's attempt, each action at its own (fake) time. */

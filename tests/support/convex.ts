@@ -4,6 +4,7 @@
  * snapshot of every table for "a rejected call changes nothing".
  */
 import { convexTest } from "convex-test";
+import { afterEach, beforeEach, vi } from "vitest";
 import schema from "../../convex/schema";
 import type { Doc, Id, TableNames } from "../../convex/_generated/dataModel";
 import { HALF_TRANSACTION_LIMITS } from "../../convex/lib/limits";
@@ -77,5 +78,16 @@ export async function snapshotTables(t: TestConvex): Promise<Record<string, unkn
     const out: Record<string, unknown[]> = {};
     for (const table of TABLES) out[table] = await ctx.db.query(table).collect();
     return out;
+  });
+}
+
+/** Fake Date for every test of the calling suite, starting at `start` if given (timers stay real: convex-test uses them). */
+export function useFakeClock(start?: number) {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    if (start !== undefined) vi.setSystemTime(start);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
   });
 }
