@@ -199,6 +199,9 @@ function sprinkleDirt(dataset: V1Dataset): void {
   }
 }
 
+/** Users or questions inserted per transaction (half the write limit is 8,000 documents). */
+const INSERT_CHUNK = 2_000;
+
 /** Ids of what {@link insertDataset} wrote, by dataset key. */
 export type DatasetIds = {
   users: Map<string, Id<"users">>;
@@ -221,13 +224,18 @@ export async function insertDataset(
   const userKeys = new Set(["admin", ...exams.flatMap((e) => e.participants.map((p) => p.userKey))]);
   const questionKeys = new Set(exams.flatMap((e) => [...e.questionKeys, ...e.participants.flatMap((p) => p.answers.map((a) => a.questionKey))]));
   const ids: DatasetIds = { users: new Map(), questions: new Map(), exams: new Map() };
+  // Users and questions in chunks that stay well inside one transaction's write limit.
+  const users = dataset.users.filter((u) => userKeys.has(u.key));
+  const questions = dataset.questions.filter((q) => questionKeys.has(q.key));
+  for (let i = 0; i < Math.max(users.length, questions.length); i += INSERT_CHUNK) {
+    await run(async (ctx) => {
+      for (const { key, ...user } of users.slice(i, i + INSERT_CHUNK)) ids.users.set(key, await ctx.db.insert("users", user));
+      for (const { key, ...question } of questions.slice(i, i + INSERT_CHUNK)) {
+        ids.questions.set(key, await ctx.db.insert("questions", question));
+      }
+    });
+  }
   await run(async (ctx) => {
-    for (const { key, ...user } of dataset.users) {
-      if (userKeys.has(key)) ids.users.set(key, await ctx.db.insert("users", user));
-    }
-    for (const { key, ...question } of dataset.questions) {
-      if (questionKeys.has(key)) ids.questions.set(key, await ctx.db.insert("questions", question));
-    }
     for (const key of dataset.deletedQuestionKeys) {
       if (!questionKeys.has(key)) continue;
       const id = await ctx.db.insert("questions", { text: "deleted", options: [], correctAnswer: "" });
