@@ -82,8 +82,6 @@ export type CommandResult = {
   participationId: Id<"examParticipations"> | null;
   /** The idempotency key was seen before: nothing was written. */
   duplicate: boolean;
-  /** The attempt's rows before this command (for projectors that need the old state). */
-  before: LoadedAttempt;
 };
 
 /** Decides, appends and projects one command. Throws a domain error, writing nothing, if it is rejected. */
@@ -93,27 +91,15 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   // A legacy import key names its stream and is appended only there: an empty stream has not seen it (no lookup).
   const unseen = idempotencyKey === undefined || (loaded.head.version === 0 && isLegacyImportKeyOf(idempotencyKey, stream));
   const earlier = unseen ? null : await findByIdempotencyKey(ctx, idempotencyKey);
-  if (earlier !== null) {
-    return {
-      state: loaded.state,
-      version: earlier.version,
-      events: earlier.events,
-      participationId: loaded.stored.row?._id ?? null,
-      duplicate: true,
-      before: loaded,
-    };
-  }
+  // Nothing to write: the attempt as loaded, with the first result of a repeated key if there was one.
+  const unchanged = (result: Pick<CommandResult, "version" | "events" | "duplicate">): CommandResult => ({
+    ...result,
+    state: loaded.state,
+    participationId: loaded.stored.row?._id ?? null,
+  });
+  if (earlier !== null) return unchanged({ version: earlier.version, events: earlier.events, duplicate: true });
   const events = decide(command, loaded.state);
-  if (events.length === 0) {
-    return {
-      state: loaded.state,
-      version: loaded.head.version,
-      events: [],
-      participationId: loaded.stored.row?._id ?? null,
-      duplicate: false,
-      before: loaded,
-    };
-  }
+  if (events.length === 0) return unchanged({ version: loaded.head.version, events: [], duplicate: false });
   const head = loaded.head.version === 0 ? null : loaded.head;
   const appended = await appendAtHead(ctx, stream, head, loaded.head.version, events, {
     actor: input.actor,
@@ -133,7 +119,7 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   );
   // The V1 array entry follows live writes (rollback safety); a legacy import's source IS that entry.
   if (input.origin !== "legacy_import") await mirrorLegacyEntry(ctx, stream, state, last.recordedAt);
-  return { state, version: appended.version, events: appended.events, participationId, duplicate: false, before: loaded };
+  return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
 
 /** The idempotency key of importing the V1 entry at `sourceIndex`: the same for the backfill and on-the-fly imports. */
