@@ -22,7 +22,7 @@ import { checkChainBatch } from "../model/auditChain";
 import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../model/migration";
 import { compareProjection, type VerificationIssue } from "../model/verification";
 import { answerRowOf, projectStream, type AttemptRows } from "./attempt";
-import { PendingCounters, counterShard, loadAnswers, writeAttemptRows, type Counts } from "./store";
+import { NO_COUNTS, PendingCounters, addCounts, countsOfAttempt, counterShard, loadAnswers, sameCounts, writeAttemptRows, type Counts } from "./store";
 
 type Cursor = {
   phase: "streams" | "orphans";
@@ -219,14 +219,8 @@ async function rowsOf(ctx: QueryCtx, stream: StreamId): Promise<Doc<"examPartici
     .take(16);
 }
 
-function addCounts(counts: Record<number, Counts>, shard: number, rows: AttemptRows) {
-  if (rows.participation === null) return;
-  const c = counts[shard] ?? { participants: 0, completed: 0, answers: 0 };
-  counts[shard] = {
-    participants: c.participants + 1,
-    completed: c.completed + Number(rows.participation.completedAt !== undefined),
-    answers: c.answers + rows.answers.length,
-  };
+function countRows(counts: Record<number, Counts>, shard: number, rows: AttemptRows) {
+  counts[shard] = addCounts(counts[shard] ?? NO_COUNTS, countsOfAttempt(rows.participation, rows.answers.length));
 }
 
 /** Sets an exam's counter shards to the counts of its rebuilt rows. */
@@ -237,14 +231,14 @@ async function resetCounters(ctx: MutationCtx, examId: Id<"exams">, counts: Reco
     .take(COUNTER_SHARDS * 4);
   let written = 0;
   for (let shard = 0; shard < COUNTER_SHARDS; shard++) {
-    const want = counts[shard] ?? { participants: 0, completed: 0, answers: 0 };
+    const want = counts[shard] ?? NO_COUNTS;
     const [have, ...extra] = shards.filter((s) => s.shard === shard);
     for (const e of extra) await ctx.db.delete("examCounterShards", e._id);
     written += extra.length;
     if (have === undefined) {
       if (want.participants === 0 && want.answers === 0) continue;
       await ctx.db.insert("examCounterShards", { examId, shard, ...want });
-    } else if (have.participants !== want.participants || have.completed !== want.completed || have.answers !== want.answers) {
+    } else if (!sameCounts(have, want)) {
       await ctx.db.patch("examCounterShards", have._id, want);
     } else continue;
     written += 1;
@@ -337,7 +331,7 @@ export const rebuildProjections = internalMutation({
       const [keep, ...extra] = found.rows;
       if (typeof target === "string") {
         result.skippedStreams.push({ ...stream, reason: target });
-        if (keep) addCounts(at.counts, counterShard(stream.userId), { participation: keep, answers: await loadAnswers(ctx, keep._id) });
+        if (keep) countRows(at.counts, counterShard(stream.userId), { participation: keep, answers: await loadAnswers(ctx, keep._id) });
       } else {
         for (const row of extra) {
           for (const answer of await loadAnswers(ctx, row._id)) await ctx.db.delete("examAnswers", answer._id);
@@ -348,7 +342,7 @@ export const rebuildProjections = internalMutation({
         const written = await writeAttemptRows(ctx, stream, stored, target, pending);
         result.documentsWritten += written.documentsWritten;
         if (target.participation === null && keep !== undefined) result.participationsRemoved += 1;
-        addCounts(at.counts, counterShard(stream.userId), target);
+        countRows(at.counts, counterShard(stream.userId), target);
         result.streamsRebuilt += 1;
       }
       at.after = stream;
@@ -437,7 +431,7 @@ export const verifyProjectionsPage = internalQuery({
       summary.events += docs.length;
       summary.participations += rows.length;
       summary.answers += answers.length;
-      if (rows[0] !== undefined) addCounts(at.counts, counterShard(stream.userId), { participation: rows[0], answers });
+      if (rows[0] !== undefined) countRows(at.counts, counterShard(stream.userId), { participation: rows[0], answers });
       at.after = stream;
       handled += 1;
       costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
@@ -508,13 +502,10 @@ export const verifyProjections = internalAction({
       for (const { examId: exam, counts } of page.examsLeft) {
         const shards: Doc<"examCounterShards">[] = await ctx.runQuery(internal.projections.rebuild.countersOf, { examId: exam });
         for (let shard = 0; shard < COUNTER_SHARDS; shard++) {
-          const want = counts[shard] ?? { participants: 0, completed: 0, answers: 0 };
+          const want = counts[shard] ?? NO_COUNTS;
           const haveDocs = shards.filter((s) => s.shard === shard);
-          const have = haveDocs.reduce(
-            (s, d) => ({ participants: s.participants + d.participants, completed: s.completed + d.completed, answers: s.answers + d.answers }),
-            { participants: 0, completed: 0, answers: 0 },
-          );
-          if (haveDocs.length <= 1 && have.participants === want.participants && have.completed === want.completed && have.answers === want.answers) {
+          const have = haveDocs.reduce<Counts>((sum, d) => addCounts(sum, d), NO_COUNTS);
+          if (haveDocs.length <= 1 && sameCounts(have, want)) {
             continue;
           }
           issues.push({

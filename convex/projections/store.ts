@@ -49,6 +49,31 @@ export function counterShard(userId: string): number {
 
 export type Counts = { participants: number; completed: number; answers: number };
 
+export const NO_COUNTS: Counts = { participants: 0, completed: 0, answers: 0 };
+
+/** a + sign·b, field by field. */
+export function addCounts(a: Counts, b: Counts, sign: 1 | -1 = 1): Counts {
+  return {
+    participants: a.participants + sign * b.participants,
+    completed: a.completed + sign * b.completed,
+    answers: a.answers + sign * b.answers,
+  };
+}
+
+export function sameCounts(a: Counts, b: Counts): boolean {
+  return a.participants === b.participants && a.completed === b.completed && a.answers === b.answers;
+}
+
+function isZero(c: Counts): boolean {
+  return sameCounts(c, NO_COUNTS);
+}
+
+/** What one attempt's rows count for in its exam's counters. */
+export function countsOfAttempt(participation: { completedAt?: number } | null, answers: number): Counts {
+  if (participation === null) return NO_COUNTS;
+  return { participants: 1, completed: Number(participation.completedAt !== undefined), answers };
+}
+
 /**
  * Counter changes of several attempts written in one transaction, applied together
  * by {@link PendingCounters.flush} (one read per exam instead of one per attempt).
@@ -59,16 +84,11 @@ export class PendingCounters {
   private readonly byExam = new Map<Id<"exams">, Map<number, Counts>>();
 
   add(stream: StreamId, delta: Counts) {
-    if (delta.participants === 0 && delta.completed === 0 && delta.answers === 0) return;
+    if (isZero(delta)) return;
     let shards = this.byExam.get(stream.examId);
     if (shards === undefined) this.byExam.set(stream.examId, (shards = new Map()));
     const shard = counterShard(stream.userId);
-    const c = shards.get(shard) ?? { participants: 0, completed: 0, answers: 0 };
-    shards.set(shard, {
-      participants: c.participants + delta.participants,
-      completed: c.completed + delta.completed,
-      answers: c.answers + delta.answers,
-    });
+    shards.set(shard, addCounts(shards.get(shard) ?? NO_COUNTS, delta));
   }
 
   /** Forgets an exam's changes (its caller has set the exam's counters outright). */
@@ -83,7 +103,7 @@ export class PendingCounters {
         .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
         .take(COUNTER_SHARDS * 4);
       for (const [shard, delta] of deltas) {
-        if (delta.participants === 0 && delta.completed === 0 && delta.answers === 0) continue;
+        if (isZero(delta)) continue;
         await applyCounterDelta(ctx, { examId, shard }, docs.find((d) => d.shard === shard) ?? null, delta);
       }
     }
@@ -95,22 +115,14 @@ async function applyCounterDelta(
   ctx: MutationCtx,
   at: { examId: Id<"exams">; shard: number },
   doc: Doc<"examCounterShards"> | null,
-  { participants, completed, answers }: Counts,
+  delta: Counts,
 ) {
-  if (doc === null) {
-    await ctx.db.insert("examCounterShards", { ...at, participants, completed, answers });
-  } else {
-    await ctx.db.patch("examCounterShards", doc._id, {
-      participants: doc.participants + participants,
-      completed: doc.completed + completed,
-      answers: doc.answers + answers,
-    });
-  }
+  if (doc === null) await ctx.db.insert("examCounterShards", { ...at, ...delta });
+  else await ctx.db.patch("examCounterShards", doc._id, addCounts(doc, delta));
 }
 
 async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
-  const { participants, completed, answers } = delta;
-  if (participants === 0 && completed === 0 && answers === 0) return;
+  if (isZero(delta)) return;
   const shard = counterShard(stream.userId);
   const doc = await ctx.db
     .query("examCounterShards")
@@ -125,14 +137,7 @@ export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Pro
     .query("examCounterShards")
     .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
     .take(COUNTER_SHARDS);
-  return shards.reduce(
-    (sum, s) => ({
-      participants: sum.participants + s.participants,
-      completed: sum.completed + s.completed,
-      answers: sum.answers + s.answers,
-    }),
-    { participants: 0, completed: 0, answers: 0 },
-  );
+  return shards.reduce<Counts>((sum, shard) => addCounts(sum, shard), NO_COUNTS);
 }
 
 /**
@@ -147,26 +152,28 @@ export async function writeAttemptRows(
   rows: AttemptRows,
   counters?: PendingCounters,
 ): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
-  const bump = async (s: StreamId, delta: Counts) => (counters ? counters.add(s, delta) : bumpCounters(ctx, s, delta));
+  const delta = addCounts(
+    countsOfAttempt(rows.participation, rows.answers.length),
+    countsOfAttempt(stored.row, stored.answers.length),
+    -1,
+  );
+  if (counters) counters.add(stream, delta);
+  else await bumpCounters(ctx, stream, delta);
   let written = 0;
   const { row } = stored;
-  const wasCompleted = row?.completedAt !== undefined;
   if (rows.participation === null) {
     for (const answer of stored.answers) await ctx.db.delete("examAnswers", answer._id);
     written += stored.answers.length;
     if (row !== null) {
       await ctx.db.delete("examParticipations", row._id);
-      await bump(stream, { participants: -1, completed: -Number(wasCompleted), answers: -stored.answers.length });
       written += 1;
     }
     return { participationId: null, documentsWritten: written };
   }
 
-  const isCompleted = rows.participation.completedAt !== undefined;
   let participationId: Id<"examParticipations">;
   if (row === null) {
     participationId = await ctx.db.insert("examParticipations", { ...stream, ...rows.participation });
-    await bump(stream, { participants: 1, completed: Number(isCompleted), answers: rows.answers.length });
     written += 1;
   } else {
     participationId = row._id;
@@ -174,11 +181,6 @@ export async function writeAttemptRows(
       await ctx.db.replace("examParticipations", row._id, { ...stream, ...rows.participation });
       written += 1;
     }
-    await bump(stream, {
-      participants: 0,
-      completed: Number(isCompleted) - Number(wasCompleted),
-      answers: rows.answers.length - stored.answers.length,
-    });
   }
 
   const count = Math.max(stored.answers.length, rows.answers.length);
