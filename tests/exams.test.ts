@@ -7,7 +7,8 @@ import { describe, expect, it, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import type { V1Participant } from "../convex/lib/validators";
-import { SUBMIT_GRACE_MS } from "../convex/lib/limits";
+import { getConvexSize, getDocumentSize } from "convex/values";
+import { CONVEX_LIMITS, SUBMIT_GRACE_MS } from "../convex/lib/limits";
 import { importLegacyEntries } from "../convex/model/attempts";
 import { documentLimitProblem } from "../convex/projections/legacyMirror";
 import { newConvexTest, seedExam, seedUser, snapshotTables, useFakeClock, type TestConvex } from "./support/convex";
@@ -239,13 +240,15 @@ describe("legacy attempts", () => {
     // V2 read before any write: falls back to the V1 entry.
     expect(await ada.as.query(api.exams.getPauseStatusV2, { examId })).toMatchObject({ status: "in_progress", pauseCount: 0 });
 
+    // A transaction's clock never runs behind the last commit (convex-test 0.0.71, as Convex): move past the seeding's commits.
+    vi.setSystemTime(T0 + 1_000);
     await ada.as.mutation(api.exams.startPause, { examId }); // V1
     expect(await eventsOf(t, examId, ada.userId)).toEqual([
       "legacy_import:LegacyParticipantImported",
       "legacy_import:LegacyDuplicateImported",
       "live_v1:ExamPaused",
     ]);
-    vi.setSystemTime(T0 + 60_000);
+    vi.setSystemTime(T0 + 61_000);
     await ada.as.mutation(api.exams.resumeFromPauseV2, { examId }); // V2
     const results = await ada.as.mutation(api.exams.submitExamAnswersV2, {
       examId,
@@ -258,7 +261,7 @@ describe("legacy attempts", () => {
     expect(exam!.participants!.map((p) => p.userId)).toEqual([ada.userId, bob.userId, ada.userId]);
     expect(exam!.participants![1]).toEqual(bobEntry);
     expect(exam!.participants![2]).toEqual(adaDuplicate);
-    expect(exam!.participants![0]).toMatchObject({ score: 3, completedAt: T0 + 60_000, pauseCount: 1, totalPausedMs: 60_000, isPaused: false });
+    expect(exam!.participants![0]).toMatchObject({ score: 3, completedAt: T0 + 61_000, pauseCount: 1, totalPausedMs: 60_000, isPaused: false });
     expect(exam!.participants![0]).not.toHaveProperty("pausedAt");
 
     // The backfill, later, over every entry: writes nothing for ada (bob is imported now).
@@ -305,15 +308,17 @@ describe("legacy attempts", () => {
 });
 
 describe("the legacy mirror", () => {
-  it("flags the exam instead of writing an array past 1 MiB; the student's action succeeds and V1 reads come from V2", async () => {
+  it("flags the exam instead of writing an array past 1 MiB (in UTF-8 bytes, as Convex counts); the student's action succeeds and V1 reads come from V2", async () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const filler = await seedUser(t, "filler");
     const { examId, questionIds } = await seedExam(t, { questions: 1, durationMs: DURATION });
-    const big = legacyEntry(filler.userId, {
-      answers: Array.from({ length: 8_000 }, () => ({ questionId: questionIds[0]!, selectedAnswer: "x".repeat(80), isCorrect: false })),
-    });
-    await t.run((ctx) => ctx.db.patch("exams", examId, { participants: [big] }));
+    // Non-Latin answers: 3 UTF-8 bytes per character, so a UTF-16 length would see a third of the document.
+    const answer = { questionId: questionIds[0]!, selectedAnswer: "答".repeat(80), isCorrect: false };
+    const base = await t.run(async (ctx) => getDocumentSize((await ctx.db.get("exams", examId))!));
+    const fits = Math.floor((CONVEX_LIMITS.documentBytes - 16 * 1024 - base - 200) / getConvexSize(answer));
+    const big = legacyEntry(filler.userId, { answers: Array.from({ length: fits }, () => answer) });
+    await t.run((ctx) => ctx.db.patch("exams", examId, { participants: [big] })); // stored: under 1 MiB, within the mirror's margin
     const session = await ada.as.mutation(api.exams.startExam, { examId });
     expect(session.status).toBe("in_progress");
     const { def, exam } = await t.run(async (ctx) => ({

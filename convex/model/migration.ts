@@ -7,6 +7,7 @@
  * const findings = participantFindings(examId, exam.questionIds, entry, firstIndex, (id) => questions.get(id));
  * if (!fitsBudget(used, importEstimate(entry.participant))) stopHere();
  */
+import { getConvexSize, type Value } from "convex/values";
 import type { V1Participant } from "../lib/validators";
 import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "../lib/limits";
 import { pointsOf } from "../events/decider";
@@ -99,9 +100,9 @@ export function participantFindings(
   return findings;
 }
 
-/** Rough size of a value as stored (JSON length): enough for budgets and "near the limit" reports. */
-export function approximateBytes(value: unknown): number {
-  return JSON.stringify(value)?.length ?? 0;
+/** Size of a value as Convex counts it (UTF-8 strings, 8-byte numbers): for budgets and "near the limit" reports. */
+export function approximateBytes(value: Value | undefined): number {
+  return value === undefined ? 0 : getConvexSize(value);
 }
 
 /** An exam document near Convex's per-document limits (1 MiB, 8,192 array elements). */

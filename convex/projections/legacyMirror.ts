@@ -12,6 +12,7 @@
  * const outcome = await mirrorLegacyEntry(ctx, { examId, userId }, state);
  * // "written" | "off" | "failed" (the exam is flagged; the student's action still succeeds)
  */
+import { getDocumentSize, type Value } from "convex/values";
 import type { Doc } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
@@ -67,9 +68,9 @@ export function documentLimitProblem(exam: Omit<Doc<"exams">, "_id" | "_creation
   if (entries > CONVEX_LIMITS.arrayElements) {
     return `participants would have ${entries} entries (limit ${CONVEX_LIMITS.arrayElements})`;
   }
-  const bytes = JSON.stringify(exam).length;
+  const bytes = getDocumentSize(exam as Record<string, Value>);
   if (bytes + MIRROR_SIZE_MARGIN_BYTES > CONVEX_LIMITS.documentBytes) {
-    return `exam document would be about ${bytes} bytes (limit ${CONVEX_LIMITS.documentBytes} minus a ${MIRROR_SIZE_MARGIN_BYTES}-byte margin)`;
+    return `exam document would be ${bytes} bytes (limit ${CONVEX_LIMITS.documentBytes} minus a ${MIRROR_SIZE_MARGIN_BYTES}-byte margin)`;
   }
   return null;
 }

@@ -81,11 +81,18 @@ export async function snapshotTables(t: TestConvex): Promise<Record<string, unkn
   });
 }
 
-/** Fake Date for every test of the calling suite, starting at `start` if given (timers stay real: convex-test uses them). */
-export function useFakeClock(start?: number) {
+/**
+ * The fake clock's default start, before every time the suites use: convex-test
+ * (like Convex) never lets `_creationTime` go backwards, so documents seeded at
+ * the real time would push every later one past the suite's fake times.
+ */
+export const FAKE_CLOCK_START = Date.UTC(2026, 0, 1);
+
+/** Fake Date for every test of the calling suite, starting at `start` (timers stay real: convex-test uses them). */
+export function useFakeClock(start: number = FAKE_CLOCK_START) {
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ["Date"] });
-    if (start !== undefined) vi.setSystemTime(start);
+    vi.setSystemTime(start);
   });
   afterEach(() => {
     vi.useRealTimers();
