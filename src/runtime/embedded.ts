@@ -15,6 +15,7 @@ import type { DefaultFunctionArgs, FunctionVisibility, RegisteredMutation, Regis
 import type { TransactionMetrics } from "convex-test/dist/transactionMetrics.js";
 import schema from "../../convex/schema.js";
 import { HALF_TRANSACTION_LIMITS } from "../../convex/lib/limits.js";
+import { IndexedDatabaseFake } from "./indexedDatabase.js";
 
 const convexDir = join(import.meta.dirname, "..", "..", "convex");
 
@@ -43,9 +44,13 @@ export function convexModules(): Record<string, () => Promise<unknown>> {
   );
 }
 
-/** A fresh embedded Convex with the schema and every function, limits enforced (half of Convex's by default). */
-export function createEmbeddedConvex(limits: Partial<TransactionMetrics> | boolean = HALF_TRANSACTION_LIMITS) {
-  return convexTest({ schema, modules: convexModules(), transactionLimits: limits });
+/**
+ * A fresh embedded Convex with the schema and every function, limits enforced
+ * (half of Convex's by default), whose index ranges cost what Convex's do
+ * (IndexedDatabaseFake; `indexed: false` for convex-test's own scan).
+ */
+export function createEmbeddedConvex(limits: Partial<TransactionMetrics> | boolean = HALF_TRANSACTION_LIMITS, { indexed = true } = {}) {
+  return convexTest({ schema, modules: convexModules(), transactionLimits: limits, ...(indexed ? { DatabaseFake: IndexedDatabaseFake } : {}) });
 }
 export type EmbeddedConvex = ReturnType<typeof createEmbeddedConvex>;
 

@@ -8,13 +8,19 @@ import { afterEach, beforeEach, vi } from "vitest";
 import schema from "../../convex/schema";
 import type { Doc, Id, TableNames } from "../../convex/_generated/dataModel";
 import { HALF_TRANSACTION_LIMITS } from "../../convex/lib/limits";
+import { IndexedDatabaseFake } from "../../src/runtime/indexedDatabase";
 import type { V1Participant } from "../../convex/lib/validators";
 
 export const modules = import.meta.glob("../../convex/**/*.*s");
 
-/** A fresh in-memory Convex with every per-transaction limit enforced at half of Convex's. */
+/**
+ * A fresh in-memory Convex with every per-transaction limit enforced at half of
+ * Convex's, on the index-aware database the rehearsal uses (so the suites run
+ * the runtime the figures come from; tests/indexedDatabase.property.test.ts
+ * holds it to convex-test's own scan).
+ */
 export function newConvexTest() {
-  return convexTest({ schema, modules, transactionLimits: HALF_TRANSACTION_LIMITS });
+  return convexTest({ schema, modules, transactionLimits: HALF_TRANSACTION_LIMITS, DatabaseFake: IndexedDatabaseFake });
 }
 export type TestConvex = ReturnType<typeof newConvexTest>;
 
