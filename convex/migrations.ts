@@ -20,7 +20,7 @@ import { internalAction, internalMutation, internalQuery, type QueryCtx } from "
 import type { V1Participant } from "./lib/validators";
 import { countParticipants, loadAnswers } from "./projections/store";
 import { getExamDefinition } from "./model/examDefinitions";
-import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, firstIndexByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./model/migration";
+import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./model/migration";
 import { loadProgress, nextExam, runMigrationBatch, verifyEntry, type Pass } from "./model/migrationRun";
 import type { VerificationIssue } from "./model/verification";
 
@@ -296,7 +296,7 @@ export const verifyExamPage = internalQuery({
     if (exam === null) throw new Error(`Exam ${examId} does not exist.`);
     const participants = exam.participants ?? [];
     const definition = await getExamDefinition(ctx, examId);
-    const first = firstIndexByUser(participants);
+    const byUser = entryIndexesByUser(participants);
     const issues: VerificationIssue[] = [];
     const findings: Finding[] = fromIndex === 0 ? examFindings(examId, participants, approximateBytes(exam)) : [];
     const questions = new Map<string, { points?: number } | null>();
@@ -318,9 +318,9 @@ export const verifyExamPage = internalQuery({
         questions.set(id, doc === null ? null : { points: doc.points });
       }
       findings.push(
-        ...participantFindings(examId, examQuestions, entry, index, first.get(entry.userId)!, (id) => questions.get(id) ?? null),
+        ...participantFindings(examId, examQuestions, entry, index, byUser.get(entry.userId)![0]!, (id) => questions.get(id) ?? null),
       );
-      const checked = await verifyEntry(ctx, examId, participants, index, first);
+      const checked = await verifyEntry(ctx, examId, participants, index, byUser);
       issues.push(...checked.issues);
       v2Participants += checked.rows;
       v2Answers += checked.answers;

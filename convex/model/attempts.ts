@@ -149,14 +149,18 @@ export async function importLegacyEntries(
   let eventsWritten = 0;
   let state: AttemptState | null = null;
   for (const [i, { participant, sourceIndex }] of [...entries].sort((a, b) => a.sourceIndex - b.sourceIndex).entries()) {
+    const idempotencyKey = legacyImportKey(stream.examId, stream.userId, sourceIndex);
+    const streamKnownEmpty = i === 0 && batch.streamKnownEmpty === true;
+    // An entry imported before (every entry, on a cleanup pass) costs one key lookup, not a load of the attempt and its answers.
+    if (!streamKnownEmpty && (await findByIdempotencyKey(ctx, idempotencyKey)) !== null) continue;
     const result = await executeCommand(ctx, {
       stream,
       command: { type: "ImportLegacyParticipant", data: { participant, sourceIndex } },
       actor,
       origin: "legacy_import",
-      idempotencyKey: legacyImportKey(stream.examId, stream.userId, sourceIndex),
+      idempotencyKey,
       counters: batch.counters,
-      streamKnownEmpty: i === 0 && batch.streamKnownEmpty === true,
+      streamKnownEmpty,
     });
     if (!result.duplicate) eventsWritten += result.events.length;
     state = result.state;

@@ -37,13 +37,15 @@ export type QuestionLookup = (questionId: string) => { points?: number } | null;
 /** Share of a per-document limit from which an exam is reported as "near" it. */
 export const NEAR_LIMIT_SHARE = 0.8;
 
-/** The first V1 array position of each user: later entries of the same user are duplicates. */
-export function firstIndexByUser(participants: readonly Pick<V1Participant, "userId">[]): Map<string, number> {
-  const first = new Map<string, number>();
+/** Each user's V1 array positions, in order: the first is their attempt, later ones are duplicates. */
+export function entryIndexesByUser(participants: readonly Pick<V1Participant, "userId">[]): Map<string, number[]> {
+  const byUser = new Map<string, number[]>();
   participants.forEach((p, i) => {
-    if (!first.has(p.userId)) first.set(p.userId, i);
+    const indexes = byUser.get(p.userId);
+    if (indexes === undefined) byUser.set(p.userId, [i]);
+    else indexes.push(i);
   });
-  return first;
+  return byUser;
 }
 
 /** The question ids a participant's answers point at. */

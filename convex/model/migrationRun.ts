@@ -27,7 +27,7 @@ import {
   attemptCostEstimate,
   definitionSyncEstimate,
   examFindings,
-  firstIndexByUser,
+  entryIndexesByUser,
   fitsBudget,
   participantFindings,
   type Finding,
@@ -199,15 +199,13 @@ export async function verifyEntry(
   examId: Id<"exams">,
   participants: readonly V1Participant[],
   sourceIndex: number,
-  first: ReadonlyMap<string, number>,
+  entriesByUser: ReadonlyMap<string, readonly number[]>,
 ): Promise<{ issues: VerificationIssue[]; rows: number; answers: number }> {
   // rows/answers: every V2 row of the user (normally one) and all their answers, for the summary.
   const entry = participants[sourceIndex]!;
-  if (first.get(entry.userId) !== sourceIndex) return { issues: [], rows: 0, answers: 0 }; // checked with the user's first entry
-  const duplicateIndexes: number[] = [];
-  participants.forEach((p, i) => {
-    if (i !== sourceIndex && p.userId === entry.userId) duplicateIndexes.push(i);
-  });
+  const indexes = entriesByUser.get(entry.userId)!;
+  if (indexes[0] !== sourceIndex) return { issues: [], rows: 0, answers: 0 }; // checked with the user's first entry
+  const duplicateIndexes = indexes.slice(1);
   const rows = await ctx.db
     .query("examParticipations")
     .withIndex("by_exam_and_user", (q) => q.eq("examId", examId).eq("userId", entry.userId))
@@ -236,7 +234,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     }
     batch.handled += 1;
   }
-  const first = firstIndexByUser(participants);
+  const byUser = entryIndexesByUser(participants);
   const examQuestions = new Set<string>(exam.questionIds);
   if (at.step === "import" && at.nextIndex === 0) note(batch, examFindings(examId, participants, approximateBytes(exam)));
 
@@ -251,7 +249,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     }
     migrationTestHooks.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
-    const firstIndex = first.get(participant.userId)!;
+    const firstIndex = byUser.get(participant.userId)![0]!;
     note(
       batch,
       participantFindings(examId, examQuestions, participant, at.nextIndex, firstIndex, (id) => batch.questions.get(id) ?? null),
@@ -271,7 +269,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     if (!(await fits(batch, { ...attemptCostEstimate(0, participant.answers.length), bytesWritten: 0, documentsWritten: 0 }))) {
       return false;
     }
-    const { issues } = await verifyEntry(ctx, examId, participants, at.nextIndex, first);
+    const { issues } = await verifyEntry(ctx, examId, participants, at.nextIndex, byUser);
     if (issues.length > 0 && at.firstIssue === undefined) at.firstIssue = issues[0]!.message;
     at.issues += issues.length;
     batch.handled += 1;

@@ -66,53 +66,6 @@ function maxUsage(a: Usage, b: Usage): Usage {
 /** Room for one more stream: twice the costliest stream of this call so far, plus the next lookups. */
 const LOOKUP_COST: Usage = { bytesRead: 64 * 1024, bytesWritten: 8 * 1024, documentsRead: 20, documentsWritten: 10, databaseQueries: 20 };
 
-function minId<T extends string>(a: T | undefined, b: T | undefined): T | null {
-  if (a === undefined) return b ?? null;
-  if (b === undefined) return a;
-  return a < b ? a : b;
-}
-
-/** The first user after `afterUser` with events or rows in the exam. */
-async function nextUserOf(ctx: QueryCtx, examId: Id<"exams">, afterUser?: Id<"users">): Promise<Id<"users"> | null> {
-  const event = await ctx.db
-    .query("examEvents")
-    .withIndex("by_exam_and_user_and_version", (q) =>
-      afterUser === undefined ? q.eq("examId", examId) : q.eq("examId", examId).gt("userId", afterUser),
-    )
-    .first();
-  const row = await ctx.db
-    .query("examParticipations")
-    .withIndex("by_exam_and_user", (q) => (afterUser === undefined ? q.eq("examId", examId) : q.eq("examId", examId).gt("userId", afterUser)))
-    .first();
-  return minId(event?.userId, row?.userId);
-}
-
-/** The first exam after `afterExam` with events or rows. */
-async function nextExamOf(ctx: QueryCtx, afterExam?: Id<"exams">): Promise<Id<"exams"> | null> {
-  const event = await ctx.db
-    .query("examEvents")
-    .withIndex("by_exam", (q) => (afterExam === undefined ? q : q.gt("examId", afterExam)))
-    .first();
-  const row = await ctx.db
-    .query("examParticipations")
-    .withIndex("by_exam_and_user", (q) => (afterExam === undefined ? q : q.gt("examId", afterExam)))
-    .first();
-  return minId(event?.examId, row?.examId);
-}
-
-/** The next stream (exam, user) after `after`, by a skip-scan over the log and the rows; only `onlyExam`'s if given. */
-async function nextStream(ctx: QueryCtx, onlyExam: Id<"exams"> | undefined, after: Cursor["after"]): Promise<StreamId | null> {
-  if (after !== null) {
-    const userId = await nextUserOf(ctx, after.examId, after.userId);
-    if (userId !== null) return { examId: after.examId, userId };
-    if (onlyExam !== undefined) return null;
-  }
-  const examId = onlyExam ?? (await nextExamOf(ctx, after?.examId));
-  if (examId === null || (after !== null && onlyExam !== undefined)) return null;
-  const userId = await nextUserOf(ctx, examId);
-  return userId === null ? null : { examId, userId };
-}
-
 /** A stream with its events (by version) and its participation rows (oldest first; normally one). */
 type ExamStream = { stream: StreamId; docs: Doc<"examEvents">[]; rows: Doc<"examParticipations">[] };
 
@@ -200,23 +153,6 @@ function rowsFromEvents(docs: readonly Doc<"examEvents">[]): AttemptRows | strin
   } catch (error) {
     return `unreadable event: ${String(error)}`;
   }
-}
-
-/** A stream's events, parsed; null when the catalog cannot read one of them (the stream is then left alone). */
-async function streamOf(ctx: QueryCtx, stream: StreamId): Promise<{ docs: Doc<"examEvents">[]; rows: AttemptRows | string }> {
-  const docs = await ctx.db
-    .query("examEvents")
-    .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
-    .collect();
-  return { docs, rows: rowsFromEvents(docs) };
-}
-
-/** Every participation row of a stream, oldest first (normally one). */
-async function rowsOf(ctx: QueryCtx, stream: StreamId): Promise<Doc<"examParticipations">[]> {
-  return ctx.db
-    .query("examParticipations")
-    .withIndex("by_exam_and_user", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
-    .take(16);
 }
 
 function countRows(counts: Record<number, Counts>, shard: number, rows: AttemptRows) {
@@ -400,28 +336,30 @@ export const verifyProjectionsPage = internalQuery({
     let costliest: Usage = NO_USAGE;
     let handled = 0;
     const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
+    // The log and the rows walked side by side (the rebuild's walk): one answers read per stream, no lookups.
+    const nextStream = streamsAfter(ctx, examId, at.after);
     while (at.phase === "streams") {
       if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
       const before = await usage(ctx);
-      const stream = await nextStream(ctx, examId, at.after);
-      if (at.after !== null && stream?.examId !== at.after.examId) {
+      const found = await nextStream();
+      if (at.after !== null && found?.stream.examId !== at.after.examId) {
         examsLeft.push({ examId: at.after.examId, counts: at.counts });
         at.counts = {};
       }
-      if (stream === null) {
+      if (found === null) {
         if (examId !== undefined) return { issues, summary, examsLeft, isDone: true, continueCursor: "" };
         Object.assign(at, { phase: "orphans", after: null });
         break;
       }
+      const { stream, docs, rows } = found;
       const where = { examId: stream.examId as string, userId: stream.userId as string };
-      const { docs, rows: expected } = await streamOf(ctx, stream);
+      const expected = rowsFromEvents(docs);
       const chain = await checkChainBatch(
         docs.map((d) => ({ ...d, eventId: d._id })),
         null,
         true,
       );
       issues.push(...chain.issues);
-      const rows = await rowsOf(ctx, stream);
       const answers = rows[0] === undefined ? [] : (await loadAnswers(ctx, rows[0]._id)).map(answerRowOf);
       if (typeof expected !== "string") {
         const stored = rows.map((r) => ({ _id: r._id as string, ...rowFields(r) }));

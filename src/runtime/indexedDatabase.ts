@@ -217,7 +217,6 @@ export class IndexedDatabaseFake extends DatabaseFake {
       const nextPending = () => fromPending?.next().value ?? null;
       let c = nextCommitted();
       let p = nextPending();
-      let entered = false;
       while (c !== null || p !== null) {
         let doc: Doc;
         if (p === null || (c !== null && compareKeys(c[0], p[0]) * (asc ? 1 : -1) < 0)) {
@@ -227,12 +226,10 @@ export class IndexedDatabaseFake extends DatabaseFake {
           doc = p[1];
           p = nextPending();
         }
-        if (plan.range.every((r) => engine.evaluateRangeFilter(doc, r))) {
-          entered = true;
-          yield doc;
-        } else if (entered) {
-          return; // past the end of the range: the rest of the index is outside it too
-        }
+        // The seek key is exact (it sorts right before the range's first key), so the first
+        // document outside the range is past its end, and so is the rest of the index.
+        if (!plan.range.every((r) => engine.evaluateRangeFilter(doc, r))) return;
+        yield doc;
       }
     })();
   }
