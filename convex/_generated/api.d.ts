@@ -17,7 +17,6 @@ import type * as audit from "../audit.js";
 import type * as events_catalog from "../events/catalog.js";
 import type * as events_decider from "../events/decider.js";
 import type * as events_hash from "../events/hash.js";
-import type * as events_sha256 from "../events/sha256.js";
 import type * as events_store from "../events/store.js";
 import type * as exams from "../exams.js";
 import type * as legacyMirror from "../legacyMirror.js";
@@ -53,7 +52,6 @@ declare const fullApi: ApiFromModules<{
   "events/catalog": typeof events_catalog;
   "events/decider": typeof events_decider;
   "events/hash": typeof events_hash;
-  "events/sha256": typeof events_sha256;
   "events/store": typeof events_store;
   exams: typeof exams;
   legacyMirror: typeof legacyMirror;

@@ -1,9 +1,11 @@
 /**
  * Tamper evidence for the log: each event's hash covers its content and the
  * previous event's hash in its stream, so an edit, removal or insertion made
- * outside the application breaks the chain from that point on.
+ * outside the application breaks the chain from that point on. SHA-256 from
+ * @noble/hashes: audited, synchronous, plain JS (runs in Convex's runtime).
  */
-import { sha256Hex } from "./sha256";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 
 const encoder = new TextEncoder();
 
@@ -64,7 +66,7 @@ export type HashedEventContent = {
 export async function eventHash(content: HashedEventContent): Promise<string> {
   const { examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash } =
     content;
-  return sha256Hex(
-    encoder.encode(canonicalJson({ examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash })),
+  return bytesToHex(
+    sha256(encoder.encode(canonicalJson({ examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash }))),
   );
 }
