@@ -5,7 +5,7 @@
  * point, through the bin launcher for one); argument errors run in-process.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -37,7 +37,8 @@ async function inProcess(args: string[]) {
 describe("full rehearsals (child processes)", () => {
   test("a passing rehearsal exits 0, writes the backup and the JSON report; a failing check exits 1; a snapshot rehearses", async () => {
     const snapshot = join(root, "export");
-    writeExportFolder(snapshot, datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })));
+    await writeExportFolder(snapshot, datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })));
+    const keyOf = new Map([...datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })).idOf].map(([k, v]) => [v, k]));
     const [pass, fault, fromSnapshot] = await Promise.all([
       cli([...TINY, "-q", "--workers", "1", "--out-dir", join(root, "pass"), "--json", join(root, "pass.json")]),
       cli([...TINY, "-q", "--workers", "1", "--out-dir", join(root, "fault"), "--fault", "drop-answer", "--json", join(root, "fault.json")]),
@@ -71,7 +72,7 @@ describe("full rehearsals (child processes)", () => {
     const snap = JSON.parse(readFileSync(join(root, "snap.json"), "utf8")) as Report;
     expect(snap.input).toMatchObject({ source: "snapshot", exams: 2, participants: 5, answers: 20 });
     // Dirty data found in a snapshot is reported under the snapshot's own ids.
-    expect(snap.findings.byExam.flatMap((e) => e.items).every((f) => ["e0", "e1"].includes(f.examKey))).toBe(true);
+    expect(snap.findings.byExam.flatMap((e) => e.items).every((f) => ["e0", "e1"].includes(keyOf.get(f.examKey) ?? f.examKey))).toBe(true);
   });
 
   test("the bin launcher passes arguments and the exit code through", async () => {
@@ -100,14 +101,32 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     }
   });
 
+  test("an unwritable --json path or an --out-dir that is a file: one line, exit 2, before anything runs", async () => {
+    const file = join(root, "a-file");
+    writeFileSync(file, "x");
+    for (const args of [["--json", join(root, "no-such-dir", "r.json")], ["--json", root], ["--out-dir", file]]) {
+      const { code, stdout, stderr } = await inProcess([...TINY, "-q", ...args]);
+      expect(code, args.join(" ")).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr.trim().split("\n"), stderr).toHaveLength(1);
+      expect(stderr).not.toMatch(/\s+at /);
+    }
+  });
+
+  test("--version prints the version", async () => {
+    const { code, stdout } = await inProcess(["--version"]);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe((JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version);
+  });
+
   test("a malformed snapshot names table, document and field", async () => {
-    const tables = datasetTables(generateV1Dataset({ exams: 1, participants: 2, answers: 4 }));
-    (tables.exams[0] as { participants: { score: unknown }[] }).participants[1]!.score = "high";
+    const exported = datasetTables(generateV1Dataset({ exams: 1, participants: 2, answers: 4 }));
+    (exported.tables.exams[0] as { participants: { score: unknown }[] }).participants[1]!.score = "high";
     const path = join(root, "bad.zip");
-    writeExportZip(path, tables);
+    await writeExportZip(path, exported);
     const { code, stderr } = await inProcess(["--snapshot", path, "-q"]);
     expect(code).toBe(2);
-    expect(stderr).toContain('bad snapshot: table "exams", line 1, document e0, field "participants[1].score": expected number, got string');
+    expect(stderr).toContain(`bad snapshot: table "exams", line 1, document ${exported.idOf.get("e0")}, field "participants[1].score": expected number, got string`);
     expect((await inProcess(["--snapshot", join(root, "nowhere"), "-q"])).code).toBe(2);
   });
 });

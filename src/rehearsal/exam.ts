@@ -18,6 +18,8 @@ import { canonicalJson } from "../../convex/events/hash.js";
 import { errorCode } from "../../convex/lib/errors.js";
 import type { Id } from "../../convex/_generated/dataModel.js";
 import { insertDataset, type V1Dataset } from "../dataset/generate.js";
+import type { ProductionState } from "../snapshot/load.js";
+import { insertProduction } from "../snapshot/production.js";
 import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
 import { callFunction, functionKind, FunctionNotAvailable } from "./functions.js";
 import { IdTranslator } from "./ids.js";
@@ -83,6 +85,7 @@ export async function rehearseExam(
   examKey: string,
   options: ExamOptions,
   onPhase: (phase: PhaseName) => void = () => {},
+  production?: ProductionState,
 ): Promise<ExamOutcome> {
   const exam = dataset.exams.find((e) => e.key === examKey)!;
   const outcome: ExamOutcome = {
@@ -157,6 +160,13 @@ export async function rehearseExam(
     const inserted = await insertDataset(t, dataset, [examKey]);
     ids = new IdTranslator(inserted);
     examId = inserted.exams.get(examKey)!;
+    let note: string | undefined;
+    if (production !== undefined) {
+      // Rehearse from where production stands: its log and V2 rows, loaded as they are.
+      const loadedState = await insertProduction(t, production, inserted);
+      for (const message of loadedState.failures) fail("load", `the exported audit chain: ${message}`, { kind: "chain_broken_in_export" });
+      note = loadedState.notes.join("; ") || undefined;
+    }
     const doc = await t.run((ctx) => ctx.db.get("exams", examId));
     outcome.input.documentBytes = getConvexSize(doc as Value);
     outcome.input.largestArray = Math.max(
@@ -164,6 +174,7 @@ export async function rehearseExam(
       doc!.participants?.length ?? 0,
       ...(doc!.participants ?? []).map((p) => p.answers.length),
     );
+    return note;
   });
   const run = async (name: PhaseName, body: () => Promise<string | void>) => {
     if (loaded()) return phase(name, body);
@@ -410,6 +421,7 @@ async function smokePass(
       }
     }
   }
+  if (students.length === 0) return "no participants: no student to sign in as";
   if (available === 0) throw new FunctionNotAvailable("exams:getExamSessionV2");
   const compared = outcome.smoke.filter((c) => c.equal !== null);
   return `${outcome.smoke.length} call pair(s) as ${students.length} student(s); ${compared.filter((c) => c.equal).length}/${compared.length} V1 = V2`;

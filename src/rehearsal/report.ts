@@ -24,6 +24,11 @@ export type ReportMeta = {
     questions: number;
     deletedQuestions: number;
     ignoredTables?: string[];
+    componentTables?: string[];
+    storage?: { files: number; bytes: number; largestBytes: number };
+    folder?: string | null;
+    /** Documents of this backend's own tables in the snapshot (a deployment already partly migrated). */
+    v2Documents?: Record<string, number>;
   };
   options: ExamOptions & { workers: number };
   backup: { path: string; bytes: number };
