@@ -41,7 +41,8 @@ describe("full rehearsals (child processes)", () => {
     const keyOf = new Map([...datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })).idOf].map(([k, v]) => [v, k]));
     const [pass, fault, fromSnapshot] = await Promise.all([
       cli([...TINY, "-q", "--workers", "1", "--out-dir", join(root, "pass"), "--json", join(root, "pass.json")]),
-      cli([...TINY, "-q", "--workers", "1", "--out-dir", join(root, "fault"), "--fault", "drop-answer", "--json", join(root, "fault.json")]),
+      // Without -q and without a terminal: a progress line per exam and phase, as it happens.
+      cli([...TINY, "--workers", "1", "--out-dir", join(root, "fault"), "--fault", "drop-answer", "--json", join(root, "fault.json")]),
       cli(["--snapshot", snapshot, "-q", "--workers", "2", "--out-dir", join(root, "snap"), "--json", join(root, "snap.json")]),
     ]);
 
@@ -57,12 +58,20 @@ describe("full rehearsals (child processes)", () => {
     expect(report.plantedDirt.unreported).toEqual([]);
     expect(report.smoke.pairs).toBeGreaterThan(0);
     expect(report.smoke.different).toBe(0);
+    // The report is the operator's plan: calls per guide step at the batch size, costs, time, riskiest exams, V1 = V2 line by line.
+    expect(report.plan.steps.map((st) => st.step)).toEqual(["2. status", "3. backup", "4. migrate", "5. verify", "views", "audit", "8. cleanup"]);
+    expect(report.plan.steps.every((st) => st.calls >= 1 && st.productionMs > 0 && st.largestShare !== null)).toBe(true);
+    expect(report.plan.riskiest.find((r) => r.by === "participants")!.exams[0]).toMatchObject({ value: 3 });
+    expect(report.plan.reconciliation.reconciled).toBe(true);
+    expect(pass.stdout).toMatch(/Operator's plan[\s\S]*4\. migrate[\s\S]*V1 participants 6 = /);
     const backup = JSON.parse(readFileSync(join(root, "pass", "v1_backup.json"), "utf8")) as { exams: { examId: string; participants: unknown[] }[] };
     // The backup names exams by the input's ids, not the embedded instances' (which repeat across instances).
     expect(backup.exams.map((e) => e.examId)).toEqual(["e0", "e1"]);
     expect(backup.exams.flatMap((e) => e.participants)).toHaveLength(6);
 
     expect(fault.code).toBe(1);
+    expect(fault.stderr).toMatch(/exam 1\/2 \(e0\)\s+step 4 · migrate/);
+    expect(fault.stderr).toMatch(/exam 2\/2 \(e1\)\s+final status/);
     expect(fault.stdout).toContain("Migration rehearsal: FAILED");
     const failed = JSON.parse(readFileSync(join(root, "fault.json"), "utf8")) as Report;
     expect(failed.findings.byExam[0]!.items.some((f) => f.severity === "failure" && f.phase === "verify")).toBe(true);

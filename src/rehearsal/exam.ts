@@ -53,6 +53,21 @@ export function subsetForExam(dataset: V1Dataset, examKey: string): V1Dataset {
 }
 
 type Obj = Record<string, unknown>;
+
+/** Entries of a user already listed earlier in the array, and their answers: kept in the log, not as rows (the V1/V2 reconciliation). */
+function duplicatesOf(participants: readonly { userKey: string; answers: unknown[] }[]) {
+  const seen = new Set<string>();
+  let duplicateEntries = 0;
+  let duplicateAnswers = 0;
+  for (const p of participants) {
+    if (seen.has(p.userKey)) {
+      duplicateEntries++;
+      duplicateAnswers += p.answers.length;
+    }
+    seen.add(p.userKey);
+  }
+  return { duplicateEntries, duplicateAnswers };
+}
 const num = (o: unknown, ...keys: string[]): number => {
   for (const k of keys) {
     const v = (o as Obj | null)?.[k];
@@ -94,6 +109,7 @@ export async function rehearseExam(
     input: {
       participants: exam.participants.length,
       answers: exam.participants.reduce((n, p) => n + p.answers.length, 0),
+      ...duplicatesOf(exam.participants),
       documentBytes: 0,
       largestArray: 0,
     },
@@ -108,10 +124,17 @@ export async function rehearseExam(
   let t!: EmbeddedConvex;
   let examId!: Id<"exams">;
   let calls = 0;
+  /** The longest single query or mutation of the phase (one transaction: its time bounds the user code's). */
+  let longestTransactionMs = 0;
   /** Results come back with embedded ids (cursors must go back unchanged); what is kept is translated. */
   const call = async <R = Obj>(name: string, args: Obj, as: Pick<EmbeddedConvex, "query" | "mutation" | "action"> = t) => {
     calls++;
-    return callFunction<R>(as, name, args);
+    const started = performance.now();
+    try {
+      return await callFunction<R>(as, name, args);
+    } finally {
+      if ((await functionKind(name)) !== "action") longestTransactionMs = Math.max(longestTransactionMs, performance.now() - started);
+    }
   };
   const seen = new Set<string>();
   /** Records findings once: the cleanup and the verifier report again what the migration found. */
@@ -129,6 +152,7 @@ export async function rehearseExam(
   const phase = async (name: PhaseName, body: () => Promise<string | void>) => {
     const started = performance.now();
     calls = 0;
+    longestTransactionMs = 0;
     try {
       const { result, transactions } = await observeTransactions(body);
       outcome.phases[name] = {
@@ -138,6 +162,7 @@ export async function rehearseExam(
         calls,
         transactions: transactions.length,
         largest: maxCost(transactions),
+        longestTransactionMs,
       };
     } catch (e) {
       const skipped = e instanceof FunctionNotAvailable;
