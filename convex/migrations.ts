@@ -19,7 +19,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import { internalAction, internalMutation, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
 import type { V1Participant } from "./lib/validators";
 import { countParticipants, loadAnswers } from "./projections/store";
-import { getExamDefinition } from "./model/examDefinitions";
+import { getExamDefinition, loadQuestionSheet } from "./model/examDefinitions";
 import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, firstIndexByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./model/migration";
 import { loadProgress, nextExam, runMigrationBatch, verifyEntry, type Pass } from "./model/migrationRun";
 import type { VerificationIssue } from "./model/verification";
@@ -364,11 +364,17 @@ export const verifyExamPage = internalQuery({
     const questions = new Map<string, { points?: number } | null>();
     const findings: Finding[] = [];
     if (fromIndex === 0) {
+      // Listed questions that no longer exist: from the sheet when the exam has one (one index range), else one read each.
       const missing: string[] = [];
-      for (const id of new Set<string>(exam.questionIds)) {
-        const doc = await ctx.db.get("questions", id as Id<"questions">);
-        questions.set(id, doc === null ? null : { points: doc.points });
-        if (doc === null) missing.push(id);
+      if (definition !== null) {
+        const listed = new Set<string>((await loadQuestionSheet(ctx, examId)).map((row) => row.questionId));
+        missing.push(...new Set(exam.questionIds.filter((id) => !listed.has(id))));
+      } else {
+        for (const id of new Set(exam.questionIds)) {
+          const doc = await ctx.db.get("questions", id);
+          questions.set(id, doc === null ? null : { points: doc.points });
+          if (doc === null) missing.push(id);
+        }
       }
       findings.push(...examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missing));
       // Entries the migration set aside: their missing participation is listed in issues, the reason here.

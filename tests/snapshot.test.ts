@@ -246,6 +246,22 @@ describe("a snapshot that cannot be rehearsed is rejected, naming table, documen
     expect(e.message).toMatch(/_storage.*the file holds 5 bytes, the metadata says 6/);
   });
 
+  test("a truncated ZIP, or one whose table entry is corrupt, is a bad snapshot (never a crash)", async () => {
+    const path = `${tmp()}.zip`;
+    const big = spec();
+    // Enough exam data that the exams entry spans many deflate blocks.
+    for (let i = 0; i < 300; i++) big.tables.exams.push({ ...big.tables.exams[1]!, _id: id("exams", `x${i}`), title: `Exam ${i} ${"lorem ipsum ".repeat(20)}${i * 7919}` });
+    await writeExportZip(path, big);
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length >> 1));
+    await expect(loadSnapshot(path)).rejects.toThrow(SnapshotError);
+    const corrupt = Buffer.from(bytes);
+    const at = corrupt.indexOf("exams/documents.jsonl") + 200;
+    for (let i = at; i < at + 64; i++) corrupt[i] = corrupt[i]! ^ 0x5a;
+    writeFileSync(path, corrupt);
+    await expect(loadSnapshot(path)).rejects.toThrow(SnapshotError);
+  });
+
   test("not an export at all", async () => {
     const dir = tmp();
     mkdirSync(dir);

@@ -174,10 +174,11 @@ export async function rollForwardLegacyEntry(
   ctx: MutationCtx,
   stream: StreamId,
   entry: LegacyEntry,
-  batch: Pick<CommandInput, "counters"> = {},
+  batch: Pick<CommandInput, "counters"> & { state?: AttemptState | null } = {},
 ): Promise<{ eventsWritten: number; changed: string[] }> {
-  const loaded = await loadAttempt(ctx, stream);
-  if (loaded.state.participation === null || entryDifferences(loaded.state, entry.participant).length === 0) return { eventsWritten: 0, changed: [] };
+  // The attempt as the import just loaded it, when the caller has it (no second read).
+  const state = batch.state ?? (await loadAttempt(ctx, stream)).state;
+  if (state.participation === null || entryDifferences(state, entry.participant).length === 0) return { eventsWritten: 0, changed: [] };
   // Rows edited behind the log's back are the projection's damage (verifyProjections), not a change of V1: judge by the log.
   const changed = entryDifferences(replay(await readStream(ctx, stream)), entry.participant);
   if (changed.length === 0) return { eventsWritten: 0, changed };

@@ -174,7 +174,7 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
     const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, { counters: batch.counters, streamKnownEmpty });
     events = imported.eventsWritten;
     if (events === 0 && isFirst && batch.arrayCurrent) {
-      const rolled = await rollForwardLegacyEntry(ctx, stream, { participant, sourceIndex }, { counters: batch.counters });
+      const rolled = await rollForwardLegacyEntry(ctx, stream, { participant, sourceIndex }, { counters: batch.counters, state: imported.state });
       if (rolled.eventsWritten > 0) {
         report.rolledForward += 1;
         report.eventsWritten += rolled.eventsWritten;
@@ -301,9 +301,10 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   for (; at.step === "import" && at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
     const unread = answeredQuestionIds(participant).filter((id) => !batch.questions.has(id));
-    if (!(await fits(batch, attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length)))) {
-      return false;
-    }
+    const estimate = attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length);
+    // A roll-forward may replay the stream and rewrite the attempt once more.
+    const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
+    if (!(await fits(batch, more))) return false;
     migrationTestHooks.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
     const firstIndex = first.get(participant.userId)!;

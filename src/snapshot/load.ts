@@ -264,10 +264,28 @@ export async function scanSnapshot(
   try {
     archive = await openArchive(path);
   } catch (e) {
-    if (e instanceof ArchiveError) throw new SnapshotError(`not a readable ZIP file or export folder: ${e.message}`);
+    if (e instanceof ArchiveError || isReadError(e)) throw new SnapshotError(`not a readable ZIP file or export folder: ${(e as Error).message}`);
     throw e;
   }
   try {
+    return await scan(archive, path, handlers);
+  } catch (e) {
+    // A file that cannot be read to the end (permissions, a truncated or corrupt ZIP entry) is a bad snapshot, not a crash.
+    if (!(e instanceof SnapshotError) && (e instanceof ArchiveError || isReadError(e))) throw new SnapshotError(`the export cannot be read: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    archive.close();
+  }
+}
+
+/** Errors of reading files and inflating entries (Node's fs and zlib set `code`; yauzl's are plain Errors about the ZIP). */
+function isReadError(e: unknown): boolean {
+  if (!(e instanceof Error) || e instanceof TypeError || e instanceof ReferenceError || e instanceof SyntaxError) return false;
+  return typeof (e as NodeJS.ErrnoException).code === "string" || /zip|central directory|signature|entry|inflat|compress/i.test(e.message);
+}
+
+async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
+  {
     const reader = new Reader(archive);
     if (!reader.userTables.includes("exams")) throw new SnapshotError(`not a Convex export: ${path} has no exams/documents.jsonl`);
     await reader.readTablesTable();
@@ -311,8 +329,6 @@ export async function scanSnapshot(
       deletedQuestionKeys: [...reader.deletedQuestionKeys],
       production: V2_TABLES.some((t) => v2[t].length > 0) ? { tables: v2, examCreationTimes } : null,
     };
-  } finally {
-    archive.close();
   }
 }
 
