@@ -48,11 +48,14 @@ describe("checkMigrationStatus judges completeness by identity", () => {
     const t = newConvexTest();
     const [a, b, c, d] = await Promise.all(["a", "b", "c", "d"].map((n) => seedUser(t, n)));
     const exam = await seedExam(t, { participants: [entry(a!.userId), entry(b!.userId)] });
-    // c and d start live through V2 before the migration ran (their rows exist; a and b have none).
+    // With the mirror off, c and d start live through V2 before the migration ran: two rows, neither of a V1 participant.
+    await t.mutation(internal.legacyMirror.setExamLegacyMirror, { examId: exam.examId, enabled: false });
     for (const s of [c!, d!]) await s.as.mutation(api.exams.startExamV2, { examId: exam.examId });
-    // The mirror lists them in the V1 array too: four V1 entries, four users, two V2 rows.
+    expect((await t.run((ctx) => ctx.db.get("exams", exam.examId)))!.participants).toHaveLength(2);
     const status = await t.action(internal.migrations.checkMigrationStatus, {});
-    expect(status.v2.participations).toBeGreaterThanOrEqual(2);
+    // As many V2 rows as V1 participants: a count would call this complete.
+    expect(status.v2.participations).toBe(2);
+    expect(status.v1.totalParticipants).toBe(2);
     expect(status).toMatchObject({ migrationComplete: false, pendingExams: [exam.examId], participantsWithoutV2: 2 });
     await migrateToEnd(t);
     expect(await t.action(internal.migrations.checkMigrationStatus, {})).toMatchObject({ migrationComplete: true, participantsWithoutV2: 0 });
@@ -174,6 +177,11 @@ describe("rolling forward after a rollback (old code ran again)", () => {
         .unique(),
     );
     expect(rowOfA).toMatchObject({ completedAt: edited[0]!.completedAt, score: 1 });
+    // A student sees the rolled-forward entry of an attempt not yet completed without its grading, as for an import.
+    const history = await b!.as.query(api.audit.getParticipationHistory, { examId: exam.examId, userId: b!.userId, paginationOpts: { numItems: 10, cursor: null } });
+    const change = history.page.find((e) => e.type === "LegacyEntryChanged")!;
+    expect(change).toMatchObject({ origin: "legacy_rollforward", redacted: true });
+    expect(change.data.participant.score).toBeUndefined();
     // Again: nothing more to roll forward.
     const again = await migrateToEnd(t);
     expect(again.reduce((n, x) => n + x.rolledForward + x.eventsWritten, 0)).toBe(0);
