@@ -122,6 +122,17 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     }
   });
 
+  test("check-snapshot streams and checks an export without migrating it", async () => {
+    const good = join(root, "check.zip");
+    await writeExportZip(good, datasetTables(generateV1Dataset({ exams: 2, participants: 4, answers: 8 })));
+    const ok = await inProcess(["check-snapshot", good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/a Convex export \(zip\), loadable[\s\S]*exams 2 .*participants 4, answers 8[\s\S]*peak memory \(max RSS\) \d/);
+    const bad = await inProcess(["check-snapshot", join(root, "nowhere.zip")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("bad snapshot");
+  });
+
   test("--version prints the version", async () => {
     const { code, stdout } = await inProcess(["--version"]);
     expect(code).toBe(0);

@@ -12,7 +12,7 @@ import { internal } from "../convex/_generated/api";
 import { generateV1Dataset, insertDataset } from "../src/dataset/generate";
 import { deploymentExport } from "../src/snapshot/dump";
 import { loadSnapshot } from "../src/snapshot/load";
-import { checkExportedChain } from "../src/snapshot/production";
+import { checkExportedChain, insertProduction, productionForExam } from "../src/snapshot/production";
 import { writeExportZip } from "../src/snapshot/write";
 import { newConvexTest } from "./support/convex";
 
@@ -38,5 +38,36 @@ describe("the V2 tables of a migrated deployment's export", () => {
     const problems = await checkExportedChain(tampered);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/version 1 \(line 1\): hash does not match the event's content/);
+  });
+
+  test("load into an exam's embedded instance: chain re-sealed, counters re-bucketed, views equal the log; a drifted counter is named", async () => {
+    const t = newConvexTest();
+    const dataset = generateV1Dataset({ exams: 1, participants: 5, answers: 15 });
+    await insertDataset(t, dataset);
+    await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 5 });
+    const path = join(root, "one.zip");
+    await writeExportZip(path, await deploymentExport(t));
+    const snapshot = await loadSnapshot(path);
+    const examKey = snapshot.dataset.exams[0]!.key;
+
+    const load = async (edit: (p: NonNullable<typeof snapshot.production>) => void = () => {}) => {
+      const production = productionForExam(structuredClone(snapshot.production!), examKey);
+      edit(production);
+      const instance = newConvexTest();
+      const ids = await insertDataset(instance, snapshot.dataset);
+      const loaded = await insertProduction(instance, production, ids);
+      return { instance, loaded, examId: ids.exams.get(examKey)! };
+    };
+    const { instance, loaded, examId } = await load();
+    expect(loaded.failures).toEqual([]);
+    expect((await instance.action(internal.projections.rebuild.verifyProjections, { examId })).isValid).toBe(true);
+    const chain = await instance.query(internal.audit.verifyAuditChain, { examId, cursor: null });
+    expect(chain.isValid).toBe(true);
+    expect((await instance.action(internal.migrations.checkMigrationStatus, {})).migrationComplete).toBe(true);
+
+    const drifted = await load((p) => void ((p.tables.examCounterShards[0]!.fields.participants as number) += 1));
+    expect(drifted.loaded.failures).toEqual([expect.stringMatching(/^counters: shard \d of exam .* says .*"participants":\d+.* as exported, its rows give/)]);
+    const views = await drifted.instance.action(internal.projections.rebuild.verifyProjections, { examId: drifted.examId });
+    expect(views.issues).toContainEqual(expect.objectContaining({ kind: "counter_mismatch" }));
   });
 });

@@ -189,8 +189,16 @@ export async function rehearseExam(
     if (production !== undefined) {
       // Rehearse from where production stands: its log and V2 rows, loaded as they are.
       const loadedState = await insertProduction(t, production, inserted);
-      for (const message of loadedState.failures) fail("load", `the exported audit chain: ${message}`, { kind: "chain_broken_in_export" });
+      for (const message of loadedState.failures) fail("load", `as exported: ${message}`, { kind: "damaged_in_export" });
       note = loadedState.notes.join("; ") || undefined;
+      if (note !== undefined && (await functionKind("projections/rebuild:verifyProjections"))) {
+        // Production's views as exported must already equal a replay of its log: damage there is not the rehearsal's doing.
+        const views: Obj = await call("projections/rebuild:verifyProjections", { examId });
+        if (views.isValid !== true) {
+          for (const issue of toFindings(ids.translate(views.issues), "load", "failure", examKey)) outcome.findings.push({ ...issue, message: `as exported: ${issue.message}` });
+        }
+        note += `; views ${views.isValid === true ? "match" : "DO NOT match"} the log as exported`;
+      }
     }
     const doc = await t.run((ctx) => ctx.db.get("exams", examId));
     outcome.input.documentBytes = getConvexSize(doc as Value);

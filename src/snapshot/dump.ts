@@ -1,8 +1,10 @@
 /**
  * An embedded deployment as `npx convex export` would write it: every table of
  * the schema, each document under a real-format Convex id (table numbers from
- * 10001 in schema order), references rewritten to match, and the event log's
- * hash chain sealed over those ids as production's would be. Fixtures for
+ * 10001 in schema order), references rewritten to match, the event log's
+ * hash chain sealed over those ids and the counter shards bucketed by them, as
+ * production's would be (shards are recounted from the rows: an embedded
+ * deployment whose counters drifted is not dumped with that drift). Fixtures for
  * "rehearse from where production stands" (a partly or fully migrated
  * deployment), without a deployment.
  *
@@ -13,6 +15,7 @@ import type { TestConvex } from "convex-test";
 import type { TableNames } from "../../convex/_generated/dataModel.js";
 import schema from "../../convex/schema.js";
 import { eventHash, type HashedEventContent } from "../../convex/events/hash.js";
+import { counterShard, countsOfAttempt } from "../../convex/projections/store.js";
 import { FIRST_TABLE_NUMBER, realId, type ExportSpec } from "./write.js";
 
 type Doc = Record<string, unknown> & { _id: string; _creationTime: number };
@@ -48,5 +51,17 @@ export async function deploymentExport(t: Pick<TestConvex<typeof schema>, "run">
     sealed.set(old as string, hash);
   }
   for (const p of tables.examParticipations!) p.lastEventHash = sealed.get(p.lastEventHash as string) ?? p.lastEventHash;
+  // Counter shards are chosen by a hash of the user id: bucket them again by the real ids (each shard from its rows).
+  const answers = new Map<string, number>();
+  for (const a of tables.examAnswers!) answers.set(a.participationId as string, (answers.get(a.participationId as string) ?? 0) + 1);
+  const shards = new Map<string, Doc>();
+  for (const s of tables.examCounterShards!) shards.set(`${String(s.examId)}/${String(s.shard)}`, { ...s, participants: 0, completed: 0, answers: 0 });
+  for (const row of tables.examParticipations!) {
+    const key = `${String(row.examId)}/${counterShard(row.userId as string)}`;
+    const shard = shards.get(key) ?? { _id: realId(tableNumbers.examCounterShards!, key), _creationTime: row._creationTime, examId: row.examId, shard: counterShard(row.userId as string), participants: 0, completed: 0, answers: 0 };
+    const counts = countsOfAttempt(row as { completedAt?: number }, answers.get(row._id) ?? 0);
+    shards.set(key, { ...shard, participants: (shard.participants as number) + counts.participants, completed: (shard.completed as number) + counts.completed, answers: (shard.answers as number) + counts.answers });
+  }
+  tables.examCounterShards = [...shards.values()];
   return { tables, tableNumbers, idOf };
 }

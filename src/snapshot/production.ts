@@ -22,6 +22,8 @@ import type schema from "../../convex/schema.js";
 import { eventHash, type HashedEventContent } from "../../convex/events/hash.js";
 import type { DatasetIds } from "../dataset/generate.js";
 import { IdTranslator } from "../rehearsal/ids.js";
+import { COUNTER_SHARDS } from "../../convex/lib/limits.js";
+import { addCounts, counterShard, countsOfAttempt, NO_COUNTS, sameCounts, type Counts } from "../../convex/projections/store.js";
 import { V2_TABLES, type ProductionState, type RawDoc } from "./load.js";
 
 /** The part of production's V2 state that belongs to one exam (plus the deployment-wide settings and passes). */
@@ -50,6 +52,49 @@ type Fields = Record<string, unknown>;
 const EVENT_FIELDS = ["examId", "userId", "version", "type", "schemaVersion", "data", "actor", "origin", "commandId", "idempotencyKey", "recordedAt", "prevHash"] as const;
 const content = (fields: Fields): HashedEventContent =>
   Object.fromEntries(EVENT_FIELDS.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]])) as HashedEventContent;
+
+/**
+ * A user's counter shard is a hash of their id, and ids change on the way into the embedded
+ * runtime: the exported shards are checked against the exported rows (production ids), then
+ * written again bucketed by the embedded ids. Totals stay as exported: a difference production
+ * had (shards against rows) is kept, in shard 0, so verifyProjections sees it too.
+ */
+function reshardCounters(tables: ProductionState["tables"], ids: DatasetIds): { shards: { examId: Id<"exams">; shard: number; participants: number; completed: number; answers: number }[]; failures: string[] } {
+  const failures: string[] = [];
+  const answersOf = new Map<string, number>();
+  for (const a of tables.examAnswers) answersOf.set(a.fields.participationId as string, (answersOf.get(a.fields.participationId as string) ?? 0) + 1);
+  const exported = new Map<string, Counts[]>();
+  const fromRows = new Map<string, Counts[]>();
+  const embedded = new Map<string, Counts[]>();
+  const bump = (m: Map<string, Counts[]>, examId: string, shard: number, c: Counts) => {
+    const list = m.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    list[shard] = addCounts(list[shard]!, c);
+    m.set(examId, list);
+  };
+  for (const s of tables.examCounterShards) bump(exported, s.fields.examId as string, s.fields.shard as number, s.fields as unknown as Counts);
+  for (const row of tables.examParticipations) {
+    const counts = countsOfAttempt(row.fields as { completedAt?: number }, answersOf.get(row.id) ?? 0);
+    const examId = row.fields.examId as string;
+    bump(fromRows, examId, counterShard(row.fields.userId as string), counts);
+    bump(embedded, examId, counterShard(ids.users.get(row.fields.userId as string) ?? (row.fields.userId as string)), counts);
+  }
+  const shards: { examId: Id<"exams">; shard: number; participants: number; completed: number; answers: number }[] = [];
+  for (const examId of new Set([...exported.keys(), ...fromRows.keys()])) {
+    const have = exported.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    const want = fromRows.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    have.forEach((c, shard) => {
+      if (!sameCounts(c, want[shard]!)) failures.push(`counters: shard ${shard} of exam ${examId} says ${JSON.stringify(c)} as exported, its rows give ${JSON.stringify(want[shard])}`);
+    });
+    const drift = addCounts(have.reduce((a, b) => addCounts(a, b), NO_COUNTS), want.reduce((a, b) => addCounts(a, b), NO_COUNTS), -1);
+    const target = embedded.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    target[0] = addCounts(target[0]!, drift);
+    const id = ids.exams.get(examId) as Id<"exams">;
+    target.forEach((c, shard) => {
+      if (!sameCounts(c, NO_COUNTS) || tables.examCounterShards.some((s) => s.fields.examId === examId && s.fields.shard === shard)) shards.push({ examId: id, shard, ...c });
+    });
+  }
+  return { shards, failures };
+}
 
 /** Checks each stream's chain as exported (production ids): the hash of every event and the link to the one before. */
 export async function checkExportedChain(events: readonly RawDoc[]): Promise<string[]> {
@@ -84,7 +129,7 @@ export async function insertProduction(
   ids: DatasetIds,
 ): Promise<{ notes: string[]; failures: string[] }> {
   const { tables } = state;
-  const failures = await checkExportedChain(tables.examEvents);
+  const failures = (await checkExportedChain(tables.examEvents)).map((p) => `audit chain: ${p}`);
   // Snapshot ids → embedded ids, also inside strings (idempotency keys name exam and user).
   const reverse = (m: Map<string, string>) => new Map([...m].map(([k, v]) => [v, k]));
   const toEmbedded = new IdTranslator({ users: reverse(ids.users), questions: reverse(ids.questions), exams: reverse(ids.exams) } as unknown as DatasetIds);
@@ -125,9 +170,14 @@ export async function insertProduction(
     (d, id) => participationIds.set(d.id, id),
   );
   await insert("examAnswers", byCreation(tables.examAnswers), (f, d) => ({ ...f, participationId: participationIds.get(d.fields.participationId as string) ?? f.participationId }));
-  for (const table of ["examDefinitions", "examQuestions", "examCounterShards", "migrationQuarantine", "examApiSettings"] as const) {
+  for (const table of ["examDefinitions", "examQuestions", "migrationQuarantine", "examApiSettings"] as const) {
     await insert(table, byCreation(tables[table]), (f) => f);
   }
+  const counters = reshardCounters(tables, ids);
+  failures.push(...counters.failures);
+  await t.run(async (ctx) => {
+    for (const shard of counters.shards) await ctx.db.insert("examCounterShards", shard);
+  });
   // A pass's cursor is an exam creation time: in this one-exam instance the exam is done, under way, or not reached.
   const [examKey] = Object.keys(state.examCreationTimes);
   const examId = ids.exams.get(examKey!) as Id<"exams">;
@@ -146,6 +196,6 @@ export async function insertProduction(
     };
   });
   const counts = V2_TABLES.filter((table) => tables[table].length > 0).map((table) => `${tables[table].length} ${table}`);
-  const notes = counts.length === 0 ? [] : [`production state loaded: ${counts.join(", ")}; chain ${failures.length === 0 ? "verified as exported, re-sealed under embedded ids" : "BROKEN in the export"}`];
+  const notes = counts.length === 0 ? [] : [`production state loaded: ${counts.join(", ")}; chain ${failures.some((f) => f.startsWith("audit chain")) ? "BROKEN in the export" : "verified as exported, re-sealed under embedded ids"}; counter shards re-bucketed by the embedded user ids`];
   return { notes, failures };
 }
