@@ -12,7 +12,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { internal } from "../convex/_generated/api";
 import type { V1Participant } from "../convex/lib/validators";
 import { generateV1Dataset, insertDataset } from "../src/dataset/generate";
@@ -73,90 +73,106 @@ async function deployment(prepare: (t: TestConvex) => Promise<void>): Promise<Ex
 
 const migrateCall = (t: TestConvex, args: object = {}) => t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 1, ...args });
 
-describe("rehearsing production's real exports", () => {
-  test("a dirty export in Convex's layout passes as a ZIP in a top-level folder and as a folder, and every piece of dirt is reported", async () => {
-    const { spec, nanUser, emptyExam, deletedListed } = dirtyExport();
-    const zip = join(root, "dirty.zip");
-    const folder = join(root, "dirty");
-    await writeExportZip(zip, spec);
-    await writeExportFolder(folder, spec);
+type Run = Awaited<ReturnType<typeof rehearse>>;
 
-    const partly = await deployment(async (t) => void (await migrateCall(t)));
-    const complete = await deployment(async (t) => {
-      for (let done = false; !done; ) done = (await migrateCall(t, { batchSize: 5 })).isDone;
+/** The five exports, written once and rehearsed concurrently (child processes); each test awaits its own run. */
+async function prepareRuns() {
+  const { spec, nanUser, emptyExam, deletedListed } = dirtyExport();
+  const zip = join(root, "dirty.zip");
+  const folder = join(root, "dirty");
+  await writeExportZip(zip, spec);
+  await writeExportFolder(folder, spec);
+
+  const partly = await deployment(async (t) => void (await migrateCall(t)));
+  const complete = await deployment(async (t) => {
+    for (let done = false; !done; ) done = (await migrateCall(t, { batchSize: 5 })).isDone;
+  });
+  // Rolled back to the old code after a full migration: it submits one attempt and pauses another in the arrays.
+  let editedUser = "";
+  const rolledBack = await deployment(async (t) => {
+    for (let done = false; !done; ) done = (await migrateCall(t, { batchSize: 5 })).isDone;
+    editedUser = await t.run(async (ctx) => {
+      const exams = await ctx.db.query("exams").collect();
+      const exam = exams.find((e) => e.participants!.some((p) => p.completedAt === undefined))!;
+      const participants = exam.participants!.map((p) => ({ ...p }));
+      const open = participants.findIndex((p) => p.completedAt === undefined);
+      participants[open] = { ...participants[open]!, isPaused: true, pausedAt: participants[open]!.startedAt + 1_000, pauseCount: participants[open]!.pauseCount + 1 };
+      const done = participants.findIndex((p) => p.completedAt !== undefined);
+      participants[done] = { ...participants[done]!, completedAt: participants[done]!.completedAt! + 5_000 };
+      await ctx.db.patch("exams", exam._id, { participants });
+      return participants[open]!.userId;
     });
-    // Rolled back to the old code after a full migration: it submits one attempt and pauses another in the arrays.
-    let editedUser = "";
-    const rolledBack = await deployment(async (t) => {
-      for (let done = false; !done; ) done = (await migrateCall(t, { batchSize: 5 })).isDone;
-      editedUser = await t.run(async (ctx) => {
-        const exams = await ctx.db.query("exams").collect();
-        const exam = exams.find((e) => e.participants!.some((p) => p.completedAt === undefined))!;
-        const participants = exam.participants!.map((p) => ({ ...p }));
-        const open = participants.findIndex((p) => p.completedAt === undefined);
-        participants[open] = { ...participants[open]!, isPaused: true, pausedAt: participants[open]!.startedAt + 1_000, pauseCount: participants[open]!.pauseCount + 1 };
-        const done = participants.findIndex((p) => p.completedAt !== undefined);
-        participants[done] = { ...participants[done]!, completedAt: participants[done]!.completedAt! + 5_000 };
-        await ctx.db.patch("exams", exam._id, { participants });
-        return participants[open]!.userId;
-      });
-    });
-    const rolledBackUser = (rolledBack as ExportSpec & { idOf: Map<string, string> }).idOf.get(editedUser)!;
-    await writeExportZip(join(root, "partly.zip"), partly);
-    await writeExportZip(join(root, "complete.zip"), complete);
-    await writeExportZip(join(root, "rolled-back.zip"), rolledBack);
+  });
+  await writeExportZip(join(root, "partly.zip"), partly);
+  await writeExportZip(join(root, "complete.zip"), complete);
+  await writeExportZip(join(root, "rolled-back.zip"), rolledBack);
+  return {
+    dirt: { nanUser, emptyExam, deletedListed },
+    rolledBackUser: (rolledBack as ExportSpec & { idOf: Map<string, string> }).idOf.get(editedUser)!,
+    runs: {
+      zip: rehearse(zip, "zip"),
+      folder: rehearse(folder, "folder"),
+      partly: rehearse(join(root, "partly.zip"), "partly"),
+      complete: rehearse(join(root, "complete.zip"), "complete"),
+      rolledBack: rehearse(join(root, "rolled-back.zip"), "rolled-back"),
+    } satisfies Record<string, Promise<Run>>,
+  };
+}
 
-    const [fromZip, fromFolder, fromPartly, fromComplete, fromRolledBack] = await Promise.all([
-      rehearse(zip, "zip"),
-      rehearse(folder, "folder"),
-      rehearse(join(root, "partly.zip"), "partly"),
-      rehearse(join(root, "complete.zip"), "complete"),
-      rehearse(join(root, "rolled-back.zip"), "rolled-back"),
-    ]);
+describe("rehearsing production's real exports (npm start -- --snapshot)", () => {
+  let prepared: Awaited<ReturnType<typeof prepareRuns>>;
+  beforeAll(async () => {
+    prepared = await prepareRuns();
+  });
+  const passed = (run: Run) => {
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    return run.report();
+  };
 
-    for (const run of [fromZip, fromFolder]) {
-      expect(run.code, run.stdout + run.stderr).toBe(0);
-      const report = run.report();
-      expect(report.passed).toBe(true);
-      expect(report.input).toMatchObject({ source: "snapshot", exams: 4, ignoredTables: ["pageViews"], storage: { files: 1, bytes: 4 } });
-      expect(report.phases.every((p) => p.failed === 0)).toBe(true);
-      expect(report.status.after?.migrationComplete).toBe(true);
-      const found = items(report);
-      expect(found).toContainEqual(expect.objectContaining({ kind: "non_finite_number", userKey: nanUser }));
-      expect(found).toContainEqual(expect.objectContaining({ kind: "unknown_exam_question", message: expect.stringContaining(deletedListed) }));
-      expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_participants", examKey: emptyExam }));
-      expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_questions" }));
-      // The generator's own dirt, under the export's real ids.
-      for (const kind of ["duplicate_participant", "unknown_question", "score_mismatch"]) expect(found.map((f) => f.kind)).toContain(kind);
-      // Exams without participants are rehearsed, not skipped.
-      const empty = report.exams.find((e) => e.examKey === emptyExam)!;
-      expect(empty.failures).toBe(0);
-      expect(empty.phases.smoke).toContain("no participants");
-    }
+  test.each(["zip", "folder"] as const)("a dirty export in Convex's layout (%s; the ZIP inside a top-level folder) passes and every piece of dirt is reported", async (kind) => {
+    const { nanUser, emptyExam, deletedListed } = prepared.dirt;
+    const report = passed(await prepared.runs[kind]);
+    expect(report.passed).toBe(true);
+    expect(report.input).toMatchObject({ source: "snapshot", exams: 4, ignoredTables: ["pageViews"], storage: { files: 1, bytes: 4 } });
+    expect(report.phases.every((p) => p.failed === 0)).toBe(true);
+    expect(report.status.after?.migrationComplete).toBe(true);
+    const found = items(report);
+    expect(found).toContainEqual(expect.objectContaining({ kind: "non_finite_number", userKey: nanUser }));
+    expect(found).toContainEqual(expect.objectContaining({ kind: "unknown_exam_question", message: expect.stringContaining(deletedListed) }));
+    expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_participants", examKey: emptyExam }));
+    expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_questions" }));
+    // The generator's own dirt, under the export's real ids.
+    for (const k of ["duplicate_participant", "unknown_question", "score_mismatch"]) expect(found.map((f) => f.kind)).toContain(k);
+    // Exams without participants are rehearsed, not skipped.
+    const empty = report.exams.find((e) => e.examKey === emptyExam)!;
+    expect(empty.failures).toBe(0);
+    expect(empty.phases.smoke).toContain("no participants");
+  });
 
-    // Partly migrated: loaded as it stands, the rest migrated, then verified and cleaned up.
-    expect(fromPartly.code, fromPartly.stdout + fromPartly.stderr).toBe(0);
-    const partlyReport = fromPartly.report();
-    expect(partlyReport.status.before).toMatchObject({ migrationComplete: false });
-    expect(partlyReport.status.before!.v2.participations).toBeGreaterThan(0);
-    expect(partlyReport.status.before!.v2.participations).toBeLessThan(partlyReport.status.before!.v1.totalParticipants);
-    expect(partlyReport.migration.participants).toBe(12 - partlyReport.status.before!.v2.participations);
-    expect(partlyReport.exams.some((e) => /production state loaded.*views match the log as exported/.test(e.phases.load ?? ""))).toBe(true);
-    expect(partlyReport.status.after?.migrationComplete).toBe(true);
+  test("a partly migrated deployment is loaded as it stands, verified, and the rest is migrated", async () => {
+    const report = passed(await prepared.runs.partly);
+    expect(report.status.before).toMatchObject({ migrationComplete: false });
+    expect(report.status.before!.v2.participations).toBeGreaterThan(0);
+    expect(report.status.before!.v2.participations).toBeLessThan(report.status.before!.v1.totalParticipants);
+    expect(report.migration.participants).toBe(12 - report.status.before!.v2.participations);
+    expect(report.exams.some((e) => /production state loaded.*views match the log as exported/.test(e.phases.load ?? ""))).toBe(true);
+    expect(report.status.after?.migrationComplete).toBe(true);
+  });
 
-    // Fully migrated: nothing left to migrate; the rehearsal is of the cleanup.
-    expect(fromComplete.code, fromComplete.stdout + fromComplete.stderr).toBe(0);
-    const completeReport = fromComplete.report();
-    expect(completeReport.status.before).toMatchObject({ migrationComplete: true });
-    expect(completeReport.migration.participants).toBe(0);
-    expect(completeReport.migration.examsCleared).toBe(3);
+  test("after a complete migration there is nothing left to migrate: the rehearsal is of the cleanup", async () => {
+    const report = passed(await prepared.runs.complete);
+    expect(report.status.before).toMatchObject({ migrationComplete: true });
+    expect(report.migration.participants).toBe(0);
+    expect(report.migration.examsCleared).toBe(3);
+    expect(report.status.after).toMatchObject({ migrationComplete: true, v1: { totalParticipants: 0 } });
+  });
 
-    // Old code edited arrays after their streams existed: the migration rolls the edits forward, V1 ≡ V2 verifies.
-    expect(fromRolledBack.code, fromRolledBack.stdout + fromRolledBack.stderr).toBe(0);
-    const rolledReport = fromRolledBack.report();
-    const changed = items(rolledReport).filter((f) => f.kind === "changed_after_import");
+  test("arrays old code edited after their streams existed are rolled forward, and V1 ≡ V2 verifies", async () => {
+    const report = passed(await prepared.runs.rolledBack);
+    const changed = items(report).filter((f) => f.kind === "changed_after_import");
     expect(changed).toHaveLength(2);
-    expect(changed.map((f) => f.userKey)).toContain(rolledBackUser);
-    expect(rolledReport.status.after?.migrationComplete).toBe(true);
+    expect(changed.map((f) => f.userKey)).toContain(prepared.rolledBackUser);
+    expect(report.exams.every((e) => e.phases.verify?.startsWith("ok: valid"))).toBe(true);
+    expect(report.status.after?.migrationComplete).toBe(true);
   });
 });
