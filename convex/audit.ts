@@ -85,7 +85,7 @@ function withoutGrading<T extends Graded>(facts: T): Omit<T, "score"> {
 /** An event's data as the caller may see it. */
 function visibleData(event: RecordedEvent, isAdmin: boolean): { data: unknown; redacted?: true } {
   if (isAdmin) return { data: event.data };
-  if (event.type === "LegacyParticipantImported" || event.type === "LegacyDuplicateImported") {
+  if (event.type === "LegacyParticipantImported" || event.type === "LegacyDuplicateImported" || event.type === "LegacyEntryChanged") {
     const { participant } = event.data;
     if (participant.completedAt === undefined) {
       return { data: { ...event.data, participant: withoutGrading(participant) }, redacted: true };

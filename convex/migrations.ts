@@ -16,10 +16,10 @@
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalAction, internalMutation, internalQuery, type QueryCtx } from "./_generated/server";
+import { internalAction, internalMutation, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
 import type { V1Participant } from "./lib/validators";
 import { countParticipants, loadAnswers } from "./projections/store";
-import { getExamDefinition } from "./model/examDefinitions";
+import { getExamDefinition, loadQuestionSheet } from "./model/examDefinitions";
 import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./model/migration";
 import { loadProgress, nextExam, runMigrationBatch, verifyEntry, type Pass } from "./model/migrationRun";
 import type { VerificationIssue } from "./model/verification";
@@ -45,16 +45,19 @@ async function readBudgetLeft(ctx: QueryCtx): Promise<boolean> {
   );
 }
 
-function distinctUsers(participants: readonly V1Participant[]): number {
-  return new Set(participants.map((p) => p.userId)).size;
-}
-
 // ---------------------------------------------------------------- status (step 2)
 
-/** One page of the status census: exams read until the byte budget is spent. */
+/**
+ * One page of the status census: exams read until the byte budget is spent. Each V1 user
+ * of an exam is looked up by identity (one index point read), so a page may stop inside an
+ * exam (`inside`) and the next one resume there.
+ */
 export const statusPage = internalQuery({
-  args: { afterCreationTime: v.optional(v.number()) },
-  handler: async (ctx, { afterCreationTime }): Promise<StatusPage> => {
+  args: {
+    afterCreationTime: v.optional(v.number()),
+    inside: v.optional(v.object({ examId: v.id("exams"), nextIndex: v.number() })),
+  },
+  handler: async (ctx, { afterCreationTime, inside }): Promise<StatusPage> => {
     const page = {
       examsWithParticipants: 0,
       totalParticipants: 0,
@@ -62,29 +65,66 @@ export const statusPage = internalQuery({
       participations: 0,
       answers: 0,
       pendingExams: [] as Id<"exams">[],
+      participantsWithoutV2: 0,
       clearedExams: 0,
       mirrorFailures: [] as MirrorFailure[],
     };
     let after = afterCreationTime;
+    let resume = inside;
     for (;;) {
-      if (!(await readBudgetLeft(ctx))) return { ...page, afterCreationTime: after, isDone: false };
-      const exam = await nextExam(ctx, after);
+      if (!(await readBudgetLeft(ctx))) return { ...page, afterCreationTime: after, inside: resume, isDone: false };
+      const exam = resume !== undefined ? await ctx.db.get("exams", resume.examId) : await nextExam(ctx, after);
       if (exam === null) return { ...page, afterCreationTime: after, isDone: true };
-      after = exam._creationTime;
       const participants = exam.participants ?? [];
-      const v2 = await countParticipants(ctx, exam._id);
-      page.participations += v2.participants;
-      page.answers += v2.answers;
-      const definition = await getExamDefinition(ctx, exam._id);
-      if (definition?.legacyCleared) page.clearedExams += 1;
-      if (definition?.legacyMirrorFailure) page.mirrorFailures.push({ examId: exam._id, ...definition.legacyMirrorFailure });
-      if (participants.length === 0) continue;
-      page.examsWithParticipants += 1;
-      page.totalParticipants += participants.length;
-      page.totalAnswers += participants.reduce((n, p) => n + p.answers.length, 0);
-      // Migrated = every V1 user has a participation (live attempts add rows and mirror entries alike).
-      if (v2.participants < distinctUsers(participants)) page.pendingExams.push(exam._id);
+      const fromIndex = resume?.nextIndex ?? 0;
+      resume = undefined;
+      if (fromIndex === 0) {
+        const v2 = await countParticipants(ctx, exam._id);
+        page.participations += v2.participants;
+        page.answers += v2.answers;
+        const definition = await getExamDefinition(ctx, exam._id);
+        if (definition?.legacyCleared) page.clearedExams += 1;
+        if (definition?.legacyMirrorFailure) page.mirrorFailures.push({ examId: exam._id, ...definition.legacyMirrorFailure });
+        if (participants.length > 0) {
+          page.examsWithParticipants += 1;
+          page.totalParticipants += participants.length;
+          page.totalAnswers += participants.reduce((n, p) => n + p.answers.length, 0);
+        }
+      }
+      // Migrated = every V1 user has their participation, judged by identity (a live attempt never stands in for another user).
+      const byUser = entryIndexesByUser(participants);
+      let missing = 0;
+      for (let i = fromIndex; i < participants.length; i++) {
+        if (i > fromIndex && !(await readBudgetLeft(ctx))) {
+          if (missing > 0) page.pendingExams.push(exam._id);
+          page.participantsWithoutV2 += missing;
+          return { ...page, afterCreationTime: after, inside: { examId: exam._id, nextIndex: i }, isDone: false };
+        }
+        const { userId } = participants[i]!;
+        if (byUser.get(userId)![0] !== i) continue;
+        const row = await ctx.db
+          .query("examParticipations")
+          .withIndex("by_exam_and_user", (q) => q.eq("examId", exam._id).eq("userId", userId))
+          .first();
+        if (row === null) missing += 1;
+      }
+      if (missing > 0) page.pendingExams.push(exam._id);
+      page.participantsWithoutV2 += missing;
+      after = exam._creationTime;
     }
+  },
+});
+
+/** V1 entries the migration set aside, a page at a time. */
+export const quarantinePage = internalQuery({
+  args: { cursor: v.union(v.string(), v.null()) },
+  handler: async (ctx, { cursor }) => {
+    const page = await ctx.db.query("migrationQuarantine").paginate({ cursor, numItems: 500 });
+    return {
+      entries: page.page.map(({ examId, userId, sourceIndex, reason }) => ({ examId, userId, sourceIndex, reason })),
+      continueCursor: page.continueCursor,
+      isDone: page.isDone,
+    };
   },
 });
 
@@ -96,11 +136,26 @@ type StatusPage = {
   participations: number;
   answers: number;
   pendingExams: Id<"exams">[];
+  participantsWithoutV2: number;
   clearedExams: number;
   mirrorFailures: MirrorFailure[];
   afterCreationTime?: number;
+  inside?: { examId: Id<"exams">; nextIndex: number };
   isDone: boolean;
 };
+export type QuarantinedEntry = { examId: Id<"exams">; userId: Id<"users">; sourceIndex: number; reason: string };
+
+/** Every quarantined entry (the action pages through them). */
+async function allQuarantined(ctx: { runQuery: ActionCtx["runQuery"] }): Promise<QuarantinedEntry[]> {
+  const out: QuarantinedEntry[] = [];
+  for (let cursor: string | null = null, done = false; !done; ) {
+    const page: { entries: QuarantinedEntry[]; continueCursor: string; isDone: boolean } = await ctx.runQuery(internal.migrations.quarantinePage, { cursor });
+    out.push(...page.entries);
+    cursor = page.continueCursor;
+    done = page.isDone;
+  }
+  return out;
+}
 type PassSummary = { current: Doc<"migrationProgress">["current"] | null; totals: Doc<"migrationProgress">["totals"]; background: Doc<"migrationProgress">["background"] | null };
 
 async function progressSummary(ctx: QueryCtx, pass: Pass): Promise<PassSummary | null> {
@@ -124,32 +179,40 @@ export const checkMigrationStatus = internalAction({
   handler: async (ctx) => {
     const v1 = { examsWithParticipants: 0, totalParticipants: 0, totalAnswers: 0 };
     const v2 = { participations: 0, answers: 0 };
-    const pendingExams: Id<"exams">[] = [];
+    const pending = new Set<Id<"exams">>();
     const mirrorFailures: MirrorFailure[] = [];
     let clearedExams = 0;
+    let participantsWithoutV2 = 0;
     let afterCreationTime: number | undefined;
+    let inside: StatusPage["inside"];
     for (;;) {
-      const page: StatusPage = await ctx.runQuery(internal.migrations.statusPage, { afterCreationTime });
+      const page: StatusPage = await ctx.runQuery(internal.migrations.statusPage, { afterCreationTime, inside });
       v1.examsWithParticipants += page.examsWithParticipants;
       v1.totalParticipants += page.totalParticipants;
       v1.totalAnswers += page.totalAnswers;
       v2.participations += page.participations;
       v2.answers += page.answers;
-      pendingExams.push(...page.pendingExams);
+      for (const id of page.pendingExams) pending.add(id);
+      participantsWithoutV2 += page.participantsWithoutV2;
       mirrorFailures.push(...page.mirrorFailures);
       clearedExams += page.clearedExams;
       afterCreationTime = page.afterCreationTime;
+      inside = page.inside;
       if (page.isDone) break;
     }
     const progress: { migrate: PassSummary | null; cleanup: PassSummary | null } = await ctx.runQuery(
       internal.migrations.progressOfPasses,
       {},
     );
+    const quarantined = await allQuarantined(ctx);
     return {
       v1,
       v2,
-      migrationComplete: pendingExams.length === 0 && v2.participations > 0,
-      pendingExams,
+      // Complete = every V1 user of every exam has their V2 participation (by identity); true when there is nothing to migrate.
+      migrationComplete: pending.size === 0,
+      pendingExams: [...pending],
+      participantsWithoutV2,
+      quarantined,
       clearedExams,
       mirrorFailures,
       progress,
@@ -298,8 +361,27 @@ export const verifyExamPage = internalQuery({
     const definition = await getExamDefinition(ctx, examId);
     const byUser = entryIndexesByUser(participants);
     const issues: VerificationIssue[] = [];
-    const findings: Finding[] = fromIndex === 0 ? examFindings(examId, participants, approximateBytes(exam)) : [];
     const questions = new Map<string, { points?: number } | null>();
+    const findings: Finding[] = [];
+    if (fromIndex === 0) {
+      // Listed questions that no longer exist: from the sheet when the exam has one (one index range), else one read each.
+      const missing: string[] = [];
+      if (definition !== null) {
+        const listed = new Set<string>((await loadQuestionSheet(ctx, examId)).map((row) => row.questionId));
+        missing.push(...new Set(exam.questionIds.filter((id) => !listed.has(id))));
+      } else {
+        for (const id of new Set(exam.questionIds)) {
+          const doc = await ctx.db.get("questions", id);
+          questions.set(id, doc === null ? null : { points: doc.points });
+          if (doc === null) missing.push(id);
+        }
+      }
+      findings.push(...examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missing));
+      // Entries the migration set aside: their missing participation is listed in issues, the reason here.
+      for await (const q of ctx.db.query("migrationQuarantine").withIndex("by_exam_and_index", (r) => r.eq("examId", examId))) {
+        findings.push({ kind: "quarantined_participant", examId, userId: q.userId, sourceIndex: q.sourceIndex, detail: `not imported: ${q.reason}` });
+      }
+    }
     const examQuestions = new Set<string>(exam.questionIds);
     let v1Answers = 0;
     let missingParticipations = 0;

@@ -119,6 +119,15 @@ export default defineSchema({
     answers: v.number(),
   }).index("by_exam_and_shard", ["examId", "shard"]),
 
+  // V1 entries the migration could not import: the batch went on without them. Written by model/migrationRun.ts.
+  migrationQuarantine: defineTable({
+    examId: v.id("exams"),
+    userId: v.id("users"),
+    sourceIndex: v.number(), // position in the V1 array
+    reason: v.string(), // the error, code first
+    at: v.number(),
+  }).index("by_exam_and_index", ["examId", "sourceIndex"]),
+
   // Where each operator pass over the exams stands (resumable batches). Written by convex/migrations.ts.
   migrationProgress: defineTable({
     pass: v.union(v.literal("migrate"), v.literal("cleanup")),

@@ -5,7 +5,7 @@
  * point, through the bin launcher for one); argument errors run in-process.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -37,10 +37,12 @@ async function inProcess(args: string[]) {
 describe("full rehearsals (child processes)", () => {
   test("a passing rehearsal exits 0, writes the backup and the JSON report; a failing check exits 1; a snapshot rehearses", async () => {
     const snapshot = join(root, "export");
-    writeExportFolder(snapshot, datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })));
+    await writeExportFolder(snapshot, datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })));
+    const keyOf = new Map([...datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })).idOf].map(([k, v]) => [v, k]));
     const [pass, fault, fromSnapshot] = await Promise.all([
       cli([...TINY, "-q", "--workers", "1", "--out-dir", join(root, "pass"), "--json", join(root, "pass.json")]),
-      cli([...TINY, "-q", "--workers", "1", "--out-dir", join(root, "fault"), "--fault", "drop-answer", "--json", join(root, "fault.json")]),
+      // Without -q and without a terminal: a progress line per exam and phase, as it happens.
+      cli([...TINY, "--workers", "1", "--out-dir", join(root, "fault"), "--fault", "drop-answer", "--json", join(root, "fault.json")]),
       cli(["--snapshot", snapshot, "-q", "--workers", "2", "--out-dir", join(root, "snap"), "--json", join(root, "snap.json")]),
     ]);
 
@@ -56,12 +58,20 @@ describe("full rehearsals (child processes)", () => {
     expect(report.plantedDirt.unreported).toEqual([]);
     expect(report.smoke.pairs).toBeGreaterThan(0);
     expect(report.smoke.different).toBe(0);
+    // The report is the operator's plan: calls per guide step at the batch size, costs, time, riskiest exams, V1 = V2 line by line.
+    expect(report.plan.steps.map((st) => st.step)).toEqual(["2. status", "3. backup", "4. migrate", "5. verify", "views", "audit", "8. cleanup"]);
+    expect(report.plan.steps.every((st) => st.calls >= 1 && st.productionMs > 0 && st.largestShare !== null)).toBe(true);
+    expect(report.plan.riskiest.find((r) => r.by === "participants")!.exams[0]).toMatchObject({ value: 3 });
+    expect(report.plan.reconciliation.reconciled).toBe(true);
+    expect(pass.stdout).toMatch(/Operator's plan[\s\S]*4\. migrate[\s\S]*V1 participants 6 = /);
     const backup = JSON.parse(readFileSync(join(root, "pass", "v1_backup.json"), "utf8")) as { exams: { examId: string; participants: unknown[] }[] };
     // The backup names exams by the input's ids, not the embedded instances' (which repeat across instances).
     expect(backup.exams.map((e) => e.examId)).toEqual(["e0", "e1"]);
     expect(backup.exams.flatMap((e) => e.participants)).toHaveLength(6);
 
     expect(fault.code).toBe(1);
+    expect(fault.stderr).toMatch(/exam 1\/2 \(e0\)\s+step 4 · migrate/);
+    expect(fault.stderr).toMatch(/exam 2\/2 \(e1\)\s+final status/);
     expect(fault.stdout).toContain("Migration rehearsal: FAILED");
     const failed = JSON.parse(readFileSync(join(root, "fault.json"), "utf8")) as Report;
     expect(failed.findings.byExam[0]!.items.some((f) => f.severity === "failure" && f.phase === "verify")).toBe(true);
@@ -71,7 +81,7 @@ describe("full rehearsals (child processes)", () => {
     const snap = JSON.parse(readFileSync(join(root, "snap.json"), "utf8")) as Report;
     expect(snap.input).toMatchObject({ source: "snapshot", exams: 2, participants: 5, answers: 20 });
     // Dirty data found in a snapshot is reported under the snapshot's own ids.
-    expect(snap.findings.byExam.flatMap((e) => e.items).every((f) => ["e0", "e1"].includes(f.examKey))).toBe(true);
+    expect(snap.findings.byExam.flatMap((e) => e.items).every((f) => ["e0", "e1"].includes(keyOf.get(f.examKey) ?? f.examKey))).toBe(true);
   });
 
   test("the bin launcher passes arguments and the exit code through", async () => {
@@ -100,14 +110,43 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     }
   });
 
+  test("an unwritable --json path or an --out-dir that is a file: one line, exit 2, before anything runs", async () => {
+    const file = join(root, "a-file");
+    writeFileSync(file, "x");
+    for (const args of [["--json", join(root, "no-such-dir", "r.json")], ["--json", root], ["--out-dir", file]]) {
+      const { code, stdout, stderr } = await inProcess([...TINY, "-q", ...args]);
+      expect(code, args.join(" ")).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr.trim().split("\n"), stderr).toHaveLength(1);
+      expect(stderr).not.toMatch(/\s+at /);
+    }
+  });
+
+  test("check-snapshot streams and checks an export without migrating it", async () => {
+    const good = join(root, "check.zip");
+    await writeExportZip(good, datasetTables(generateV1Dataset({ exams: 2, participants: 4, answers: 8 })));
+    const ok = await inProcess(["check-snapshot", good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/a Convex export \(zip\), loadable[\s\S]*exams 2 .*participants 4, answers 8[\s\S]*peak memory \(max RSS\) \d/);
+    const bad = await inProcess(["check-snapshot", join(root, "nowhere.zip")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("bad snapshot");
+  });
+
+  test("--version prints the version", async () => {
+    const { code, stdout } = await inProcess(["--version"]);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe((JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version);
+  });
+
   test("a malformed snapshot names table, document and field", async () => {
-    const tables = datasetTables(generateV1Dataset({ exams: 1, participants: 2, answers: 4 }));
-    (tables.exams[0] as { participants: { score: unknown }[] }).participants[1]!.score = "high";
+    const exported = datasetTables(generateV1Dataset({ exams: 1, participants: 2, answers: 4 }));
+    (exported.tables.exams[0] as { participants: { score: unknown }[] }).participants[1]!.score = "high";
     const path = join(root, "bad.zip");
-    writeExportZip(path, tables);
+    await writeExportZip(path, exported);
     const { code, stderr } = await inProcess(["--snapshot", path, "-q"]);
     expect(code).toBe(2);
-    expect(stderr).toContain('bad snapshot: table "exams", line 1, document e0, field "participants[1].score": expected number, got string');
+    expect(stderr).toContain(`bad snapshot: table "exams", line 1, document ${exported.idOf.get("e0")}, field "participants[1].score": expected number, got string`);
     expect((await inProcess(["--snapshot", join(root, "nowhere"), "-q"])).code).toBe(2);
   });
 });

@@ -129,3 +129,26 @@ describe("evolve", () => {
     expect(after.participation!.pausedAt).toBeUndefined();
   });
 });
+
+describe("ReconcileLegacyEntry (rolling forward what old code wrote into the V1 array)", () => {
+  const imported: ExamEvent = { type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } };
+  const later: V1Participant = { ...legacy, completedAt: 900, score: 9 };
+  it("writes nothing when the attempt already is the entry", () =>
+    given([imported]).when({ type: "ReconcileLegacyEntry", data: { participant: legacy, sourceIndex: 0 } }).then([]));
+  it("writes nothing before the entry is imported (the import does that)", () =>
+    given([]).when({ type: "ReconcileLegacyEntry", data: { participant: later, sourceIndex: 0 } }).then([]));
+  it("records an entry that changed, and the attempt becomes it (the import's source index kept)", () => {
+    given([imported])
+      .when({ type: "ReconcileLegacyEntry", data: { participant: later, sourceIndex: 0 } })
+      .then([{ type: "LegacyEntryChanged", data: { participant: later, sourceIndex: 0 } }]);
+    const state = replay([imported, { type: "LegacyEntryChanged", data: { participant: later, sourceIndex: 0 } }]);
+    expect(state.participation).toMatchObject({ completedAt: 900, score: 9 });
+    expect(state.legacySourceIndexes).toEqual([0]);
+  });
+  it("compares NaN with NaN as equal (a V1 NaN score is not a change)", () => {
+    const nan = { ...legacy, score: NaN };
+    given([{ type: "LegacyParticipantImported", data: { participant: nan, sourceIndex: 0 } }])
+      .when({ type: "ReconcileLegacyEntry", data: { participant: { ...nan }, sourceIndex: 0 } })
+      .then([]);
+  });
+});

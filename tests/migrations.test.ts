@@ -123,15 +123,22 @@ describe("migrateExamParticipants", () => {
     }
     await migrateToEnd(t);
     const done = await snapshotTables(t);
+    // A finished pass starts over (to roll forward what old code changed since): it walks the exams again, writing nothing.
     for (const args of [{}, { batchSize: 10 }, { batchSize: 1, dryRun: true }]) {
-      const again = await t.mutation(internal.migrations.migrateExamParticipants, args);
-      expect(again).toMatchObject({ isDone: true, participantsMigrated: 0, eventsWritten: 0, examsRemaining: 0 });
+      for (let call = 0, again; call === 0 || again!.isDone !== true; call++) {
+        again = await t.mutation(internal.migrations.migrateExamParticipants, args);
+        expect(again).toMatchObject({ participantsMigrated: 0, eventsWritten: 0, rolledForward: 0 });
+        expect(call).toBeLessThan(10);
+      }
     }
     // Re-running one exam from the start (the troubleshooting step) writes nothing either.
     const exam = (done.exams as Doc<"exams">[])[0]!;
     const rerun = await t.mutation(internal.migrations.migrateExamParticipants, { examId: exam._id });
     expect(rerun).toMatchObject({ participantsMigrated: 0, alreadyMigrated: exam.participants!.length });
-    expect(await snapshotTables(t)).toEqual(done);
+    // Only the pass's own bookkeeping (batches and exams walked) moved.
+    const { migrationProgress: _after, ...rest } = await snapshotTables(t);
+    const { migrationProgress: _before, ...doneRest } = done;
+    expect(rest).toEqual(doneRest);
   });
 
   it("migrates dirty data losslessly and reports each kind by exam and user", async () => {

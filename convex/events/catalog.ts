@@ -13,11 +13,23 @@
  */
 import * as z from "zod/v4";
 import { convexToZod, zid } from "convex-helpers/server/zod4";
-import { vV1Participant } from "../lib/validators";
+import type { GenericValidator } from "convex/values";
+import { vV1Participant, type V1Participant } from "../lib/validators";
 import { domainError } from "../lib/errors";
 
 const zTime = z.number().finite();
-const zV1Participant = convexToZod(vV1Participant);
+/** V1's `v.number()` is any float64: NaN and ±Infinity included (a V1 bug like `score += points` with points unset stores NaN). */
+const zV1Number = z.custom<number>((x) => typeof x === "number", { message: "expected a number" });
+const toZod: (validator: GenericValidator) => z.ZodType = convexToZod as never;
+/** The V1 participant as stored: vV1Participant's own fields, every number as V1 allows it. */
+const zV1Participant = z.object(
+  Object.fromEntries(
+    Object.entries(vV1Participant.fields).map(([name, field]): [string, z.ZodType] => {
+      if (field.kind !== "float64") return [name, toZod(field as GenericValidator)];
+      return [name, field.isOptional === "optional" ? zV1Number.optional() : zV1Number];
+    }),
+  ),
+) as unknown as z.ZodType<V1Participant>;
 const zGradedAnswer = z.object({
   questionId: zid("questions"),
   selectedAnswer: z.string(),
@@ -68,7 +80,7 @@ export const eventCatalog = {
   AnswersSubmitted: entry({
     version: 1,
     schema: z
-      .object({ submittedAt: zTime, answers: z.array(zGradedAnswer), score: z.number() })
+      .object({ submittedAt: zTime, answers: z.array(zGradedAnswer), score: zV1Number })
       .strict(),
     upcasters: {},
     description: "The student submitted final answers, graded on the server; the attempt is complete.",
@@ -84,6 +96,13 @@ export const eventCatalog = {
     schema: z.object({ participant: zV1Participant, sourceIndex: z.number().int().nonnegative() }).strict(),
     upcasters: {},
     description: "A second V1 array entry for the same user, kept in the log; the first entry stays the attempt.",
+  }),
+  LegacyEntryChanged: entry({
+    version: 1,
+    schema: z.object({ participant: zV1Participant, sourceIndex: z.number().int().nonnegative() }).strict(),
+    upcasters: {},
+    description:
+      "The attempt's V1 entry was changed outside this backend after its stream existed (old code after a rollback); the attempt becomes the entry as stored.",
   }),
 };
 

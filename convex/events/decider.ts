@@ -13,6 +13,7 @@ import type { SubmittedAnswer, V1Answer, V1Participant } from "../lib/validators
 import { domainError } from "../lib/errors";
 import { SUBMIT_GRACE_MS } from "../lib/limits";
 import type { ExamEvent } from "./catalog";
+import { canonicalJson } from "./hash";
 
 /** Every V1 participant field except `userId` and `answers`: what `examParticipations` holds. */
 export type ParticipationFacts = Omit<V1Participant, "userId" | "answers">;
@@ -47,7 +48,9 @@ export type AttemptCommand =
       type: "SubmitAnswers";
       data: { at: number; answers: SubmittedAnswer[]; questions: GradingQuestion[] } & ExamTiming;
     }
-  | { type: "ImportLegacyParticipant"; data: { participant: V1Participant; sourceIndex: number } };
+  | { type: "ImportLegacyParticipant"; data: { participant: V1Participant; sourceIndex: number } }
+  /** Brings an attempt in line with its V1 entry when something else (old code) changed the entry. */
+  | { type: "ReconcileLegacyEntry"; data: { participant: V1Participant; sourceIndex: number } };
 
 export function initialState(): AttemptState {
   return { participation: null, answers: [], legacySourceIndexes: [] };
@@ -70,6 +73,14 @@ export function elapsedMs(p: ParticipationFacts, now: number): number {
 /** Time left of `durationMs`, never negative. Pauses do not count. */
 export function remainingMs(p: ParticipationFacts, durationMs: number, now: number): number {
   return Math.max(0, durationMs - elapsedMs(p, now));
+}
+
+/**
+ * The score an attempt ranks by (the leaderboard index's rankScore and V1's sort alike): a
+ * non-finite score, which V1 can store (NaN from unset points), after every finite one.
+ */
+export function rankingScore(score: number): number {
+  return Number.isFinite(score) ? score : -Infinity;
 }
 
 /** Points a question is worth (V1 default: 1). */
@@ -157,7 +168,26 @@ export function decide(command: AttemptCommand, state: AttemptState): ExamEvent[
       if (state.legacySourceIndexes.length === 0) return [];
       return [{ type: "LegacyDuplicateImported", data: { participant, sourceIndex } }];
     }
+    case "ReconcileLegacyEntry": {
+      const { participant, sourceIndex } = command.data;
+      // Nothing to reconcile before the import, nor when the attempt already is the entry.
+      if (state.participation === null || entryDifferences(state, participant).length === 0) return [];
+      return [{ type: "LegacyEntryChanged", data: { participant, sourceIndex } }];
+    }
   }
+}
+
+/** The V1 participant fields an attempt holds (everything but userId and answers). */
+const ENTRY_FACTS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
+
+/** The fields (and "answers") in which a V1 entry differs from the attempt: empty when the attempt is the entry. */
+export function entryDifferences(state: AttemptState, participant: V1Participant): string[] {
+  const p = state.participation;
+  if (p === null) return ["(no attempt)"];
+  const differs = (a: unknown, b: unknown) => canonicalJson(a) !== canonicalJson(b);
+  const fields: string[] = ENTRY_FACTS.filter((f) => differs(p[f], participant[f]));
+  if (differs(state.answers, participant.answers)) fields.push("answers");
+  return fields;
 }
 
 /** Applies one event to the state. Pure; unknown facts are never invented. */
@@ -202,6 +232,12 @@ export function evolve(state: AttemptState, event: ExamEvent): AttemptState {
       case "LegacyDuplicateImported":
         draft.legacySourceIndexes.push(event.data.sourceIndex);
         return;
+      case "LegacyEntryChanged": {
+        const { userId: _userId, answers, ...facts } = event.data.participant;
+        draft.participation = facts;
+        draft.answers = answers;
+        return;
+      }
     }
   });
 }

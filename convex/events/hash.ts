@@ -23,7 +23,8 @@ function quotedKey(key: string): string {
 /** JSON with object keys sorted at every depth and undefined fields dropped: the same value, the same text. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") {
-    if (typeof value === "number" && !Number.isFinite(value)) throw new Error(`Cannot hash ${value}`);
+    // NaN and ±Infinity (V1 may store them) as Convex's JSON spells non-finite floats: never equal to null or a string.
+    if (typeof value === "number" && !Number.isFinite(value)) return `{"$float":"${String(value)}"}`;
     return JSON.stringify(value) ?? "null";
   }
   // Built by concatenation, not with intermediate arrays: it runs over every event's data on each append.

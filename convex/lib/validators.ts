@@ -39,8 +39,11 @@ export const vActor = v.union(
 );
 export type Actor = Infer<typeof vActor>;
 
-/** Where an event came from: a live call through the V1 or V2 API, or synthesized from a V1 array entry. */
-export const vOrigin = v.union(v.literal("live_v1"), v.literal("live_v2"), v.literal("legacy_import"));
+/**
+ * Where an event came from: a live call through the V1 or V2 API, synthesized from a V1 array entry,
+ * or a V1 entry that old code (rollback option 2) changed after its stream existed, rolled forward into the log.
+ */
+export const vOrigin = v.union(v.literal("live_v1"), v.literal("live_v2"), v.literal("legacy_import"), v.literal("legacy_rollforward"));
 export type Origin = Infer<typeof vOrigin>;
 
 /** Status of one attempt as the API reports it. */

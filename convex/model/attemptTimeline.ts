@@ -32,6 +32,7 @@ export function occurredAt(event: ExamEvent): number | undefined {
       return event.data.submittedAt;
     case "LegacyParticipantImported":
     case "LegacyDuplicateImported":
+    case "LegacyEntryChanged":
       return undefined;
   }
 }

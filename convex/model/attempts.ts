@@ -14,7 +14,7 @@
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
-import { decide, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
+import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import {
   appendAtHead,
   findByIdempotencyKey,
@@ -117,8 +117,8 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     attemptRows(state, { version: last.version, hash: last.hash }),
     input.counters,
   );
-  // The V1 array entry follows live writes (rollback safety); a legacy import's source IS that entry.
-  if (input.origin !== "legacy_import") await mirrorLegacyEntry(ctx, stream, state, last.recordedAt);
+  // The V1 array entry follows live writes (rollback safety); a legacy import's (or roll-forward's) source IS that entry.
+  if (input.origin !== "legacy_import" && input.origin !== "legacy_rollforward") await mirrorLegacyEntry(ctx, stream, state, last.recordedAt);
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
 
@@ -166,4 +166,32 @@ export async function importLegacyEntries(
     state = result.state;
   }
   return { eventsWritten, state };
+}
+
+/**
+ * Rolls a V1 entry forward into its attempt's stream when it differs from the attempt
+ * (old code wrote the array after the stream existed: rollback option 2). Returns the
+ * fields that differed (empty: nothing written). Only call it for the user's first entry
+ * of an exam whose mirror keeps the array current, so a difference can only come from outside.
+ */
+export async function rollForwardLegacyEntry(
+  ctx: MutationCtx,
+  stream: StreamId,
+  entry: LegacyEntry,
+  batch: Pick<CommandInput, "counters"> & { state?: AttemptState | null } = {},
+): Promise<{ eventsWritten: number; changed: string[] }> {
+  // The attempt as the import just loaded it, when the caller has it (no second read).
+  const state = batch.state ?? (await loadAttempt(ctx, stream)).state;
+  if (state.participation === null || entryDifferences(state, entry.participant).length === 0) return { eventsWritten: 0, changed: [] };
+  // Rows edited behind the log's back are the projection's damage (verifyProjections), not a change of V1: judge by the log.
+  const changed = entryDifferences(replay(await readStream(ctx, stream)), entry.participant);
+  if (changed.length === 0) return { eventsWritten: 0, changed };
+  const result = await executeCommand(ctx, {
+    stream,
+    command: { type: "ReconcileLegacyEntry", data: entry },
+    actor: { kind: "system", name: "legacy roll-forward" },
+    origin: "legacy_rollforward",
+    counters: batch.counters,
+  });
+  return { eventsWritten: result.events.length, changed };
 }

@@ -12,7 +12,7 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import { vAttemptStatus, type V1Answer, type V1Participant } from "../lib/validators";
-import { elapsedMs, pointsOf, remainingMs, type ParticipationFacts } from "../events/decider";
+import { elapsedMs, pointsOf, rankingScore, remainingMs, type ParticipationFacts } from "../events/decider";
 
 /** What every view needs of an exam: an exam document or its examDefinitions copy. */
 export type ExamInfo = {
@@ -293,9 +293,10 @@ export type LeaderboardEntry = Infer<typeof vLeaderboardEntry>;
 /** A completed attempt as the leaderboard ranks it. */
 export type RankedAttempt = { userId: Id<"users">; score: number; completedAt: number };
 
-/** Score desc, earlier completion first, then user id: a total order, the same for V1 and V2. */
+/** Score desc (non-finite last), earlier completion first, then user id: a total order, the same for V1 and V2. */
 export function compareRanked(a: RankedAttempt, b: RankedAttempt): number {
-  return b.score - a.score || a.completedAt - b.completedAt || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
+  const [sa, sb] = [rankingScore(a.score), rankingScore(b.score)];
+  return (sa === sb ? 0 : sb > sa ? 1 : -1) || a.completedAt - b.completedAt || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
 }
 
 export function leaderboardView(
@@ -359,10 +360,12 @@ export const vDashboardStats = v.object({
 export type DashboardStats = Infer<typeof vDashboardStats>;
 
 export function dashboardStatsView(attempts: readonly ParticipationFacts[]): DashboardStats {
-  const scores = attempts.filter((a) => a.completedAt !== undefined).map((a) => a.score);
+  const completed = attempts.filter((a) => a.completedAt !== undefined);
+  // A non-finite score (V1 dirt: NaN, ±Infinity) counts as completed but stays out of the average and the best.
+  const scores = completed.map((a) => a.score).filter(Number.isFinite);
   return {
     examsStarted: attempts.length,
-    examsCompleted: scores.length,
+    examsCompleted: completed.length,
     averageScore: scores.length === 0 ? null : scores.reduce((s, x) => s + x, 0) / scores.length,
     bestScore: scores.length === 0 ? null : Math.max(...scores),
   };

@@ -20,7 +20,13 @@ export type FindingKind =
   | "duplicate_answer"
   | "score_mismatch"
   | "near_document_limit"
-  | "near_array_limit";
+  | "near_array_limit"
+  | "non_finite_number"
+  | "unknown_exam_question"
+  | "exam_without_questions"
+  | "exam_without_participants"
+  | "quarantined_participant"
+  | "changed_after_import";
 
 /** One piece of dirty data, named by exam and (for participant data) user and V1 array position. */
 export type Finding = {
@@ -92,7 +98,16 @@ export function participantFindings(
     }
     if (answer.isCorrect) expectedScore += pointsOf(q ?? {});
   });
-  if (expectedScore !== participant.score) {
+  for (const field of ["score", "startedAt", "completedAt", "pausedAt", "pauseCount", "totalPausedMs"] as const) {
+    const value = participant[field];
+    if (value === undefined || Number.isFinite(value)) continue;
+    findings.push({
+      kind: "non_finite_number",
+      ...at,
+      detail: `${field} is ${value}; kept as stored${field === "score" ? " (ranks after every finite score; left out of averages and bests)" : ""}`,
+    });
+  }
+  if (Number.isFinite(participant.score) && expectedScore !== participant.score) {
     findings.push({
       kind: "score_mismatch",
       ...at,
@@ -107,9 +122,23 @@ export function approximateBytes(value: Value | undefined): number {
   return value === undefined ? 0 : getConvexSize(value);
 }
 
-/** An exam document near Convex's per-document limits (1 MiB, 8,192 array elements). */
-export function examFindings(examId: string, participants: readonly V1Participant[], documentBytes: number): Finding[] {
+/**
+ * An exam's own dirt: questions it lists that no longer exist (`missingQuestionIds`), no questions
+ * or no participants at all, and a document near Convex's per-document limits (1 MiB, 8,192 array elements).
+ */
+export function examFindings(
+  examId: string,
+  participants: readonly V1Participant[],
+  documentBytes: number,
+  questionIds: readonly string[] = [],
+  missingQuestionIds: readonly string[] = [],
+): Finding[] {
   const findings: Finding[] = [];
+  for (const id of missingQuestionIds) {
+    findings.push({ kind: "unknown_exam_question", examId, detail: `questionIds lists ${id}, which no longer exists (position ${questionIds.indexOf(id)}); kept as stored, left off the question sheet` });
+  }
+  if (questionIds.length === 0) findings.push({ kind: "exam_without_questions", examId, detail: "the exam has no questions" });
+  if (participants.length === 0) findings.push({ kind: "exam_without_participants", examId, detail: "the exam has no participants: nothing to migrate" });
   if (documentBytes >= CONVEX_LIMITS.documentBytes * NEAR_LIMIT_SHARE) {
     findings.push({
       kind: "near_document_limit",

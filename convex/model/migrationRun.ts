@@ -16,7 +16,9 @@ import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
 import { PendingCounters, loadAnswers } from "../projections/store";
 import { answerRowOf } from "../projections/attempt";
-import { importLegacyEntries, legacyImportKey, loadAttempt } from "./attempts";
+import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "./attempts";
+import { errorCode } from "../lib/errors";
+import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/legacyMirror";
 import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "./examDefinitions";
 import {
   NO_USAGE,
@@ -52,7 +54,11 @@ export type BatchOptions = {
  * Test-only fault injection: called before each V1 entry is imported. A throw
  * aborts the batch's transaction (nothing it wrote is kept). Never set in production.
  */
-export const migrationTestHooks: { beforeEntry?: (examId: Id<"exams">, sourceIndex: number) => void } = {};
+export const migrationTestHooks: {
+  beforeEntry?: (examId: Id<"exams">, sourceIndex: number) => void;
+  /** Called inside the import of one entry, before anything is written: a ConvexError here quarantines the entry. */
+  importEntry?: (examId: Id<"exams">, sourceIndex: number) => void;
+} = {};
 
 /** Findings listed in one result at most (all are counted). */
 export const MAX_LISTED_FINDINGS = 200;
@@ -69,6 +75,10 @@ export type BatchReport = {
   eventsWritten: number;
   /** Entries already imported (by an earlier run or on the fly), or mirror copies of live attempts: nothing written. */
   alreadyMigrated: number;
+  /** Entries changed in V1 after their stream existed (old code after a rollback), rolled forward into the log. */
+  rolledForward: number;
+  /** Entries that could not be imported: kept in migrationQuarantine, the batch went on. */
+  quarantined: number;
   /** Exams with V1 entries still to visit (this pass), and whether that count reached the end of the table. */
   examsRemaining: number;
   examsRemainingExact: boolean;
@@ -124,6 +134,9 @@ type Batch = {
   /** An exam this call found with no events and no rows (so its streams need no reads until written), and the users it imported there. */
   untouchedExam?: Id<"exams">;
   importedUsers: Set<string>;
+  mirrorGlobal?: boolean;
+  /** Whether the exam being processed keeps its V1 array current (mirror on): only then can a difference come from old code. */
+  arrayCurrent: boolean;
 };
 
 function note(batch: Batch, findings: Finding[]) {
@@ -160,6 +173,23 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
     batch.importedUsers.add(participant.userId);
     const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, { counters: batch.counters, streamKnownEmpty });
     events = imported.eventsWritten;
+    if (events === 0 && isFirst && batch.arrayCurrent) {
+      const rolled = await rollForwardLegacyEntry(ctx, stream, { participant, sourceIndex }, { counters: batch.counters, state: imported.state });
+      if (rolled.eventsWritten > 0) {
+        report.rolledForward += 1;
+        report.eventsWritten += rolled.eventsWritten;
+        note(batch, [
+          {
+            kind: "changed_after_import",
+            examId,
+            userId: participant.userId,
+            sourceIndex,
+            detail: `the V1 entry changed after its stream existed (${rolled.changed.join(", ")}): rolled forward into the log (origin legacy_rollforward)`,
+          },
+        ]);
+        return;
+      }
+    }
   }
   if (events === 0) {
     report.alreadyMigrated += 1;
@@ -168,6 +198,24 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
   report.participantsMigrated += 1;
   report.eventsWritten += events;
   if (isFirst) report.answersMigrated += participant.answers.length;
+}
+
+async function mirrorGlobal(batch: Batch): Promise<boolean> {
+  batch.mirrorGlobal ??= await legacyMirrorGloballyEnabled(batch.ctx);
+  return batch.mirrorGlobal;
+}
+
+/** Records an entry that cannot be imported (once per position) and reports it; the batch goes on. */
+async function quarantine(batch: Batch, examId: Id<"exams">, participant: V1Participant, sourceIndex: number, error: unknown) {
+  const reason = `${errorCode(error)}: ${error instanceof Error ? error.message : String(error)}`;
+  batch.report.quarantined += 1;
+  note(batch, [{ kind: "quarantined_participant", examId, userId: participant.userId, sourceIndex, detail: `not imported (${reason}); kept in migrationQuarantine, the V1 entry is untouched` }]);
+  if (batch.options.dryRun) return;
+  const existing = await batch.ctx.db
+    .query("migrationQuarantine")
+    .withIndex("by_exam_and_index", (q) => q.eq("examId", examId).eq("sourceIndex", sourceIndex))
+    .first();
+  if (existing === null) await batch.ctx.db.insert("migrationQuarantine", { examId, userId: participant.userId, sourceIndex, reason, at: Date.now() });
 }
 
 /** Whether the exam has no event and no row yet (two empty index ranges, which then stay empty for this transaction unless it writes). */
@@ -224,6 +272,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   const { ctx, options, report } = batch;
   const examId = exam._id;
   const participants = exam.participants ?? [];
+  let missingQuestions: string[] = [];
   if (fresh) {
     // The definition and question sheet, once per exam (the call that started the exam committed them).
     if (!(await fits(batch, definitionSyncEstimate(exam.questionIds.length)))) return false;
@@ -231,12 +280,18 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
       // The sheet holds the points of the exam's questions: grading checks need not read them again.
       const { sheet } = await syncExamDefinitionAndSheet(ctx, exam);
       for (const row of sheet) batch.questions.set(row.questionId, row.points === undefined ? {} : { points: row.points });
+      const listed = new Set<string>(sheet.map((row) => row.questionId));
+      missingQuestions = exam.questionIds.filter((id) => !listed.has(id));
     }
     batch.handled += 1;
   }
   const byUser = entryIndexesByUser(participants);
   const examQuestions = new Set<string>(exam.questionIds);
-  if (at.step === "import" && at.nextIndex === 0) note(batch, examFindings(examId, participants, approximateBytes(exam)));
+  if (at.step === "import" && at.nextIndex === 0) {
+    note(batch, examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missingQuestions));
+  }
+  const definition0 = await getExamDefinition(ctx, examId);
+  batch.arrayCurrent = definition0 !== null && mirrorEnabledFor(definition0) && (await mirrorGlobal(batch));
 
   if (at.step === "import" && at.nextIndex < participants.length && !options.dryRun && (await hasNoAttempts(ctx, examId))) {
     Object.assign(batch, { untouchedExam: examId, importedUsers: new Set() });
@@ -244,9 +299,10 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   for (; at.step === "import" && at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
     const unread = answeredQuestionIds(participant).filter((id) => !batch.questions.has(id));
-    if (!(await fits(batch, attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length)))) {
-      return false;
-    }
+    const estimate = attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length);
+    // A roll-forward may replay the stream and rewrite the attempt once more.
+    const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
+    if (!(await fits(batch, more))) return false;
     migrationTestHooks.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
     const firstIndex = byUser.get(participant.userId)![0]!;
@@ -254,7 +310,14 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
       batch,
       participantFindings(examId, examQuestions, participant, at.nextIndex, firstIndex, (id) => batch.questions.get(id) ?? null),
     );
-    await importEntry(batch, examId, participant, at.nextIndex, firstIndex === at.nextIndex);
+    try {
+      migrationTestHooks.importEntry?.(examId, at.nextIndex);
+      await importEntry(batch, examId, participant, at.nextIndex, firstIndex === at.nextIndex);
+    } catch (e) {
+      // A rejected command writes nothing (events are validated before the append): keep the entry aside and go on.
+      if (errorCode(e) === undefined) throw e;
+      await quarantine(batch, examId, participant, at.nextIndex, e);
+    }
     batch.handled += 1;
   }
   // Every V1 entry is in the log: the exam API stops looking for legacy entries of this exam.
@@ -298,6 +361,8 @@ function emptyReport(pass: Pass, dryRun: boolean): BatchReport {
     answersMigrated: 0,
     eventsWritten: 0,
     alreadyMigrated: 0,
+    rolledForward: 0,
+    quarantined: 0,
     examsRemaining: 0,
     examsRemainingExact: true,
     isDone: false,
@@ -344,6 +409,7 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     simulated: new Map(),
     counters: new PendingCounters(),
     importedUsers: new Set(),
+    arrayCurrent: false,
   };
 
   if (options.examId !== undefined) {
@@ -362,6 +428,9 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
 
   const progress = await loadProgress(ctx, pass);
   let after = progress?.afterCreationTime;
+  // A pass that reached the end starts over: entries that old code changed since (rollback option 2) are rolled forward.
+  // (Not in a dry run: it keeps no cursor, so it would start over on every call.)
+  if (!options.dryRun && progress?.current === undefined && after !== undefined && (await nextExam(ctx, after)) === null) after = undefined;
   let current: Cursor | undefined = progress?.current;
   let started = 0;
   let waiting: Doc<"exams"> | null = null; // the exam the call stopped before or inside

@@ -8,7 +8,7 @@
  */
 import type { Doc } from "../_generated/dataModel";
 import type { V1Answer } from "../lib/validators";
-import { initialState, replay, type AttemptState, type ParticipationFacts } from "../events/decider";
+import { initialState, rankingScore, replay, type AttemptState, type ParticipationFacts } from "../events/decider";
 import type { RecordedEvent } from "../events/store";
 
 /** The last event a row reflects. */
@@ -37,7 +37,7 @@ export function attemptRows(state: AttemptState, head: StreamHead): AttemptRows 
     ...p,
     version: head.version,
     lastEventHash: head.hash,
-    ...(completed ? { rankScore: p.score, rankTieBreak: -(p.completedAt as number) } : {}),
+    ...(completed ? { rankScore: rankingScore(p.score), rankTieBreak: -(p.completedAt as number) } : {}),
     ...(state.legacySourceIndexes.length > 0 ? { legacySourceIndexes: [...state.legacySourceIndexes] } : {}),
   };
   const answers = state.answers.map((a, position) => ({ ...a, position }));

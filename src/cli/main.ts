@@ -8,12 +8,13 @@
  * npm start -- --exams 150 --participants 2340 --answers 468000
  * npm run bench
  */
-import { writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { GUIDE_DATASET } from "../dataset/generate.js";
-import { SnapshotError } from "../snapshot/load.js";
+import { scanSnapshot, SnapshotError } from "../snapshot/load.js";
 import { EXIT, renderReport } from "../rehearsal/report.js";
 import { rehearse } from "../rehearsal/run.js";
 import { FAULTS, type Fault } from "../rehearsal/types.js";
@@ -22,6 +23,31 @@ import { phaseProgress } from "./progress.js";
 
 /** A bad argument or input: exit code 2, distinct from a failed rehearsal (1). */
 class BadInput extends Error {}
+
+const VERSION = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** `--out-dir` must be (or become) a writable folder: checked before anything runs. */
+function checkOutDir(dir: string) {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new BadInput(`--out-dir ${dir} is a file, not a folder.`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new BadInput(`--out-dir ${dir} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+  }
+}
+
+/** `--json <path>` must be a writable file path: checked before anything runs, so a report is never lost at the end. */
+function checkJsonPath(path: string) {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new BadInput(`--json ${path} is a folder, not a file.`);
+  const parent = dirname(resolve(path));
+  try {
+    if (!statSync(parent).isDirectory()) throw new Error("ENOTDIR");
+    accessSync(existsSync(path) ? path : parent, constants.W_OK);
+  } catch (e) {
+    throw new BadInput(`--json ${path} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+  }
+}
 
 function wholeNumber(min: number) {
   return (value: string): number => {
@@ -56,6 +82,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
   const cli = new Command("exam-migrate")
     .description("Rehearse the V1 → V2 exam participation migration offline, in an embedded Convex, and report what production will see.")
     .exitOverride()
+    .version(VERSION, "-V, --version", "print the version of exam-migrate")
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
     .showHelpAfterError("(run with --help for every option)")
     .addHelpText(
@@ -111,6 +138,9 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
       if (flags.snapshot === undefined && flags.answers > 0 && flags.participants === 0) {
         throw new BadInput("--answers needs at least one participant (--participants).");
       }
+      const jsonPath = flags.json === true ? "rehearsal-report.json" : flags.json === "-" ? undefined : flags.json;
+      checkOutDir(flags.outDir);
+      if (jsonPath !== undefined) checkJsonPath(jsonPath);
       const report = await rehearse({
         input:
           flags.snapshot !== undefined
@@ -128,13 +158,50 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
       if (flags.json === "-") out.stdout(json);
       else {
         out.stdout(renderReport(report));
-        if (flags.json !== undefined) {
-          const path = flags.json === true ? "rehearsal-report.json" : flags.json;
-          writeFileSync(path, json);
-          out.stderr(`report written to ${path}\n`);
+        if (jsonPath !== undefined) {
+          try {
+            writeFileSync(jsonPath, json);
+          } catch (e) {
+            throw new BadInput(`the report could not be written to ${jsonPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the text report above is complete.`);
+          }
+          out.stderr(`report written to ${jsonPath}\n`);
         }
       }
       result.code = report.exitCode;
+    });
+
+  cli
+    .command("check-snapshot")
+    .argument("<path>", "the export: a ZIP from `npx convex export`, or its unzipped folder")
+    .description(
+      "Stream and check an export without migrating it: layout, ids, every document against the schema, references, " +
+        "_storage files against their metadata. Prints what it found, the time and the peak memory. Exit code 0: loadable; 2: not.",
+    )
+    .action(async (path: string) => {
+      const started = performance.now();
+      let participants = 0;
+      let answers = 0;
+      let largestExam = { key: "", participants: 0 };
+      const summary = await scanSnapshot(path, {
+        keep: false,
+        onExam: (exam) => {
+          participants += exam.participants.length;
+          answers += exam.participants.reduce((n, p) => n + p.answers.length, 0);
+          if (exam.participants.length > largestExam.participants) largestExam = { key: exam.key, participants: exam.participants.length };
+        },
+      });
+      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      out.stdout(
+        [
+          `${path}: a Convex export (${summary.format}${summary.folder === null ? "" : `, inside folder ${summary.folder}`}), loadable`,
+          `  exams ${summary.documents.exams.toLocaleString("en-US")} (table ${mib(summary.examsTableBytes)}, largest document line ${mib(summary.largestExamLineBytes)}), participants ${participants.toLocaleString("en-US")}, answers ${answers.toLocaleString("en-US")}`,
+          `  users ${summary.documents.users.toLocaleString("en-US")}, questions ${summary.documents.questions.toLocaleString("en-US")}; most participants: exam ${largestExam.key} (${largestExam.participants})`,
+          `  _storage: ${summary.storage.files} file(s), ${mib(summary.storage.bytes)} (largest ${mib(summary.storage.largestBytes)}), sizes match their metadata`,
+          `  other tables (not rehearsed): ${summary.ignoredTables.join(", ") || "none"}; components: ${summary.componentTables.join(", ") || "none"}`,
+          `  time ${((performance.now() - started) / 1000).toFixed(1)} s, peak memory (max RSS) ${mib(process.resourceUsage().maxRSS * 1024)}`,
+          "",
+        ].join("\n"),
+      );
     });
 
   cli

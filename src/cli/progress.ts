@@ -1,7 +1,8 @@
 /**
  * Progress of the rehearsal on stderr: one bar per phase, counting the exams
- * that have passed it. Without a terminal (CI logs, pipes) one line per
- * finished phase instead; nothing with --quiet.
+ * that have passed it. Without a terminal (CI logs, pipes) one line per exam
+ * and phase as it happens (so a long run is never silent), and one when a
+ * phase is done for every exam; nothing with --quiet.
  *
  * @example
  * const progress = phaseProgress({ quiet: false });
@@ -24,10 +25,12 @@ export function phaseProgress({ quiet, stream = process.stderr }: { quiet: boole
         total = exams;
         started = performance.now();
       },
-      phaseDone(phase) {
+      phaseDone(phase, exam) {
         const n = (counts.get(phase) ?? 0) + 1;
         counts.set(phase, n);
         const title = PHASES.find((p) => p.name === phase)!.title;
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        if (exam !== undefined) stream.write(`${seconds.padStart(7)} s  exam ${exam.index + 1}/${total} (${exam.key})  ${title}\n`);
         if (n === total) stream.write(`${title.padEnd(width)}  ${total}/${total} exams  ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
       },
       stop() {},

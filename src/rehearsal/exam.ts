@@ -18,6 +18,8 @@ import { canonicalJson } from "../../convex/events/hash.js";
 import { errorCode } from "../../convex/lib/errors.js";
 import type { Id } from "../../convex/_generated/dataModel.js";
 import { insertDataset, type V1Dataset } from "../dataset/generate.js";
+import type { ProductionState } from "../snapshot/load.js";
+import { insertProduction } from "../snapshot/production.js";
 import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
 import { callFunction, functionKind, FunctionNotAvailable } from "./functions.js";
 import { IdTranslator } from "./ids.js";
@@ -51,6 +53,21 @@ export function subsetForExam(dataset: V1Dataset, examKey: string): V1Dataset {
 }
 
 type Obj = Record<string, unknown>;
+
+/** Entries of a user already listed earlier in the array, and their answers: kept in the log, not as rows (the V1/V2 reconciliation). */
+function duplicatesOf(participants: readonly { userKey: string; answers: unknown[] }[]) {
+  const seen = new Set<string>();
+  let duplicateEntries = 0;
+  let duplicateAnswers = 0;
+  for (const p of participants) {
+    if (seen.has(p.userKey)) {
+      duplicateEntries++;
+      duplicateAnswers += p.answers.length;
+    }
+    seen.add(p.userKey);
+  }
+  return { duplicateEntries, duplicateAnswers };
+}
 const num = (o: unknown, ...keys: string[]): number => {
   for (const k of keys) {
     const v = (o as Obj | null)?.[k];
@@ -83,6 +100,7 @@ export async function rehearseExam(
   examKey: string,
   options: ExamOptions,
   onPhase: (phase: PhaseName) => void = () => {},
+  production?: ProductionState,
 ): Promise<ExamOutcome> {
   const exam = dataset.exams.find((e) => e.key === examKey)!;
   const outcome: ExamOutcome = {
@@ -91,6 +109,7 @@ export async function rehearseExam(
     input: {
       participants: exam.participants.length,
       answers: exam.participants.reduce((n, p) => n + p.answers.length, 0),
+      ...duplicatesOf(exam.participants),
       documentBytes: 0,
       largestArray: 0,
     },
@@ -105,10 +124,17 @@ export async function rehearseExam(
   let t!: EmbeddedConvex;
   let examId!: Id<"exams">;
   let calls = 0;
+  /** The longest single query or mutation of the phase (one transaction: its time bounds the user code's). */
+  let longestTransactionMs = 0;
   /** Results come back with embedded ids (cursors must go back unchanged); what is kept is translated. */
   const call = async <R = Obj>(name: string, args: Obj, as: Pick<EmbeddedConvex, "query" | "mutation" | "action"> = t) => {
     calls++;
-    return callFunction<R>(as, name, args);
+    const started = performance.now();
+    try {
+      return await callFunction<R>(as, name, args);
+    } finally {
+      if ((await functionKind(name)) !== "action") longestTransactionMs = Math.max(longestTransactionMs, performance.now() - started);
+    }
   };
   const seen = new Set<string>();
   /** Records findings once: the cleanup and the verifier report again what the migration found. */
@@ -126,6 +152,7 @@ export async function rehearseExam(
   const phase = async (name: PhaseName, body: () => Promise<string | void>) => {
     const started = performance.now();
     calls = 0;
+    longestTransactionMs = 0;
     try {
       const { result, transactions } = await observeTransactions(body);
       outcome.phases[name] = {
@@ -135,6 +162,7 @@ export async function rehearseExam(
         calls,
         transactions: transactions.length,
         largest: maxCost(transactions),
+        longestTransactionMs,
       };
     } catch (e) {
       const skipped = e instanceof FunctionNotAvailable;
@@ -157,6 +185,21 @@ export async function rehearseExam(
     const inserted = await insertDataset(t, dataset, [examKey]);
     ids = new IdTranslator(inserted);
     examId = inserted.exams.get(examKey)!;
+    let note: string | undefined;
+    if (production !== undefined) {
+      // Rehearse from where production stands: its log and V2 rows, loaded as they are.
+      const loadedState = await insertProduction(t, production, inserted);
+      for (const message of loadedState.failures) fail("load", `as exported: ${message}`, { kind: "damaged_in_export" });
+      note = loadedState.notes.join("; ") || undefined;
+      if (note !== undefined && (await functionKind("projections/rebuild:verifyProjections"))) {
+        // Production's views as exported must already equal a replay of its log: damage there is not the rehearsal's doing.
+        const views: Obj = await call("projections/rebuild:verifyProjections", { examId });
+        if (views.isValid !== true) {
+          for (const issue of toFindings(ids.translate(views.issues), "load", "failure", examKey)) outcome.findings.push({ ...issue, message: `as exported: ${issue.message}` });
+        }
+        note += `; views ${views.isValid === true ? "match" : "DO NOT match"} the log as exported`;
+      }
+    }
     const doc = await t.run((ctx) => ctx.db.get("exams", examId));
     outcome.input.documentBytes = getConvexSize(doc as Value);
     outcome.input.largestArray = Math.max(
@@ -164,6 +207,7 @@ export async function rehearseExam(
       doc!.participants?.length ?? 0,
       ...(doc!.participants ?? []).map((p) => p.answers.length),
     );
+    return note;
   });
   const run = async (name: PhaseName, body: () => Promise<string | void>) => {
     if (loaded()) return phase(name, body);
@@ -410,6 +454,7 @@ async function smokePass(
       }
     }
   }
+  if (students.length === 0) return "no participants: no student to sign in as";
   if (available === 0) throw new FunctionNotAvailable("exams:getExamSessionV2");
   const compared = outcome.smoke.filter((c) => c.equal !== null);
   return `${outcome.smoke.length} call pair(s) as ${students.length} student(s); ${compared.filter((c) => c.equal).length}/${compared.length} V1 = V2`;

@@ -8,10 +8,11 @@
  */
 import { Worker } from "node:worker_threads";
 import type { V1Dataset } from "../dataset/generate.js";
+import type { ProductionState } from "../snapshot/load.js";
 import { rehearseExam } from "./exam.js";
 import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
 
-export type ExamTask = { index: number; examKey: string; dataset: V1Dataset; options: ExamOptions };
+export type ExamTask = { index: number; examKey: string; dataset: V1Dataset; options: ExamOptions; production?: ProductionState };
 export type WorkerMessage =
   | { type: "phase"; index: number; phase: PhaseName }
   | { type: "done"; index: number; outcome: ExamOutcome }
@@ -33,7 +34,7 @@ function startWorker(): Worker {
 export async function runExams(tasks: readonly ExamTask[], workers: number, events: PoolEvents): Promise<void> {
   if (workers <= 1 || tasks.length <= 1) {
     for (const task of tasks) {
-      events.onDone(task.index, await rehearseExam(task.dataset, task.examKey, task.options, (p) => events.onPhase(task.index, p)));
+      events.onDone(task.index, await rehearseExam(task.dataset, task.examKey, task.options, (p) => events.onPhase(task.index, p), task.production));
     }
     return;
   }

@@ -11,6 +11,7 @@
  */
 import { CONVEX_LIMITS } from "../../convex/lib/limits.js";
 import { LIMITED_METRICS, limitShare, maxCost, type TransactionCost } from "./metrics.js";
+import { BATCH_BUDGET_SHARE } from "../../convex/model/migration.js";
 import { PHASES, type ExamOptions, type ExamOutcome, type Finding, type PhaseName, type StatusCounts } from "./types.js";
 import type { DirtyRecord } from "../dataset/generate.js";
 
@@ -24,6 +25,11 @@ export type ReportMeta = {
     questions: number;
     deletedQuestions: number;
     ignoredTables?: string[];
+    componentTables?: string[];
+    storage?: { files: number; bytes: number; largestBytes: number };
+    folder?: string | null;
+    /** Documents of this backend's own tables in the snapshot (a deployment already partly migrated). */
+    v2Documents?: Record<string, number>;
   };
   options: ExamOptions & { workers: number };
   backup: { path: string; bytes: number };
@@ -46,7 +52,36 @@ export type PhaseSummary = {
   largest: TransactionCost;
   /** largest as a share (0..1) of Convex's limits. */
   largestShare: TransactionCost;
+  /** The longest single query or mutation (embedded runtime): an estimate of its user code time. */
+  longestTransactionMs: number;
 };
+
+/** One guide step as the operator will run it on production. */
+export type PlanStep = {
+  step: string;
+  command: string;
+  /** `npx convex run` calls at the chosen batch size (estimated where the rehearsal's per-exam instances differ from one deployment). */
+  calls: number;
+  callsEstimated: boolean;
+  /** The most-used Convex limit of the step's largest transaction. */
+  largestShare: { metric: string; share: number } | null;
+  /** Longest query/mutation in the embedded runtime, and its share of Convex's 1 s user-code limit (estimate). */
+  longestTransactionMs: number;
+  /** Estimated production time: the embedded work of the step plus PER_CALL_MS per call. */
+  productionMs: number;
+};
+
+export type Plan = {
+  steps: PlanStep[];
+  productionMs: number;
+  riskiest: { by: "document size" | "participants" | "dirt"; exams: { examKey: string; title: string; value: number }[] }[];
+  reconciliation: { lines: string[]; reconciled: boolean };
+};
+
+/** Assumed round trip of one `npx convex run` (CLI start, network): added per call to the production estimate. */
+export const PER_CALL_MS = 1_000;
+/** Convex's limit on user code time per query or mutation. */
+export const USER_CODE_LIMIT_MS = 1_000;
 
 export type BandwidthRow = {
   name: string;
@@ -89,6 +124,8 @@ export type Report = {
   phases: PhaseSummary[];
   /** The largest single-figure share of a Convex limit over every operator and API call. */
   largestShare: { phase: PhaseName; metric: string; share: number } | null;
+  /** What the operator will run, per guide step, with its cost and time. */
+  plan: Plan;
   bandwidth: { rows: BandwidthRow[]; total: Omit<BandwidthRow, "name"> };
   smoke: { pairs: number; equal: number; different: number };
   plantedDirt: { planted: number; reported: number; unreported: DirtyRecord[] };
@@ -149,6 +186,7 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
       transactions: results.reduce((n, r) => n + r.transactions, 0),
       largest,
       largestShare: Object.fromEntries(LIMITED_METRICS.map((k) => [k, limitShare(k, largest[k])])) as TransactionCost,
+      longestTransactionMs: Math.max(0, ...results.map((r) => r.longestTransactionMs ?? 0)),
     };
   });
   let largestShare: Report["largestShare"] = null;
@@ -223,6 +261,7 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
     },
     phases,
     largestShare,
+    plan: buildPlan(outcomes, phases, meta, allFindings, sumStatus(outcomes.map((o) => o.statusAfter))),
     bandwidth: { rows: [...byName].map(([name, calls]) => ({ name, ...bandwidthRow(calls) })), total: bandwidthRow(smoke) },
     smoke: {
       pairs: smoke.length,
@@ -255,6 +294,67 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
       findings: o.findings.filter((f) => f.severity === "finding").length,
       phases: Object.fromEntries(Object.entries(o.phases).map(([name, r]) => [name, r.note ? `${r.status}: ${r.note}` : r.status])),
     })),
+  };
+}
+
+function buildPlan(outcomes: readonly ExamOutcome[], phases: PhaseSummary[], meta: ReportMeta, findings: readonly Finding[], after: StatusCounts | null): Plan {
+  const phase = (name: PhaseName) => phases.find((p) => p.name === name)!;
+  const batch = meta.options.batchSize;
+  const extraCalls = (calls: (o: ExamOutcome) => number) => outcomes.reduce((n, o) => n + Math.max(0, calls(o) - 1), 0);
+  const withParticipants = outcomes.filter((o) => o.input.participants > 0).length;
+  const documentBytes = outcomes.reduce((n, o) => n + o.input.documentBytes, 0);
+  const step = (stepName: string, command: string, name: PhaseName, calls: number, callsEstimated: boolean): PlanStep => {
+    const p = phase(name);
+    let largest: PlanStep["largestShare"] = null;
+    for (const k of LIMITED_METRICS) if (largest === null || p.largestShare[k] > largest.share) largest = { metric: k, share: p.largestShare[k] };
+    return { step: stepName, command, calls, callsEstimated, largestShare: largest, longestTransactionMs: p.longestTransactionMs, productionMs: p.ms + calls * PER_CALL_MS };
+  };
+  const steps = [
+    step("2. status", "migrations:checkMigrationStatus", "status", 1, false),
+    // Pages hold whole exams up to the read budget.
+    step("3. backup", "migrations:exportV1ParticipantData", "export", Math.max(1, Math.ceil(documentBytes / (CONVEX_LIMITS.bytesRead * BATCH_BUDGET_SHARE))), true),
+    step("4. migrate", `migrations:migrateExamParticipants {"batchSize": ${batch}}`, "migrate", Math.ceil(withParticipants / batch) + extraCalls((o) => o.migration.calls) + 1, true),
+    step("5. verify", "migrations:verifyMigrationIntegrity", "verify", 1, false),
+    step("views", "projections/rebuild:rebuildProjections + verifyProjections", "projections", outcomes.reduce((n, o) => n + (o.phases.projections?.calls ?? 0), 0), false),
+    step("audit", "audit:verifyAuditChain", "audit", outcomes.reduce((n, o) => n + (o.phases.audit?.calls ?? 0), 0), false),
+  ];
+  if (meta.options.cleanup) {
+    steps.push(step("8. cleanup", `migrations:migrateExamParticipants {"clearAfterMigration": true, "batchSize": ${batch}}`, "cleanup", Math.ceil(withParticipants / batch) + extraCalls((o) => o.cleanup.calls) + 1, true));
+  }
+  const top = (value: (o: ExamOutcome) => number) =>
+    [...outcomes]
+      .sort((a, b) => value(b) - value(a))
+      .slice(0, 3)
+      .filter((o) => value(o) > 0)
+      .map((o) => ({ examKey: o.examKey, title: o.title, value: value(o) }));
+  const dirt = new Map<string, number>();
+  for (const f of findings) if (f.severity === "finding") dirt.set(f.examKey, (dirt.get(f.examKey) ?? 0) + 1);
+
+  // V1 against V2, line by line: duplicate entries are kept in the log (no row), their answers too.
+  const p = outcomes.reduce((n, o) => n + o.input.participants, 0);
+  const a = outcomes.reduce((n, o) => n + o.input.answers, 0);
+  const d = outcomes.reduce((n, o) => n + o.input.duplicateEntries, 0);
+  const da = outcomes.reduce((n, o) => n + o.input.duplicateAnswers, 0);
+  const lines = [
+    `V1 participants ${int(p)} = ${int(p - d)} users + ${int(d)} duplicate entr${d === 1 ? "y" : "ies"} (kept in the log as LegacyDuplicateImported, no row of their own)`,
+    `V1 answers ${int(a)} = ${int(a - da)} in users' first entries + ${int(da)} in duplicate entries (kept in the log)`,
+  ];
+  let reconciled = true;
+  if (after !== null) {
+    const live = after.v2.participations - (p - d);
+    lines.push(`V2 participations ${int(after.v2.participations)} = ${int(p - d)} users${live !== 0 ? ` ${live > 0 ? "+" : "−"} ${int(Math.abs(live))} (live attempts, or missing)` : ""}`);
+    lines.push(`V2 answer rows ${int(after.v2.answers)} = ${int(a - da)} first-entry answers${after.v2.answers !== a - da ? ` (differs by ${int(after.v2.answers - (a - da))})` : ""}`);
+    reconciled = live === 0 && after.v2.answers === a - da;
+  }
+  return {
+    steps,
+    productionMs: steps.reduce((n, s) => n + s.productionMs, 0),
+    riskiest: [
+      { by: "document size", exams: top((o) => o.input.documentBytes) },
+      { by: "participants", exams: top((o) => o.input.participants) },
+      { by: "dirt", exams: top((o) => dirt.get(o.examKey) ?? 0) },
+    ],
+    reconciliation: { lines, reconciled },
   };
 }
 
@@ -315,6 +415,30 @@ export function renderReport(r: Report, maxFindings = 40): string {
     `migration: ${int(r.migration.calls)} migrateExamParticipants call(s) in the rehearsal (at most ${r.migration.maxCallsPerExam} per exam); ≈ ${int(r.migration.estimatedProductionBatches)} batch(es) on production with --batch-size ${r.options.batchSize}`,
     `migrated ${int(r.migration.participants)} participants and ${int(r.migration.answers)} answers; cleanup: ${int(r.migration.cleanupCalls)} call(s), ${int(r.migration.examsCleared)} exam array(s) cleared`,
   );
+
+  h("Operator's plan (per guide step, at --batch-size " + r.options.batchSize + ")");
+  out.push(
+    table(
+      ["step", "npx convex run --prod …", "calls", "largest transaction", "longest call / 1 s", "production time"],
+      r.plan.steps.map((st) => [
+        st.step,
+        st.command,
+        `${st.callsEstimated ? "≈ " : ""}${int(st.calls)}`,
+        st.largestShare === null ? "-" : `${pct(st.largestShare.share)} of ${LIMIT_LABEL[st.largestShare.metric]}`,
+        `${int(st.longestTransactionMs)} ms (${pct(st.longestTransactionMs / USER_CODE_LIMIT_MS)})`,
+        `≈ ${secs(st.productionMs)}`,
+      ]),
+      2,
+    ),
+    `production time ≈ ${secs(r.plan.productionMs)} in all. Estimates: the embedded runtime's time for the same work plus ${int(PER_CALL_MS)} ms per call;` +
+      ` "longest call" is a query or mutation's wall time in the embedded runtime (user code and convex-test's own overhead), against Convex's 1 s user-code limit.`,
+  );
+  for (const risk of r.plan.riskiest) {
+    if (risk.exams.length === 0) continue;
+    const show = (v: number) => (risk.by === "document size" ? bytes(v) : int(v));
+    out.push(`riskiest by ${risk.by}: ${risk.exams.map((e) => `${e.examKey} "${e.title}" (${show(e.value)})`).join(", ")}`);
+  }
+  out.push(`V1 against V2${r.plan.reconciliation.reconciled ? "" : " (NOT reconciled)"}:`, ...r.plan.reconciliation.lines.map((l) => `  ${l}`));
 
   h("Phases (times summed over exams; largest transaction of each phase as a share of Convex's limits)");
   out.push(

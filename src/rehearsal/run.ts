@@ -12,7 +12,8 @@
 import { closeSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { generateV1Dataset, type DatasetSpec, type V1Dataset } from "../dataset/generate.js";
-import { loadSnapshot } from "../snapshot/load.js";
+import { loadSnapshot, type ProductionState } from "../snapshot/load.js";
+import { productionForExam } from "../snapshot/production.js";
 import { subsetForExam } from "./exam.js";
 import { runExams, type ExamTask } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
@@ -23,7 +24,8 @@ export type RehearsalInput = { kind: "generated"; spec: DatasetSpec } | { kind: 
 /** Progress as exams pass through the phases (the CLI draws a bar per phase). */
 export type ProgressSink = {
   start(exams: number): void;
-  phaseDone(phase: PhaseName): void;
+  /** `exam`: which exam (its input key and position) passed the phase. */
+  phaseDone(phase: PhaseName, exam?: { index: number; key: string; status?: string }): void;
   stop(): void;
 };
 
@@ -65,11 +67,12 @@ class BackupWriter {
   }
 }
 
-function loadInput(input: RehearsalInput): { dataset: V1Dataset; meta: ReportMeta["input"] } {
+async function loadInput(input: RehearsalInput): Promise<{ dataset: V1Dataset; production: ProductionState | null; meta: ReportMeta["input"] }> {
   if (input.kind === "snapshot") {
-    const snapshot = loadSnapshot(input.path);
+    const snapshot = await loadSnapshot(input.path);
     return {
       dataset: snapshot.dataset,
+      production: snapshot.production,
       meta: {
         source: "snapshot",
         path: input.path,
@@ -77,12 +80,17 @@ function loadInput(input: RehearsalInput): { dataset: V1Dataset; meta: ReportMet
         questions: snapshot.documents.questions,
         deletedQuestions: snapshot.dataset.deletedQuestionKeys.length,
         ignoredTables: snapshot.ignoredTables,
+        componentTables: snapshot.componentTables,
+        storage: snapshot.storage,
+        folder: snapshot.folder,
+        v2Documents: Object.fromEntries(Object.entries(snapshot.documents).filter(([t]) => !["users", "questions", "exams"].includes(t))),
       },
     };
   }
   const dataset = generateV1Dataset(input.spec);
   return {
     dataset,
+    production: null,
     meta: {
       source: "generated",
       seed: input.spec.seed ?? 42,
@@ -96,13 +104,14 @@ function loadInput(input: RehearsalInput): { dataset: V1Dataset; meta: ReportMet
 
 export async function rehearse(o: RehearsalOptions): Promise<Report> {
   const started = performance.now();
-  const { dataset, meta } = loadInput(o.input);
+  const { dataset, production, meta } = await loadInput(o.input);
   mkdirSync(o.outDir, { recursive: true });
   const examOptions: ExamOptions = { batchSize: o.batchSize, smokeUsers: o.smokeUsers, cleanup: o.cleanup };
   const tasks: ExamTask[] = dataset.exams.map((exam, index) => ({
     index,
     examKey: exam.key,
     dataset: subsetForExam(dataset, exam.key),
+    ...(production === null ? {} : { production: productionForExam(production, exam.key) }),
     // A fault goes into the first exam only: one is enough to fail the run.
     options: index === 0 && o.fault !== undefined ? { ...examOptions, fault: o.fault } : examOptions,
   }));
@@ -115,7 +124,7 @@ export async function rehearse(o: RehearsalOptions): Promise<Report> {
   o.progress?.start(tasks.length);
   try {
     await runExams(tasks, o.workers, {
-      onPhase: (_, phase) => o.progress?.phaseDone(phase),
+      onPhase: (index, phase) => o.progress?.phaseDone(phase, { index, key: tasks[index]!.examKey }),
       onDone: (index, outcome) => {
         backup.add(index, outcome.exported.exams);
         // The backup is on disk; the report only needs the counts.

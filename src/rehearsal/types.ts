@@ -45,6 +45,8 @@ export type PhaseResult = {
   transactions: number;
   /** Each figure's largest value over the phase's transactions. */
   largest: TransactionCost;
+  /** Wall time of the phase's longest query or mutation in the embedded runtime: an estimate of its user code time (Convex allows 1 s). */
+  longestTransactionMs?: number;
 };
 
 /** Something a phase reported. Failures fail the rehearsal; findings (dirty data, notes) are reported only. */
@@ -79,6 +81,9 @@ export type SmokeCall = {
 export type ExamInputStats = {
   participants: number;
   answers: number;
+  /** Entries of users listed earlier in the same array, and their answers (migrated as LegacyDuplicateImported events, no rows). */
+  duplicateEntries: number;
+  duplicateAnswers: number;
   /** Size of the exam document as Convex counts it (limit 1 MiB). */
   documentBytes: number;
   /** Largest array in the document (limit 8,192 elements). */

@@ -1,31 +1,47 @@
 /**
- * Loads a real Convex export (`npx convex export` ZIP, or its unzipped folder of
- * `<table>/documents.jsonl`) as a V1 dataset the rehearsal can insert, one exam
- * at a time, into embedded Convex instances. Documents are checked against the
- * project's own schema validators (convex/schema.ts) and their references
- * against the loaded tables; anything wrong is a {@link SnapshotError} naming
- * the table, the document (line and _id) and the field.
+ * Loads a real Convex export (`npx convex export` ZIP, or its unzipped folder;
+ * layout and encoding per Convex's source, see write.ts) as a V1 dataset the
+ * rehearsal can insert, one exam at a time, into embedded Convex instances;
+ * the V2 tables too, when the deployment is already partly migrated.
  *
- * Snapshot ids are kept as the dataset keys: the embedded runtime gives the
- * documents new ids, and the rehearsal maps them back to these in its backup
- * file and report.
+ * Streams: each table is read line by line from its ZIP entry or file; users
+ * and questions are kept (the rehearsal needs them), exams are handed on one by
+ * one (`scanSnapshot`), so memory is the per-exam working set plus the id sets
+ * the reference checks need, never the file. Documents are checked against the
+ * project's own schema validators, their `_id`s and references decoded as
+ * Convex ids (the table number names the table). Dirty data that production
+ * can hold (deleted questions still listed or answered, NaN, empty exams) loads:
+ * the migration reports it. Anything else is a {@link SnapshotError} naming the
+ * table, the document (line and _id) and the field.
  *
  * @example
- * const { dataset } = await loadSnapshot("./backups/snapshot.zip");
- * await insertDataset(t, dataset, [dataset.exams[0]!.key]);
+ * const { dataset, production } = await loadSnapshot("./backups/snapshot.zip");
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { strFromU8, unzipSync } from "fflate";
 import { jsonToConvex, type GenericValidator, type JSONValue, type Value } from "convex/values";
 import { validate, ValidationError } from "convex-helpers/validators";
 import schema from "../../convex/schema.js";
 import type { Doc } from "../../convex/_generated/dataModel.js";
 import type { DatasetExam, DatasetQuestion, DatasetUser, V1Dataset } from "../dataset/generate.js";
+import { ArchiveError, openArchive, type Archive } from "./archive.js";
+import { decodeConvexId } from "./convexId.js";
 
-/** The V1 tables the rehearsal loads; every other table of the export is left out. */
+/** The V1 tables the rehearsal loads. */
 export const V1_TABLES = ["users", "questions", "exams"] as const;
 export type V1Table = (typeof V1_TABLES)[number];
+/** This backend's own tables: present when the export was taken after the V2 deploy; loaded as they are. */
+export const V2_TABLES = [
+  "examEvents",
+  "examParticipations",
+  "examAnswers",
+  "examDefinitions",
+  "examQuestions",
+  "examCounterShards",
+  "examApiSettings",
+  "migrationProgress",
+  "migrationQuarantine",
+] as const;
+export type V2Table = (typeof V2_TABLES)[number];
+type ProjectTable = V1Table | V2Table;
 
 export type SnapshotLocation = { table?: string; line?: number; id?: string; field?: string };
 
@@ -50,106 +66,36 @@ function describe(problem: string, { table, line, id, field }: SnapshotLocation)
   return parts.length === 0 ? problem : `${parts.join(", ")}: ${problem}`;
 }
 
-export type LoadedSnapshot = {
-  dataset: V1Dataset;
+/** A document of the export: its id, creation time and fields (system fields apart). */
+export type RawDoc = { line: number; id: string; creationTime: number; fields: Record<string, Value> };
+
+/** The V2 tables as production holds them (partly or fully migrated deployment), and each exam's creation time (the passes' cursors). */
+export type ProductionState = { tables: Record<V2Table, RawDoc[]>; examCreationTimes: Record<string, number> };
+
+export type SnapshotSummary = {
   format: "zip" | "folder";
-  /** Documents loaded per V1 table. */
-  documents: Record<V1Table, number>;
-  /** Tables present in the export that the rehearsal does not load (V2 tables, other features). */
+  /** The top-level folder the export sat in (null: at the root). */
+  folder: string | null;
+  documents: Record<V1Table, number> & Partial<Record<V2Table, number>>;
+  /** Tables present in the export that the rehearsal does not load (other features' tables). */
   ignoredTables: string[];
+  /** Components' tables (`_components/<name>/<table>`), not rehearsed. */
+  componentTables: string[];
+  /** Files in `_storage`: count and bytes (from the entries), checked against `_storage/documents.jsonl`. */
+  storage: { files: number; bytes: number; largestBytes: number };
+  /** Bytes of the exams table (uncompressed) and of the largest exam document line. */
+  examsTableBytes: number;
+  largestExamLineBytes: number;
 };
 
-type RawDoc = { line: number; id: string; fields: Record<string, Value> };
+export type LoadedSnapshot = SnapshotSummary & {
+  dataset: V1Dataset;
+  /** Null when the export holds no event (nothing migrated yet). */
+  production: ProductionState | null;
+};
 
-/** Reads `<table>/documents.jsonl` texts from a ZIP file or an unzipped folder. */
-function readTables(path: string): { format: "zip" | "folder"; texts: Map<string, string>; all: string[] } {
-  let stat;
-  try {
-    stat = statSync(path);
-  } catch {
-    throw new SnapshotError(`no such file or folder: ${path}`);
-  }
-  const tableOf = (name: string) => /^([^/_][^/]*)\/documents\.jsonl$/.exec(name)?.[1];
-  if (stat.isDirectory()) {
-    const entries = readdirSync(path);
-    const tables = entries.filter((t) => {
-      if (t.startsWith("_")) return false; // _tables, _storage, _components: not user tables
-      try {
-        return statSync(join(path, t, "documents.jsonl")).isFile();
-      } catch {
-        return false;
-      }
-    });
-    // `npx convex export --path dir/` writes one snapshot ZIP into the folder.
-    const zips = entries.filter((e) => e.endsWith(".zip"));
-    if (tables.length === 0 && zips.length === 1) return readTables(join(path, zips[0]!));
-    if (!tables.includes("exams")) {
-      throw new SnapshotError(`not a Convex export: ${path} has no exams/documents.jsonl`);
-    }
-    const texts = new Map<string, string>();
-    for (const t of V1_TABLES) {
-      if (tables.includes(t)) texts.set(t, readFileSync(join(path, t, "documents.jsonl"), "utf8"));
-    }
-    return { format: "folder", texts, all: tables };
-  }
-  let files;
-  try {
-    const names: string[] = [];
-    // Only the V1 tables are decompressed: the export may hold much larger tables.
-    files = unzipSync(readFileSync(path), {
-      filter: (f) => {
-        const table = tableOf(f.name);
-        if (table !== undefined) names.push(table);
-        return table !== undefined && (V1_TABLES as readonly string[]).includes(table);
-      },
-    });
-    const texts = new Map(Object.entries(files).map(([name, bytes]) => [tableOf(name)!, strFromU8(bytes)]));
-    if (!texts.has("exams")) throw new SnapshotError(`not a Convex export: ${path} has no exams/documents.jsonl`);
-    return { format: "zip", texts, all: names };
-  } catch (e) {
-    if (e instanceof SnapshotError) throw e;
-    throw new SnapshotError(`not a readable ZIP file or export folder: ${path} (${(e as Error).message})`);
-  }
-}
-
-/** Parses and schema-checks one table's documents.jsonl. */
-function parseTable(table: V1Table, text: string): RawDoc[] {
-  const validator = schema.tables[table].validator as GenericValidator;
-  const docs: RawDoc[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const source = lines[i]!.trim();
-    if (source === "") continue;
-    const line = i + 1;
-    let value: Value;
-    try {
-      value = jsonToConvex(JSON.parse(source) as JSONValue);
-    } catch (e) {
-      throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table, line });
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof ArrayBuffer) {
-      throw new SnapshotError("not a JSON object", { table, line });
-    }
-    const { _id, _creationTime: _, ...fields } = value as Record<string, Value>;
-    if (typeof _id !== "string" || _id === "") {
-      throw new SnapshotError("missing or not a string", { table, line, field: "_id" });
-    }
-    try {
-      validate(validator, fields, { throw: true });
-    } catch (e) {
-      if (!(e instanceof ValidationError)) throw e;
-      const problem =
-        e.got === "undefined"
-          ? `missing (the V1 schema requires ${e.expected})`
-          : e.expected === "nothing"
-            ? "not in the V1 schema"
-            : `expected ${e.expected === "float64" ? "number" : e.expected}, got ${e.got}`;
-      throw new SnapshotError(problem, { table, line, id: _id, field: e.path });
-    }
-    docs.push({ line, id: _id, fields });
-  }
-  return docs;
-}
+const isObject = (v: unknown): v is Record<string, Value> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof ArrayBuffer);
 
 /** Every `v.id(table)` value in a document, with its field path (as the validator error paths spell it). */
 function* references(validator: GenericValidator, value: Value | undefined, path: string): Generator<{ table: string; id: string; path: string }> {
@@ -182,68 +128,239 @@ function* references(validator: GenericValidator, value: Value | undefined, path
   }
 }
 
-/** An answer's question may have been deleted since: the migration reports it (CONTRACT §1), so it is not a load error. */
-const DELETED_QUESTION_ALLOWED = /^participants\[\d+\]\.answers\[\d+\]\.questionId$/;
+/** Questions deleted since (still listed by an exam or answered): the migration reports them (CONTRACT §1), so they load. */
+const DELETED_QUESTION_ALLOWED = /^(questionIds\[\d+\]|participants\[\d+\]\.answers\[\d+\]\.questionId)$/;
+
+/** Reads and checks the export's tables in dependency order. */
+class Reader {
+  readonly tableNumbers = new Map<string, number>();
+  readonly tableOfNumber = new Map<number, string>();
+  /** Ids of the loaded project tables (reference checks). */
+  readonly ids = new Map<string, Set<string>>();
+  readonly deletedQuestionKeys = new Set<string>();
+  readonly userTables: string[];
+
+  constructor(readonly archive: Archive) {
+    this.userTables = archive.names.map((n) => /^([^/_][^/]*)\/documents\.jsonl$/.exec(n)?.[1]).filter((t): t is string => t !== undefined);
+  }
+
+  async readTablesTable() {
+    if (!this.archive.names.includes("_tables/documents.jsonl")) return;
+    let line = 0;
+    for await (const text of this.archive.lines("_tables/documents.jsonl")) {
+      line++;
+      if (text.trim() === "") continue;
+      let row: unknown;
+      try {
+        row = JSON.parse(text);
+      } catch (e) {
+        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table: "_tables", line });
+      }
+      const { name, id } = (row ?? {}) as { name?: unknown; id?: unknown };
+      if (typeof name !== "string" || typeof id !== "number") throw new SnapshotError("expected {name, id}", { table: "_tables", line });
+      this.tableNumbers.set(name, id);
+      this.tableOfNumber.set(id, name);
+    }
+  }
+
+  /** Checks an id's encoding and its table number against `_tables` (when the export has one). */
+  private idProblem(id: string, table: string): string | null {
+    const decoded = decodeConvexId(id);
+    if (decoded === null) return `${JSON.stringify(id)} is not a Convex document id`;
+    const expected = this.tableNumbers.get(table);
+    if (this.tableNumbers.size > 0 && expected !== decoded.tableNumber) {
+      const actual = this.tableOfNumber.get(decoded.tableNumber);
+      return `${id} is an id of ${actual === undefined ? `table number ${decoded.tableNumber}` : `table "${actual}"`}, not of "${table}"`;
+    }
+    return null;
+  }
+
+  async *documents(table: ProjectTable): AsyncGenerator<RawDoc> {
+    const name = `${table}/documents.jsonl`;
+    if (!this.archive.names.includes(name)) return;
+    const validator = schema.tables[table].validator as GenericValidator;
+    const ids = new Set<string>();
+    this.ids.set(table, ids);
+    let line = 0;
+    for await (const source of this.archive.lines(name)) {
+      line++;
+      if (source.trim() === "") continue;
+      let value: Value;
+      try {
+        value = jsonToConvex(JSON.parse(source) as JSONValue);
+      } catch (e) {
+        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table, line });
+      }
+      if (!isObject(value)) throw new SnapshotError("not a JSON object", { table, line });
+      const { _id, _creationTime, ...fields } = value;
+      if (typeof _id !== "string" || _id === "") throw new SnapshotError("missing or not a string", { table, line, field: "_id" });
+      const bad = this.idProblem(_id, table);
+      if (bad !== null) throw new SnapshotError(bad, { table, line, id: _id, field: "_id" });
+      if (typeof _creationTime !== "number") throw new SnapshotError("missing or not a number", { table, line, id: _id, field: "_creationTime" });
+      if (ids.has(_id)) throw new SnapshotError("_id used twice", { table, line, id: _id, field: "_id" });
+      ids.add(_id);
+      try {
+        validate(validator, fields, { throw: true });
+      } catch (e) {
+        if (!(e instanceof ValidationError)) throw e;
+        const problem =
+          e.got === "undefined"
+            ? `missing (the schema requires ${e.expected})`
+            : e.expected === "nothing"
+              ? "not in the schema"
+              : `expected ${e.expected === "float64" ? "number" : e.expected}, got ${e.got}`;
+        throw new SnapshotError(problem, { table, line, id: _id, field: e.path });
+      }
+      yield { line, id: _id, creationTime: _creationTime, fields };
+    }
+  }
+
+  /** A reference from a V1 document: present, of the right table, or a deleted question where one may be. */
+  checkReferences(table: V1Table, doc: RawDoc) {
+    const validator = schema.tables[table].validator as GenericValidator;
+    for (const ref of references(validator, doc.fields, "")) {
+      if (this.ids.get(ref.table)?.has(ref.id) === true) continue;
+      const bad = this.idProblem(ref.id, ref.table);
+      const where = { table, line: doc.line, id: doc.id, field: ref.path };
+      if (bad !== null) throw new SnapshotError(`refers to ${bad}`, where);
+      if (ref.table === "questions" && DELETED_QUESTION_ALLOWED.test(ref.path)) {
+        this.deletedQuestionKeys.add(ref.id);
+        continue;
+      }
+      throw new SnapshotError(`refers to ${ref.id}, which is not in the snapshot's ${ref.table} table`, where);
+    }
+  }
+}
+
+function toExam({ id, fields }: RawDoc): DatasetExam {
+  const exam = fields as unknown as Doc<"exams">;
+  return {
+    key: id,
+    title: exam.title,
+    questionKeys: exam.questionIds,
+    durationMs: exam.durationMs,
+    maxPauses: exam.maxPauses,
+    participants: (exam.participants ?? []).map(({ userId, answers, ...rest }) => ({
+      ...rest,
+      userKey: userId,
+      answers: answers.map(({ questionId, ...a }) => ({ ...a, questionKey: questionId })),
+    })),
+  };
+}
+
+export type ScanHandlers = {
+  /** Each exam as it is read and checked (in the table's order). */
+  onExam?: (exam: DatasetExam, lineBytes: number) => void | Promise<void>;
+  /** Keep users and questions (the rehearsal needs them; a check does not). */
+  keep?: boolean;
+};
+
+/** Streams and checks an export; exams are handed to `onExam` one at a time. Throws {@link SnapshotError}. */
+export async function scanSnapshot(
+  path: string,
+  handlers: ScanHandlers = {},
+): Promise<SnapshotSummary & { users: DatasetUser[]; questions: DatasetQuestion[]; deletedQuestionKeys: string[]; production: ProductionState | null }> {
+  let archive: Archive;
+  try {
+    archive = await openArchive(path);
+  } catch (e) {
+    if (e instanceof ArchiveError || isReadError(e)) throw new SnapshotError(`not a readable ZIP file or export folder: ${(e as Error).message}`);
+    throw e;
+  }
+  try {
+    return await scan(archive, path, handlers);
+  } catch (e) {
+    // A file that cannot be read to the end (permissions, a truncated or corrupt ZIP entry) is a bad snapshot, not a crash.
+    if (!(e instanceof SnapshotError) && (e instanceof ArchiveError || isReadError(e))) throw new SnapshotError(`the export cannot be read: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    archive.close();
+  }
+}
+
+/** Errors of reading files and inflating entries (Node's fs and zlib set `code`; yauzl's are plain Errors about the ZIP). */
+function isReadError(e: unknown): boolean {
+  if (!(e instanceof Error) || e instanceof TypeError || e instanceof ReferenceError || e instanceof SyntaxError) return false;
+  return typeof (e as NodeJS.ErrnoException).code === "string" || /zip|central directory|signature|entry|inflat|compress/i.test(e.message);
+}
+
+async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
+  {
+    const reader = new Reader(archive);
+    if (!reader.userTables.includes("exams")) throw new SnapshotError(`not a Convex export: ${path} has no exams/documents.jsonl`);
+    await reader.readTablesTable();
+    const users: DatasetUser[] = [];
+    const questions: DatasetQuestion[] = [];
+    for await (const doc of reader.documents("users")) if (handlers.keep !== false) users.push({ key: doc.id, ...(doc.fields as Omit<DatasetUser, "key">) });
+    for await (const doc of reader.documents("questions")) {
+      if (handlers.keep !== false) questions.push({ key: doc.id, ...(doc.fields as Omit<DatasetQuestion, "key">) });
+    }
+    let exams = 0;
+    let largestExamLineBytes = 0;
+    const examCreationTimes: Record<string, number> = {};
+    for await (const doc of reader.documents("exams")) {
+      reader.checkReferences("exams", doc);
+      exams++;
+      examCreationTimes[doc.id] = doc.creationTime;
+      // The document as Convex stored it is at most 1 MiB; its export line is about as long.
+      const lineBytes = Buffer.byteLength(JSON.stringify(doc.fields));
+      largestExamLineBytes = Math.max(largestExamLineBytes, lineBytes);
+      await handlers.onExam?.(toExam(doc), lineBytes);
+    }
+    const v2 = Object.fromEntries(V2_TABLES.map((t) => [t, [] as RawDoc[]])) as ProductionState["tables"];
+    const documents: SnapshotSummary["documents"] = { users: reader.ids.get("users")?.size ?? 0, questions: reader.ids.get("questions")?.size ?? 0, exams };
+    for (const table of V2_TABLES) {
+      for await (const doc of reader.documents(table)) v2[table].push(doc);
+      if (reader.userTables.includes(table)) documents[table] = v2[table].length;
+    }
+    const storage = await checkStorage(archive);
+    const project = new Set<string>([...V1_TABLES, ...V2_TABLES]);
+    return {
+      format: archive.format,
+      folder: archive.folder,
+      documents,
+      ignoredTables: reader.userTables.filter((t) => !project.has(t)).sort(),
+      componentTables: [...new Set(archive.names.map((n) => /^_components\/([^/]+)\/([^/_][^/]*)\/documents\.jsonl$/.exec(n)).filter((m) => m !== null).map((m) => `${m[1]}/${m[2]}`))].sort(),
+      storage,
+      examsTableBytes: archive.size("exams/documents.jsonl"),
+      largestExamLineBytes,
+      users,
+      questions,
+      deletedQuestionKeys: [...reader.deletedQuestionKeys],
+      production: V2_TABLES.some((t) => v2[t].length > 0) ? { tables: v2, examCreationTimes } : null,
+    };
+  }
+}
+
+/** `_storage/documents.jsonl` against the files beside it: every listed file present with its size. */
+async function checkStorage(archive: Archive): Promise<SnapshotSummary["storage"]> {
+  const files = archive.names.filter((n) => n.startsWith("_storage/") && n !== "_storage/documents.jsonl");
+  const byId = new Map(files.map((n) => [n.slice("_storage/".length).replace(/\..*$/, ""), n]));
+  let line = 0;
+  if (archive.names.includes("_storage/documents.jsonl")) {
+    for await (const text of archive.lines("_storage/documents.jsonl")) {
+      line++;
+      if (text.trim() === "") continue;
+      let meta: { _id?: unknown; size?: unknown };
+      try {
+        meta = JSON.parse(text) as typeof meta;
+      } catch (e) {
+        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table: "_storage", line });
+      }
+      const name = typeof meta._id === "string" ? byId.get(meta._id) : undefined;
+      if (name === undefined) throw new SnapshotError("listed in _storage/documents.jsonl, but its file is not in the export", { table: "_storage", line, id: String(meta._id) });
+      if (typeof meta.size === "number" && archive.size(name) !== meta.size) {
+        throw new SnapshotError(`the file holds ${archive.size(name)} bytes, the metadata says ${meta.size}`, { table: "_storage", line, id: String(meta._id) });
+      }
+    }
+  }
+  const sizes = files.map((n) => archive.size(n));
+  return { files: files.length, bytes: sizes.reduce((a, b) => a + b, 0), largestBytes: Math.max(0, ...sizes) };
+}
 
 /** Loads, checks and converts a Convex export. Throws {@link SnapshotError}. */
-export function loadSnapshot(path: string): LoadedSnapshot {
-  const { format, texts, all } = readTables(path);
-  const tables = Object.fromEntries(V1_TABLES.map((t) => [t, parseTable(t, texts.get(t) ?? "")])) as Record<V1Table, RawDoc[]>;
-
-  const ids = new Map<string, { table: V1Table; line: number }>();
-  for (const table of V1_TABLES) {
-    for (const doc of tables[table]) {
-      const seen = ids.get(doc.id);
-      if (seen !== undefined) {
-        throw new SnapshotError(`_id already used by ${seen.table} line ${seen.line}`, { table, line: doc.line, id: doc.id, field: "_id" });
-      }
-      ids.set(doc.id, { table, line: doc.line });
-    }
-  }
-  const deletedQuestionKeys = new Set<string>();
-  for (const table of V1_TABLES) {
-    const validator = schema.tables[table].validator as GenericValidator;
-    for (const doc of tables[table]) {
-      for (const ref of references(validator, doc.fields, "")) {
-        const target = ids.get(ref.id);
-        if (target?.table === ref.table) continue;
-        if (target === undefined && ref.table === "questions" && DELETED_QUESTION_ALLOWED.test(ref.path)) {
-          deletedQuestionKeys.add(ref.id);
-          continue;
-        }
-        const problem =
-          target === undefined
-            ? `refers to ${ref.id}, which is not in the snapshot's ${ref.table} table`
-            : `refers to ${ref.id}, a document of ${target.table}, where the V1 schema wants ${ref.table}`;
-        throw new SnapshotError(problem, { table, line: doc.line, id: doc.id, field: ref.path });
-      }
-    }
-  }
-
-  const users: DatasetUser[] = tables.users.map(({ id, fields }) => ({ key: id, ...(fields as Omit<DatasetUser, "key">) }));
-  const questions: DatasetQuestion[] = tables.questions.map(({ id, fields }) => ({
-    key: id,
-    ...(fields as Omit<DatasetQuestion, "key">),
-  }));
-  const exams: DatasetExam[] = tables.exams.map(({ id, fields }) => {
-    const exam = fields as unknown as Doc<"exams">;
-    return {
-      key: id,
-      title: exam.title,
-      questionKeys: exam.questionIds,
-      durationMs: exam.durationMs,
-      maxPauses: exam.maxPauses,
-      participants: (exam.participants ?? []).map(({ userId, answers, ...rest }) => ({
-        ...rest,
-        userKey: userId,
-        answers: answers.map(({ questionId, ...a }) => ({ ...a, questionKey: questionId })),
-      })),
-    };
-  });
-  return {
-    dataset: { users, questions, exams, deletedQuestionKeys: [...deletedQuestionKeys], dirt: [] },
-    format,
-    documents: { users: users.length, questions: questions.length, exams: exams.length },
-    ignoredTables: [...new Set(all)].filter((t) => !(V1_TABLES as readonly string[]).includes(t)).sort(),
-  };
+export async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
+  const exams: DatasetExam[] = [];
+  const { users, questions, deletedQuestionKeys, production, ...summary } = await scanSnapshot(path, { onExam: (exam) => void exams.push(exam) });
+  return { ...summary, production, dataset: { users, questions, exams, deletedQuestionKeys, dirt: [] } };
 }

@@ -1,0 +1,201 @@
+/**
+ * "Rehearse from where production stands": the V2 tables of a snapshot taken
+ * after the deploy (the log, the rows, the definitions, the passes' progress)
+ * are cut per exam and loaded into the exam's embedded instance as they are,
+ * so that the rehearsal goes on from production's real state (the rest of the
+ * migration, or the cleanup) instead of starting over.
+ *
+ * The embedded runtime gives documents its own ids, and every event's hash
+ * covers its exam and user ids. So the chain is first checked as exported (the
+ * production hashes over the production ids: a break there is a failure of
+ * the rehearsal), then each stream is re-sealed under the embedded ids with the
+ * same hash function, and rows point at the re-sealed heads. Nothing else of a
+ * document changes.
+ *
+ * @example
+ * const state = productionForExam(snapshot.production!, examKey);
+ * const { notes, failures } = await insertProduction(t, state, ids);
+ */
+import type { TestConvex } from "convex-test";
+import type { Id, TableNames } from "../../convex/_generated/dataModel.js";
+import type schema from "../../convex/schema.js";
+import { eventHash, type HashedEventContent } from "../../convex/events/hash.js";
+import type { DatasetIds } from "../dataset/generate.js";
+import { IdTranslator } from "../rehearsal/ids.js";
+import { COUNTER_SHARDS } from "../../convex/lib/limits.js";
+import { addCounts, counterShard, countsOfAttempt, NO_COUNTS, sameCounts, type Counts } from "../../convex/projections/store.js";
+import { V2_TABLES, type ProductionState, type RawDoc } from "./load.js";
+
+/** The part of production's V2 state that belongs to one exam (plus the deployment-wide settings and passes). */
+export function productionForExam(production: ProductionState, examKey: string): ProductionState {
+  const { tables } = production;
+  const ofExam = (docs: RawDoc[]) => docs.filter((d) => d.fields.examId === examKey);
+  const participations = ofExam(tables.examParticipations);
+  const participationIds = new Set(participations.map((p) => p.id));
+  return {
+    examCreationTimes: { [examKey]: production.examCreationTimes[examKey]! },
+    tables: {
+      examEvents: ofExam(tables.examEvents),
+      examParticipations: participations,
+      examAnswers: tables.examAnswers.filter((a) => participationIds.has(a.fields.participationId as string)),
+      examDefinitions: ofExam(tables.examDefinitions),
+      examQuestions: ofExam(tables.examQuestions),
+      examCounterShards: ofExam(tables.examCounterShards),
+      migrationQuarantine: ofExam(tables.migrationQuarantine),
+      examApiSettings: tables.examApiSettings,
+      migrationProgress: tables.migrationProgress,
+    },
+  };
+}
+
+type Fields = Record<string, unknown>;
+const EVENT_FIELDS = ["examId", "userId", "version", "type", "schemaVersion", "data", "actor", "origin", "commandId", "idempotencyKey", "recordedAt", "prevHash"] as const;
+const content = (fields: Fields): HashedEventContent =>
+  Object.fromEntries(EVENT_FIELDS.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]])) as HashedEventContent;
+
+/**
+ * A user's counter shard is a hash of their id, and ids change on the way into the embedded
+ * runtime: the exported shards are checked against the exported rows (production ids), then
+ * written again bucketed by the embedded ids. Totals stay as exported: a difference production
+ * had (shards against rows) is kept, in shard 0, so verifyProjections sees it too.
+ */
+function reshardCounters(tables: ProductionState["tables"], ids: DatasetIds): { shards: { examId: Id<"exams">; shard: number; participants: number; completed: number; answers: number }[]; failures: string[] } {
+  const failures: string[] = [];
+  const answersOf = new Map<string, number>();
+  for (const a of tables.examAnswers) answersOf.set(a.fields.participationId as string, (answersOf.get(a.fields.participationId as string) ?? 0) + 1);
+  const exported = new Map<string, Counts[]>();
+  const fromRows = new Map<string, Counts[]>();
+  const embedded = new Map<string, Counts[]>();
+  const bump = (m: Map<string, Counts[]>, examId: string, shard: number, c: Counts) => {
+    const list = m.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    list[shard] = addCounts(list[shard]!, c);
+    m.set(examId, list);
+  };
+  for (const s of tables.examCounterShards) bump(exported, s.fields.examId as string, s.fields.shard as number, s.fields as unknown as Counts);
+  for (const row of tables.examParticipations) {
+    const counts = countsOfAttempt(row.fields as { completedAt?: number }, answersOf.get(row.id) ?? 0);
+    const examId = row.fields.examId as string;
+    bump(fromRows, examId, counterShard(row.fields.userId as string), counts);
+    bump(embedded, examId, counterShard(ids.users.get(row.fields.userId as string) ?? (row.fields.userId as string)), counts);
+  }
+  const shards: { examId: Id<"exams">; shard: number; participants: number; completed: number; answers: number }[] = [];
+  for (const examId of new Set([...exported.keys(), ...fromRows.keys()])) {
+    const have = exported.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    const want = fromRows.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    have.forEach((c, shard) => {
+      if (!sameCounts(c, want[shard]!)) failures.push(`counters: shard ${shard} of exam ${examId} says ${JSON.stringify(c)} as exported, its rows give ${JSON.stringify(want[shard])}`);
+    });
+    const drift = addCounts(have.reduce((a, b) => addCounts(a, b), NO_COUNTS), want.reduce((a, b) => addCounts(a, b), NO_COUNTS), -1);
+    const target = embedded.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
+    target[0] = addCounts(target[0]!, drift);
+    const id = ids.exams.get(examId) as Id<"exams">;
+    target.forEach((c, shard) => {
+      if (!sameCounts(c, NO_COUNTS) || tables.examCounterShards.some((s) => s.fields.examId === examId && s.fields.shard === shard)) shards.push({ examId: id, shard, ...c });
+    });
+  }
+  return { shards, failures };
+}
+
+/** Checks each stream's chain as exported (production ids): the hash of every event and the link to the one before. */
+export async function checkExportedChain(events: readonly RawDoc[]): Promise<string[]> {
+  const problems: string[] = [];
+  const streams = new Map<string, RawDoc[]>();
+  for (const e of events) {
+    const key = `${String(e.fields.examId)}/${String(e.fields.userId)}`;
+    streams.set(key, [...(streams.get(key) ?? []), e]);
+  }
+  for (const [stream, list] of streams) {
+    list.sort((a, b) => (a.fields.version as number) - (b.fields.version as number));
+    let prev = "";
+    for (const [i, e] of list.entries()) {
+      const at = `${stream} version ${String(e.fields.version)} (line ${e.line})`;
+      if (e.fields.version !== i + 1) problems.push(`${at}: expected version ${i + 1}`);
+      if (e.fields.prevHash !== prev) problems.push(`${at}: prevHash does not link to the event before`);
+      if ((await eventHash(content(e.fields))) !== e.fields.hash) problems.push(`${at}: hash does not match the event's content`);
+      prev = e.fields.hash as string;
+    }
+  }
+  return problems;
+}
+
+/**
+ * Loads an exam's production V2 state into an instance that already holds its V1
+ * documents (`ids`: snapshot id → embedded id). Returns what it loaded and any
+ * break of the exported chain (a failure: the log was damaged before the export).
+ */
+export async function insertProduction(
+  t: Pick<TestConvex<typeof schema>, "run">,
+  state: ProductionState,
+  ids: DatasetIds,
+): Promise<{ notes: string[]; failures: string[] }> {
+  const { tables } = state;
+  const failures = (await checkExportedChain(tables.examEvents)).map((p) => `audit chain: ${p}`);
+  // Snapshot ids → embedded ids, also inside strings (idempotency keys name exam and user).
+  const reverse = (m: Map<string, string>) => new Map([...m].map(([k, v]) => [v, k]));
+  const toEmbedded = new IdTranslator({ users: reverse(ids.users), questions: reverse(ids.questions), exams: reverse(ids.exams) } as unknown as DatasetIds);
+  const rehash = new Map<string, string>(); // exported hash → re-sealed hash
+  const participationIds = new Map<string, string>();
+  const byCreation = (docs: RawDoc[]) => [...docs].sort((a, b) => a.creationTime - b.creationTime);
+  const insert = async (table: TableNames, docs: RawDoc[], map: (fields: Fields, doc: RawDoc) => Fields | Promise<Fields>, after?: (doc: RawDoc, id: string) => void) => {
+    for (let i = 0; i < docs.length; i += 200) {
+      const chunk = docs.slice(i, i + 200);
+      const mapped = await Promise.all(chunk.map((d) => map(toEmbedded.translate(d.fields) as Fields, d)));
+      const inserted = await t.run(async (ctx) => Promise.all(mapped.map((f) => ctx.db.insert(table, f as never))));
+      chunk.forEach((d, j) => after?.(d, inserted[j]!));
+    }
+  };
+
+  // The log, stream by stream in version order, re-sealed under the embedded ids.
+  const events = byCreation(tables.examEvents);
+  const heads = new Map<string, string>();
+  const sealed: Fields[] = [];
+  for (const e of [...events].sort((a, b) => (a.fields.version as number) - (b.fields.version as number))) {
+    const fields = toEmbedded.translate(e.fields) as Fields;
+    const stream = `${String(fields.examId)}/${String(fields.userId)}`;
+    const prevHash = (fields.version as number) === 1 ? "" : (heads.get(stream) ?? "");
+    const hash = await eventHash(content({ ...fields, prevHash }));
+    heads.set(stream, hash);
+    rehash.set(e.fields.hash as string, hash);
+    sealed.push({ ...fields, prevHash, hash, _line: e.line });
+  }
+  const sealedByLine = new Map(sealed.map((f) => [f._line as number, f]));
+  await insert("examEvents", events, (_f, d) => {
+    const { _line, ...fields } = sealedByLine.get(d.line)!;
+    return fields;
+  });
+  await insert(
+    "examParticipations",
+    byCreation(tables.examParticipations),
+    (f) => ({ ...f, lastEventHash: rehash.get(f.lastEventHash as string) ?? f.lastEventHash }),
+    (d, id) => participationIds.set(d.id, id),
+  );
+  await insert("examAnswers", byCreation(tables.examAnswers), (f, d) => ({ ...f, participationId: participationIds.get(d.fields.participationId as string) ?? f.participationId }));
+  for (const table of ["examDefinitions", "examQuestions", "migrationQuarantine", "examApiSettings"] as const) {
+    await insert(table, byCreation(tables[table]), (f) => f);
+  }
+  const counters = reshardCounters(tables, ids);
+  failures.push(...counters.failures);
+  await t.run(async (ctx) => {
+    for (const shard of counters.shards) await ctx.db.insert("examCounterShards", shard);
+  });
+  // A pass's cursor is an exam creation time: in this one-exam instance the exam is done, under way, or not reached.
+  const [examKey] = Object.keys(state.examCreationTimes);
+  const examId = ids.exams.get(examKey!) as Id<"exams">;
+  const created = state.examCreationTimes[examKey!]!;
+  const embeddedCreated = await t.run(async (ctx) => (await ctx.db.get("exams", examId))!._creationTime);
+  await insert("migrationProgress", tables.migrationProgress, (f) => {
+    const current = f.current as { examId: string } | undefined;
+    const after = f.afterCreationTime as number | undefined;
+    const background = f.background as Fields | undefined;
+    return {
+      ...f,
+      afterCreationTime: after !== undefined && after >= created ? embeddedCreated : undefined,
+      current: current?.examId === examId ? current : undefined,
+      // No scheduler runs here: a background run production left going is continued by the rehearsal's own calls.
+      ...(background === undefined ? {} : { background: { ...background, running: false } }),
+    };
+  });
+  const counts = V2_TABLES.filter((table) => tables[table].length > 0).map((table) => `${tables[table].length} ${table}`);
+  const notes = counts.length === 0 ? [] : [`production state loaded: ${counts.join(", ")}; chain ${failures.some((f) => f.startsWith("audit chain")) ? "BROKEN in the export" : "verified as exported, re-sealed under embedded ids"}; counter shards re-bucketed by the embedded user ids`];
+  return { notes, failures };
+}
