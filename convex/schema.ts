@@ -74,13 +74,19 @@ export default defineSchema({
     position: v.number(), // index in the V1 answers array: keeps order and duplicates lossless
   }).index("by_participation_and_question", ["participationId", "questionId"]),
 
-  // What per-student V2 paths need of an exam, without reading its (large) document.
+  // What per-student V2 paths need of an exam, without reading its (large) document: a COPY of the
+  // exam's own fields. Kept current in the same transaction by every mutation built with
+  // lib/functions.ts (model/examDefinitions.ts: withExamCopies); edits made around it (dashboard,
+  // import) are found and healed by examAdmin:repairExamCopies (scheduled) and by V2 writes before
+  // they reject. Question content is never copied: V2 reads the live `questions` documents.
   examDefinitions: defineTable({
-    // Copied from `exams` by syncExamDefinition (V2 writes, migration); legacy* fields by the mirror and cleanup.
     examId: v.id("exams"),
     title: v.string(),
-    questionCount: v.number(), // exam.questionIds.length (the ids themselves are in examQuestions)
-    maxScore: v.number(), // points of the exam's existing questions: results need not read the whole sheet
+    questionIds: v.optional(v.array(v.id("questions"))), // absent on rows written before it existed: treated as stale
+    questionCount: v.number(), // questionIds.length
+    // Ids once in the exam and removed since: an answer to one is kept, isCorrect false, worth nothing.
+    formerQuestionIds: v.optional(v.array(v.id("questions"))),
+    maxScore: v.optional(v.number()), // no longer written or read (points come from the live questions)
     durationMs: v.number(),
     maxPauses: v.number(),
     legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write
@@ -89,13 +95,15 @@ export default defineSchema({
     legacyMirrorFailure: v.optional(
       v.object({ userId: v.id("users"), reason: v.string(), at: v.number() }),
     ), // set when a write could not be mirrored into the V1 array
-  }).index("by_exam", ["examId"]),
+  })
+    .index("by_exam", ["examId"])
+    // Exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled): what V1's lists read arrays of.
+    .index("by_legacy_state", ["legacyCleared", "legacyBackfilled"]),
 
-  // The exam's question sheet: one row per question of the exam, as a student may see it (NEVER correctAnswer).
+  // No longer written or read (questions are read live); rows left by older code are deleted when their exam is synced.
   examQuestions: defineTable({
-    // Written only by syncExamDefinition (first V2 write, migration, legacyMirror:syncExamDefinitions).
     examId: v.id("exams"),
-    position: v.number(), // index in exam.questionIds
+    position: v.number(),
     questionId: v.id("questions"),
     text: v.string(),
     options: v.array(v.string()),
@@ -103,6 +111,20 @@ export default defineSchema({
   })
     .index("by_exam_and_position", ["examId", "position"])
     .index("by_exam_and_question", ["examId", "questionId"]),
+
+  // Every change of an exam or a question (CONTRACT §6 audit): who, when, the fields before and after.
+  // Written only by model/examDefinitions.ts (withExamCopies, and the repair when it heals an edit made around it).
+  examChanges: defineTable({
+    examId: v.optional(v.id("exams")),
+    questionId: v.optional(v.id("questions")),
+    operation: v.union(v.literal("insert"), v.literal("update"), v.literal("delete"), v.literal("repair")),
+    actor: vActor,
+    at: v.number(),
+    before: v.any(), // the changed fields before (null for an insert)
+    after: v.any(), // the changed fields after (null for a delete)
+  })
+    .index("by_exam_and_at", ["examId", "at"])
+    .index("by_question_and_at", ["questionId", "at"]),
 
   // Operator switches of the exam API, one document per key (absent = default). Written by convex/legacyMirror.ts.
   examApiSettings: defineTable({
