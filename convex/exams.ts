@@ -21,7 +21,7 @@ import type { AttemptCommand } from "./events/decider";
 import { readStreamHead, type StreamId } from "./events/store";
 import { executeCommand, importLegacyEntries, type LegacyEntry } from "./model/attempts";
 import { healExamCopy } from "./model/examCopies";
-import { ensureExamDefinition, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
+import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
 import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
 import {
   compareRanked,
@@ -81,21 +81,21 @@ type ExamRules = {
   definition: ExamDefinition;
 };
 
-/** The exam as its document says now; the copy is healed (and the edit recorded) if it disagreed. */
+/** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
 async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
   const doc = await loadExamDoc(ctx, examId);
   await healExamCopy(ctx, examId, doc);
-  const definition = (await ensureExamDefinition(ctx, examId))!;
+  const { definition, list } = await ensureExamCopies(ctx, examId);
   const { questionIds, durationMs, maxPauses } = doc;
-  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: definition.formerQuestionIds ?? [], definition };
+  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
 }
 
-/** The exam as its definition copy says (created from the document when missing). */
+/** The exam as its copies say (created from the document when missing). */
 async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
-  const definition = await ensureExamDefinition(ctx, examId);
-  const questionIds = definition.questionIds ?? [];
+  const { definition, list } = await ensureExamCopies(ctx, examId);
   const { durationMs, maxPauses } = definition;
-  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: definition.formerQuestionIds ?? [], definition };
+  const questionIds = list.questionIds;
+  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
 }
 
 /** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */

@@ -74,19 +74,18 @@ export default defineSchema({
     position: v.number(), // index in the V1 answers array: keeps order and duplicates lossless
   }).index("by_participation_and_question", ["participationId", "questionId"]),
 
-  // What per-student V2 paths need of an exam, without reading its (large) document: a COPY of the
-  // exam's own fields. Kept current in the same transaction by every mutation built with
-  // lib/functions.ts (model/examDefinitions.ts: withExamCopies); edits made around it (dashboard,
-  // import) are found and healed by examAdmin:repairExamCopies (scheduled) and by V2 writes before
-  // they reject. Question content is never copied: V2 reads the live `questions` documents.
+  // What per-student V2 paths need of an exam without reading its (large) document: COPIES of the
+  // exam's facts, in three shapes sized for their readers (examDefinitions, examQuestionLists,
+  // examQuestions). All three are written only by model/examDefinitions.ts syncDefinition, called in
+  // the same transaction by every mutation built with lib/functions.ts (model/examCopies.ts) that
+  // writes `exams` or `questions`; edits made around it (dashboard, import) are found by
+  // examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies (scheduled, convex/crons.ts)
+  // and, for the exam at hand, by a V2 write before it rejects. Question content is never copied.
   examDefinitions: defineTable({
     examId: v.id("exams"),
     title: v.string(),
-    questionIds: v.optional(v.array(v.id("questions"))), // absent on rows written before it existed: treated as stale
-    questionCount: v.number(), // questionIds.length
-    // Ids once in the exam and removed since: an answer to one is kept, isCorrect false, worth nothing.
-    formerQuestionIds: v.optional(v.array(v.id("questions"))),
-    maxScore: v.optional(v.number()), // no longer written or read (points come from the live questions)
+    questionCount: v.number(), // exam.questionIds.length
+    maxScore: v.number(), // points of the exam's existing questions (results need not read them all)
     durationMs: v.number(),
     maxPauses: v.number(),
     legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write
@@ -100,17 +99,27 @@ export default defineSchema({
     // Exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled): what V1's lists read arrays of.
     .index("by_legacy_state", ["legacyCleared", "legacyBackfilled"]),
 
-  // No longer written or read (questions are read live); rows left by older code are deleted when their exam is synced.
+  // The exam's question ids in order, one compact document: what a session and a submission read.
+  examQuestionLists: defineTable({
+    examId: v.id("exams"),
+    questionIds: v.array(v.id("questions")),
+    // Ids once in the exam and removed since: an answer to one is kept, isCorrect false, worth nothing.
+    formerQuestionIds: v.array(v.id("questions")),
+  }).index("by_exam", ["examId"]),
+
+  // Membership rows: one per existing question of an exam (question access looks one up; a question
+  // edit finds its exams). text/options/points were the content copy of older code: no longer written.
   examQuestions: defineTable({
     examId: v.id("exams"),
-    position: v.number(),
+    position: v.number(), // index in exam.questionIds
     questionId: v.id("questions"),
-    text: v.string(),
-    options: v.array(v.string()),
+    text: v.optional(v.string()),
+    options: v.optional(v.array(v.string())),
     points: v.optional(v.number()),
   })
     .index("by_exam_and_position", ["examId", "position"])
-    .index("by_exam_and_question", ["examId", "questionId"]),
+    .index("by_exam_and_question", ["examId", "questionId"])
+    .index("by_question", ["questionId"]),
 
   // Every change of an exam or a question (CONTRACT §6 audit): who, when, the fields before and after.
   // Written only by model/examDefinitions.ts (withExamCopies, and the repair when it heals an edit made around it).

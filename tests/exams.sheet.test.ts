@@ -50,10 +50,15 @@ describe("the exam definition (the one copy of an exam's facts)", () => {
     const ada = await seedUser(t, "ada");
     const { examId, questionIds } = await seedExam(t, { questions: 4, points: (i) => (i === 2 ? 3 : undefined) });
     const session = await ada.as.mutation(api.exams.startExamV2, { examId });
-    expect(await sheetOf(t, examId)).toEqual([]);
-    const definition = await t.run((ctx) => ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
-    expect(definition).toMatchObject({ questionIds, questionCount: 4 });
-    expect(JSON.stringify(definition)).not.toMatch(/correctAnswer/);
+    const rows = await sheetOf(t, examId);
+    expect(rows.map((r) => [r.position, r.questionId])).toEqual(questionIds.map((id, i) => [i, id]));
+    for (const row of rows) expect(Object.keys(row).sort()).toEqual(["_creationTime", "_id", "examId", "position", "questionId"]);
+    const copies = await t.run(async (ctx) => [
+      await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
+      await ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
+    ]);
+    expect(copies).toMatchObject([{ questionCount: 4, maxScore: 6 }, { questionIds, formerQuestionIds: [] }]);
+    expect(JSON.stringify(copies)).not.toMatch(/correctAnswer/);
     expect(JSON.stringify(session.questions)).not.toMatch(/correctAnswer/);
     expect(session.questions.map((q) => q.points)).toEqual([1, 1, 3, 1]);
   });
@@ -64,9 +69,10 @@ describe("the exam definition (the one copy of an exam's facts)", () => {
     const { examId, questionIds } = await seedExam(t, { questions: 3 });
     const [q0, q1, q2] = questionIds as [Id<"questions">, Id<"questions">, Id<"questions">];
     await t.run((ctx) => ctx.db.insert("examQuestions", { examId, position: 0, questionId: q0, text: "old copy", options: ["a"] }));
-    expect((await resync(t, examId)).cost.documentsWritten).toBe(2); // the definition, and the old sheet row deleted
+    // definition + list + 3 membership rows, and the old content row replaced by a membership row
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(6);
     expect((await resync(t, examId)).cost.documentsWritten).toBe(0); // nothing changed: nothing written
-    expect(await sheetOf(t, examId)).toEqual([]);
+    expect((await sheetOf(t, examId)).map((r) => r.text)).toEqual([undefined, undefined, undefined]);
 
     // Edited behind the wrapper: the question's text and answer (read live: no copy), the exam's questions (copied).
     await t.run(async (ctx) => {
@@ -75,9 +81,9 @@ describe("the exam definition (the one copy of an exam's facts)", () => {
     });
     await ada.as.mutation(api.exams.startExamV2, { examId });
     expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual(["Edited", "Question 2", "Question 3"]);
-    expect((await resync(t, examId)).cost.documentsWritten).toBe(1);
-    const definition = await t.run((ctx) => ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
-    expect(definition).toMatchObject({ questionIds: [q0, q2], questionCount: 2, formerQuestionIds: [q1] });
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(5); // definition, list; rows of q1 and q2 out, q2 at 1 in
+    const list = await t.run((ctx) => ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
+    expect(list).toMatchObject({ questionIds: [q0, q2], formerQuestionIds: [q1] });
     expect(await ada.as.query(api.exams.validateQuestionAccessV2, { examId, questionId: q1 })).toEqual({ allowed: false, reason: "not_in_exam" });
     expect(await ada.as.query(api.exams.getExamSessionV2, { examId })).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
     const graded = await ada.as.mutation(api.exams.submitExamAnswersV2, { examId, answers: [{ questionId: q0, selectedAnswer: "b" }] });

@@ -17,12 +17,13 @@ import type { DatabaseWriter, MutationCtx, QueryCtx } from "../_generated/server
 import type { Actor } from "../lib/validators";
 import {
   COPIED_FIELDS,
+  deleteCopies,
   examFactsOf,
-  factsOfDefinition,
-  getExamDefinition,
-  staleFields,
+  factsOfCopies,
+  loadCopies,
+  staleCopies,
   syncDefinition,
-  type CopiedField,
+  type CopyField,
   type ExamFacts,
 } from "./examDefinitions";
 
@@ -81,8 +82,7 @@ async function examWritten(ctx: Ctx, examId: Id<"exams">, before: Doc<"exams"> |
   const diff = changedFields(COPIED_FIELDS, before === null ? null : examFactsOf(before), after === null ? null : examFactsOf(after));
   if (diff.changed.length === 0) return;
   if (after === null) {
-    const definition = await getExamDefinition(ctx, examId);
-    if (definition !== null) await ctx.db.delete("examDefinitions", definition._id);
+    await deleteCopies(ctx, examId);
   } else {
     await syncDefinition(ctx, examId, after);
   }
@@ -92,6 +92,15 @@ async function examWritten(ctx: Ctx, examId: Id<"exams">, before: Doc<"exams"> |
 async function questionWritten(ctx: Ctx, questionId: Id<"questions">, before: Doc<"questions"> | null, after: Partial<Doc<"questions">> | null) {
   const diff = changedFields(QUESTION_FIELDS, before, after);
   if (diff.changed.length === 0) return;
+  if (diff.changed.includes("points") || after === null) {
+    // Points available and membership rows of every exam holding the question follow (its content is never copied).
+    const rows = await ctx.db.query("examQuestions").withIndex("by_question", (q) => q.eq("questionId", questionId)).collect();
+    for (const examId of new Set(rows.map((r) => r.examId))) {
+      const copies = await loadCopies(ctx, examId);
+      const facts = factsOfCopies(copies.definition, copies.list);
+      if (facts !== null) await syncDefinition(ctx, examId, facts);
+    }
+  }
   await recordChange(ctx, { questionId }, before === null ? "insert" : after === null ? "delete" : "update", diff.before, diff.after);
 }
 
@@ -169,34 +178,41 @@ export function withExamCopies(ctx: Ctx): DatabaseWriter {
 
 // ---------------------------------------------------------------- edits made around the wrapper
 
-/** One copied field of one exam that disagrees with the exam document. */
-export type StaleCopy = { examId: Id<"exams">; field: CopiedField | "definition"; copy: unknown; live: unknown };
+/** One copied fact of one exam that disagrees with the exam (or its questions). */
+export type StaleCopy = { examId: Id<"exams">; field: CopyField | "definition"; copy: unknown; live: unknown };
 
-/** What a copy of an exam disagrees with: each stale field, a missing definition, or a definition of a deleted exam. */
-export function staleCopiesOf(examId: Id<"exams">, definition: Doc<"examDefinitions"> | null, exam: Doc<"exams"> | null): StaleCopy[] {
-  if (exam === null) return definition === null ? [] : [{ examId, field: "definition", copy: "present", live: "exam deleted" }];
-  if (definition === null) return [{ examId, field: "definition", copy: "missing", live: "exam exists" }];
-  const copy = factsOfDefinition(definition);
-  return staleFields(definition, exam).map((field) => ({ examId, field, copy: copy?.[field] ?? definition[field] ?? null, live: exam[field] }));
+const copyValue = (copies: Awaited<ReturnType<typeof loadCopies>>, field: CopyField): unknown =>
+  field === "questionIds" ? (copies.list?.questionIds ?? null) : field === "questionRows" ? copies.rows.map((r) => r.questionId) : (copies.definition?.[field] ?? null);
+
+/** What an exam's copies disagree with: each stale fact, or copies of a deleted exam. Writes nothing. */
+export async function staleCopiesOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleCopy[]> {
+  if (exam === null) {
+    const copies = await loadCopies(ctx, examId);
+    const present = copies.definition !== null || copies.list !== null || copies.rows.length > 0;
+    return present ? [{ examId, field: "definition", copy: "present", live: "exam deleted" }] : [];
+  }
+  const { copies, wanted, stale } = await staleCopies(ctx, examId, exam);
+  if (copies.definition === null) return [{ examId, field: "definition", copy: "missing", live: "exam exists" }];
+  const live = (field: CopyField): unknown =>
+    field === "questionIds" ? wanted.questionIds : field === "questionRows" ? wanted.rows.map((r) => r.questionId) : wanted.definition[field];
+  return stale.map((field) => ({ examId, field, copy: copyValue(copies, field), live: live(field) }));
 }
 
 /**
- * Heals one exam's copy against its document (or removes the copy of a deleted
- * exam), recording the edit it found as a "repair" change. Returns what was stale.
+ * Heals one exam's copies against its document (or removes the copies of a
+ * deleted exam), recording the edit it found as a "repair" change. Returns what was stale.
  */
 export async function healExamCopy(ctx: Pick<MutationCtx, "db" | "auth">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleCopy[]> {
-  const definition = await getExamDefinition(ctx, examId);
-  const stale = staleCopiesOf(examId, definition, exam);
+  const stale = await staleCopiesOf(ctx, examId, exam);
   if (stale.length === 0) return stale;
   const actor: Actor = { kind: "system", name: "exam copy repair" };
   if (exam === null) {
-    await ctx.db.delete("examDefinitions", definition!._id);
-    await recordChange(ctx, { examId }, "repair", factsOfDefinition(definition!), null, actor);
+    const copies = await deleteCopies(ctx, examId);
+    await recordChange(ctx, { examId }, "repair", factsOfCopies(copies.definition, copies.list), null, actor);
     return stale;
   }
-  await syncDefinition(ctx, examId, exam);
-  const before = definition === null ? null : factsOfDefinition(definition);
-  const diff = changedFields(COPIED_FIELDS, before, examFactsOf(exam));
+  const { before } = await syncDefinition(ctx, examId, exam);
+  const diff = changedFields(COPIED_FIELDS, factsOfCopies(before.definition, before.list), examFactsOf(exam));
   await recordChange(ctx, { examId }, "repair", diff.before, diff.after, actor);
   return stale;
 }
@@ -220,20 +236,20 @@ export function parseCopyCursor(cursor: string | null | undefined): CopyCursor {
 export async function walkExamCopies(
   ctx: QueryCtx,
   cursor: CopyCursor,
-  visit: (examId: Id<"exams">, definition: Doc<"examDefinitions"> | null, exam: Doc<"exams"> | null) => Promise<StaleCopy[]>,
+  visit: (examId: Id<"exams">, exam: Doc<"exams"> | null) => Promise<StaleCopy[]>,
 ): Promise<{ stale: StaleCopy[]; checked: number; next: CopyCursor | null }> {
   const stale: StaleCopy[] = [];
   if (cursor.phase === "exams") {
     const page = await ctx.db
       .query("exams")
       .paginate({ cursor: cursor.page, numItems: COPY_BATCH.exams, maximumBytesRead: COPY_BATCH.maximumBytesRead });
-    for (const exam of page.page) stale.push(...(await visit(exam._id, await getExamDefinition(ctx, exam._id), exam)));
+    for (const exam of page.page) stale.push(...(await visit(exam._id, exam)));
     return { stale, checked: page.page.length, next: page.isDone ? { phase: "definitions", page: null } : { phase: "exams", page: page.continueCursor } };
   }
   const page = await ctx.db.query("examDefinitions").paginate({ cursor: cursor.page, numItems: COPY_BATCH.definitions });
   for (const definition of page.page) {
     const exam = await ctx.db.get("exams", definition.examId);
-    if (exam === null) stale.push(...(await visit(definition.examId, definition, null)));
+    if (exam === null) stale.push(...(await visit(definition.examId, null)));
   }
   return { stale, checked: page.page.length, next: page.isDone ? null : { phase: "definitions", page: page.continueCursor } };
 }

@@ -22,6 +22,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
+import { pointsOf } from "../events/decider";
 
 export type ExamDefinition = Doc<"examDefinitions">;
 export type QuestionSheetRow = Doc<"examQuestions">;
@@ -38,15 +39,15 @@ export function legacyArrayImported(definition: ExamDefinition | null): boolean 
   return definition !== null && (definition.legacyCleared || definition.legacyBackfilled === true);
 }
 
-/** The exam's question sheet in exam order (one index range; never the exam document). */
-export async function loadQuestionSheet(ctx: QueryCtx, examId: Id<"exams">): Promise<QuestionSheetRow[]> {
+/** The exam's membership rows in exam order (one per existing question: position and id only). */
+export async function loadQuestionSheet(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<QuestionSheetRow[]> {
   return ctx.db
     .query("examQuestions")
     .withIndex("by_exam_and_position", (q) => q.eq("examId", examId))
     .collect();
 }
 
-/** One row of the sheet: whether `questionId` is a question of the exam (one small read). */
+/** One membership row: whether `questionId` is an (existing) question of the exam (one small read). */
 export async function sheetRowOf(
   ctx: QueryCtx,
   examId: Id<"exams">,
@@ -58,81 +59,140 @@ export async function sheetRowOf(
     .first();
 }
 
-type SheetFields = Omit<QuestionSheetRow, "_id" | "_creationTime">;
+type SheetFields = { examId: Id<"exams">; position: number; questionId: Id<"questions">; text: string; options: string[]; points?: number };
 
-/** The sheet as the exam and its question documents say it is now (deleted questions have no row). Never stored. */
-async function wantedSheet(ctx: QueryCtx, exam: Doc<"exams">): Promise<SheetFields[]> {
-  const questions = await Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id)));
+/** The questions as the exam and its question documents say they are now (deleted questions left out). Never stored. */
+function sheetOfQuestions(examId: Id<"exams">, questions: readonly (Doc<"questions"> | null)[]): SheetFields[] {
   return questions.flatMap((q, position) =>
     q === null
       ? []
-      : [{ examId: exam._id, position, questionId: q._id, text: q.text, options: q.options, ...(q.points === undefined ? {} : { points: q.points }) }],
+      : [{ examId, position, questionId: q._id, text: q.text, options: q.options, ...(q.points === undefined ? {} : { points: q.points }) }],
   );
 }
 
-/** Rows of the retired `examQuestions` copy left by older code: deleted, so no stale copy of a question remains. */
-async function dropQuestionSheet(ctx: MutationCtx, examId: Id<"exams">): Promise<void> {
-  for (const row of await loadQuestionSheet(ctx, examId)) await ctx.db.delete("examQuestions", row._id);
+/** The exam's question list (ids in order, and ids removed since): what sessions and submissions read. */
+export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<Doc<"examQuestionLists"> | null> {
+  return ctx.db
+    .query("examQuestionLists")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .unique();
 }
 
-/** The exam fields a definition copies. */
+/** The exam fields copied (title, timing and pauses into the definition; question ids into the list and rows). */
 export const COPIED_FIELDS = ["title", "questionIds", "durationMs", "maxPauses"] as const;
 export type CopiedField = (typeof COPIED_FIELDS)[number];
 export type ExamFacts = Pick<Doc<"exams">, CopiedField>;
+/** What can be stale: a copied field, or maxScore (derived from the questions' points). */
+export type CopyField = CopiedField | "maxScore" | "questionRows";
 
 export function examFactsOf(exam: ExamFacts): ExamFacts {
   const { title, questionIds, durationMs, maxPauses } = exam;
   return { title, questionIds, durationMs, maxPauses };
 }
 
-/** The copied fields on which `definition` and the exam differ (a definition without questionIds is stale in it). */
-export function staleFields(definition: ExamDefinition, exam: ExamFacts): CopiedField[] {
-  return COPIED_FIELDS.filter((k) => JSON.stringify(definition[k]) !== JSON.stringify(exam[k]));
+/** The exam's facts as its copies hold them (null when either copy is missing). */
+export function factsOfCopies(definition: ExamDefinition | null, list: Doc<"examQuestionLists"> | null): ExamFacts | null {
+  if (definition === null || list === null) return null;
+  return examFactsOf({ ...definition, questionIds: list.questionIds });
 }
 
-/** The exam's facts as its definition holds them (null for a row that predates `questionIds`). */
-export function factsOfDefinition(definition: ExamDefinition): ExamFacts | null {
-  if (definition.questionIds === undefined) return null;
-  return examFactsOf({ ...definition, questionIds: definition.questionIds });
+/** The exam's copies as they are: definition, question list, membership rows. */
+export async function loadCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">) {
+  const [definition, list, rows] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId), loadQuestionSheet(ctx, examId)]);
+  return { definition, list, rows };
+}
+export type ExamCopies = Awaited<ReturnType<typeof loadCopies>>;
+
+/** The copies as the exam and its question documents say they should be. */
+function wantedCopies(examId: Id<"exams">, exam: ExamFacts, questions: readonly (Doc<"questions"> | null)[]) {
+  const { title, questionIds, durationMs, maxPauses } = exam;
+  return {
+    definition: { title, questionCount: questionIds.length, maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0), durationMs, maxPauses },
+    questionIds,
+    rows: questions.flatMap((q, position) => (q === null ? [] : [{ examId, position, questionId: q._id }])),
+  };
+}
+type WantedCopies = ReturnType<typeof wantedCopies>;
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const rowKey = (r: { position: number; questionId: string }) => `${r.position}:${r.questionId}`;
+
+/** Which copied facts disagree with what the exam and its questions say. */
+function staleOf(copies: ExamCopies, wanted: WantedCopies): CopyField[] {
+  const d = copies.definition;
+  const out: CopyField[] = [];
+  for (const k of ["title", "durationMs", "maxPauses"] as const) if (d === null || d[k] !== wanted.definition[k]) out.push(k);
+  if (copies.list === null || !same(copies.list.questionIds, wanted.questionIds) || d === null || d.questionCount !== wanted.definition.questionCount) {
+    out.push("questionIds");
+  }
+  if (d === null || d.maxScore !== wanted.definition.maxScore) out.push("maxScore");
+  const rows = copies.rows.map(rowKey).sort();
+  const want = wanted.rows.map(rowKey).sort();
+  if (!same(rows, want) || copies.rows.some((r) => r.text !== undefined)) out.push("questionRows");
+  return out;
 }
 
-/** Ids the definition listed that the exam no longer does, added to those already retired (an id back in the exam leaves the list). */
-function formerIdsAfter(definition: ExamDefinition | null, questionIds: readonly Id<"questions">[]): Id<"questions">[] {
+/** Ids once in the exam and no longer (an id back in the exam leaves the list). */
+function formerIdsAfter(list: Doc<"examQuestionLists"> | null, questionIds: readonly Id<"questions">[]): Id<"questions">[] {
   const now = new Set<string>(questionIds);
-  const former = [...(definition?.formerQuestionIds ?? []), ...(definition?.questionIds ?? [])];
-  return [...new Set(former)].filter((id) => !now.has(id));
+  return [...new Set([...(list?.formerQuestionIds ?? []), ...(list?.questionIds ?? [])])].filter((id) => !now.has(id)) as Id<"questions">[];
+}
+
+/** Compares an exam's copies with the exam (reads its question documents); writes nothing. */
+export async function staleCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: ExamFacts) {
+  const [copies, questions] = await Promise.all([loadCopies(ctx, examId), Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id)))]);
+  const wanted = wantedCopies(examId, exam, questions);
+  return { copies, questions, wanted, stale: staleOf(copies, wanted) };
 }
 
 /**
- * Makes the exam's definition a copy of `exam` (created if absent), writing only
- * if a copied field differs. Returns the definition and the fields that were stale.
+ * Makes the exam's copies (definition, question list, membership rows) agree
+ * with `exam` and its question documents, creating what is missing and writing
+ * only what differs. Returns the definition and what was stale.
  */
 export async function syncDefinition(
   ctx: Pick<MutationCtx, "db">,
   examId: Id<"exams">,
   exam: ExamFacts,
-): Promise<{ definition: ExamDefinition; stale: CopiedField[]; before: ExamDefinition | null }> {
-  const existing = await getExamDefinition(ctx, examId);
-  const facts = examFactsOf(exam);
-  const fields = { ...facts, questionCount: facts.questionIds.length, formerQuestionIds: formerIdsAfter(existing, facts.questionIds) };
-  if (existing === null) {
-    const id = await ctx.db.insert("examDefinitions", { examId, ...fields, legacyMirror: true, legacyCleared: false });
-    return { definition: (await ctx.db.get("examDefinitions", id))!, stale: [...COPIED_FIELDS], before: null };
+): Promise<{ definition: ExamDefinition; stale: CopyField[]; before: ExamCopies; sheet: SheetFields[] }> {
+  const { copies, questions, wanted, stale } = await staleCopies(ctx, examId, exam);
+  const sheet = sheetOfQuestions(examId, questions);
+  let definition = copies.definition;
+  if (definition === null) {
+    const id = await ctx.db.insert("examDefinitions", { examId, ...wanted.definition, legacyMirror: true, legacyCleared: false });
+    definition = (await ctx.db.get("examDefinitions", id))!;
+  } else if (stale.some((f) => f !== "questionRows")) {
+    await ctx.db.patch("examDefinitions", definition._id, wanted.definition);
+    definition = { ...definition, ...wanted.definition };
   }
-  const stale = staleFields(existing, facts);
-  if (stale.length === 0 && existing.questionCount === fields.questionCount) return { definition: existing, stale, before: existing };
-  const patch = { ...fields, maxScore: undefined };
-  await ctx.db.patch("examDefinitions", existing._id, patch);
-  const { maxScore: _m, ...kept } = existing;
-  return { definition: { ...kept, ...fields }, stale, before: existing };
+  if (stale.includes("questionIds")) {
+    const list = { questionIds: wanted.questionIds, formerQuestionIds: formerIdsAfter(copies.list, wanted.questionIds) };
+    if (copies.list === null) await ctx.db.insert("examQuestionLists", { examId, ...list });
+    else await ctx.db.patch("examQuestionLists", copies.list._id, list);
+  }
+  if (stale.includes("questionRows")) {
+    const want = new Set(wanted.rows.map(rowKey));
+    const have = new Set<string>();
+    for (const row of copies.rows) {
+      if (want.has(rowKey(row)) && row.text === undefined && !have.has(rowKey(row))) have.add(rowKey(row));
+      else await ctx.db.delete("examQuestions", row._id);
+    }
+    for (const row of wanted.rows) if (!have.has(rowKey(row))) await ctx.db.insert("examQuestions", row);
+  }
+  return { definition, stale, before: copies, sheet };
 }
 
-/**
- * Copies an exam's own fields into its definition (created on first use) and
- * drops any sheet rows older code left. Writes only differences.
- */
+/** Deletes every copy of an exam (the exam was deleted; its log stays). */
+export async function deleteCopies(ctx: Pick<MutationCtx, "db">, examId: Id<"exams">): Promise<ExamCopies> {
+  const copies = await loadCopies(ctx, examId);
+  if (copies.definition !== null) await ctx.db.delete("examDefinitions", copies.definition._id);
+  if (copies.list !== null) await ctx.db.delete("examQuestionLists", copies.list._id);
+  for (const row of copies.rows) await ctx.db.delete("examQuestions", row._id);
+  return copies;
+}
+
+/** Copies an exam's facts into its copies (created on first use). Writes only differences. */
 export async function syncExamDefinition(ctx: MutationCtx, exam: Doc<"exams">): Promise<ExamDefinition> {
-  await dropQuestionSheet(ctx, exam._id);
   return (await syncDefinition(ctx, exam._id, exam)).definition;
 }
 
@@ -141,17 +201,27 @@ export async function syncExamDefinitionAndSheet(
   ctx: MutationCtx,
   exam: Doc<"exams">,
 ): Promise<{ definition: ExamDefinition; sheet: SheetFields[] }> {
-  const sheet = await wantedSheet(ctx, exam);
-  return { sheet, definition: await syncExamDefinition(ctx, exam) };
+  const { definition, sheet } = await syncDefinition(ctx, exam._id, exam);
+  return { definition, sheet };
 }
 
 /** The exam's definition (and sheet), created from the exam document the first time it is needed. */
 export async function ensureExamDefinition(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamDefinition> {
   const existing = await getExamDefinition(ctx, examId);
-  if (existing !== null && existing.questionIds !== undefined) return existing;
+  if (existing !== null) return existing;
   const exam = await ctx.db.get("exams", examId);
   if (exam === null) throw domainError("NOT_FOUND", `Exam ${examId} does not exist.`);
   return syncExamDefinition(ctx, exam);
+}
+
+/** The exam's definition and question list, created from the exam document when either is missing. */
+export async function ensureExamCopies(ctx: MutationCtx, examId: Id<"exams">): Promise<{ definition: ExamDefinition; list: Doc<"examQuestionLists"> }> {
+  const [definition, list] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId)]);
+  if (definition !== null && list !== null) return { definition, list };
+  const exam = await ctx.db.get("exams", examId);
+  if (exam === null) throw domainError("NOT_FOUND", `Exam ${examId} does not exist.`);
+  const synced = await syncDefinition(ctx, examId, exam);
+  return { definition: synced.definition, list: (await getQuestionList(ctx, examId))! };
 }
 
 /**

@@ -25,7 +25,7 @@ import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
 import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/legacyMirror";
 import { countParticipants, loadAnswers, loadParticipation } from "../projections/store";
-import { getExamDefinition, legacyArrayImported, type ExamDefinition } from "./examDefinitions";
+import { getExamDefinition, getQuestionList, legacyArrayImported, sheetRowOf, type ExamDefinition } from "./examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import {
   byExamId,
@@ -74,7 +74,7 @@ export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
   return { examId, title, questionCount, durationMs, maxPauses };
 }
 
-/** An exam's questions: its (live or copied) question ids, each read from its live `questions` document. */
+/** An exam's questions read from its document's ids and the live `questions` documents (V1, and V2 without copies). */
 function questionsOf(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, questionIds)),
@@ -88,9 +88,21 @@ function questionsOf(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): Pi
   };
 }
 
-/** A definition usable in place of the exam document (rows written before `questionIds` was copied are not). */
-function completeDefinition(definition: ExamDefinition | null): (ExamDefinition & { questionIds: Id<"questions">[] }) | null {
-  return definition !== null && definition.questionIds !== undefined ? { ...definition, questionIds: definition.questionIds } : null;
+/**
+ * An exam's questions from its copies: the ids from its question list, each read
+ * from its live document; results read only the answered questions (points
+ * available come with the definition); access looks up one membership row.
+ */
+function questionsOfCopies(
+  ctx: QueryCtx,
+  definition: ExamDefinition,
+  list: Doc<"examQuestionLists">,
+): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
+  return {
+    questions: async () => sheetOfDocs(await loadQuestions(ctx, list.questionIds)),
+    resultQuestions: async (answered) => ({ maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }),
+    hasQuestion: async (questionId) => (await sheetRowOf(ctx, definition.examId, questionId)) !== null,
+  };
 }
 
 export async function loadExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exams">> {
@@ -226,17 +238,39 @@ async function rowsOfUser(ctx: QueryCtx, userId: Id<"users">, limit: number, ski
   return out;
 }
 
+/**
+ * V2's questions: from the copies, or from the exam document while the exam has
+ * none (created out of band, not yet repaired). Nothing is read until asked.
+ */
+function questionsForV2(ctx: QueryCtx, examId: Id<"exams">, definition: ExamDefinition | null, doc: () => Promise<Doc<"exams">>) {
+  let source: Promise<Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion">> | null = null;
+  const resolve = () =>
+    (source ??= (async () => {
+      const list = definition === null ? null : await getQuestionList(ctx, examId);
+      if (definition !== null && list !== null) return questionsOfCopies(ctx, definition, list);
+      return questionsOf(ctx, (await doc()).questionIds);
+    })());
+  const hasRows = definition !== null;
+  return {
+    questions: async () => (await resolve()).questions(),
+    // Results and access need no list: points available come with the definition, membership is one row.
+    resultQuestions: async (answered: readonly Id<"questions">[]) =>
+      hasRows ? { maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) } : (await resolve()).resultQuestions(answered),
+    hasQuestion: async (questionId: Id<"questions">) =>
+      hasRows ? (await sheetRowOf(ctx, examId, questionId)) !== null : (await resolve()).hasQuestion(questionId),
+  } satisfies Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion">;
+}
+
 export const v2Source: ExamSource = {
   async exam(ctx, examId) {
     const definition = await getExamDefinition(ctx, examId);
-    const copy = completeDefinition(definition);
-    let doc: Doc<"exams"> | null = copy === null ? await loadExamDoc(ctx, examId) : null;
+    let doc: Doc<"exams"> | null = definition === null ? await loadExamDoc(ctx, examId) : null;
     const legacyDoc = async () => (doc ??= await loadExamDoc(ctx, examId));
     const imported = legacyArrayImported(definition);
     return {
-      info: infoOf(copy ?? doc!),
+      info: infoOf(definition ?? doc!),
       attempt: (userId, { withAnswers }) => attemptFromRows(ctx, examId, userId, withAnswers, imported, legacyDoc),
-      ...questionsOf(ctx, (copy ?? doc!).questionIds),
+      ...questionsForV2(ctx, examId, definition, legacyDoc),
     };
   },
 
