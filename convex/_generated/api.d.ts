@@ -14,11 +14,13 @@ import type {
   FunctionReference,
 } from "convex/server";
 import type * as audit from "../audit.js";
+import type * as crons from "../crons.js";
 import type * as events_catalog from "../events/catalog.js";
 import type * as events_decider from "../events/decider.js";
 import type * as events_hash from "../events/hash.js";
 import type * as events_sha256 from "../events/sha256.js";
 import type * as events_store from "../events/store.js";
+import type * as examAdmin from "../examAdmin.js";
 import type * as exams from "../exams.js";
 import type * as legacyMirror from "../legacyMirror.js";
 import type * as lib_auth from "../lib/auth.js";
@@ -52,11 +54,13 @@ import type * as projections_store from "../projections/store.js";
  */
 declare const fullApi: ApiFromModules<{
   audit: typeof audit;
+  crons: typeof crons;
   "events/catalog": typeof events_catalog;
   "events/decider": typeof events_decider;
   "events/hash": typeof events_hash;
   "events/sha256": typeof events_sha256;
   "events/store": typeof events_store;
+  examAdmin: typeof examAdmin;
   exams: typeof exams;
   legacyMirror: typeof legacyMirror;
   "lib/auth": typeof lib_auth;

@@ -218,7 +218,7 @@ export async function healExamCopy(ctx: Pick<MutationCtx, "db" | "auth">, examId
 }
 
 /** Reads per repair / verify batch: exam documents may be 1 MiB each. */
-export const COPY_BATCH = { exams: 100, maximumBytesRead: 4 * 1024 * 1024, definitions: 6 };
+export const COPY_BATCH = { exams: 10, maximumBytesRead: 4 * 1024 * 1024, definitions: 6 };
 
 export type CopyCursor = { phase: "exams" | "definitions"; page: string | null };
 
