@@ -47,7 +47,7 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ field: fc.constant("maxPauses" as const), value: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ field: fc.constant("questionIds" as const), value: fc.shuffledSubarray([0, 1, 2, 3]) }),
   fc.record({ field: fc.constant("text" as const), q: question, value: fc.constantFrom("X", "Y") }),
-  fc.record({ field: fc.constant("options" as const), q: question, value: fc.constantFrom(["a", "b"], ["a", "b", "c"], ["b", "c"]) }),
+  fc.record({ field: fc.constant("options" as const), q: question, value: fc.constantFrom<string[]>(["a", "b"], ["a", "b", "c"], ["b", "c"]) }),
   fc.record({ field: fc.constant("points" as const), q: question, value: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ field: fc.constant("correctAnswer" as const), q: question, value: fc.constantFrom("a", "b") }),
   fc.record({ field: fc.constant("deleteQuestion" as const), q: question }),

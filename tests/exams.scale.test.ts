@@ -17,6 +17,7 @@ import { executeCommand } from "../convex/model/attempts";
 import { markLegacyBackfilled, syncExamDefinition } from "../convex/model/examDefinitions";
 import { newConvexTest, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { attempt, fn } from "./support/exams";
+import { examDocumentBytes, generateV1Dataset } from "../src/dataset/generate";
 
 const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
 useFakeClock(T0);
@@ -154,5 +155,15 @@ describe("17 exams of about 1 MB before cleanup", () => {
     ]);
     const afterCleanup = await t.run(async (ctx) => (await ctx.db.get("exams", examIds[0]!))!.participants?.length);
     expect(afterCleanup).toBe(5); // not cleaned up: the arrays are still there
+  });
+});
+
+describe("the dataset generator", () => {
+  it("refuses exams Convex cannot hold, with a clear message, and sizes documents as Convex does", () => {
+    expect(() => generateV1Dataset({ exams: 1, participants: 8_193, answers: 0 })).toThrow(/8193 elements; Convex allows 8192/);
+    expect(() => generateV1Dataset({ exams: 1, participants: 80, answers: 80 * 200 })).toThrow(/would be \d+ bytes; Convex allows 1048576/);
+    const ok = generateV1Dataset({ exams: 1, participants: 60, answers: 60 * 200 });
+    expect(examDocumentBytes(ok.exams[0]!)).toBeLessThan(CONVEX_LIMITS.documentBytes);
+    expect(examDocumentBytes(ok.exams[0]!)).toBeGreaterThan(0.8 * CONVEX_LIMITS.documentBytes);
   });
 });
