@@ -20,7 +20,7 @@ import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/valid
 import type { AttemptCommand } from "./events/decider";
 import { readStreamHead, type StreamId } from "./events/store";
 import { executeCommand, importLegacyEntries, type LegacyEntry } from "./model/attempts";
-import { healExamCopy } from "./model/examCopies";
+import { healExamFacts } from "./model/examCopies";
 import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
 import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
 import {
@@ -84,7 +84,7 @@ type ExamRules = {
 /** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
 async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
   const doc = await loadExamDoc(ctx, examId);
-  await healExamCopy(ctx, examId, doc);
+  await healExamFacts(ctx, examId, doc);
   const { definition, list } = await ensureExamCopies(ctx, examId);
   const { questionIds, durationMs, maxPauses } = doc;
   return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };

@@ -20,6 +20,8 @@ import {
   deleteCopies,
   examFactsOf,
   factsOfCopies,
+  getExamDefinition,
+  getQuestionList,
   loadCopies,
   staleCopies,
   syncDefinition,
@@ -215,6 +217,22 @@ export async function healExamCopy(ctx: Pick<MutationCtx, "db" | "auth">, examId
   const diff = changedFields(COPIED_FIELDS, factsOfCopies(before.definition, before.list), examFactsOf(exam));
   await recordChange(ctx, { examId }, "repair", diff.before, diff.after, actor);
   return stale;
+}
+
+/**
+ * A write's cheap check of the exam at hand: only if the exam's own fields
+ * differ from its definition and list (two small reads) are the copies healed.
+ * Staleness from out-of-band question edits (maxScore, membership rows) is left
+ * to the scheduled repair, which compares every question.
+ */
+export async function healExamFacts(ctx: Pick<MutationCtx, "db" | "auth">, examId: Id<"exams">, exam: Doc<"exams">): Promise<void> {
+  const copies = await loadCopiesOfExam(ctx, examId);
+  if (JSON.stringify(factsOfCopies(copies.definition, copies.list)) !== JSON.stringify(examFactsOf(exam))) await healExamCopy(ctx, examId, exam);
+}
+
+async function loadCopiesOfExam(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">) {
+  const [definition, list] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId)]);
+  return { definition, list };
 }
 
 /** Reads per repair / verify batch: exam documents may be 1 MiB each. */
