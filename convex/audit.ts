@@ -158,6 +158,9 @@ const vExamChange = v.object({
 /** Changes one page of the trail carries: at most this many (more in one page's time span: LIMIT_EXCEEDED). */
 const MAX_CHANGES_PER_PAGE = 1_000;
 
+/** Question histories one page looks up (one index range each: within half of Convex's 4,096). */
+const MAX_QUESTIONS_IN_TRAIL = 1_500;
+
 /** The trail's cursor: Convex's cursor over the events, and the time up to which changes were already returned. */
 const zTrailCursor = z.object({ events: z.string().nullable(), changesAfter: z.number().nullable() });
 
@@ -182,6 +185,9 @@ async function examChangesBetween(ctx: QueryCtx, examId: Id<"exams">, after: num
     .withIndex("by_exam_and_at", (q) => q.eq("examId", examId).gt("at", lo).lte("at", hi))
     .take(MAX_CHANGES_PER_PAGE + 1);
   const questionIds = [...new Set([...(list?.questionIds ?? []), ...(list?.formerQuestionIds ?? [])])];
+  if (questionIds.length > MAX_QUESTIONS_IN_TRAIL) {
+    throw domainError("LIMIT_EXCEEDED", `The exam has had more than ${MAX_QUESTIONS_IN_TRAIL} questions (MAX_QUESTIONS_IN_TRAIL): one index range each would pass half of Convex's limit.`);
+  }
   const ofQuestions = await Promise.all(
     questionIds.map((questionId) =>
       ctx.db

@@ -10,6 +10,7 @@ import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { newConvexTest, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { readEverything } from "./support/exams";
+import { withExamCopies } from "../convex/model/examCopies";
 
 const T0 = Date.UTC(2026, 3, 1, 9, 0, 0);
 const MIN = 60_000;
@@ -250,5 +251,36 @@ describe("exam authoring (§6)", () => {
     const empty = await w.admin.as.mutation(api.examAdmin.createExam, { title: "Empty", questionIds: [], durationMs: MIN, maxPauses: 0 });
     await w.admin.as.mutation(api.examAdmin.deleteExam, { examId: empty });
     expect(await w.t.run((ctx) => ctx.db.get("exams", empty))).toBeNull();
+  });
+});
+
+describe("the one mechanism (lib/functions.ts: withExamCopies)", () => {
+  it("keeps copies current in either call style, records changes, and leaves participants-only writes alone", async () => {
+    const w = await world();
+    const changesOf = () => w.t.run((ctx) => ctx.db.query("examChanges").withIndex("by_exam_and_at", (q) => q.eq("examId", w.examId)).collect());
+    const before = (await changesOf()).length;
+    const cost = await w.t.run(async (ctx) => {
+      const db = withExamCopies(ctx);
+      await db.patch(w.examId, { title: "Old style" }); // patch(id, value)
+      await db.patch("exams", w.examId, { maxPauses: 3 }); // patch(table, id, value)
+      const reads = async (write: () => Promise<void>) => {
+        const m0 = await ctx.meta.getTransactionMetrics();
+        await write();
+        return (await ctx.meta.getTransactionMetrics()).documentsRead.used - m0.documentsRead.used;
+      };
+      return {
+        wrapped: await reads(() => db.patch("exams", w.examId, { participants: [] })),
+        raw: await reads(() => ctx.db.patch("exams", w.examId, { participants: [] })),
+      };
+    });
+    expect(cost.wrapped).toBe(cost.raw); // a participants-only write reads nothing more than the raw patch
+    expect(await verifyAll(w.t)).toEqual([]);
+    const changes = (await changesOf()).slice(before);
+    expect(changes.map((c) => [c.operation, c.after])).toEqual([
+      ["update", { title: "Old style" }],
+      ["update", { maxPauses: 3 }],
+    ]);
+    expect(changes[0]!.actor).toEqual({ kind: "system", name: "internal mutation" });
+    expect((await w.ada.as.query(api.exams.getExamSessionV2, { examId: w.examId })).title).toBe("Old style");
   });
 });
