@@ -8,8 +8,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { newConvexTest, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
-import { readEverything } from "./support/exams";
+import { newConvexTest, seedUser, snapshotTables, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
+import { attempt, readEverything } from "./support/exams";
 import { withExamCopies } from "../convex/model/examCopies";
 
 const T0 = Date.UTC(2026, 3, 1, 9, 0, 0);
@@ -282,5 +282,39 @@ describe("the one mechanism (lib/functions.ts: withExamCopies)", () => {
     ]);
     expect(changes[0]!.actor).toEqual({ kind: "system", name: "internal mutation" });
     expect((await w.ada.as.query(api.exams.getExamSessionV2, { examId: w.examId })).title).toBe("Old style");
+  });
+});
+
+describe("exam authoring access and bad input", () => {
+  it("every §6 function: NOT_AUTHENTICATED without sign-in, FORBIDDEN for a student, INVALID_ARGUMENT / NOT_FOUND for bad input; none changes anything", async () => {
+    const w = await world();
+    const gone = await w.t.run(async (ctx) => {
+      const id = await ctx.db.insert("questions", { text: "gone", options: ["a", "b"], correctAnswer: "a" });
+      await ctx.db.delete("questions", id);
+      return id;
+    });
+    const calls: [string, (as: Pick<TestConvex, "query" | "mutation">) => Promise<unknown>][] = [
+      ["createQuestion", (as) => as.mutation(api.examAdmin.createQuestion, { text: "x", options: ["a", "b"], correctAnswer: "a" })],
+      ["updateQuestion", (as) => as.mutation(api.examAdmin.updateQuestion, { questionId: w.q[0], text: "y" })],
+      ["deleteQuestion", (as) => as.mutation(api.examAdmin.deleteQuestion, { questionId: w.q[0] })],
+      ["createExam", (as) => as.mutation(api.examAdmin.createExam, { title: "x", questionIds: [], durationMs: MIN, maxPauses: 0 })],
+      ["updateExam", (as) => as.mutation(api.examAdmin.updateExam, { examId: w.examId, title: "y" })],
+      ["deleteExam", (as) => as.mutation(api.examAdmin.deleteExam, { examId: w.examId })],
+      ["getExamForEditing", (as) => as.query(api.examAdmin.getExamForEditing, { examId: w.examId })],
+    ];
+    const bad: [string, () => Promise<unknown>, string][] = [
+      ["update a deleted question", () => w.admin.as.mutation(api.examAdmin.updateQuestion, { questionId: gone, text: "y" }), "NOT_FOUND"],
+      ["exam with a missing question", () => w.admin.as.mutation(api.examAdmin.createExam, { title: "x", questionIds: [gone], durationMs: MIN, maxPauses: 0 }), "INVALID_ARGUMENT"],
+      ["options without the correct answer", () => w.admin.as.mutation(api.examAdmin.updateQuestion, { questionId: w.q[0], options: ["x", "y"] }), "INVALID_ARGUMENT"],
+      ["non-finite duration", () => w.admin.as.mutation(api.examAdmin.updateExam, { examId: w.examId, durationMs: Number.POSITIVE_INFINITY }), "INVALID_ARGUMENT"],
+      ["delete an exam with attempts", () => w.admin.as.mutation(api.examAdmin.deleteExam, { examId: w.examId }), "CONFLICT"],
+    ];
+    const before = await snapshotTables(w.t);
+    for (const [name, call] of calls) {
+      expect([name, await attempt(() => call(w.t))]).toEqual([name, { error: "NOT_AUTHENTICATED" }]);
+      expect([name, await attempt(() => call(w.ada.as))]).toEqual([name, { error: "FORBIDDEN" }]);
+    }
+    for (const [name, call, code] of bad) expect([name, await attempt(call)]).toEqual([name, { error: code }]);
+    expect(await snapshotTables(w.t)).toEqual(before);
   });
 });
