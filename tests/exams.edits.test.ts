@@ -318,3 +318,18 @@ describe("exam authoring access and bad input", () => {
     expect(await snapshotTables(w.t)).toEqual(before);
   });
 });
+
+describe("the scheduled repair (crons.ts: examAdmin.runExamCopyRepair)", () => {
+  it("walks every exam batch after batch, each scheduling the next, and leaves nothing stale", async () => {
+    const w = await world();
+    await w.t.run(async (ctx) => {
+      for (let i = 0; i < 25; i++) await ctx.db.insert("exams", { title: `Imported ${i}`, questionIds: [w.q[i % 4]!], durationMs: MIN, maxPauses: 0 });
+      await ctx.db.patch("exams", w.examId, { title: "Edited behind our back" });
+    });
+    expect((await verifyAll(w.t)).length).toBe(26);
+    await w.t.mutation(internal.examAdmin.runExamCopyRepair, {});
+    await w.t.finishAllScheduledFunctions(() => {});
+    expect(await verifyAll(w.t)).toEqual([]);
+    expect(await w.ada.as.query(api.exams.getAllExamsMetadataV2, {})).toHaveLength(26);
+  });
+});
