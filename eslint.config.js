@@ -13,4 +13,23 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  {
+    // Mutations come from lib/functions.ts, whose ctx.db keeps the exam copies current (issue 10).
+    files: ["convex/**/*.ts"],
+    ignores: ["convex/lib/functions.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/_generated/server"],
+              importNames: ["mutation", "internalMutation"],
+              message: "Import mutation builders from convex/lib/functions.ts: its ctx.db keeps the exam copies current.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -21,6 +21,7 @@ import { HALF_TRANSACTION_LIMITS } from "./lib/limits";
 import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/validators";
 import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/store";
 import { loadParticipation } from "./projections/store";
+import { examFactsOf, factsOfCopies, getExamDefinition, getQuestionList } from "./model/examDefinitions";
 import { attemptAt, effectiveTime, occurredAt } from "./model/attemptTimeline";
 import {
   checkChainBatch,
@@ -82,19 +83,21 @@ function withoutGrading<T extends Graded>(facts: T): Omit<T, "score"> {
   return { ...rest, answers: facts.answers.map(({ questionId, selectedAnswer }) => ({ questionId, selectedAnswer })) };
 }
 
-/** An event's data as the caller may see it. */
-function visibleData(event: RecordedEvent, isAdmin: boolean): { data: unknown; redacted?: true } {
-  if (isAdmin) return { data: event.data };
+/**
+ * An event's data as the caller may see it: grading is the student's to see
+ * only once THEIR ATTEMPT is completed (not merely the event's own entry: a
+ * completed duplicate V1 entry of an uncompleted attempt carries the correct answers).
+ */
+function visibleData(event: RecordedEvent, showGrading: boolean): { data: unknown; redacted?: true } {
+  if (showGrading) return { data: event.data };
   if (event.type === "LegacyParticipantImported" || event.type === "LegacyDuplicateImported" || event.type === "LegacyEntryChanged") {
-    const { participant } = event.data;
-    if (participant.completedAt === undefined) {
-      return { data: { ...event.data, participant: withoutGrading(participant) }, redacted: true };
-    }
+    return { data: { ...event.data, participant: withoutGrading(event.data.participant) }, redacted: true };
   }
-  return { data: event.data }; // AnswersSubmitted completes the attempt: its grading is the student's to see
+  if (event.type === "AnswersSubmitted") return { data: withoutGrading(event.data), redacted: true };
+  return { data: event.data };
 }
 
-function auditEventOf(doc: Doc<"examEvents">, isAdmin: boolean): AuditEvent {
+function auditEventOf(doc: Doc<"examEvents">, isAdmin: boolean, showGrading: boolean = isAdmin): AuditEvent {
   const base = {
     eventId: doc._id,
     examId: doc.examId,
@@ -115,7 +118,13 @@ function auditEventOf(doc: Doc<"examEvents">, isAdmin: boolean): AuditEvent {
     return { ...base, data: isAdmin ? doc.data : null, readError: String(error) };
   }
   const when = occurredAt(event);
-  return { ...base, ...visibleData(event, isAdmin), ...(when === undefined ? {} : { occurredAt: when }) };
+  return { ...base, ...visibleData(event, showGrading), ...(when === undefined ? {} : { occurredAt: when }) };
+}
+
+/** Whether the attempt is completed: its projected row, checked against the stream head (a row behind the log does not count). */
+async function attemptCompleted(ctx: QueryCtx, stream: { examId: Id<"exams">; userId: Id<"users"> }): Promise<boolean> {
+  const [row, head] = await Promise.all([loadParticipation(ctx, stream), readStreamHead(ctx, stream)]);
+  return row !== null && head !== null && row.version === head.version && row.completedAt !== undefined;
 }
 
 /** The events of one attempt in order, a page at a time. */
@@ -128,21 +137,97 @@ export const getParticipationHistory = query({
       .query("examEvents")
       .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", examId).eq("userId", subject))
       .paginate(paginationOpts);
-    return { ...result, page: result.page.map((doc) => auditEventOf(doc, isAdmin)) };
+    const showGrading = isAdmin || (await attemptCompleted(ctx, { examId, userId: subject }));
+    return { ...result, page: result.page.map((doc) => auditEventOf(doc, isAdmin, showGrading)) };
   },
 });
 
-/** Every event of an exam, all attempts, in the order they were recorded (admin only). */
+const vExamChange = v.object({
+  changeId: v.id("examChanges"),
+  examId: v.optional(v.id("exams")),
+  questionId: v.optional(v.id("questions")),
+  /** insert / update / delete through the backend's writers, or "repair": an edit made around them, found and healed. */
+  operation: v.string(),
+  actor: vActor,
+  at: v.number(),
+  /** The changed fields before and after (null for a creation / a deletion). */
+  before: v.any(),
+  after: v.any(),
+});
+
+/** Changes one page of the trail carries: at most this many (more in one page's time span: LIMIT_EXCEEDED). */
+const MAX_CHANGES_PER_PAGE = 1_000;
+
+/** Question histories one page looks up (one index range each: within half of Convex's 4,096). */
+const MAX_QUESTIONS_IN_TRAIL = 1_500;
+
+/** The trail's cursor: Convex's cursor over the events, and the time up to which changes were already returned. */
+const zTrailCursor = z.object({ events: z.string().nullable(), changesAfter: z.number().nullable() });
+
+function parseTrailCursor(cursor: string | null): z.infer<typeof zTrailCursor> {
+  if (cursor === null) return { events: null, changesAfter: null };
+  try {
+    return zTrailCursor.parse(JSON.parse(cursor));
+  } catch {
+    throw domainError("INVALID_ARGUMENT", "Not a cursor returned by getExamAuditTrail.");
+  }
+}
+
+/**
+ * The exam's changes and those of its questions (its list's current and former
+ * ids) recorded in (after, upTo], in time order.
+ */
+async function examChangesBetween(ctx: QueryCtx, examId: Id<"exams">, after: number | null, upTo: number | null) {
+  const list = await getQuestionList(ctx, examId);
+  const [lo, hi] = [after ?? -Infinity, upTo ?? Infinity];
+  const own = await ctx.db
+    .query("examChanges")
+    .withIndex("by_exam_and_at", (q) => q.eq("examId", examId).gt("at", lo).lte("at", hi))
+    .take(MAX_CHANGES_PER_PAGE + 1);
+  const questionIds = [...new Set([...(list?.questionIds ?? []), ...(list?.formerQuestionIds ?? [])])];
+  if (questionIds.length > MAX_QUESTIONS_IN_TRAIL) {
+    throw domainError("LIMIT_EXCEEDED", `The exam has had more than ${MAX_QUESTIONS_IN_TRAIL} questions (MAX_QUESTIONS_IN_TRAIL): one index range each would pass half of Convex's limit.`);
+  }
+  const ofQuestions = await Promise.all(
+    questionIds.map((questionId) =>
+      ctx.db
+        .query("examChanges")
+        .withIndex("by_question_and_at", (q) => q.eq("questionId", questionId).gt("at", lo).lte("at", hi))
+        .take(MAX_CHANGES_PER_PAGE + 1),
+    ),
+  );
+  const all = [...own, ...ofQuestions.flat()].sort((a, b) => a.at - b.at || a._creationTime - b._creationTime);
+  if (all.length > MAX_CHANGES_PER_PAGE) {
+    throw domainError("LIMIT_EXCEEDED", `More than ${MAX_CHANGES_PER_PAGE} exam changes in one page of the trail: ask for fewer events per page.`);
+  }
+  return all.map(({ _id, _creationTime: _c, ...change }) => ({ changeId: _id, ...change }));
+}
+
+/**
+ * Every event of an exam, all attempts, in the order they were recorded, and
+ * every change of the exam and its questions (CONTRACT §6: who, when, fields
+ * before and after), each page carrying the changes recorded up to its last
+ * event (the last page: all the rest). Admin only.
+ */
 export const getExamAuditTrail = query({
   args: { examId: v.id("exams"), paginationOpts: paginationOptsValidator },
-  returns: paginationResultValidator(vAuditEvent),
+  returns: v.object({ ...paginationResultValidator(vAuditEvent).fields, examChanges: v.array(vExamChange) }),
   handler: async (ctx, { examId, paginationOpts }) => {
     await requireAdminCaller(ctx);
+    const cursor = parseTrailCursor(paginationOpts.cursor);
     const result = await ctx.db
       .query("examEvents")
       .withIndex("by_exam", (q) => q.eq("examId", examId))
-      .paginate(paginationOpts);
-    return { ...result, page: result.page.map((doc) => auditEventOf(doc, true)) };
+      .paginate({ ...paginationOpts, cursor: cursor.events });
+    const last = result.page[result.page.length - 1];
+    const upTo = result.isDone || last === undefined ? null : last._creationTime;
+    const examChanges = await examChangesBetween(ctx, examId, cursor.changesAfter, upTo);
+    return {
+      page: result.page.map((doc) => auditEventOf(doc, true)),
+      isDone: result.isDone,
+      continueCursor: JSON.stringify({ events: result.continueCursor, changesAfter: upTo ?? cursor.changesAfter }),
+      examChanges,
+    };
   },
 });
 
@@ -174,8 +259,38 @@ const vStateAt = v.object({
     v.object({ startedAt: v.number(), knownFrom: v.number(), importedAt: v.number(), note: v.string() }),
   ),
   redacted: v.boolean(),
+  /**
+   * The exam's facts in force at `at` (null if the exam did not exist then): its facts now, with every
+   * change recorded after `at` undone. An edit made around the backend is dated when the repair found it.
+   */
+  exam: v.union(
+    v.null(),
+    v.object({ title: v.string(), durationMs: v.number(), maxPauses: v.number(), questionIds: v.array(v.id("questions")) }),
+  ),
 });
 type StateAt = typeof vStateAt.type;
+
+/** Changes of one exam walked back to reconstruct its facts: at most this many after `at`. */
+const MAX_CHANGES_WALKED_BACK = 1_000;
+
+async function examFactsAt(ctx: QueryCtx, examId: Id<"exams">, at: number): Promise<StateAt["exam"]> {
+  const [definition, list] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId)]);
+  let facts: Record<string, unknown> | null = factsOfCopies(definition, list);
+  if (facts === null) {
+    const exam = await ctx.db.get("exams", examId);
+    facts = exam === null ? null : examFactsOf(exam);
+  }
+  const later = await ctx.db
+    .query("examChanges")
+    .withIndex("by_exam_and_at", (q) => q.eq("examId", examId).gt("at", at))
+    .order("desc")
+    .take(MAX_CHANGES_WALKED_BACK + 1);
+  if (later.length > MAX_CHANGES_WALKED_BACK) {
+    throw domainError("LIMIT_EXCEEDED", `More than ${MAX_CHANGES_WALKED_BACK} changes of this exam since \`at\`: its facts then cannot be rebuilt.`);
+  }
+  for (const change of later) facts = change.before === null ? null : { ...(facts ?? {}), ...(change.before as object) };
+  return facts as StateAt["exam"];
+}
 
 /** The attempt as it stood at `at`, rebuilt from its events with the projections' own functions. */
 export const getParticipationStateAt = query({
@@ -216,6 +331,7 @@ export const getParticipationStateAt = query({
       exact: then.exact,
       ...(then.legacy === undefined ? {} : { legacy: then.legacy }),
       redacted,
+      exam: await examFactsAt(ctx, examId, at),
     };
   },
 });

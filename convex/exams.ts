@@ -11,28 +11,32 @@
  */
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
-import { mutation, query, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { query, type MutationCtx, type QueryCtx } from "./_generated/server";
+import { mutation } from "./lib/functions";
 import { requireUser } from "./lib/auth";
-import { domainError } from "./lib/errors";
+import { domainError, errorCode } from "./lib/errors";
+import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER } from "./lib/limits";
 import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/validators";
-import type { AttemptCommand, GradingQuestion } from "./events/decider";
+import type { AttemptCommand } from "./events/decider";
 import { readStreamHead, type StreamId } from "./events/store";
 import { executeCommand, importLegacyEntries, type LegacyEntry } from "./model/attempts";
-import { ensureExamDefinition, legacyArrayImported, loadQuestionSheet, type ExamDefinition } from "./model/examDefinitions";
-import { infoOf, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
+import { healExamFacts } from "./model/examCopies";
+import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
+import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
 import {
-  clampLimit,
   compareRanked,
   dashboardStatsView,
   examMetadataView,
+  gradingQuestionsOf,
   leaderboardView,
-  LIMITS,
   maxScoreOf,
+  parseLimit,
   pauseStatusView,
   questionAccessView,
   recentExamsView,
   resultsView,
   sessionView,
+  sheetOfDocs,
   vDashboardStats,
   vExamMetadataList,
   vExamSession,
@@ -42,6 +46,8 @@ import {
   vQuestionAccess,
   vRecentExams,
   type AttemptFacts,
+  type ExamInfo,
+  type QuestionDocs,
 } from "./model/examViews";
 
 // ------------------------------------------------------------------ arguments (one definition per pair)
@@ -56,30 +62,89 @@ const recentArgs = { limit: v.optional(v.number()) };
 // ------------------------------------------------------------------ the write path
 
 /**
- * Runs one of the caller's commands: the exam's definition (created on first
- * use), the caller's legacy V1 entries imported if their stream is still empty,
- * then the command decided at the server's time.
+ * The exam facts a command is decided with and its answer is shown from.
+ * V1 writes use the live exam document (so a V1 read and a V1 write never
+ * disagree); V2 writes use the definition copy, and before rejecting a student
+ * on a copied fact they re-read the live document, heal the copy and accept
+ * what either allows (the session the student saw, or the exam as it is now).
+ */
+type ExamRules = {
+  /** What the returned view shows: the exam as the source read it. */
+  info: ExamInfo;
+  questionIds: Id<"questions">[];
+  /** What the decider enforces (the more lenient of copy and live after a re-check). */
+  durationMs: number;
+  maxPauses: number;
+  /** Question ids the student may have been shown: an answer to one no longer in the exam is kept, worth nothing. */
+  shownQuestionIds: Id<"questions">[];
+  formerQuestionIds: Id<"questions">[];
+  definition: ExamDefinition;
+};
+
+/** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
+async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
+  const doc = await loadExamDoc(ctx, examId);
+  await healExamFacts(ctx, examId, doc);
+  const { definition, list } = await ensureExamCopies(ctx, examId);
+  const { questionIds, durationMs, maxPauses } = doc;
+  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+}
+
+/** The exam as its copies say (created from the document when missing). */
+async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
+  const { definition, list } = await ensureExamCopies(ctx, examId);
+  const { durationMs, maxPauses } = definition;
+  const questionIds = list.questionIds;
+  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+}
+
+/** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */
+function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
+  return {
+    ...live,
+    durationMs: Math.max(copy.durationMs, live.durationMs),
+    maxPauses: Math.max(copy.maxPauses, live.maxPauses),
+    shownQuestionIds: [...new Set([...copy.shownQuestionIds, ...live.shownQuestionIds])],
+  };
+}
+
+/** Rejections a stale copy could cause: worth re-checking against the live exam. */
+const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
+
+/**
+ * Runs one of the caller's commands: the exam's rules (see ExamRules), the
+ * caller's legacy V1 entries imported if their stream is still empty, then the
+ * command decided at the server's time.
  */
 async function runCommand(
   ctx: MutationCtx,
   examId: Id<"exams">,
   origin: Origin,
-  build: (definition: ExamDefinition, at: number) => Promise<AttemptCommand> | AttemptCommand,
+  build: (rules: ExamRules, at: number) => Promise<AttemptCommand> | AttemptCommand,
+  { live }: { live: boolean } = { live: origin === "live_v1" },
 ) {
   const user = await requireUser(ctx);
-  const definition = await ensureExamDefinition(ctx, examId);
+  // A V2 write reads the copy first (what the student was shown), then the live exam, which heals the copy.
+  const copy = origin === "live_v2" ? await copiedRules(ctx, examId) : null;
+  let rules = live ? await liveRules(ctx, examId) : copy!;
+  if (live && copy !== null) rules = lenientRules(copy, rules);
   const stream = { examId, userId: user._id };
-  await importLegacyAttempt(ctx, stream, definition);
+  await importLegacyAttempt(ctx, stream, rules.definition);
   const at = Date.now();
-  const result = await executeCommand(ctx, {
-    stream,
-    command: await build(definition, at),
-    actor: { kind: "user", userId: user._id },
-    origin,
-  });
+  const execute = async () =>
+    executeCommand(ctx, { stream, command: await build(rules, at), actor: { kind: "user", userId: user._id }, origin });
+  let result;
+  try {
+    result = await execute();
+  } catch (error) {
+    // Nothing is written before the decider rejects: re-deciding with the live facts is safe.
+    if (live || !COPY_DEPENDENT_CODES.has(errorCode(error) ?? "")) throw error;
+    rules = lenientRules(rules, await liveRules(ctx, examId));
+    result = await execute();
+  }
   const p = result.state.participation;
   const facts: AttemptFacts | null = p === null ? null : { ...p, answers: result.state.answers };
-  return { user, definition, facts, at };
+  return { user, rules, facts, at };
 }
 
 /**
@@ -95,40 +160,42 @@ async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, definitio
   if (entries.length > 0) await importLegacyEntries(ctx, stream, entries);
 }
 
-function gradingQuestions(questions: Awaited<ReturnType<typeof loadQuestions>>): GradingQuestion[] {
-  return questions.flatMap((q) =>
-    q === null ? [] : [{ questionId: q._id, options: q.options, correctAnswer: q.correctAnswer, ...(q.points === undefined ? {} : { points: q.points }) }],
-  );
-}
-
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { definition, facts, at } = await runCommand(ctx, examId, origin, (_d, at) => ({ type: "StartExam", data: { at } }));
-    return sessionView(infoOf(definition), await loadQuestionSheet(ctx, examId), facts, at);
+    const { rules, facts, at } = await runCommand(ctx, examId, origin, (_r, at) => ({ type: "StartExam", data: { at } }));
+    return sessionView(rules.info, sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), facts, at);
   };
 }
 
 function submitHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId, answers }: { examId: Id<"exams">; answers: SubmittedAnswer[] }) => {
-    let questions: Awaited<ReturnType<typeof loadQuestions>> = [];
-    const { user, definition, facts } = await runCommand(ctx, examId, origin, async (d, at) => {
-      // Ids from the sheet; grading reads the live question documents (authoritative answers, options, points).
-      questions = await loadQuestions(ctx, (await loadQuestionSheet(ctx, examId)).map((row) => row.questionId));
-      const { durationMs, maxPauses } = d;
-      return { type: "SubmitAnswers", data: { at, answers, questions: gradingQuestions(questions), durationMs, maxPauses } };
-    });
-    return resultsView(infoOf(definition), { maxScore: maxScoreOf(questions), questions }, user._id, facts!);
+    let questions: QuestionDocs = [];
+    // Grading always uses the live exam and question documents (both twins): the edited facts.
+    const { user, rules, facts } = await runCommand(
+      ctx,
+      examId,
+      origin,
+      async (r, at) => {
+        questions = await loadQuestions(ctx, r.questionIds);
+        const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
+        return { type: "SubmitAnswers", data: { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses } };
+      },
+      { live: true },
+    );
+    const answered = facts!.answers.map((a) => a.questionId).filter((id) => !rules.questionIds.includes(id));
+    const others = await loadQuestions(ctx, [...new Set(answered)]);
+    return resultsView(rules.info, { maxScore: maxScoreOf(questions), questions: [...questions, ...others] }, user._id, facts!);
   };
 }
 
 function pauseHandler(origin: Origin, type: "PauseExam" | "ResumeExam") {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { definition, facts } = await runCommand(ctx, examId, origin, (d, at) =>
+    const { rules, facts } = await runCommand(ctx, examId, origin, (r, at) =>
       type === "PauseExam"
-        ? { type, data: { at, durationMs: d.durationMs, maxPauses: d.maxPauses } }
+        ? { type, data: { at, durationMs: r.durationMs, maxPauses: r.maxPauses } }
         : { type, data: { at } },
     );
-    return pauseStatusView(infoOf(definition), facts);
+    return pauseStatusView(rules.info, facts);
   };
 }
 
@@ -179,7 +246,8 @@ function questionAccessHandler(source: ExamSource) {
 function leaderboardHandler(source: ExamSource) {
   return async (ctx: QueryCtx, { examId, limit }: { examId: Id<"exams">; limit?: number }) => {
     await requireUser(ctx);
-    const n = clampLimit(limit, LIMITS.leaderboardDefault, LIMITS.leaderboardMax);
+    const n = parseLimit(limit, LIST_LIMITS.leaderboard);
+    if (n === 0) return [];
     const top = [...(await source.ranked(ctx, examId, n))].sort(compareRanked).slice(0, n);
     const users = await Promise.all(top.map((a) => ctx.db.get("users", a.userId))); // names of the top only
     return leaderboardView(top, n, new Map(users.flatMap((u) => (u === null ? [] : [[u._id as string, u.name]]))));
@@ -196,7 +264,10 @@ function metadataHandler(source: ExamSource) {
 function dashboardHandler(source: ExamSource) {
   return async (ctx: QueryCtx) => {
     const user = await requireUser(ctx);
-    const attempts = await source.myAttempts(ctx, user._id, LIMITS.attemptsPerUser);
+    const attempts = await source.myAttempts(ctx, user._id, MAX_ATTEMPTS_PER_USER + 1);
+    if (attempts.length > MAX_ATTEMPTS_PER_USER) {
+      throw domainError("LIMIT_EXCEEDED", `More than ${MAX_ATTEMPTS_PER_USER} attempts (MAX_ATTEMPTS_PER_USER): the dashboard cannot be complete.`);
+    }
     return dashboardStatsView(attempts.map((a) => a.facts));
   };
 }
@@ -204,7 +275,8 @@ function dashboardHandler(source: ExamSource) {
 function recentHandler(source: ExamSource) {
   return async (ctx: QueryCtx, { limit }: { limit?: number }) => {
     const user = await requireUser(ctx);
-    const n = clampLimit(limit, LIMITS.recentDefault, LIMITS.recentMax);
+    const n = parseLimit(limit, LIST_LIMITS.recent);
+    if (n === 0) return [];
     return recentExamsView(await source.myAttempts(ctx, user._id, n), n);
   };
 }

@@ -9,7 +9,8 @@
  * npx convex run legacyMirror:syncExamDefinitions '{}'   # repeat with the returned cursor until isDone
  */
 import { v } from "convex/values";
-import { internalMutation, internalQuery, type QueryCtx } from "./_generated/server";
+import { internalQuery, type QueryCtx } from "./_generated/server";
+import { internalMutation } from "./lib/functions";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";

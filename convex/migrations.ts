@@ -16,7 +16,8 @@
 import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
-import { internalAction, internalMutation, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
+import { internalAction, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
+import { internalMutation } from "./lib/functions";
 import type { V1Participant } from "./lib/validators";
 import { countParticipants, loadAnswers } from "./projections/store";
 import { getExamDefinition, loadQuestionSheet } from "./model/examDefinitions";

@@ -74,13 +74,18 @@ export default defineSchema({
     position: v.number(), // index in the V1 answers array: keeps order and duplicates lossless
   }).index("by_participation_and_question", ["participationId", "questionId"]),
 
-  // What per-student V2 paths need of an exam, without reading its (large) document.
+  // What per-student V2 paths need of an exam without reading its (large) document: COPIES of the
+  // exam's facts, in three shapes sized for their readers (examDefinitions, examQuestionLists,
+  // examQuestions). All three are written only by model/examDefinitions.ts syncDefinition, called in
+  // the same transaction by every mutation built with lib/functions.ts (model/examCopies.ts) that
+  // writes `exams` or `questions`; edits made around it (dashboard, import) are found by
+  // examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies (scheduled, convex/crons.ts)
+  // and, for the exam at hand, by a V2 write before it rejects. Question content is never copied.
   examDefinitions: defineTable({
-    // Copied from `exams` by syncExamDefinition (V2 writes, migration); legacy* fields by the mirror and cleanup.
     examId: v.id("exams"),
     title: v.string(),
-    questionCount: v.number(), // exam.questionIds.length (the ids themselves are in examQuestions)
-    maxScore: v.number(), // points of the exam's existing questions: results need not read the whole sheet
+    questionCount: v.number(), // exam.questionIds.length
+    maxScore: v.number(), // points of the exam's existing questions (results need not read them all)
     durationMs: v.number(),
     maxPauses: v.number(),
     legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write
@@ -89,20 +94,46 @@ export default defineSchema({
     legacyMirrorFailure: v.optional(
       v.object({ userId: v.id("users"), reason: v.string(), at: v.number() }),
     ), // set when a write could not be mirrored into the V1 array
+  })
+    .index("by_exam", ["examId"])
+    // Exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled): what V1's lists read arrays of.
+    .index("by_legacy_state", ["legacyCleared", "legacyBackfilled"]),
+
+  // The exam's question ids in order, one compact document: what a session and a submission read.
+  examQuestionLists: defineTable({
+    examId: v.id("exams"),
+    questionIds: v.array(v.id("questions")),
+    // Ids once in the exam and removed since: an answer to one is kept, isCorrect false, worth nothing.
+    formerQuestionIds: v.array(v.id("questions")),
   }).index("by_exam", ["examId"]),
 
-  // The exam's question sheet: one row per question of the exam, as a student may see it (NEVER correctAnswer).
+  // Membership rows: one per existing question of an exam (question access looks one up; a question
+  // edit finds its exams). text/options/points were the content copy of older code: no longer written.
   examQuestions: defineTable({
-    // Written only by syncExamDefinition (first V2 write, migration, legacyMirror:syncExamDefinitions).
     examId: v.id("exams"),
     position: v.number(), // index in exam.questionIds
     questionId: v.id("questions"),
-    text: v.string(),
-    options: v.array(v.string()),
+    text: v.optional(v.string()),
+    options: v.optional(v.array(v.string())),
     points: v.optional(v.number()),
   })
     .index("by_exam_and_position", ["examId", "position"])
-    .index("by_exam_and_question", ["examId", "questionId"]),
+    .index("by_exam_and_question", ["examId", "questionId"])
+    .index("by_question", ["questionId"]),
+
+  // Every change of an exam or a question (CONTRACT §6 audit): who, when, the fields before and after.
+  // Written only by model/examDefinitions.ts (withExamCopies, and the repair when it heals an edit made around it).
+  examChanges: defineTable({
+    examId: v.optional(v.id("exams")),
+    questionId: v.optional(v.id("questions")),
+    operation: v.union(v.literal("insert"), v.literal("update"), v.literal("delete"), v.literal("repair")),
+    actor: vActor,
+    at: v.number(),
+    before: v.any(), // the changed fields before (null for an insert)
+    after: v.any(), // the changed fields after (null for a delete)
+  })
+    .index("by_exam_and_at", ["examId", "at"])
+    .index("by_question_and_at", ["questionId", "at"]),
 
   // Operator switches of the exam API, one document per key (absent = default). Written by convex/legacyMirror.ts.
   examApiSettings: defineTable({

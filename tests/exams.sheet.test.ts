@@ -1,8 +1,7 @@
 /**
- * The exam's question sheet (`examQuestions`) and the slim `examDefinitions`:
- * no correct answer ever in the sheet, syncExamDefinition writing only
- * differences and following edits after a re-sync, grading against the live
- * questions, and V2 per-student reads / first writes that cost the same however
+ * The slim `examDefinitions` copy: no question content copied (no correct
+ * answer anywhere but `questions`), syncExamDefinition writing only
+ * differences, grading against the live questions, and V2 per-student reads / first writes that cost the same however
  * big the exam document (with its legacy array) grows.
  */
 import { describe, expect, it } from "vitest";
@@ -13,7 +12,6 @@ import type { V1Participant } from "../convex/lib/validators";
 import { markLegacyBackfilled, syncExamDefinition } from "../convex/model/examDefinitions";
 import { measureCall, measureRun } from "../src/runtime/embedded";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
-import { syncDefinitions } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 
@@ -46,58 +44,50 @@ async function bigArray(t: TestConvex, questionId: Id<"questions">, n: number, a
   }));
 }
 
-describe("the question sheet", () => {
-  it("never holds a correct answer, and the session built from it carries none", async () => {
+describe("the exam definition (the one copy of an exam's facts)", () => {
+  it("copies no question: the session reads the live questions and never carries a correct answer", async () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const { examId, questionIds } = await seedExam(t, { questions: 4, points: (i) => (i === 2 ? 3 : undefined) });
     const session = await ada.as.mutation(api.exams.startExamV2, { examId });
     const rows = await sheetOf(t, examId);
-    expect(rows.map((r) => r.questionId)).toEqual(questionIds);
-    expect(rows.map((r) => r.position)).toEqual([0, 1, 2, 3]);
-    for (const row of rows) expect(Object.keys(row)).not.toContain("correctAnswer");
-    expect(JSON.stringify(rows)).not.toMatch(/correctAnswer/);
+    expect(rows.map((r) => [r.position, r.questionId])).toEqual(questionIds.map((id, i) => [i, id]));
+    for (const row of rows) expect(Object.keys(row).sort()).toEqual(["_creationTime", "_id", "examId", "position", "questionId"]);
+    const copies = await t.run(async (ctx) => [
+      await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
+      await ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
+    ]);
+    expect(copies).toMatchObject([{ questionCount: 4, maxScore: 6 }, { questionIds, formerQuestionIds: [] }]);
+    expect(JSON.stringify(copies)).not.toMatch(/correctAnswer/);
     expect(JSON.stringify(session.questions)).not.toMatch(/correctAnswer/);
     expect(session.questions.map((q) => q.points)).toEqual([1, 1, 3, 1]);
   });
 
-  it("syncExamDefinition writes only differences and follows edited questions after a re-sync; grading uses the live questions", async () => {
+  it("syncExamDefinition writes only differences, drops sheet rows older code left, and question edits need no re-sync", async () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const { examId, questionIds } = await seedExam(t, { questions: 3 });
-    expect((await resync(t, examId)).cost.documentsWritten).toBe(4); // 3 sheet rows + the definition
-    expect((await resync(t, examId)).cost.documentsWritten).toBe(0); // nothing changed: nothing written
     const [q0, q1, q2] = questionIds as [Id<"questions">, Id<"questions">, Id<"questions">];
-    const firstIds = (await sheetOf(t, examId)).map((r) => r._id);
+    await t.run((ctx) => ctx.db.insert("examQuestions", { examId, position: 0, questionId: q0, text: "old copy", options: ["a"] }));
+    // definition + list + 3 membership rows, and the old content row replaced by a membership row
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(6);
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(0); // nothing changed: nothing written
+    expect((await sheetOf(t, examId)).map((r) => r.text)).toEqual([undefined, undefined, undefined]);
 
-    // An operator edits a question (text and correct answer) and the exam (drops q1, adds q1 at the end).
+    // Edited behind the wrapper: the question's text and answer (read live: no copy), the exam's questions (copied).
     await t.run(async (ctx) => {
       await ctx.db.patch("questions", q0, { text: "Edited", correctAnswer: "b" });
       await ctx.db.patch("exams", examId, { questionIds: [q0, q2] });
     });
-    // Before the re-sync the sheet is stale (the session shows the old text), but grading reads the live question.
     await ada.as.mutation(api.exams.startExamV2, { examId });
-    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions[0]!.text).toBe("Question 1");
-    const graded = await ada.as.mutation(api.exams.submitExamAnswersV2, {
-      examId,
-      answers: [{ questionId: q0, selectedAnswer: "b" }],
-    });
-    expect(graded.answers[0]).toMatchObject({ isCorrect: true, correctAnswer: "b" });
-
-    // The operator command re-syncs existing definitions: q0 patched, position 1 becomes q2, position 2 deleted.
-    await syncDefinitions(t);
-    const rows = await sheetOf(t, examId);
-    expect(rows.map((r) => [r.position, r.questionId, r.text])).toEqual([
-      [0, q0, "Edited"],
-      [1, q2, "Question 3"],
-    ]);
-    expect(rows.map((r) => r._id)).toEqual(firstIds.slice(0, 2)); // rows kept in place, not recreated
-    const definition = await t.run((ctx) => ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
-    expect(definition).toMatchObject({ questionCount: 2, maxScore: 2 });
-    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual(["Edited", "Question 3"]);
+    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual(["Edited", "Question 2", "Question 3"]);
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(5); // definition, list; rows of q1 and q2 out, q2 at 1 in
+    const list = await t.run((ctx) => ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
+    expect(list).toMatchObject({ questionIds: [q0, q2], formerQuestionIds: [q1] });
     expect(await ada.as.query(api.exams.validateQuestionAccessV2, { examId, questionId: q1 })).toEqual({ allowed: false, reason: "not_in_exam" });
     expect(await ada.as.query(api.exams.getExamSessionV2, { examId })).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
-    expect((await resync(t, examId)).cost.documentsWritten).toBe(0);
+    const graded = await ada.as.mutation(api.exams.submitExamAnswersV2, { examId, answers: [{ questionId: q0, selectedAnswer: "b" }] });
+    expect(graded.answers[0]).toMatchObject({ isCorrect: true, correctAnswer: "b" });
   });
 });
 

@@ -35,6 +35,8 @@ export type GradingQuestion = {
   options: string[];
   correctAnswer: string;
   points?: number;
+  /** No longer in the exam (removed or deleted since the student saw it): an answer is kept, isCorrect false, worth nothing. */
+  retired?: boolean;
 };
 
 /** The exam's timing rules, as of the command. */
@@ -105,6 +107,7 @@ export function gradeAnswers(
       throw domainError("INVALID_ANSWER", `Question ${answer.questionId} is answered twice.`);
     }
     seen.add(answer.questionId);
+    if (question.retired === true) return { questionId: answer.questionId, selectedAnswer: answer.selectedAnswer, isCorrect: false };
     if (!question.options.includes(answer.selectedAnswer)) {
       throw domainError("INVALID_ANSWER", `"${answer.selectedAnswer}" is not an option of question ${answer.questionId}.`);
     }

@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   "INVALID_ARGUMENT",
   "CONCURRENCY_CONFLICT",
   "INVALID_EVENT",
+  "CONFLICT",
+  "LIMIT_EXCEEDED",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -31,3 +31,21 @@ export const SUBMIT_GRACE_MS = 10_000;
 
 /** Participant counters are split over this many documents so that students starting together don't contend. */
 export const COUNTER_SHARDS = 8;
+
+/**
+ * Complete lists (exam metadata, a student's dashboard) cover at most this many
+ * exams / attempts; past it they throw LIMIT_EXCEEDED instead of answering short.
+ * 1,000 exams read 1,000 definitions + 8,000 counter shards + 1,001 index ranges:
+ * within half of every per-transaction limit (tests/exams.scale.test.ts).
+ */
+export const MAX_LISTED_EXAMS = 1_000;
+export const MAX_ATTEMPTS_PER_USER = 1_000;
+
+/** What a `limit` argument is clamped to (documented in docs/exam-api.md). */
+export const LIST_LIMITS = {
+  leaderboard: { fallback: 10, max: 100 },
+  recent: { fallback: 10, max: 100 },
+} as const;
+
+/** The scheduled repair of exam copies runs this often; a pass visits every exam in budgeted batches. */
+export const EXAM_COPY_REPAIR_INTERVAL_MINUTES = 5;

@@ -1,22 +1,23 @@
 /**
- * What per-student V2 paths need of an exam, kept out of the exam document
- * (which carries the whole legacy participants array until cleanup):
+ * The one copy of an exam's facts that per-student V2 paths read instead of the
+ * exam document (which carries the whole legacy participants array until
+ * cleanup): `examDefinitions`, one slim document per exam with its title,
+ * question ids, timing and pauses allowed, plus the legacy* flags.
  *
- * - `examDefinitions`: one slim document per exam (title, question count,
- *   timing, pauses allowed, legacy* flags) — what pause status, the dashboard
- *   and recent exams read;
- * - `examQuestions`: the exam's question sheet, one row per question as a
- *   student may see it (text, options, points; never the correct answer) —
- *   what the session returns and question access looks up one row of.
- *
- * Both are copies: syncExamDefinition refreshes them (first V2 write, the
- * migration, `legacyMirror:syncExamDefinitions`). Grading always reads the live
- * `questions` documents.
+ * Who keeps it current: every mutation of this codebase is built with
+ * lib/functions.ts, whose `ctx.db` ({@link withExamCopies}) rewrites the
+ * definition in the same transaction as any write to `exams` (a write of
+ * `participants` alone is not an edit and costs nothing) and records every
+ * exam and question change in `examChanges`. Edits made around it (the
+ * dashboard, `npx convex import`, other code) are found by
+ * `examAdmin:verifyExamCopies` and healed by `examAdmin:repairExamCopies`
+ * (scheduled, see convex/crons.ts) and, for the exam at hand, by a V2 write
+ * before it rejects a student on a copied fact. Question content is never
+ * copied: sessions, grading and results read the live `questions` documents.
  *
  * @example
- * const definition = await syncExamDefinition(ctx, exam); // definition + sheet, only differences written
- * const rows = await loadQuestionSheet(ctx, examId);      // session questions, in exam order
- * await markLegacyBackfilled(ctx, examId);                // after the migration imported every V1 entry
+ * const definition = await ensureExamDefinition(ctx, examId); // created from the exam document if missing
+ * const { stale } = await syncDefinition(ctx, examId, exam);   // heal: only differences written
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
@@ -26,7 +27,7 @@ import { pointsOf } from "../events/decider";
 export type ExamDefinition = Doc<"examDefinitions">;
 export type QuestionSheetRow = Doc<"examQuestions">;
 
-export async function getExamDefinition(ctx: QueryCtx, examId: Id<"exams">): Promise<ExamDefinition | null> {
+export async function getExamDefinition(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<ExamDefinition | null> {
   return ctx.db
     .query("examDefinitions")
     .withIndex("by_exam", (q) => q.eq("examId", examId))
@@ -38,15 +39,15 @@ export function legacyArrayImported(definition: ExamDefinition | null): boolean 
   return definition !== null && (definition.legacyCleared || definition.legacyBackfilled === true);
 }
 
-/** The exam's question sheet in exam order (one index range; never the exam document). */
-export async function loadQuestionSheet(ctx: QueryCtx, examId: Id<"exams">): Promise<QuestionSheetRow[]> {
+/** The exam's membership rows in exam order (one per existing question: position and id only). */
+export async function loadQuestionSheet(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<QuestionSheetRow[]> {
   return ctx.db
     .query("examQuestions")
     .withIndex("by_exam_and_position", (q) => q.eq("examId", examId))
     .collect();
 }
 
-/** One row of the sheet: whether `questionId` is a question of the exam (one small read). */
+/** One membership row: whether `questionId` is an (existing) question of the exam (one small read). */
 export async function sheetRowOf(
   ctx: QueryCtx,
   examId: Id<"exams">,
@@ -58,77 +59,150 @@ export async function sheetRowOf(
     .first();
 }
 
-type SheetFields = Omit<QuestionSheetRow, "_id" | "_creationTime">;
+type SheetFields = { examId: Id<"exams">; position: number; questionId: Id<"questions">; text: string; options: string[]; points?: number };
 
-/** The sheet as the exam and its question documents say it should be (deleted questions have no row). */
-async function wantedSheet(ctx: QueryCtx, exam: Doc<"exams">): Promise<SheetFields[]> {
-  const questions = await Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id)));
+/** The questions as the exam and its question documents say they are now (deleted questions left out). Never stored. */
+function sheetOfQuestions(examId: Id<"exams">, questions: readonly (Doc<"questions"> | null)[]): SheetFields[] {
   return questions.flatMap((q, position) =>
     q === null
       ? []
-      : [{ examId: exam._id, position, questionId: q._id, text: q.text, options: q.options, ...(q.points === undefined ? {} : { points: q.points }) }],
+      : [{ examId, position, questionId: q._id, text: q.text, options: q.options, ...(q.points === undefined ? {} : { points: q.points }) }],
   );
 }
 
-const SHEET_FIELDS = ["questionId", "text", "options", "points"] as const;
+/** The exam's question list (ids in order, and ids removed since): what sessions and submissions read. */
+export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<Doc<"examQuestionLists"> | null> {
+  return ctx.db
+    .query("examQuestionLists")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .unique();
+}
 
-/** Brings the sheet in line with the exam, writing only differences (insert / patch / delete by position). */
-async function syncQuestionSheet(ctx: MutationCtx, exam: Doc<"exams">): Promise<SheetFields[]> {
-  const [wanted, existing] = await Promise.all([wantedSheet(ctx, exam), loadQuestionSheet(ctx, exam._id)]);
-  const byPosition = new Map(existing.map((row) => [row.position, row]));
-  for (const row of wanted) {
-    const current = byPosition.get(row.position);
-    byPosition.delete(row.position);
-    if (current === undefined) {
-      await ctx.db.insert("examQuestions", row);
-    } else if (SHEET_FIELDS.some((k) => JSON.stringify(current[k]) !== JSON.stringify(row[k]))) {
-      await ctx.db.replace("examQuestions", current._id, row);
-    }
+/** The exam fields copied (title, timing and pauses into the definition; question ids into the list and rows). */
+export const COPIED_FIELDS = ["title", "questionIds", "durationMs", "maxPauses"] as const;
+export type CopiedField = (typeof COPIED_FIELDS)[number];
+export type ExamFacts = Pick<Doc<"exams">, CopiedField>;
+/** What can be stale: a copied field, or maxScore (derived from the questions' points). */
+export type CopyField = CopiedField | "maxScore" | "questionRows";
+
+export function examFactsOf(exam: ExamFacts): ExamFacts {
+  const { title, questionIds, durationMs, maxPauses } = exam;
+  return { title, questionIds, durationMs, maxPauses };
+}
+
+/** The exam's facts as its copies hold them (null when either copy is missing). */
+export function factsOfCopies(definition: ExamDefinition | null, list: Doc<"examQuestionLists"> | null): ExamFacts | null {
+  if (definition === null || list === null) return null;
+  return examFactsOf({ ...definition, questionIds: list.questionIds });
+}
+
+/** The exam's copies as they are: definition, question list, membership rows. */
+export async function loadCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">) {
+  const [definition, list, rows] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId), loadQuestionSheet(ctx, examId)]);
+  return { definition, list, rows };
+}
+export type ExamCopies = Awaited<ReturnType<typeof loadCopies>>;
+
+/** The copies as the exam and its question documents say they should be. */
+function wantedCopies(examId: Id<"exams">, exam: ExamFacts, questions: readonly (Doc<"questions"> | null)[]) {
+  const { title, questionIds, durationMs, maxPauses } = exam;
+  return {
+    definition: { title, questionCount: questionIds.length, maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0), durationMs, maxPauses },
+    questionIds,
+    rows: questions.flatMap((q, position) => (q === null ? [] : [{ examId, position, questionId: q._id }])),
+  };
+}
+type WantedCopies = ReturnType<typeof wantedCopies>;
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const rowKey = (r: { position: number; questionId: string }) => `${r.position}:${r.questionId}`;
+
+/** Which copied facts disagree with what the exam and its questions say. */
+function staleOf(copies: ExamCopies, wanted: WantedCopies): CopyField[] {
+  const d = copies.definition;
+  const out: CopyField[] = [];
+  for (const k of ["title", "durationMs", "maxPauses"] as const) if (d === null || d[k] !== wanted.definition[k]) out.push(k);
+  if (copies.list === null || !same(copies.list.questionIds, wanted.questionIds) || d === null || d.questionCount !== wanted.definition.questionCount) {
+    out.push("questionIds");
   }
-  for (const stale of byPosition.values()) await ctx.db.delete("examQuestions", stale._id);
-  return wanted;
+  if (d === null || d.maxScore !== wanted.definition.maxScore) out.push("maxScore");
+  const rows = copies.rows.map(rowKey).sort();
+  const want = wanted.rows.map(rowKey).sort();
+  if (!same(rows, want) || copies.rows.some((r) => r.text !== undefined)) out.push("questionRows");
+  return out;
+}
+
+/** Ids once in the exam and no longer (an id back in the exam leaves the list). */
+function formerIdsAfter(list: Doc<"examQuestionLists"> | null, questionIds: readonly Id<"questions">[]): Id<"questions">[] {
+  const now = new Set<string>(questionIds);
+  return [...new Set([...(list?.formerQuestionIds ?? []), ...(list?.questionIds ?? [])])].filter((id) => !now.has(id)) as Id<"questions">[];
+}
+
+/** Compares an exam's copies with the exam (reads its question documents); writes nothing. */
+export async function staleCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: ExamFacts) {
+  const [copies, questions] = await Promise.all([loadCopies(ctx, examId), Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id)))]);
+  const wanted = wantedCopies(examId, exam, questions);
+  return { copies, questions, wanted, stale: staleOf(copies, wanted) };
 }
 
 /**
- * Copies an exam's own fields into its definition and its questions into its
- * sheet (created on first use; refreshed by the migration and the operator
- * command). Reads the exam's question documents and sheet; writes only differences.
+ * Makes the exam's copies (definition, question list, membership rows) agree
+ * with `exam` and its question documents, creating what is missing and writing
+ * only what differs. Returns the definition and what was stale.
  */
-export async function syncExamDefinition(ctx: MutationCtx, exam: Doc<"exams">): Promise<ExamDefinition> {
-  return (await syncExamDefinitionAndSheet(ctx, exam)).definition;
+export async function syncDefinition(
+  ctx: Pick<MutationCtx, "db">,
+  examId: Id<"exams">,
+  exam: ExamFacts,
+): Promise<{ definition: ExamDefinition; stale: CopyField[]; before: ExamCopies; sheet: SheetFields[] }> {
+  const { copies, questions, wanted, stale } = await staleCopies(ctx, examId, exam);
+  const sheet = sheetOfQuestions(examId, questions);
+  let definition = copies.definition;
+  if (definition === null) {
+    const id = await ctx.db.insert("examDefinitions", { examId, ...wanted.definition, legacyMirror: true, legacyCleared: false });
+    definition = (await ctx.db.get("examDefinitions", id))!;
+  } else if (stale.some((f) => f !== "questionRows")) {
+    await ctx.db.patch("examDefinitions", definition._id, wanted.definition);
+    definition = { ...definition, ...wanted.definition };
+  }
+  if (stale.includes("questionIds")) {
+    const list = { questionIds: wanted.questionIds, formerQuestionIds: formerIdsAfter(copies.list, wanted.questionIds) };
+    if (copies.list === null) await ctx.db.insert("examQuestionLists", { examId, ...list });
+    else await ctx.db.patch("examQuestionLists", copies.list._id, list);
+  }
+  if (stale.includes("questionRows")) {
+    const want = new Set(wanted.rows.map(rowKey));
+    const have = new Set<string>();
+    for (const row of copies.rows) {
+      if (want.has(rowKey(row)) && row.text === undefined && !have.has(rowKey(row))) have.add(rowKey(row));
+      else await ctx.db.delete("examQuestions", row._id);
+    }
+    for (const row of wanted.rows) if (!have.has(rowKey(row))) await ctx.db.insert("examQuestions", row);
+  }
+  return { definition, stale, before: copies, sheet };
 }
 
-/** {@link syncExamDefinition}, also returning the sheet it wrote (the migration grades from it without reading the questions again). */
+/** Deletes every copy of an exam (the exam was deleted; its log stays). */
+export async function deleteCopies(ctx: Pick<MutationCtx, "db">, examId: Id<"exams">): Promise<ExamCopies> {
+  const copies = await loadCopies(ctx, examId);
+  if (copies.definition !== null) await ctx.db.delete("examDefinitions", copies.definition._id);
+  if (copies.list !== null) await ctx.db.delete("examQuestionLists", copies.list._id);
+  for (const row of copies.rows) await ctx.db.delete("examQuestions", row._id);
+  return copies;
+}
+
+/** Copies an exam's facts into its copies (created on first use). Writes only differences. */
+export async function syncExamDefinition(ctx: MutationCtx, exam: Doc<"exams">): Promise<ExamDefinition> {
+  return (await syncDefinition(ctx, exam._id, exam)).definition;
+}
+
+/** {@link syncExamDefinition}, also returning the exam's questions as a student sees them now (the migration grades from it). */
 export async function syncExamDefinitionAndSheet(
   ctx: MutationCtx,
   exam: Doc<"exams">,
 ): Promise<{ definition: ExamDefinition; sheet: SheetFields[] }> {
-  const sheet = await syncQuestionSheet(ctx, exam);
-  return { sheet, definition: await syncDefinition(ctx, exam, sheet) };
-}
-
-async function syncDefinition(ctx: MutationCtx, exam: Doc<"exams">, sheet: SheetFields[]): Promise<ExamDefinition> {
-  const existing = await getExamDefinition(ctx, exam._id);
-  const fields = {
-    title: exam.title,
-    questionCount: exam.questionIds.length,
-    maxScore: sheet.reduce((sum, q) => sum + pointsOf(q), 0),
-    durationMs: exam.durationMs,
-    maxPauses: exam.maxPauses,
-  };
-  if (existing === null) {
-    const id = await ctx.db.insert("examDefinitions", {
-      examId: exam._id,
-      ...fields,
-      legacyMirror: true,
-      legacyCleared: false,
-    });
-    return (await ctx.db.get("examDefinitions", id))!;
-  }
-  const changed = (Object.keys(fields) as (keyof typeof fields)[]).some((k) => existing[k] !== fields[k]);
-  if (!changed) return existing;
-  await ctx.db.patch("examDefinitions", existing._id, fields);
-  return { ...existing, ...fields };
+  const { definition, sheet } = await syncDefinition(ctx, exam._id, exam);
+  return { definition, sheet };
 }
 
 /** The exam's definition (and sheet), created from the exam document the first time it is needed. */
@@ -138,6 +212,16 @@ export async function ensureExamDefinition(ctx: MutationCtx, examId: Id<"exams">
   const exam = await ctx.db.get("exams", examId);
   if (exam === null) throw domainError("NOT_FOUND", `Exam ${examId} does not exist.`);
   return syncExamDefinition(ctx, exam);
+}
+
+/** The exam's definition and question list, created from the exam document when either is missing. */
+export async function ensureExamCopies(ctx: MutationCtx, examId: Id<"exams">): Promise<{ definition: ExamDefinition; list: Doc<"examQuestionLists"> }> {
+  const [definition, list] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId)]);
+  if (definition !== null && list !== null) return { definition, list };
+  const exam = await ctx.db.get("exams", examId);
+  if (exam === null) throw domainError("NOT_FOUND", `Exam ${examId} does not exist.`);
+  const synced = await syncDefinition(ctx, examId, exam);
+  return { definition: synced.definition, list: (await getQuestionList(ctx, examId))! };
 }
 
 /**

@@ -3,15 +3,18 @@
  * share every handler and every view (model/examViews.ts); they differ only in
  * the source they are given here:
  *
- * - `v1Source` reads the exam document and its embedded array (the first entry
- *   of a user wins, as in the legacy code) — but only while that array is
- *   current (see projections/legacyMirror.ts); once the mirror is off, failed or
- *   the array cleared, it serves that exam from the V2 tables.
- * - `v2Source` reads `examDefinitions` (slim), the `examQuestions` sheet,
+ * - `v1Source`, per exam, reads the exam document (always the live facts) and
+ *   its embedded array (the first entry of a user wins, as in the legacy code)
+ *   while that array is current (see projections/legacyMirror.ts); otherwise
+ *   the V2 tables. Its cross-exam lists (metadata, dashboard, recent) are served
+ *   from the definitions and the V2 rows, reading an exam's array only where it
+ *   may hold attempts missing from V2 (neither backfilled nor cleared): exam
+ *   documents of ~1 MiB each would otherwise exceed the read limit.
+ * - `v2Source` reads `examDefinitions` (a copy of the exam's own fields, kept
+ *   current by model/examCopies.ts), the live `questions` documents,
  *   `examParticipations`, `examAnswers` and the sharded counters; it reads an
- *   exam document only for an exam without a definition, or for a user without a
- *   V2 row on an exam neither cleared nor marked backfilled (a legacy participant
- *   the backfill has not reached, or one who has not started).
+ *   exam document only for an exam without a (complete) definition, or for a
+ *   user without a V2 row on an exam neither cleared nor marked backfilled.
  *
  * @example
  * const exam = await v2Source.exam(ctx, examId);
@@ -22,7 +25,8 @@ import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
 import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/legacyMirror";
 import { countParticipants, loadAnswers, loadParticipation } from "../projections/store";
-import { getExamDefinition, legacyArrayImported, loadQuestionSheet, sheetRowOf, type ExamDefinition } from "./examDefinitions";
+import { getExamDefinition, getQuestionList, legacyArrayImported, sheetRowOf, type ExamDefinition } from "./examDefinitions";
+import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import {
   byExamId,
   countEntries,
@@ -30,7 +34,6 @@ import {
   factsOfRow,
   firstEntries,
   firstEntryOf,
-  LIMITS,
   maxScoreOf,
   sheetOfDocs,
   type AttemptFacts,
@@ -71,30 +74,34 @@ export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
   return { examId, title, questionCount, durationMs, maxPauses };
 }
 
-/** An exam's questions read from its document and the `questions` table (V1, and V2 without a definition). */
-function questionsOfDoc(ctx: QueryCtx, doc: Doc<"exams">): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
+/** An exam's questions read from its document's ids and the live `questions` documents (V1, and V2 without copies). */
+function questionsOf(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
   return {
-    questions: async () => sheetOfDocs(await loadQuestions(ctx, doc.questionIds)),
+    questions: async () => sheetOfDocs(await loadQuestions(ctx, questionIds)),
     resultQuestions: async (answered) => {
-      const examQuestions = await loadQuestions(ctx, doc.questionIds);
-      const listed = new Set<string>(doc.questionIds);
+      const examQuestions = await loadQuestions(ctx, questionIds);
+      const listed = new Set<string>(questionIds);
       const others = await loadQuestions(ctx, [...new Set(answered)].filter((id) => !listed.has(id)));
       return { maxScore: maxScoreOf(examQuestions), questions: [...examQuestions, ...others] };
     },
-    hasQuestion: async (questionId) => doc.questionIds.includes(questionId) && (await ctx.db.get("questions", questionId)) !== null,
+    hasQuestion: async (questionId) => questionIds.includes(questionId) && (await ctx.db.get("questions", questionId)) !== null,
   };
 }
 
 /**
- * An exam's questions read from its definition and sheet, never the exam document:
- * results read only the answered questions' live documents (points available come with the definition).
+ * An exam's questions from its copies: the ids from its question list, each read
+ * from its live document; results read only the answered questions (points
+ * available come with the definition); access looks up one membership row.
  */
-function questionsOfSheet(ctx: QueryCtx, definition: ExamDefinition): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
-  const examId = definition.examId;
+function questionsOfCopies(
+  ctx: QueryCtx,
+  definition: ExamDefinition,
+  list: Doc<"examQuestionLists">,
+): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
   return {
-    questions: () => loadQuestionSheet(ctx, examId),
+    questions: async () => sheetOfDocs(await loadQuestions(ctx, list.questionIds)),
     resultQuestions: async (answered) => ({ maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }),
-    hasQuestion: async (questionId) => (await sheetRowOf(ctx, examId, questionId)) !== null,
+    hasQuestion: async (questionId) => (await sheetRowOf(ctx, definition.examId, questionId)) !== null,
   };
 }
 
@@ -149,7 +156,7 @@ async function rankedFromIndex(ctx: QueryCtx, examId: Id<"exams">, limit: number
       .withIndex("by_exam_and_rank", (q) =>
         q.eq("examId", examId).eq("rankScore", last.rankScore).eq("rankTieBreak", last.rankTieBreak),
       )
-      .take(LIMITS.leaderboardMax);
+      .take(LIST_LIMITS.leaderboard.max);
     const seen = new Set(top.map((r) => r._id));
     rows = [...top, ...tie.filter((r) => !seen.has(r._id))];
   }
@@ -162,26 +169,96 @@ function rankedFromArray(participants: Doc<"exams">["participants"]): RankedAtte
   );
 }
 
-/** The exam's title etc. without its document when a definition exists. */
-async function examInfoV2(ctx: QueryCtx, examId: Id<"exams">): Promise<ExamInfo> {
-  const definition = await getExamDefinition(ctx, examId);
-  return infoOf(definition ?? (await loadExamDoc(ctx, examId)));
+/** Every exam's definition, complete up to MAX_LISTED_EXAMS (past it LIMIT_EXCEEDED, never a short list). */
+async function allDefinitions(ctx: QueryCtx): Promise<ExamDefinition[]> {
+  const defs = await ctx.db.query("examDefinitions").take(MAX_LISTED_EXAMS + 1);
+  if (defs.length > MAX_LISTED_EXAMS) {
+    throw domainError("LIMIT_EXCEEDED", `There are more than ${MAX_LISTED_EXAMS} exams (MAX_LISTED_EXAMS): this list cannot be complete.`);
+  }
+  return defs;
 }
 
-/** Every exam (V1 scans them all: that is V1's cost) with its definition, and the global mirror switch. */
-async function examsWithDefinitions(ctx: QueryCtx) {
-  const [exams, defs, globallyEnabled] = await Promise.all([
-    ctx.db.query("exams").take(LIMITS.exams),
-    ctx.db.query("examDefinitions").take(LIMITS.exams),
-    legacyMirrorGloballyEnabled(ctx),
-  ]);
-  const byExam = new Map(defs.map((d) => [d.examId as string, d]));
-  return Promise.all(
-    exams.map(async (exam) => {
-      const definition = byExam.get(exam._id) ?? null;
-      return { exam, definition, current: await arrayIsCurrent(ctx, definition, globallyEnabled) };
-    }),
+/** Definitions of exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled). */
+async function pendingDefinitions(ctx: QueryCtx): Promise<ExamDefinition[]> {
+  const [unset, notYet] = await Promise.all(
+    ([undefined, false] as const).map((backfilled) =>
+      ctx.db
+        .query("examDefinitions")
+        .withIndex("by_legacy_state", (q) => q.eq("legacyCleared", false).eq("legacyBackfilled", backfilled))
+        .take(MAX_LISTED_EXAMS + 1),
+    ),
   );
+  const pending = [...unset!, ...notYet!];
+  if (pending.length > MAX_LISTED_EXAMS) {
+    throw domainError("LIMIT_EXCEEDED", `More than ${MAX_LISTED_EXAMS} exams (MAX_LISTED_EXAMS) are not migrated yet: run the migration.`);
+  }
+  return pending;
+}
+
+/**
+ * An exam document a V1 list must read (its array may hold attempts V2 lacks),
+ * refused with LIMIT_EXCEEDED before it could take the call past half the read limit.
+ */
+async function budgetedExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exams"> | null> {
+  const m = await ctx.meta.getTransactionMetrics();
+  if (m.bytesRead.used + CONVEX_LIMITS.documentBytes > HALF_TRANSACTION_LIMITS.bytesRead) {
+    throw domainError(
+      "LIMIT_EXCEEDED",
+      `Reading the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.bytesRead}-byte read limit: run the migration.`,
+    );
+  }
+  return ctx.db.get("exams", examId);
+}
+
+/**
+ * The user's V2 rows, newest first, on exams that still exist (a definition),
+ * leaving out `skip`'s exams: at least `limit` of them when there are (ties at
+ * the cut included), every one when `limit` is MAX_ATTEMPTS_PER_USER + 1.
+ */
+async function rowsOfUser(ctx: QueryCtx, userId: Id<"users">, limit: number, skip: ReadonlySet<string> = new Set()) {
+  const out: { row: Doc<"examParticipations">; definition: ExamDefinition }[] = [];
+  const definitions = new Map<string, ExamDefinition | null>();
+  let scanned = 0;
+  const rows = ctx.db
+    .query("examParticipations")
+    .withIndex("by_user_and_startedAt", (q) => q.eq("userId", userId))
+    .order("desc");
+  for await (const row of rows) {
+    const last = out[out.length - 1];
+    if (out.length >= limit && last !== undefined && row.startedAt < last.row.startedAt) break;
+    if (++scanned > MAX_ATTEMPTS_PER_USER * 2) {
+      throw domainError("LIMIT_EXCEEDED", `More than ${MAX_ATTEMPTS_PER_USER * 2} attempts scanned for one user (2 × MAX_ATTEMPTS_PER_USER).`);
+    }
+    if (skip.has(row.examId)) continue;
+    if (!definitions.has(row.examId)) definitions.set(row.examId, await getExamDefinition(ctx, row.examId));
+    const definition = definitions.get(row.examId);
+    if (definition === null || definition === undefined) continue; // the exam was deleted: its log stays, the lists leave it
+    out.push({ row, definition });
+  }
+  return out;
+}
+
+/**
+ * V2's questions: from the copies, or from the exam document while the exam has
+ * none (created out of band, not yet repaired). Nothing is read until asked.
+ */
+function questionsForV2(ctx: QueryCtx, examId: Id<"exams">, definition: ExamDefinition | null, doc: () => Promise<Doc<"exams">>) {
+  let source: Promise<Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion">> | null = null;
+  const resolve = () =>
+    (source ??= (async () => {
+      const list = definition === null ? null : await getQuestionList(ctx, examId);
+      if (definition !== null && list !== null) return questionsOfCopies(ctx, definition, list);
+      return questionsOf(ctx, (await doc()).questionIds);
+    })());
+  const hasRows = definition !== null;
+  return {
+    questions: async () => (await resolve()).questions(),
+    // Results and access need no list: points available come with the definition, membership is one row.
+    resultQuestions: async (answered: readonly Id<"questions">[]) =>
+      hasRows ? { maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) } : (await resolve()).resultQuestions(answered),
+    hasQuestion: async (questionId: Id<"questions">) =>
+      hasRows ? (await sheetRowOf(ctx, examId, questionId)) !== null : (await resolve()).hasQuestion(questionId),
+  } satisfies Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion">;
 }
 
 export const v2Source: ExamSource = {
@@ -193,7 +270,7 @@ export const v2Source: ExamSource = {
     return {
       info: infoOf(definition ?? doc!),
       attempt: (userId, { withAnswers }) => attemptFromRows(ctx, examId, userId, withAnswers, imported, legacyDoc),
-      ...(definition === null ? questionsOfDoc(ctx, doc!) : questionsOfSheet(ctx, definition)),
+      ...questionsForV2(ctx, examId, definition, legacyDoc),
     };
   },
 
@@ -203,7 +280,7 @@ export const v2Source: ExamSource = {
   },
 
   async allExams(ctx) {
-    const defs = await ctx.db.query("examDefinitions").take(LIMITS.exams);
+    const defs = await allDefinitions(ctx);
     const out = await Promise.all(
       defs.map(async (d) => ({ info: infoOf(d), counts: await countParticipants(ctx, d.examId) })),
     );
@@ -211,24 +288,7 @@ export const v2Source: ExamSource = {
   },
 
   async myAttempts(ctx, userId, limit) {
-    const newest = await ctx.db
-      .query("examParticipations")
-      .withIndex("by_user_and_startedAt", (q) => q.eq("userId", userId))
-      .order("desc")
-      .take(limit);
-    let rows = newest;
-    const last = newest[newest.length - 1];
-    if (newest.length === limit && last !== undefined) {
-      const tie = await ctx.db
-        .query("examParticipations")
-        .withIndex("by_user_and_startedAt", (q) => q.eq("userId", userId).eq("startedAt", last.startedAt))
-        .take(LIMITS.recentMax);
-      const seen = new Set(newest.map((r) => r._id));
-      rows = [...newest, ...tie.filter((r) => !seen.has(r._id))];
-    }
-    const titles = new Map<string, string>();
-    for (const examId of new Set(rows.map((r) => r.examId))) titles.set(examId, (await examInfoV2(ctx, examId)).title);
-    return rows.map((r) => ({ examId: r.examId, title: titles.get(r.examId)!, facts: factsOfRow(r) }));
+    return (await rowsOfUser(ctx, userId, limit)).map(({ row, definition }) => ({ examId: row.examId, title: definition.title, facts: factsOfRow(row) }));
   },
 };
 
@@ -244,7 +304,7 @@ export const v1Source: ExamSource = {
         if (current) return entryFacts(doc.participants, userId);
         return attemptFromRows(ctx, examId, userId, withAnswers, imported, async () => doc);
       },
-      ...questionsOfDoc(ctx, doc),
+      ...questionsOf(ctx, doc.questionIds),
     };
   },
 
@@ -254,23 +314,31 @@ export const v1Source: ExamSource = {
     return rankedFromIndex(ctx, examId, limit);
   },
 
+  // Cross-exam lists: from the definitions and V2 data (see the module comment); an array is read only where V2 may lack attempts.
   async allExams(ctx) {
+    const [defs, globallyEnabled] = await Promise.all([allDefinitions(ctx), legacyMirrorGloballyEnabled(ctx)]);
     const out = [];
-    for (const { exam, current } of await examsWithDefinitions(ctx)) {
-      const counts = current ? countEntries(exam.participants) : await countParticipants(ctx, exam._id);
-      out.push({ info: infoOf(exam), counts });
+    for (const definition of defs) {
+      const fromArray = !legacyArrayImported(definition) && (await arrayIsCurrent(ctx, definition, globallyEnabled));
+      const doc = fromArray ? await budgetedExamDoc(ctx, definition.examId) : null;
+      const counts = doc !== null ? countEntries(doc.participants) : await countParticipants(ctx, definition.examId);
+      out.push({ info: infoOf(doc ?? definition), counts });
     }
     return out.sort((a, b) => byExamId(a.info, b.info));
   },
 
-  async myAttempts(ctx, userId) {
+  async myAttempts(ctx, userId, limit) {
+    const [pending, globallyEnabled] = await Promise.all([pendingDefinitions(ctx), legacyMirrorGloballyEnabled(ctx)]);
     const out: MyAttempt[] = [];
-    for (const { exam, definition, current } of await examsWithDefinitions(ctx)) {
-      const facts = current
+    for (const definition of pending) {
+      const exam = await budgetedExamDoc(ctx, definition.examId);
+      if (exam === null) continue;
+      const facts = (await arrayIsCurrent(ctx, definition, globallyEnabled))
         ? entryFacts(exam.participants, userId)
-        : await attemptFromRows(ctx, exam._id, userId, false, legacyArrayImported(definition), async () => exam);
+        : await attemptFromRows(ctx, exam._id, userId, false, false, async () => exam);
       if (facts !== null) out.push({ examId: exam._id, title: exam.title, facts });
     }
-    return out;
+    const rows = await rowsOfUser(ctx, userId, limit, new Set(pending.map((d) => d.examId)));
+    return [...out, ...rows.map(({ row, definition }) => ({ examId: row.examId, title: definition.title, facts: factsOfRow(row) }))];
   },
 };

@@ -12,7 +12,9 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import { vAttemptStatus, type V1Answer, type V1Participant } from "../lib/validators";
-import { elapsedMs, pointsOf, rankingScore, remainingMs, type ParticipationFacts } from "../events/decider";
+import { elapsedMs, pointsOf, rankingScore, remainingMs, type GradingQuestion, type ParticipationFacts } from "../events/decider";
+import { domainError } from "../lib/errors";
+import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 
 /** What every view needs of an exam: an exam document or its examDefinitions copy. */
 export type ExamInfo = {
@@ -26,21 +28,27 @@ export type ExamInfo = {
 /** One attempt as both sources describe it: the participant's facts and graded answers (V1 array order). */
 export type AttemptFacts = ParticipationFacts & { answers: V1Answer[] };
 
-/** Caps that keep every read bounded. */
+/** Caps that keep every read bounded (defined once in lib/limits.ts). */
 export const LIMITS = {
-  leaderboardDefault: 10,
-  leaderboardMax: 100,
-  recentDefault: 10,
-  recentMax: 100,
-  /** Attempts one student's dashboard considers. */
-  attemptsPerUser: 1000,
-  /** Exams one metadata / V1 scan call considers. */
-  exams: 500,
+  leaderboardDefault: LIST_LIMITS.leaderboard.fallback,
+  leaderboardMax: LIST_LIMITS.leaderboard.max,
+  recentDefault: LIST_LIMITS.recent.fallback,
+  recentMax: LIST_LIMITS.recent.max,
+  attemptsPerUser: MAX_ATTEMPTS_PER_USER,
+  exams: MAX_LISTED_EXAMS,
 } as const;
 
-export function clampLimit(limit: number | undefined, fallback: number, max: number): number {
-  if (limit === undefined || !Number.isFinite(limit)) return fallback;
-  return Math.max(1, Math.min(max, Math.floor(limit)));
+/**
+ * A list's `limit` argument: absent = `fallback`; 0 = nothing; above `max`,
+ * clamped to `max` (documented in docs/exam-api.md); negative, fractional or
+ * non-finite = INVALID_ARGUMENT.
+ */
+export function parseLimit(limit: number | undefined, { fallback, max }: { fallback: number; max: number }): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isFinite(limit) || !Number.isInteger(limit) || limit < 0) {
+    throw domainError("INVALID_ARGUMENT", `limit must be a whole number from 0 (got ${limit}); above ${max} it is clamped to ${max}.`);
+  }
+  return Math.min(max, limit);
 }
 
 // ---------------------------------------------------------------- attempt facts
@@ -123,8 +131,10 @@ export const vExamSession = v.object({
   status: vAttemptStatus,
   startedAt: v.optional(v.number()),
   completedAt: v.optional(v.number()),
-  /** Time left, pauses excluded (durationMs before the start, 0 once out of time). */
+  /** Time left as of the query's run, pauses excluded (durationMs before the start, 0 once out of time). */
   remainingMs: v.number(),
+  /** While in progress: the absolute deadline (ms since epoch; in the past once time is up), to count down without polling. Otherwise null. */
+  endsAt: v.union(v.number(), v.null()),
   timeUp: v.boolean(),
   isPaused: v.boolean(),
   pausedAt: v.optional(v.number()),
@@ -151,6 +161,27 @@ export function sheetOfDocs(questions: QuestionDocs): QuestionContent[] {
   );
 }
 
+/**
+ * What a submission is graded against: the exam's live questions, and as
+ * `retired` every id the student may have seen that is no longer one of them
+ * (removed from the exam, or its document deleted): an answer to one is kept,
+ * isCorrect false, worth nothing. Any other id is INVALID_ANSWER.
+ */
+export function gradingQuestionsOf(
+  questionIds: readonly Id<"questions">[],
+  docs: QuestionDocs,
+  mayHaveSeen: readonly Id<"questions">[],
+): GradingQuestion[] {
+  const live = docs.flatMap((q) =>
+    q === null ? [] : [{ questionId: q._id, options: q.options, correctAnswer: q.correctAnswer, ...(q.points === undefined ? {} : { points: q.points }) }],
+  );
+  const graded = new Set<string>(live.map((q) => q.questionId));
+  const retired = [...new Set([...questionIds, ...mayHaveSeen])]
+    .filter((id) => !graded.has(id))
+    .map((questionId) => ({ questionId, options: [], correctAnswer: "", retired: true }));
+  return [...live, ...retired];
+}
+
 function questionViews(questions: readonly QuestionContent[]) {
   return questions.map((q) => ({ questionId: q.questionId, text: q.text, options: q.options, points: pointsOf(q) }));
 }
@@ -167,6 +198,7 @@ export function sessionView(exam: ExamInfo, questions: readonly QuestionContent[
     ...(attempt === null ? {} : { startedAt: attempt.startedAt }),
     ...(attempt?.completedAt === undefined ? {} : { completedAt: attempt.completedAt }),
     remainingMs: remaining,
+    endsAt: status === "in_progress" ? attempt!.startedAt + attempt!.totalPausedMs + exam.durationMs : null,
     timeUp: attempt !== null && status !== "completed" && remaining <= 0,
     isPaused: attempt?.isPaused ?? false,
     ...(attempt?.pausedAt === undefined ? {} : { pausedAt: attempt.pausedAt }),

@@ -15,7 +15,8 @@
 import { v } from "convex/values";
 import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
-import { internalAction, internalMutation, internalQuery, type MutationCtx, type QueryCtx } from "../_generated/server";
+import { internalAction, internalQuery, type MutationCtx, type QueryCtx } from "../_generated/server";
+import { internalMutation } from "../lib/functions";
 import { COUNTER_SHARDS } from "../lib/limits";
 import { toRecordedEvent, type StreamId } from "../events/store";
 import { checkChainBatch } from "../model/auditChain";

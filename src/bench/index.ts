@@ -11,4 +11,5 @@ export const benchSections: { name: string; load: () => Promise<{ bench: () => P
   { name: "audit", load: () => import("./audit.js") },
   { name: "migration", load: () => import("./migration.js") },
   { name: "scaling", load: () => import("./scaling.js") },
+  { name: "examAdmin", load: () => import("./examAdmin.js") },
 ];

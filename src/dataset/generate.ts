@@ -12,6 +12,8 @@ import type { TestConvex } from "convex-test";
 import type { Id } from "../../convex/_generated/dataModel";
 import type schema from "../../convex/schema";
 import type { V1Participant } from "../../convex/lib/validators";
+import { getDocumentSize } from "convex/values";
+import { CONVEX_LIMITS } from "../../convex/lib/limits";
 
 export type DatasetSpec = { exams: number; participants: number; answers: number; seed?: number; dirty?: boolean };
 
@@ -153,7 +155,53 @@ export function generateV1Dataset(spec: DatasetSpec): V1Dataset {
 
   const dataset: V1Dataset = { users, questions, exams, deletedQuestionKeys: [], dirt: [] };
   if (spec.dirty) sprinkleDirt(dataset);
+  for (const exam of dataset.exams) refuseInvalidExam(exam);
   return dataset;
+}
+
+/** A Convex id's length (32 characters): what the exam document's ids will weigh once inserted. */
+const ID_PLACEHOLDER = "k".repeat(32);
+
+/** The exam's document as Convex will size it (getDocumentSize, UTF-8), ids as real ids weigh. */
+export function examDocumentBytes(exam: DatasetExam): number {
+  return getDocumentSize({
+    _id: ID_PLACEHOLDER,
+    _creationTime: 0,
+    title: exam.title,
+    questionIds: exam.questionKeys.map(() => ID_PLACEHOLDER),
+    durationMs: exam.durationMs,
+    maxPauses: exam.maxPauses,
+    participants: exam.participants.map(({ userKey: _u, answers, ...rest }) => ({
+      ...rest,
+      userId: ID_PLACEHOLDER,
+      answers: answers.map(({ questionKey: _q, ...a }) => ({ ...a, questionId: ID_PLACEHOLDER })),
+    })),
+  });
+}
+
+/**
+ * Refuses an exam Convex could not hold (CONTRACT §1: 1 MiB per document, 8,192
+ * elements per array): such data cannot exist in production, so neither a test
+ * nor a benchmark nor a rehearsal may be built on it.
+ */
+function refuseInvalidExam(exam: DatasetExam): void {
+  const arrays: [string, number][] = [
+    ["participants", exam.participants.length],
+    ["questionIds", exam.questionKeys.length],
+    ["one participant's answers", Math.max(0, ...exam.participants.map((p) => p.answers.length))],
+  ];
+  for (const [what, length] of arrays) {
+    if (length > CONVEX_LIMITS.arrayElements) {
+      throw new Error(`${exam.key}: ${what} would have ${length} elements; Convex allows ${CONVEX_LIMITS.arrayElements} per array. Spread the data over more exams.`);
+    }
+  }
+  const bytes = examDocumentBytes(exam);
+  if (bytes > CONVEX_LIMITS.documentBytes) {
+    throw new Error(
+      `${exam.key}: the exam document would be ${bytes} bytes; Convex allows ${CONVEX_LIMITS.documentBytes} (1 MiB). ` +
+        "Spread the participants over more exams or give them fewer answers (largest valid: about 7,400 entries with no answers, 4,000 with one, 70 with 200).",
+    );
+  }
 }
 
 /** Production's dirt, put in without changing the totals (entries and answers are altered, not added). */

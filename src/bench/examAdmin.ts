@@ -1,0 +1,127 @@
+/**
+ * What each exam-authoring function (CONTRACT §6) costs, with the copies it
+ * keeps current in the same transaction, on an exam of 20 questions whose V1
+ * array holds 1,000 participants (the exam document an update must read); and
+ * what one batch of the copy repair and of its verifier costs. Deterministic
+ * documents and bytes from ctx.meta.getTransactionMetrics().
+ */
+import type { Id } from "../../convex/_generated/dataModel";
+import * as examAdmin from "../../convex/examAdmin";
+import * as exams from "../../convex/exams";
+import { COPY_BATCH } from "../../convex/model/examCopies";
+import { EXAM_COPY_REPAIR_INTERVAL_MINUTES } from "../../convex/lib/limits";
+import { createEmbeddedConvex, measureCall, type BenchRow, type BenchSection, type CallCost } from "../runtime/embedded";
+
+const QUESTIONS = 20;
+const PARTICIPANTS = 1_000;
+const PASS_EXAMS = 200;
+
+const row = (what: string, c: CallCost): BenchRow => ({
+  function: what,
+  "docs read": c.documentsRead,
+  "bytes read": c.bytesRead,
+  "docs written": c.documentsWritten,
+  "bytes written": c.bytesWritten,
+});
+
+export async function bench(): Promise<BenchSection> {
+  const t = createEmbeddedConvex();
+  await t.run((ctx) => ctx.db.insert("users", { name: "Admin", tokenIdentifier: "bench|admin", role: "admin" }));
+  const admin = t.withIdentity({ tokenIdentifier: "bench|admin", subject: "admin" });
+  await t.run((ctx) => ctx.db.insert("users", { name: "S", tokenIdentifier: "bench|s", role: "student" }));
+  const asStudent = t.withIdentity({ tokenIdentifier: "bench|s", subject: "s" });
+  const rows: BenchRow[] = [];
+  const measure = async <A extends Record<string, unknown>>(what: string, as: typeof admin, fn: Parameters<typeof measureCall>[1], args: A) => {
+    const { result, cost } = await measureCall(as, fn as never, args as never);
+    rows.push(row(what, cost));
+    return result as unknown;
+  };
+
+  const questionIds: Id<"questions">[] = [];
+  for (let i = 0; i < QUESTIONS; i++) {
+    const args = { text: `Question ${i + 1}`, options: ["A", "B", "C", "D"], correctAnswer: "A" };
+    // One row is enough: every createQuestion costs the same.
+    const id = i === 0 ? await measure("createQuestion", admin, examAdmin.createQuestion, args) : (await measureCall(admin, examAdmin.createQuestion, args)).result;
+    questionIds.push(id as Id<"questions">);
+  }
+  const examId = (await measure("createExam (20 questions)", admin, examAdmin.createExam, {
+    title: "Bench",
+    questionIds,
+    durationMs: 3_600_000,
+    maxPauses: 2,
+  })) as Id<"exams">;
+  // The legacy array a real exam carries before cleanup: what an exam update reads.
+  await t.run(async (ctx) => {
+    const participants = [];
+    for (let i = 0; i < PARTICIPANTS; i++) {
+      const userId = await ctx.db.insert("users", { name: `P${i}`, tokenIdentifier: `bench|p${i}`, role: "student" });
+      participants.push({ userId, score: 0, answers: [], startedAt: 1, isPaused: false, pauseCount: 0, totalPausedMs: 0 });
+    }
+    await ctx.db.patch("exams", examId, { participants });
+  });
+  await measure("updateQuestion (text: no copy to rewrite)", admin, examAdmin.updateQuestion, { questionId: questionIds[0]!, text: "Edited" });
+  await measure("updateQuestion (points: the maxScore of its exams)", admin, examAdmin.updateQuestion, { questionId: questionIds[0]!, points: 3 });
+  await measure("updateExam (title)", admin, examAdmin.updateExam, { examId, title: "Renamed" });
+  await measure("updateExam (questionIds: one removed)", admin, examAdmin.updateExam, { examId, questionIds: questionIds.slice(1) });
+  await measure("getExamForEditing", admin, examAdmin.getExamForEditing, { examId });
+  await measure("deleteQuestion", admin, examAdmin.deleteQuestion, { questionId: questionIds[0]! });
+  const empty = (await measure("createExam (no questions)", admin, examAdmin.createExam, { title: "Empty", questionIds: [], durationMs: 60_000, maxPauses: 0 })) as Id<"exams">;
+  await measure("deleteExam", admin, examAdmin.deleteExam, { examId: empty });
+  // An edit made around the backend, then the verifier and one repair batch find and heal it.
+  await t.run((ctx) => ctx.db.patch("exams", examId, { durationMs: 7_200_000 }));
+  await measure("verifyExamCopies (one batch: 1 exam)", admin, examAdmin.verifyExamCopies, {});
+  await measure("repairExamCopies (one batch: 1 exam healed)", admin, examAdmin.repairExamCopies, {});
+  // A V2 submit reads the live exam (grading uses the edited facts); a start reads only the copies.
+  await measure("startExamV2 (copies only)", asStudent, exams.startExamV2, { examId });
+  await measure("submitExamAnswersV2 (reads the live exam)", asStudent, exams.submitExamAnswersV2, {
+    examId,
+    answers: questionIds.slice(1).map((questionId) => ({ questionId, selectedAnswer: "A" })),
+  });
+
+  // The convergence bound: a whole repair pass over PASS_EXAMS exams, a tenth of them edited around the backend.
+  const pass = createEmbeddedConvex();
+  await pass.run(async (ctx) => {
+    const questionId = await ctx.db.insert("questions", { text: "Q", options: ["A", "B"], correctAnswer: "A" });
+    for (let i = 0; i < PASS_EXAMS; i++) await ctx.db.insert("exams", { title: `E${i}`, questionIds: [questionId], durationMs: 60_000, maxPauses: 0 });
+  });
+  type Batch = { stale: unknown[]; continueCursor: string | null };
+  const repairBatch = async (cursor: string | null) => measureCall<{ cursor?: string | null }, Batch>(pass, examAdmin.repairExamCopies as never, { cursor });
+  // A first pass creates every exam's copies (all were created out of band).
+  for (let c: string | null = (await repairBatch(null)).result.continueCursor; c !== null; ) c = (await repairBatch(c)).result.continueCursor;
+  let cursor: string | null = null;
+  await pass.run(async (ctx) => {
+    const all = await ctx.db.query("exams").take(PASS_EXAMS);
+    for (const exam of all.filter((_, i) => i % 10 === 0)) await ctx.db.patch("exams", exam._id, { durationMs: 120_000 });
+  });
+  let batches = 0;
+  let healed = 0;
+  let maxDocs = 0;
+  let maxBytes = 0;
+  const started = performance.now();
+  do {
+    const { result, cost }: { result: Batch; cost: CallCost } = await repairBatch(cursor);
+    batches++;
+    healed += result.stale.length;
+    maxDocs = Math.max(maxDocs, cost.documentsRead);
+    maxBytes = Math.max(maxBytes, cost.bytesRead);
+    cursor = result.continueCursor;
+  } while (cursor !== null);
+  const ms = performance.now() - started;
+  rows.push({
+    function: `repair pass over ${PASS_EXAMS} exams (${healed} stale fields healed): largest batch`,
+    "docs read": maxDocs,
+    "bytes read": maxBytes,
+    batches,
+    "pass ms": Math.round(ms),
+  });
+  return {
+    title: `Exam authoring (§6) and copy repair: cost per call (exam of ${QUESTIONS} questions, V1 array of ${PARTICIPANTS.toLocaleString("en-US")} participants)`,
+    rows,
+    notes: [
+      "Every §6 write keeps the copies (examDefinitions, examQuestionLists, examQuestions membership rows) current and records an examChanges entry in the same transaction.",
+      "An exam update reads the exam document once (the change's `before`); a participants-only write (mirror, cleanup) reads nothing more.",
+      "Last row: the largest batch's reads, the number of batches of the pass, and its wall time on this machine (embedded convex-test; a ratio, not a production figure).",
+      `Repair: a batch visits up to ${COPY_BATCH.exams} exams or ${COPY_BATCH.maximumBytesRead / 1024 / 1024} MiB of exam documents; scheduled every ${EXAM_COPY_REPAIR_INTERVAL_MINUTES} minutes (convex/crons.ts).`,
+    ],
+  };
+}
