@@ -10,4 +10,5 @@ export const benchSections: { name: string; load: () => Promise<{ bench: () => P
   { name: "reads", load: () => import("./reads.js") },
   { name: "audit", load: () => import("./audit.js") },
   { name: "migration", load: () => import("./migration.js") },
+  { name: "mirror", load: () => import("./mirror.js") },
 ];
