@@ -246,4 +246,21 @@ describe("the exam list's counts", () => {
     const list = await late.as.query(api.exams.getAllExamsMetadataV2, {});
     expect(list.find((e) => e.examId === w.examId)).toMatchObject({ participantCount: 6, completedCount: 5 });
   });
+
+  it("follow a legacy participant imported on the fly by an action that appends nothing (V1 list from the array equals V2's)", async () => {
+    const t = newConvexTest();
+    const ada = await seedUser(t, "ada");
+    const leg = await seedUser(t, "legacy");
+    const paused = { userId: leg.userId, score: 0, answers: [], startedAt: T0 - 60_000, isPaused: true, pausedAt: T0 - 30_000, pauseCount: 1, totalPausedMs: 0 };
+    const { examId } = await seedExam(t, { questions: 2, participants: [paused] });
+    await syncDefinitions(t);
+    vi.setSystemTime(T0 + 1_000);
+    await ada.as.mutation(api.exams.startExam, { examId });
+    await runScheduled(t);
+    await leg.as.mutation(api.exams.startExam, { examId }); // paused: returns the session, appends nothing but the import
+    await runScheduled(t);
+    const v1 = await ada.as.query(api.exams.getAllExamsMetadata, {});
+    expect(v1.find((e) => e.examId === examId)).toMatchObject({ participantCount: 2 });
+    expect(await ada.as.query(api.exams.getAllExamsMetadataV2, {})).toEqual(v1);
+  });
 });

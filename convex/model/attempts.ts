@@ -118,8 +118,10 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     attemptRows(state, { version: last.version, hash: last.hash }),
     input.counters,
   );
-  // The V1 array entry follows live writes (rollback safety), through the exam's mirror job; a legacy import's source IS that entry.
-  if (input.origin !== "legacy_import") await afterLiveWrite(ctx, stream.examId);
+  // The V1 array entry follows live writes (rollback safety) through the exam's mirror job, which also folds the
+  // counter shards into the exam's summary: a student's on-the-fly import moved a shard too (a batch's are
+  // written into the summary by its own flush). A legacy import's source IS the array entry: nothing to write back.
+  if (input.origin !== "legacy_import" || input.counters === undefined) await afterLiveWrite(ctx, stream.examId);
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
 

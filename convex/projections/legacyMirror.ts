@@ -41,7 +41,7 @@ import type { V1Participant } from "../lib/validators";
 import { CONVEX_LIMITS } from "../lib/limits";
 import { canonicalJson } from "../events/hash";
 import { loadAttempt } from "../model/attempts";
-import { ensureExamDefinition, getExamDefinition, type ExamDefinition } from "../model/examDefinitions";
+import { getExamDefinition, type ExamDefinition } from "../model/examDefinitions";
 import { entryOfFacts } from "../model/examViews";
 import { foldCounterSummary } from "./store";
 
@@ -327,8 +327,8 @@ export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">): Pr
 }
 
 /** Whether the exam mirrors inside each student's own transaction (per exam, or the global setting). */
-async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition): Promise<boolean> {
-  return definition.legacyMirrorSync ?? (await legacyMirrorGloballySync(ctx));
+async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition | null): Promise<boolean> {
+  return definition?.legacyMirrorSync ?? (await legacyMirrorGloballySync(ctx));
 }
 
 /**
@@ -338,7 +338,7 @@ async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition): 
  * exam's latest events and counter shards, as V1 did; every student of the exam then contends.
  */
 export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">): Promise<void> {
-  const definition = await ensureExamDefinition(ctx, examId);
+  const definition = await getExamDefinition(ctx, examId); // the exam API has set it up; a direct import may not have
   if (await mirrorsSynchronously(ctx, definition)) {
     await runMirror(ctx, examId, { upTo: Infinity });
     return;
@@ -347,8 +347,12 @@ export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">): Pro
   await ctx.scheduler.runAfter(MIRROR_RUN_DELAY_MS, internal.legacyMirror.runExamMirror, { examId });
 }
 
-/** Sets the watermark to the exam's latest event (after the array was rewritten from the V2 rows in this transaction). */
+/**
+ * Sets the watermark to the exam's latest event (after the array was rewritten from the V2 rows in this
+ * transaction), folding the counters too: an array V1 trusts comes with exact counts (V1 ≡ V2 for the list).
+ */
 export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<void> {
+  await foldCounterSummary(ctx, examId, now);
   const [latest] = await ctx.db
     .query("examEvents")
     .withIndex("by_exam", (q) => q.eq("examId", examId))
