@@ -110,29 +110,34 @@ function eventsAfter(ctx: QueryCtx, examId: Id<"exams">, after: number, upTo: nu
 export const LAG_COUNT_CAP = 100;
 
 export type MirrorLag = {
-  /** The array reflects the exam's latest event. */
+  /** The array reflects the exam's latest event (nothing past the watermark). */
   current: boolean;
-  /** Events past the watermark (legacy imports among them need no entry: a run only passes them). */
+  /** Live events past the watermark: what the array is behind by. */
   events: number;
-  /** `events` reached LAG_COUNT_CAP: there may be more. */
+  /** Legacy imports past the watermark: already in the array (their source), a run only passes them. */
+  importsToPass: number;
+  /** The count reached LAG_COUNT_CAP events: there may be more. */
   eventsAtLeast: boolean;
-  /** Creation time of the oldest event not yet in the array, and its age at `now`. */
+  /** Creation time of the oldest live event not yet in the array, and its age at `now`. */
   oldestAt: number | null;
   ageMs: number | null;
   mirroredThrough: number | null;
 };
 
-/** How far the exam's array is behind its log: one state read, one event read when current, up to LAG_COUNT_CAP otherwise. */
+/** How far the exam's array is behind its log: one state read, one event read when current, up to LAG_COUNT_CAP + 1 otherwise. */
 export async function mirrorLag(ctx: QueryCtx, examId: Id<"exams">, o: { count?: boolean; now?: number } = {}): Promise<MirrorLag> {
   const state = await loadMirrorState(ctx, examId);
   const mirroredThrough = state?.mirroredThrough ?? null;
   const behind = eventsAfter(ctx, examId, mirroredThrough ?? -Infinity);
   const events = o.count === true ? await behind.take(LAG_COUNT_CAP + 1) : await behind.take(1);
-  const oldestAt = events[0]?._creationTime ?? null;
+  const counted = events.slice(0, LAG_COUNT_CAP);
+  const live = counted.filter((e) => e.origin !== "legacy_import");
+  const oldestAt = live[0]?._creationTime ?? null;
   const now = o.now ?? Date.now();
   return {
     current: events.length === 0,
-    events: Math.min(events.length, LAG_COUNT_CAP),
+    events: live.length,
+    importsToPass: counted.length - live.length,
     eventsAtLeast: events.length > LAG_COUNT_CAP,
     oldestAt,
     ageMs: oldestAt === null ? null : Math.max(0, now - oldestAt),
