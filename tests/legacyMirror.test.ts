@@ -118,6 +118,27 @@ describe("the mirror job", () => {
     expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({ arrayCurrent: true, lag: { events: 0 } });
   });
 
+  it("stays within half of every limit on an exam near the document limit, resuming where its budget ran out", async () => {
+    const t = newConvexTest(); // half of Convex's limits, enforced
+    const { examId, questionIds } = await seedExam(t, { questions: 200 });
+    await syncDefinitions(t);
+    await t.run((ctx) => markLegacyBackfilled(ctx, examId));
+    const answers = questionIds.map((questionId) => ({ questionId, selectedAnswer: "a" }));
+    for (let i = 0; i < 60; i++) {
+      const s = await seedUser(t, `big${i}`);
+      await s.as.mutation(api.exams.startExamV2, { examId });
+      await s.as.mutation(api.exams.submitExamAnswersV2, { examId, answers });
+    }
+    vi.setSystemTime(Date.now() + MIRROR_RUN_DELAY_MS);
+    const first = await t.mutation(internal.legacyMirror.runExamMirror, { examId });
+    expect(first).toMatchObject({ isDone: false, examWritten: true }); // 60 attempts × 200 answers: more than one run reads
+    expect(first.entriesWritten).toBeGreaterThan(10);
+    await runScheduled(t);
+    const { array, tables } = await arrayAndTables(t, examId);
+    expect(Object.keys(array)).toHaveLength(60);
+    expect(array).toEqual(tables);
+  });
+
   it("never folds an event younger than the settle time (a transaction that started earlier may still commit before it)", async () => {
     const w = await world(1);
     await w.students[0]!.as.mutation(api.exams.startExamV2, { examId: w.examId });
