@@ -20,7 +20,7 @@ import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";
 import { entryOfFacts, factsOfRow } from "./model/examViews";
-import { loadAnswers } from "./projections/store";
+import { foldCounterSummary, loadAnswers } from "./projections/store";
 import {
   documentLimitProblem,
   drainExamMirror,
@@ -121,6 +121,16 @@ export const unmirroredUsers = internalQuery({
 export const runExamMirror = internalMutation({
   args: { examId: v.id("exams") },
   handler: async (ctx, { examId }) => runSettledMirror(ctx, examId),
+});
+
+/**
+ * Folds the exam's counter shards into its summary (what the exam list reads): scheduled by every mirror
+ * run that passed events. Reads the shards, which students write: Convex retries it on a conflict, and
+ * it is small (COUNTER_SHARDS documents, one write at most).
+ */
+export const foldExamCounters = internalMutation({
+  args: { examId: v.id("exams") },
+  handler: async (ctx, { examId }) => ({ folded: await foldCounterSummary(ctx, examId) }),
 });
 
 /** One page of drainLegacyMirror: exams from `cursor` mirrored to their latest event, while the budget lasts. */

@@ -256,8 +256,9 @@ export const v1Source: ExamSource = {
 
   async allExams(ctx) {
     const out = [];
-    for (const { exam, current } of await examsWithDefinitions(ctx)) {
-      const counts = current ? countEntries(exam.participants) : await countParticipants(ctx, exam._id);
+    for (const { exam, definition, current } of await examsWithDefinitions(ctx)) {
+      // Once every V1 entry is in V2 the counts are V2's (one summary, as V2 lists them); before that the array's own.
+      const counts = current && !legacyArrayImported(definition) ? countEntries(exam.participants) : await countParticipants(ctx, exam._id);
       out.push({ info: infoOf(exam), counts });
     }
     return out.sort((a, b) => byExamId(a.info, b.info));

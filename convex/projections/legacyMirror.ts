@@ -9,8 +9,9 @@
  * ({@link afterLiveWrite}); it never reads the exam document. A run reads the
  * exam's events past its watermark (`examMirrorStates.mirroredThrough`, written
  * only here), loads each of their attempts once, rewrites the exam document at
- * most once, folds the counter shards into the exam's summary and moves the
- * watermark, all in one transaction: one run serves every action since the last
+ * most once and moves the watermark, all in one transaction, then schedules the
+ * fold of the counter shards into the exam's summary (a small job of its own, so
+ * that the run reads nothing students write): one run serves every action since the last
  * one, the runs scheduled behind it find nothing past the watermark and write
  * nothing, and two runs of one exam serialize on the watermark document (never
  * more than one effective run at a time). A run that reaches its budget
@@ -21,7 +22,7 @@
  * whose transaction commits a moment later. The settle time is far beyond any
  * transaction Convex lets run, and keeps the job's read range clear of the
  * events students are appending (no conflict between them). Drains (operator,
- * cleanup) and the synchronous mode read to the end instead, and conflict.
+ * cleanup) and the synchronous mode read to the end (and the shards) instead, and conflict.
  *
  * The array is "current" (V1 may serve an exam from it alone) only while the
  * mirror is on, never failed, the array not cleared, the global switch on and
@@ -40,7 +41,8 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
 import { CONVEX_LIMITS } from "../lib/limits";
 import { canonicalJson } from "../events/hash";
-import { loadAttempt } from "../model/attempts";
+import { replay } from "../events/decider";
+import { readStream, type StreamId } from "../events/store";
 import { getExamDefinition, type ExamDefinition } from "../model/examDefinitions";
 import { entryOfFacts } from "../model/examViews";
 import { foldCounterSummary } from "./store";
@@ -194,15 +196,16 @@ export type MirrorRunResult = {
   entriesWritten: number;
   /** Whether this run wrote the exam document (at most once per run). */
   examWritten: boolean;
+  /** Whether this run folded the counter shards into the summary (synchronous mode and drains; a scheduled run leaves it to the fold job it schedules). */
   countsFolded: boolean;
   mirroredThrough: number | null;
   /** False: the run reached its budget and scheduled the rest. */
   isDone: boolean;
 };
 
-async function readBudgetSpent(ctx: QueryCtx): Promise<boolean> {
+async function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise<boolean> {
   const m = await ctx.meta.getTransactionMetrics();
-  const over = (used: number, limit: number) => used >= limit * RUN_READ_SHARE;
+  const over = (used: number, limit: number) => used >= limit * share;
   return (
     over(m.bytesRead.used, CONVEX_LIMITS.bytesRead) ||
     over(m.documentsRead.used, CONVEX_LIMITS.documentsRead) ||
@@ -213,9 +216,10 @@ async function readBudgetSpent(ctx: QueryCtx): Promise<boolean> {
 /**
  * One run of the exam's mirror job (see the module comment): events created after the watermark and
  * up to `upTo` (Infinity: to the end), each of their attempts' entries written from the attempt's
- * current state, the exam document rewritten once if anything changed, the counters folded, the
- * watermark moved. Writes nothing when there is nothing past the watermark (apart from the counters'
- * summary, when students moved the shards). `schedule`: a run that reached its budget schedules the rest.
+ * current state, the exam document rewritten once if anything changed, the watermark moved; the
+ * counters folded (here for a drain or the synchronous mode, by the fold job it schedules otherwise).
+ * Writes nothing when there is nothing past the watermark. `schedule` (default true): a run that
+ * reached its budget schedules the rest.
  */
 export async function runMirror(
   ctx: MutationCtx,
@@ -223,16 +227,35 @@ export async function runMirror(
   o: { upTo: number; now?: number; schedule?: boolean },
 ): Promise<MirrorRunResult> {
   const now = o.now ?? Date.now();
+  // Scheduled: the shards (which students keep writing) are folded by a job of their own, so that this run,
+  // which may rewrite a 1 MiB document, reads nothing a student writes. Otherwise (sync, drains): here.
+  const scheduled = o.schedule !== false && Number.isFinite(o.upTo);
   const result: MirrorRunResult = {
     outcome: "mirrored",
     eventsRead: 0,
     liveEvents: 0,
     entriesWritten: 0,
     examWritten: false,
-    countsFolded: await foldCounterSummary(ctx, examId, now),
+    countsFolded: scheduled ? false : await foldCounterSummary(ctx, examId, now),
     mirroredThrough: null,
     isDone: true,
   };
+  const out = await mirrorEvents(ctx, examId, o, now, result);
+  // The counts of the events this run passed (and of any since) reach the summary right after it; with the
+  // mirror off (nothing passed, nothing read) every run hands the counts on.
+  if (scheduled && (out.eventsRead > 0 || out.outcome !== "mirrored")) {
+    await ctx.scheduler.runAfter(0, internal.legacyMirror.foldExamCounters, { examId });
+  }
+  return out;
+}
+
+async function mirrorEvents(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  o: { upTo: number; schedule?: boolean },
+  now: number,
+  result: MirrorRunResult,
+): Promise<MirrorRunResult> {
   const definition = await getExamDefinition(ctx, examId);
   if (definition === null) return { ...result, outcome: "off" }; // no event was ever appended through the exam API
   if (definition.legacyCleared) return { ...result, outcome: "cleared" };
@@ -247,33 +270,46 @@ export async function runMirror(
 
   const state = await loadMirrorState(ctx, examId);
   const after = state?.mirroredThrough ?? -Infinity;
-  const entries = new Map<Id<"users">, V1Participant | null>();
-  let through = after;
+  // 1. The settled events past the watermark, and for each attempt the last version among them.
+  const passed: { at: number; live: boolean }[] = [];
+  const attempts = new Map<Id<"users">, { firstEvent: number; toVersion: number }>();
   let isDone = true;
   mirrorTestHooks.beforeStep?.("events", examId);
   for await (const event of eventsAfter(ctx, examId, after, o.upTo)) {
-    const needsAttempt = event.origin !== "legacy_import" && !entries.has(event.userId);
     const maxEvents = mirrorTestHooks.maxEventsPerRun;
-    if (result.eventsRead > 0 && ((maxEvents !== undefined && result.eventsRead >= maxEvents) || (needsAttempt && (await readBudgetSpent(ctx))))) {
+    if (passed.length > 0 && ((maxEvents !== undefined && passed.length >= maxEvents) || (await readBudgetSpent(ctx, RUN_READ_SHARE / 2)))) {
       isDone = false;
       break;
     }
     // A legacy import's source is the array entry itself: it is passed, never written back.
-    if (event.origin !== "legacy_import") {
-      result.liveEvents += 1;
-      if (needsAttempt) {
-        mirrorTestHooks.beforeStep?.("attempt", examId);
-        const { state: attempt } = await loadAttempt(ctx, { examId, userId: event.userId });
-        entries.set(event.userId, attempt.participation === null ? null : entryOfFacts(event.userId, { ...attempt.participation, answers: attempt.answers }));
-      }
+    const live = event.origin !== "legacy_import";
+    if (live) {
+      const seen = attempts.get(event.userId);
+      if (seen === undefined) attempts.set(event.userId, { firstEvent: passed.length, toVersion: event.version });
+      else seen.toVersion = Math.max(seen.toVersion, event.version);
     }
-    result.eventsRead += 1;
-    through = event._creationTime;
+    passed.push({ at: event._creationTime, live });
   }
+  // 2. Each attempt replayed from its stream up to that version: only settled events are read, never what
+  //    students are writing now (rows, stream heads), so a student acting again does not disturb the run.
+  const entries = new Map<Id<"users">, V1Participant | null>();
+  for (const [userId, { firstEvent, toVersion }] of attempts) {
+    if (entries.size > 0 && (await readBudgetSpent(ctx))) {
+      // Out of budget: the watermark stops before this attempt's first event (later ones of loaded attempts are re-read next run).
+      passed.splice(firstEvent);
+      isDone = false;
+      break;
+    }
+    mirrorTestHooks.beforeStep?.("attempt", examId);
+    entries.set(userId, await entryAt(ctx, { examId, userId }, toVersion));
+  }
+  result.eventsRead = passed.length;
+  result.liveEvents = passed.filter((e) => e.live).length;
   if (result.eventsRead === 0) return result; // nothing past the watermark: nothing written
+  const through = passed[passed.length - 1]!.at;
   // Done: everything up to `upTo` is in (a finite upTo is the watermark, so the next run starts there).
   const mirroredThrough = isDone && Number.isFinite(o.upTo) ? Math.max(after, o.upTo) : through;
-  result.mirroredThrough = mirroredThrough === -Infinity ? null : mirroredThrough;
+  result.mirroredThrough = mirroredThrough;
   result.isDone = isDone;
 
   const wanted = [...entries.values()].filter((e): e is V1Participant => e !== null);
@@ -314,6 +350,17 @@ export async function runMirror(
   else await ctx.db.patch("examMirrorStates", state._id, fields);
   if (!isDone && o.schedule !== false) await ctx.scheduler.runAfter(0, internal.legacyMirror.runExamMirror, { examId });
   return result;
+}
+
+/** The V1 entry of an attempt as it stood at `toVersion` (null: no participation, or a stream the catalog cannot read, left as it is). */
+async function entryAt(ctx: QueryCtx, stream: StreamId, toVersion: number): Promise<V1Participant | null> {
+  let attempt;
+  try {
+    attempt = replay(await readStream(ctx, stream, toVersion));
+  } catch {
+    return null; // rebuild/verify report unreadable streams; the array keeps what it had
+  }
+  return attempt.participation === null ? null : entryOfFacts(stream.userId, { ...attempt.participation, answers: attempt.answers });
 }
 
 /** The scheduled run: folds what has settled. */
