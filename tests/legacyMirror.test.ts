@@ -272,6 +272,15 @@ describe("the exam list's counts", () => {
     expect(list.find((e) => e.examId === w.examId)).toMatchObject({ participantCount: 6, completedCount: 5 });
   });
 
+  it("come from one summary as soon as the migration has filled an exam (its batch sets it from the shards it read)", async () => {
+    const t = newConvexTest();
+    const users = [await seedUser(t, "a"), await seedUser(t, "b"), await seedUser(t, "c")];
+    const entry = (userId: Id<"users">, completedAt?: number) => ({ userId, score: 0, answers: [], startedAt: T0 - 60_000, isPaused: false, pauseCount: 0, totalPausedMs: 0, ...(completedAt === undefined ? {} : { completedAt }) });
+    const { examId } = await seedExam(t, { participants: [entry(users[0]!.userId, T0 - 1), entry(users[1]!.userId), entry(users[2]!.userId)] });
+    for (let r = await t.mutation(internal.migrations.migrateExamParticipants, {}); !r.isDone; ) r = await t.mutation(internal.migrations.migrateExamParticipants, {});
+    expect(await counts(t, examId)).toEqual({ participants: 3, completed: 1, answers: 0, reads: 1 });
+  });
+
   it("follow a legacy participant imported on the fly by an action that appends nothing (V1 list from the array equals V2's)", async () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");

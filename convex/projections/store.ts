@@ -102,14 +102,18 @@ export class PendingCounters {
         .query("examCounterShards")
         .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
         .take(COUNTER_SHARDS * 4);
-      let total = NO_COUNTS;
+      let changed = false;
       for (const [shard, delta] of deltas) {
         if (isZero(delta)) continue;
         await applyCounterDelta(ctx, { examId, shard }, docs.find((d) => d.shard === shard) ?? null, delta);
-        total = addCounts(total, delta);
+        changed = true;
       }
-      // A batch writer (migration, rebuild) keeps the summary exact for its own changes; students leave theirs to the fold.
-      await addToSummary(ctx, examId, total);
+      // A batch writer (migration, rebuild) has just read every shard of the exam: it sets the summary to their
+      // sum, so an exam the migration filled is listed from one document at once. Students leave theirs to the fold.
+      if (changed) {
+        const before = docs.reduce<Counts>((sum, d) => addCounts(sum, d), NO_COUNTS);
+        await setCounterSummary(ctx, examId, [...deltas.values()].reduce<Counts>((sum, d) => addCounts(sum, d), before));
+      }
     }
     this.byExam.clear();
   }
@@ -154,7 +158,7 @@ async function loadSummary(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exa
 /**
  * Participant, completed and answer counts of an exam (V2 rows): its summary, one small read, never the
  * participants nor the shards. The summary follows students' actions when the exam's mirror job folds the
- * shards (MIRROR_SETTLE_MS after the action, or at once in synchronous mode); batch writers keep it exact.
+ * shards (MIRROR_RUN_DELAY_MS after the action, or at once in synchronous mode); batch writers set it from the shards they read.
  * An exam never folded yet has no summary: its shards are summed.
  */
 export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
@@ -184,12 +188,6 @@ export async function foldCounterSummary(ctx: MutationCtx, examId: Id<"exams">, 
   return setCounterSummary(ctx, examId, await sumCounterShards(ctx, examId), now);
 }
 
-/** Adds a batch writer's own change to an existing summary (absent: the shards, summed, are the counts). */
-async function addToSummary(ctx: MutationCtx, examId: Id<"exams">, delta: Counts) {
-  if (isZero(delta)) return;
-  const summary = await loadSummary(ctx, examId);
-  if (summary !== null) await ctx.db.patch("examCountSummaries", summary._id, addCounts(pickCounts(summary), delta));
-}
 
 /**
  * Makes the stored rows equal `rows`, writing only what differs. The participation
