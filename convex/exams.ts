@@ -170,18 +170,14 @@ function startExamHandler(origin: Origin) {
 function submitHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId, answers }: { examId: Id<"exams">; answers: SubmittedAnswer[] }) => {
     let questions: QuestionDocs = [];
-    // Grading always uses the live exam and question documents (both twins): the edited facts.
-    const { user, rules, facts } = await runCommand(
-      ctx,
-      examId,
-      origin,
-      async (r, at) => {
-        questions = await loadQuestions(ctx, r.questionIds);
-        const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
-        return { type: "SubmitAnswers", data: { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses } };
-      },
-      { live: true },
-    );
+    // Grading always uses the live question documents (both twins). V1 decides from the live exam; V2 from the
+    // copies (kept current by every write through lib/functions.ts), and from the live exam only before it would
+    // reject: a V2 student's action never reads the exam document, which holds the whole legacy array (issue 12).
+    const { user, rules, facts } = await runCommand(ctx, examId, origin, async (r, at) => {
+      questions = await loadQuestions(ctx, r.questionIds);
+      const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
+      return { type: "SubmitAnswers", data: { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses } };
+    });
     const answered = facts!.answers.map((a) => a.questionId).filter((id) => !rules.questionIds.includes(id));
     const others = await loadQuestions(ctx, [...new Set(answered)]);
     return resultsView(rules.info, { maxScore: maxScoreOf(questions), questions: [...questions, ...others] }, user._id, facts!);

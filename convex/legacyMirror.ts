@@ -1,38 +1,234 @@
 /**
  * Operator commands for the legacy mirror (projections/legacyMirror.ts) and the
- * exam definitions the V2 reads rely on. Internal: run with `npx convex run`.
+ * exam definitions the V2 reads rely on, and the mirror's scheduled job.
+ * Internal: run with `npx convex run`.
  *
  * @example
- * npx convex run legacyMirror:legacyMirrorStatus
+ * npx convex run legacyMirror:legacyMirrorStatus            # each exam's lag; follow continueCursor until isDone
+ * npx convex run legacyMirror:drainLegacyMirror            # mirrors everything now; reports when every array is current
  * npx convex run legacyMirror:setExamLegacyMirror '{"examId":"…","enabled":false}'
  * npx convex run legacyMirror:setGlobalLegacyMirror '{"enabled":false}'
+ * npx convex run legacyMirror:setLegacyMirrorSync '{"sync":true}'                 # every exam, zero lag
+ * npx convex run legacyMirror:setLegacyMirrorSync '{"examId":"…","sync":true}'    # one exam
  * npx convex run legacyMirror:syncExamDefinitions '{}'   # repeat with the returned cursor until isDone
  */
 import { v } from "convex/values";
-import { internalQuery, type QueryCtx } from "./_generated/server";
+import { internal } from "./_generated/api";
+import type { Id } from "./_generated/dataModel";
+import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
 import { internalMutation } from "./lib/functions";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";
-import { entryOfFacts, factsOfRow, LIMITS } from "./model/examViews";
-import { loadAnswers } from "./projections/store";
-import { documentLimitProblem, legacyMirrorGloballyEnabled, withEntry } from "./projections/legacyMirror";
+import { entryOfFacts, factsOfRow } from "./model/examViews";
+import { foldCounterSummary, loadAnswers } from "./projections/store";
+import {
+  documentLimitProblem,
+  drainExamMirror,
+  legacyMirrorGloballyEnabled,
+  legacyMirrorGloballySync,
+  markMirrorCurrent,
+  mirrorEnabledFor,
+  mirrorLag,
+  runSettledMirror,
+  unmirroredCheck,
+  withEntry,
+} from "./projections/legacyMirror";
 
-/** The global switch and every exam's mirror state. */
+/** A status or drain page stops taking exams once any of its figures passes this share of a Convex limit. */
+const PAGE_BUDGET_SHARE = 0.15;
+
+async function pageBudgetSpent(ctx: QueryCtx, share: number = PAGE_BUDGET_SHARE): Promise<boolean> {
+  const m = await ctx.meta.getTransactionMetrics();
+  const over = (used: number, limit: number) => used >= limit * share;
+  return (
+    over(m.bytesRead.used, CONVEX_LIMITS.bytesRead) ||
+    over(m.documentsRead.used, CONVEX_LIMITS.documentsRead) ||
+    over(m.bytesWritten.used, CONVEX_LIMITS.bytesWritten) ||
+    over(m.documentsWritten.used, CONVEX_LIMITS.documentsWritten) ||
+    over(m.databaseQueries.used, CONVEX_LIMITS.databaseQueries)
+  );
+}
+
+function parseCursor(cursor: string | null | undefined): number {
+  const after = cursor === undefined || cursor === null || cursor === "" ? -Infinity : Number(cursor);
+  if (Number.isNaN(after)) throw domainError("INVALID_ARGUMENT", `Bad cursor ${cursor}.`);
+  return after;
+}
+
+/** The next exam definition after `after` (creation time), one at a time. */
+async function nextDefinition(ctx: QueryCtx, after: number) {
+  const [definition] = await ctx.db
+    .query("examDefinitions")
+    .withIndex("by_creation_time", (q) => q.gt("_creationTime", after))
+    .take(1);
+  return definition ?? null;
+}
+
+/**
+ * The global switches and every exam's mirror state and lag: events past the array's watermark
+ * (counted up to LAG_COUNT_CAP, `eventsAtLeast` beyond), the oldest one's time and age, whether the
+ * array is current. A page ends once 15% of any limit is used: follow `continueCursor` until `isDone`.
+ */
 export const legacyMirrorStatus = internalQuery({
-  args: {},
-  handler: async (ctx) => {
-    const defs = await ctx.db.query("examDefinitions").take(LIMITS.exams);
-    return {
-      globallyEnabled: await legacyMirrorGloballyEnabled(ctx),
-      exams: defs.map((d) => ({
+  args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  handler: async (ctx, { cursor }) => {
+    const now = Date.now();
+    const exams = [];
+    let after = parseCursor(cursor);
+    let isDone = true;
+    for (;;) {
+      if (exams.length > 0 && (await pageBudgetSpent(ctx))) {
+        isDone = false;
+        break;
+      }
+      const d = await nextDefinition(ctx, after);
+      if (d === null) break;
+      after = d._creationTime;
+      const lag = await mirrorLag(ctx, d.examId, { count: true, now });
+      exams.push({
         examId: d.examId,
         title: d.title,
         legacyMirror: d.legacyMirror,
         legacyCleared: d.legacyCleared,
+        sync: d.legacyMirrorSync ?? null,
         ...(d.legacyMirrorFailure === undefined ? {} : { legacyMirrorFailure: d.legacyMirrorFailure }),
-      })),
+        arrayCurrent: mirrorEnabledFor(d) && lag.current,
+        lag,
+      });
+    }
+    return {
+      globallyEnabled: await legacyMirrorGloballyEnabled(ctx),
+      globallySync: await legacyMirrorGloballySync(ctx),
+      exams,
+      isDone,
+      continueCursor: String(after),
     };
+  },
+});
+
+/** Which of `userIds` have live events on the exam that its array does not reflect yet (verification's pending entries). */
+export const unmirroredUsers = internalQuery({
+  args: { examId: v.id("exams"), userIds: v.array(v.id("users")) },
+  handler: async (ctx, { examId, userIds }) => {
+    const unmirrored = await unmirroredCheck(ctx, examId);
+    const out: Id<"users">[] = [];
+    for (const userId of userIds) if (await unmirrored(userId)) out.push(userId);
+    return out;
+  },
+});
+
+/** The mirror job: scheduled by every student action (MIRROR_RUN_DELAY_MS ahead), and by a run that reached its budget. */
+export const runExamMirror = internalMutation({
+  args: { examId: v.id("exams") },
+  handler: async (ctx, { examId }) => runSettledMirror(ctx, examId),
+});
+
+/**
+ * Folds the exam's counter shards into its summary (what the exam list reads): scheduled by every mirror
+ * run that passed events. Reads the shards, which students write: Convex retries it on a conflict, and
+ * it is small (COUNTER_SHARDS documents, one write at most).
+ */
+export const foldExamCounters = internalMutation({
+  args: { examId: v.id("exams") },
+  handler: async (ctx, { examId }) => ({ folded: await foldCounterSummary(ctx, examId) }),
+});
+
+/** One page of drainLegacyMirror: exams from `cursor` mirrored to their latest event, while the budget lasts. */
+export const drainLegacyMirrorPage = internalMutation({
+  args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  handler: async (ctx, { cursor }) => {
+    const page = { examsDrained: 0, liveEvents: 0, entriesWritten: 0, examDocumentWrites: 0, isDone: true, continueCursor: "" };
+    let after = parseCursor(cursor);
+    for (;;) {
+      if (page.examsDrained > 0 && (await pageBudgetSpent(ctx, 0.05))) {
+        page.isDone = false;
+        break;
+      }
+      const d = await nextDefinition(ctx, after);
+      if (d === null) break;
+      const run = await drainExamMirror(ctx, d.examId);
+      page.liveEvents += run.liveEvents;
+      page.entriesWritten += run.entriesWritten;
+      page.examDocumentWrites += Number(run.examWritten);
+      if (!run.isDone) {
+        page.isDone = false; // the same exam again, next page
+        break;
+      }
+      page.examsDrained += 1;
+      after = d._creationTime;
+    }
+    page.continueCursor = String(after);
+    return page;
+  },
+});
+
+type StatusPage = {
+  exams: { examId: Id<"exams">; legacyMirror: boolean; legacyCleared: boolean; arrayCurrent: boolean; legacyMirrorFailure?: unknown; lag: { events: number } }[];
+  isDone: boolean;
+  continueCursor: string;
+};
+
+/**
+ * Mirrors every exam's log into its array now (rollback option 2 starts here), then reads the status
+ * back: `arraysCurrent` is true when every exam whose mirror is on has its array at its latest event.
+ * Exams with the mirror off, failed or cleared are listed in `notMirrored` (their arrays are not kept).
+ */
+export const drainLegacyMirror = internalAction({
+  args: {},
+  handler: async (ctx) => {
+    const totals = { calls: 0, examsDrained: 0, liveEvents: 0, entriesWritten: 0, examDocumentWrites: 0 };
+    for (let cursor: string | undefined; ; ) {
+      const page: { examsDrained: number; liveEvents: number; entriesWritten: number; examDocumentWrites: number; isDone: boolean; continueCursor: string } =
+        await ctx.runMutation(internal.legacyMirror.drainLegacyMirrorPage, { cursor });
+      totals.calls += 1;
+      totals.examsDrained += page.examsDrained;
+      totals.liveEvents += page.liveEvents;
+      totals.entriesWritten += page.entriesWritten;
+      totals.examDocumentWrites += page.examDocumentWrites;
+      if (page.isDone) break;
+      cursor = page.continueCursor;
+    }
+    const lagging: { examId: Id<"exams">; events: number }[] = [];
+    const notMirrored: { examId: Id<"exams">; reason: string }[] = [];
+    for (let cursor: string | undefined; ; ) {
+      const page: StatusPage = await ctx.runQuery(internal.legacyMirror.legacyMirrorStatus, { cursor });
+      for (const e of page.exams) {
+        if (e.legacyCleared) notMirrored.push({ examId: e.examId, reason: "array cleared by cleanup" });
+        else if (e.legacyMirrorFailure !== undefined) notMirrored.push({ examId: e.examId, reason: "mirror failed (document too big)" });
+        else if (!e.legacyMirror) notMirrored.push({ examId: e.examId, reason: "mirror switched off" });
+        else if (!e.arrayCurrent) lagging.push({ examId: e.examId, events: e.lag.events });
+      }
+      if (page.isDone) break;
+      cursor = page.continueCursor;
+    }
+    return { ...totals, arraysCurrent: lagging.length === 0, lagging, notMirrored };
+  },
+});
+
+/**
+ * The mirror's synchronous mode, for one exam (`examId`) or as the global default. Synchronous: each
+ * student action mirrors inside its own transaction (zero lag; every student of the exam then reads and
+ * writes the exam document, as V1 did, and contends). `sync: null` with an `examId` returns the exam to
+ * the global default. Asynchronous (default): the per-exam job mirrors, MIRROR_SETTLE_MS behind.
+ */
+export const setLegacyMirrorSync = internalMutation({
+  args: { examId: v.optional(v.id("exams")), sync: v.union(v.boolean(), v.null()) },
+  handler: async (ctx, { examId, sync }) => {
+    if (examId !== undefined) {
+      const definition = await ensureExamDefinition(ctx, examId);
+      await ctx.db.patch("examDefinitions", definition._id, { legacyMirrorSync: sync ?? undefined });
+      // The first synchronous action folds whatever the job had not yet: nothing is skipped.
+      return { examId, sync };
+    }
+    if (sync === null) throw domainError("INVALID_ARGUMENT", "The global mode is true or false; null applies to one exam only.");
+    const doc = await ctx.db
+      .query("examApiSettings")
+      .withIndex("by_key", (q) => q.eq("key", "legacyMirrorSync"))
+      .unique();
+    if (doc === null) await ctx.db.insert("examApiSettings", { key: "legacyMirrorSync", enabled: sync });
+    else await ctx.db.patch("examApiSettings", doc._id, { enabled: sync });
+    return { sync };
   },
 });
 
@@ -85,24 +281,13 @@ export const setExamLegacyMirror = internalMutation({
     if (problem !== null) throw domainError("INVALID_ARGUMENT", `Cannot mirror this exam: ${problem}.`);
     await ctx.db.patch("exams", examId, { participants });
     await ctx.db.patch("examDefinitions", definition._id, { legacyMirror: true, legacyMirrorFailure: undefined });
+    await markMirrorCurrent(ctx, examId); // the array now holds every attempt's rows, so every event
     return { examId, legacyMirror: true, entriesWritten: rows.length };
   },
 });
 
 /** A page stops taking exams once any of its transaction's figures passes this share of Convex's limit. */
 const SYNC_PAGE_BUDGET_SHARE = 0.25;
-
-async function syncBudgetSpent(ctx: QueryCtx): Promise<boolean> {
-  const m = await ctx.meta.getTransactionMetrics();
-  const over = (used: number, limit: number) => used >= limit * SYNC_PAGE_BUDGET_SHARE;
-  return (
-    over(m.bytesRead.used, CONVEX_LIMITS.bytesRead) ||
-    over(m.documentsRead.used, CONVEX_LIMITS.documentsRead) ||
-    over(m.bytesWritten.used, CONVEX_LIMITS.bytesWritten) ||
-    over(m.documentsWritten.used, CONVEX_LIMITS.documentsWritten) ||
-    over(m.databaseQueries.used, CONVEX_LIMITS.databaseQueries)
-  );
-}
 
 /**
  * Creates or refreshes the definition AND the question sheet of every exam
@@ -130,7 +315,7 @@ export const syncExamDefinitions = internalMutation({
       await syncExamDefinition(ctx, exam);
       synced += 1;
       after = exam._creationTime;
-      if (synced >= max || (await syncBudgetSpent(ctx))) return { synced, isDone: false, continueCursor: String(after) };
+      if (synced >= max || (await pageBudgetSpent(ctx, SYNC_PAGE_BUDGET_SHARE))) return { synced, isDone: false, continueCursor: String(after) };
     }
   },
 });

@@ -94,6 +94,7 @@ export default defineSchema({
     legacyMirrorFailure: v.optional(
       v.object({ userId: v.id("users"), reason: v.string(), at: v.number() }),
     ), // set when a write could not be mirrored into the V1 array
+    legacyMirrorSync: v.optional(v.boolean()), // operator setting: mirror inside each student's own transaction (zero lag, contention)
   })
     .index("by_exam", ["examId"])
     // Exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled): what V1's lists read arrays of.
@@ -137,7 +138,10 @@ export default defineSchema({
 
   // Operator switches of the exam API, one document per key (absent = default). Written by convex/legacyMirror.ts.
   examApiSettings: defineTable({
-    key: v.literal("legacyMirror"), // global switch of the legacy mirror (default on)
+    key: v.union(
+      v.literal("legacyMirror"), // global switch of the legacy mirror (default on)
+      v.literal("legacyMirrorSync"), // global synchronous mode of the mirror (default off: a per-exam job mirrors)
+    ),
     enabled: v.boolean(),
   }).index("by_key", ["key"]),
 
@@ -158,6 +162,26 @@ export default defineSchema({
     reason: v.string(), // the error, code first
     at: v.number(),
   }).index("by_exam_and_index", ["examId", "sourceIndex"]),
+
+  // How far the legacy mirror has folded an exam's log into its V1 array. Written only by the mirror job
+  // (projections/legacyMirror.ts); never read by a student's action, so students and the job never conflict.
+  examMirrorStates: defineTable({
+    examId: v.id("exams"),
+    mirroredThrough: v.number(), // every event of the exam created at or before this time is in the array (or needs no entry)
+    lastRunAt: v.number(),
+    eventsMirrored: v.number(), // live events folded so far (all runs)
+    runs: v.number(), // runs that wrote something
+  }).index("by_exam", ["examId"]),
+
+  // One exam's counts, folded from its counter shards by the mirror job (and kept exact by batch writers):
+  // what the exam list reads, one document per exam. Students never write it.
+  examCountSummaries: defineTable({
+    examId: v.id("exams"),
+    participants: v.number(),
+    completed: v.number(),
+    answers: v.number(),
+    foldedAt: v.number(),
+  }).index("by_exam", ["examId"]),
 
   // Where each operator pass over the exams stands (resumable batches). Written by convex/migrations.ts.
   migrationProgress: defineTable({

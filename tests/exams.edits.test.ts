@@ -8,7 +8,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
-import { newConvexTest, seedUser, snapshotTables, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
+import { newConvexTest, seedUser, snapshotTables, runScheduled, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { attempt, readEverything } from "./support/exams";
 import { withExamCopies } from "../convex/model/examCopies";
 
@@ -328,7 +328,7 @@ describe("the scheduled repair (crons.ts: examAdmin.runExamCopyRepair)", () => {
     });
     expect((await verifyAll(w.t)).length).toBe(26);
     await w.t.mutation(internal.examAdmin.runExamCopyRepair, {});
-    await w.t.finishAllScheduledFunctions(() => {});
+    await runScheduled(w.t);
     expect(await verifyAll(w.t)).toEqual([]);
     expect(await w.ada.as.query(api.exams.getAllExamsMetadataV2, {})).toHaveLength(26);
   });

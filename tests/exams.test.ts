@@ -11,7 +11,7 @@ import { getConvexSize, getDocumentSize } from "convex/values";
 import { CONVEX_LIMITS, SUBMIT_GRACE_MS } from "../convex/lib/limits";
 import { importLegacyEntries } from "../convex/model/attempts";
 import { documentLimitProblem } from "../convex/projections/legacyMirror";
-import { newConvexTest, seedExam, seedUser, snapshotTables, useFakeClock, type TestConvex } from "./support/convex";
+import { newConvexTest, runScheduled, seedExam, seedUser, snapshotTables, useFakeClock, type TestConvex } from "./support/convex";
 import {
   arrayAndTables,
   attempt,
@@ -255,6 +255,7 @@ describe("legacy attempts", () => {
       answers: questionIds.map((questionId) => ({ questionId, selectedAnswer: "a" })),
     });
     expect(results).toMatchObject({ score: 3, totalPausedMs: 60_000, startedAt: adaEntry.startedAt });
+    await runScheduled(t); // the exam's mirror job
 
     // The first entry was rewritten in place; the duplicate and bob's entry are untouched; nothing reordered.
     const exam = await t.run((ctx) => ctx.db.get("exams", examId));
@@ -321,6 +322,7 @@ describe("the legacy mirror", () => {
     await t.run((ctx) => ctx.db.patch("exams", examId, { participants: [big] })); // stored: under 1 MiB, within the mirror's margin
     const session = await ada.as.mutation(api.exams.startExam, { examId });
     expect(session.status).toBe("in_progress");
+    await runScheduled(t); // the exam's mirror job finds the array too big
     const { def, exam } = await t.run(async (ctx) => ({
       def: await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
       exam: await ctx.db.get("exams", examId),
@@ -348,11 +350,13 @@ describe("the legacy mirror", () => {
 
     await t.mutation(internal.legacyMirror.setExamLegacyMirror, { examId, enabled: false });
     await bob.as.mutation(api.exams.startExamV2, { examId });
+    await runScheduled(t);
     expect((await arrayAndTables(t, examId)).array).not.toHaveProperty(bob.userId); // not mirrored: the array is stale
     expect((await bob.as.query(api.exams.getExamSession, { examId })).status).toBe("in_progress"); // V1 serves from V2
 
     await t.mutation(internal.legacyMirror.setGlobalLegacyMirror, { enabled: false });
     await ada.as.mutation(api.exams.startPauseV2, { examId: otherExam });
+    await runScheduled(t); // the job finds the global switch off and turns the exam's own off
     await t.mutation(internal.legacyMirror.setGlobalLegacyMirror, { enabled: true });
     // The exam written while the global switch was off stays off (its array missed a write).
     const status = await t.query(internal.legacyMirror.legacyMirrorStatus, {});

@@ -1,7 +1,8 @@
 /**
  * The one write path: every student action, from the V1 or the V2 API, and
  * every legacy import, is a command decided against the attempt's state,
- * appended to its stream, and projected into the V2 rows in the same mutation.
+ * appended to its stream, and projected into the V2 rows in the same mutation;
+ * the V1 array follows through the exam's mirror job (projections/legacyMirror.ts).
  *
  * @example
  * await executeCommand(ctx, {
@@ -25,7 +26,7 @@ import {
 } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
 import { loadStoredAttempt, writeAttemptRows, type PendingCounters, type StoredAttempt } from "../projections/store";
-import { mirrorLegacyEntry } from "../projections/legacyMirror";
+import { afterLiveWrite } from "../projections/legacyMirror";
 
 export type LoadedAttempt = {
   stored: StoredAttempt;
@@ -117,8 +118,12 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     attemptRows(state, { version: last.version, hash: last.hash }),
     input.counters,
   );
-  // The V1 array entry follows live writes (rollback safety); a legacy import's (or roll-forward's) source IS that entry.
-  if (input.origin !== "legacy_import" && input.origin !== "legacy_rollforward") await mirrorLegacyEntry(ctx, stream, state, last.recordedAt);
+  // The V1 array entry follows live writes (rollback safety) through the exam's mirror job, which also folds the
+  // counter shards into the exam's summary: a student's on-the-fly import moved a shard too (a batch's are
+  // written into the summary by its own flush). A legacy import's or roll-forward's source IS the array entry:
+  // nothing to write back.
+  const fromArray = input.origin === "legacy_import" || input.origin === "legacy_rollforward";
+  if (!fromArray || input.counters === undefined) await afterLiveWrite(ctx, stream.examId);
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
 

@@ -200,6 +200,19 @@ async function pendingDefinitions(ctx: QueryCtx): Promise<ExamDefinition[]> {
  * refused with LIMIT_EXCEEDED before it could take the call past half the read limit.
  */
 async function budgetedExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exams"> | null> {
+  await v1ListBudget(ctx);
+  return ctx.db.get("exams", examId);
+}
+
+/**
+ * Index ranges a V1 list may spend on one exam not yet migrated: whether its array is current (the mirror's
+ * watermark, the exam's events after it: 2), its document or its V2 counts (1–2). About 500 such exams fit in
+ * half of Convex's 4,096 ranges; once migrated, an exam costs its definition only (MAX_LISTED_EXAMS).
+ */
+const V1_LIST_RANGES_PER_UNMIGRATED_EXAM = 4;
+
+/** Refuses with LIMIT_EXCEEDED, by name, before one more not-migrated exam could take a V1 list past half a limit. */
+async function v1ListBudget(ctx: QueryCtx): Promise<void> {
   const m = await ctx.meta.getTransactionMetrics();
   if (m.bytesRead.used + CONVEX_LIMITS.documentBytes > HALF_TRANSACTION_LIMITS.bytesRead) {
     throw domainError(
@@ -207,7 +220,12 @@ async function budgetedExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<
       `Reading the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.bytesRead}-byte read limit: run the migration.`,
     );
   }
-  return ctx.db.get("exams", examId);
+  if (m.databaseQueries.used + V1_LIST_RANGES_PER_UNMIGRATED_EXAM > HALF_TRANSACTION_LIMITS.databaseQueries) {
+    throw domainError(
+      "LIMIT_EXCEEDED",
+      `Checking the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.databaseQueries}-index-range limit: run the migration.`,
+    );
+  }
 }
 
 /**
@@ -319,6 +337,7 @@ export const v1Source: ExamSource = {
     const [defs, globallyEnabled] = await Promise.all([allDefinitions(ctx), legacyMirrorGloballyEnabled(ctx)]);
     const out = [];
     for (const definition of defs) {
+      if (!legacyArrayImported(definition)) await v1ListBudget(ctx);
       const fromArray = !legacyArrayImported(definition) && (await arrayIsCurrent(ctx, definition, globallyEnabled));
       const doc = fromArray ? await budgetedExamDoc(ctx, definition.examId) : null;
       const counts = doc !== null ? countEntries(doc.participants) : await countParticipants(ctx, definition.examId);

@@ -36,6 +36,7 @@ import {
   type Usage,
 } from "./migration";
 import { compareV1Entry, type VerificationIssue } from "./verification";
+import { drainExamMirror } from "../projections/legacyMirror";
 
 export type Pass = "migrate" | "cleanup";
 export type Progress = Doc<"migrationProgress">;
@@ -325,6 +326,12 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   if (!options.clearAfterMigration) return true;
 
   if (at.step === "import") Object.assign(at, { step: "verify", nextIndex: 0, issues: 0 });
+  // The array must hold every live event before it is compared with the rows (and cleared): drain the mirror first.
+  if (at.nextIndex === 0 && !options.dryRun) {
+    const drained = await drainExamMirror(ctx, examId);
+    if (!drained.isDone) return false;
+    if (drained.examWritten) return processExam(batch, (await ctx.db.get("exams", examId))!, at, false);
+  }
   const definition = await getExamDefinition(ctx, examId);
   if (definition?.legacyCleared === true && participants.length === 0) return true;
   for (; at.nextIndex < participants.length; at.nextIndex++) {

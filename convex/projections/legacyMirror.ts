@@ -1,37 +1,91 @@
 /**
- * The legacy mirror projector: after every live write, rewrites the user's
- * entry in `exams.participants` exactly as the V1 code would have left it, so
- * the operators can switch the frontend back to V1 or redeploy the old code
- * with nothing lost. Runs in the write's own mutation (called by executeCommand).
+ * The legacy mirror: folds the log into each exam's V1 array (`exams.participants`),
+ * every attempt's entry exactly as the V1 code would have left it, so that the
+ * operators can switch the frontend back to V1 or redeploy the old code with
+ * nothing lost.
  *
- * The array is "current" (V1 may serve an exam from it) only while the exam's
- * mirror is on, never failed, the array not cleared and the global switch on.
- * Otherwise the V1 functions serve that exam from the V2 tables.
+ * It runs as a per-exam job, off the students' write path: a student's action
+ * writes its own stream, rows and one counter shard, and schedules a run
+ * ({@link afterLiveWrite}); it never reads the exam document. A run reads the
+ * exam's events past its watermark (`examMirrorStates.mirroredThrough`, written
+ * only here), loads each of their attempts once, rewrites the exam document at
+ * most once and moves the watermark, all in one transaction, then schedules the
+ * fold of the counter shards into the exam's summary (a small job of its own, so
+ * that the run reads nothing students write): one run serves every action since the last
+ * one, the runs scheduled behind it find nothing past the watermark and write
+ * nothing, and two runs of one exam serialize on the watermark document (never
+ * more than one effective run at a time). A run that reaches its budget
+ * schedules the rest; an aborted run changes nothing and the next one redoes it.
+ *
+ * A run folds only events older than MIRROR_SETTLE_MS: an event's `_creationTime`
+ * is set when its transaction runs, so a watermark at "now" could pass an event
+ * whose transaction commits a moment later. The settle time is far beyond any
+ * transaction Convex lets run, and keeps the job's read range clear of the
+ * events students are appending (no conflict between them). Drains (operator,
+ * cleanup) and the synchronous mode read to the end (and the shards) instead, and conflict.
+ *
+ * The array is "current" (V1 may serve an exam from it alone) only while the
+ * mirror is on, never failed, the array not cleared, the global switch on and
+ * the watermark at or past the exam's latest event; otherwise the V1 functions
+ * serve the exam from the V2 rows (model/examSources.ts).
  *
  * @example
- * const outcome = await mirrorLegacyEntry(ctx, { examId, userId }, state);
- * // "written" | "off" | "failed" (the exam is flagged; the student's action still succeeds)
+ * await afterLiveWrite(ctx, examId);                       // in the student's transaction: schedules a run (or mirrors, in sync mode)
+ * const run = await runMirror(ctx, examId, { upTo: Date.now() - MIRROR_SETTLE_MS });
+ * const lag = await mirrorLag(ctx, examId);               // { current, events, oldestAt, ... }
  */
 import { getDocumentSize, type Value } from "convex/values";
-import type { Doc } from "../_generated/dataModel";
+import { internal } from "../_generated/api";
+import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
 import { CONVEX_LIMITS } from "../lib/limits";
-import type { AttemptState } from "../events/decider";
-import type { StreamId } from "../events/store";
-import { ensureExamDefinition, type ExamDefinition } from "../model/examDefinitions";
+import { canonicalJson } from "../events/hash";
+import { replay } from "../events/decider";
+import { readStream, type StreamId } from "../events/store";
+import { getExamDefinition, type ExamDefinition } from "../model/examDefinitions";
 import { entryOfFacts } from "../model/examViews";
+import { foldCounterSummary } from "./store";
 
 /** Room left under Convex's 1 MiB document limit for our size estimate's error. */
 export const MIRROR_SIZE_MARGIN_BYTES = 32 * 1024;
 
-/** The global switch (absent = on). One small document read. */
-export async function legacyMirrorGloballyEnabled(ctx: QueryCtx): Promise<boolean> {
+/** A run folds only events at least this old (see the module comment). */
+export const MIRROR_SETTLE_MS = 5_000;
+
+/** Each action schedules its run this far ahead: past the settle time of its own events (whose times come a moment after the action's start). */
+export const MIRROR_RUN_DELAY_MS = MIRROR_SETTLE_MS + 1_000;
+
+/**
+ * A run stops taking events once any of its reads passes this share of a Convex limit, leaving room
+ * for the exam document (read and written, up to 1 MiB each) within half of every limit.
+ */
+const RUN_READ_SHARE = 0.3;
+
+/** Test-only: fault injection and smaller runs. Never set in production. */
+export const mirrorTestHooks: {
+  /** Called at each step of a run; a throw aborts the run's transaction (nothing it wrote is kept). */
+  beforeStep?: (step: "events" | "attempt" | "exam" | "watermark", examId: Id<"exams">) => void;
+  /** Stop a run after this many events (resumed by the run it schedules). */
+  maxEventsPerRun?: number;
+} = {};
+
+async function setting(ctx: QueryCtx, key: "legacyMirror" | "legacyMirrorSync"): Promise<boolean | undefined> {
   const doc = await ctx.db
     .query("examApiSettings")
-    .withIndex("by_key", (q) => q.eq("key", "legacyMirror"))
+    .withIndex("by_key", (q) => q.eq("key", key))
     .unique();
-  return doc?.enabled ?? true;
+  return doc?.enabled;
+}
+
+/** The global switch (absent = on). One small document read. */
+export async function legacyMirrorGloballyEnabled(ctx: QueryCtx): Promise<boolean> {
+  return (await setting(ctx, "legacyMirror")) ?? true;
+}
+
+/** The global synchronous mode (absent = off: the per-exam job mirrors). */
+export async function legacyMirrorGloballySync(ctx: QueryCtx): Promise<boolean> {
+  return (await setting(ctx, "legacyMirrorSync")) ?? false;
 }
 
 /** Whether the mirror may write this exam's array (per-exam switch, not cleared, not failed). */
@@ -39,8 +93,62 @@ export function mirrorEnabledFor(definition: ExamDefinition): boolean {
   return definition.legacyMirror && !definition.legacyCleared && definition.legacyMirrorFailure === undefined;
 }
 
+export async function loadMirrorState(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"examMirrorStates"> | null> {
+  return ctx.db
+    .query("examMirrorStates")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .unique();
+}
+
+/** The exam's events created after `after` (and up to `upTo`), oldest first. */
+function eventsAfter(ctx: QueryCtx, examId: Id<"exams">, after: number, upTo: number = Infinity) {
+  return ctx.db.query("examEvents").withIndex("by_exam", (q) => {
+    const from = q.eq("examId", examId).gt("_creationTime", after);
+    return Number.isFinite(upTo) ? from.lte("_creationTime", upTo) : from;
+  });
+}
+
+/** Events of the lag counted one by one at most (more are reported as `eventsAtLeast`). */
+export const LAG_COUNT_CAP = 100;
+
+export type MirrorLag = {
+  /** The array reflects the exam's latest event (nothing past the watermark). */
+  current: boolean;
+  /** Live events past the watermark: what the array is behind by. */
+  events: number;
+  /** Legacy imports past the watermark: already in the array (their source), a run only passes them. */
+  importsToPass: number;
+  /** The count reached LAG_COUNT_CAP events: there may be more. */
+  eventsAtLeast: boolean;
+  /** Creation time of the oldest live event not yet in the array, and its age at `now`. */
+  oldestAt: number | null;
+  ageMs: number | null;
+  mirroredThrough: number | null;
+};
+
+/** How far the exam's array is behind its log: one state read, one event read when current, up to LAG_COUNT_CAP + 1 otherwise. */
+export async function mirrorLag(ctx: QueryCtx, examId: Id<"exams">, o: { count?: boolean; now?: number } = {}): Promise<MirrorLag> {
+  const state = await loadMirrorState(ctx, examId);
+  const mirroredThrough = state?.mirroredThrough ?? null;
+  const behind = eventsAfter(ctx, examId, mirroredThrough ?? -Infinity);
+  const events = o.count === true ? await behind.take(LAG_COUNT_CAP + 1) : await behind.take(1);
+  const counted = events.slice(0, LAG_COUNT_CAP);
+  const live = counted.filter((e) => e.origin !== "legacy_import");
+  const oldestAt = live[0]?._creationTime ?? null;
+  const now = o.now ?? Date.now();
+  return {
+    current: events.length === 0,
+    events: live.length,
+    importsToPass: counted.length - live.length,
+    eventsAtLeast: events.length > LAG_COUNT_CAP,
+    oldestAt,
+    ageMs: oldestAt === null ? null : Math.max(0, now - oldestAt),
+    mirroredThrough,
+  };
+}
+
 /**
- * Whether an exam's embedded array describes every attempt, so V1 may serve it.
+ * Whether an exam's embedded array describes every attempt, so V1 may serve it from the array alone.
  * An exam the new backend never touched (no definition) has only its array.
  * The global switch is read only when the definition alone says yes (or pass it in, read once).
  */
@@ -50,7 +158,9 @@ export async function arrayIsCurrent(
   globallyEnabled?: boolean,
 ): Promise<boolean> {
   if (definition === null) return true;
-  return mirrorEnabledFor(definition) && (globallyEnabled ?? (await legacyMirrorGloballyEnabled(ctx)));
+  if (!mirrorEnabledFor(definition)) return false;
+  if (!(globallyEnabled ?? (await legacyMirrorGloballyEnabled(ctx)))) return false;
+  return (await mirrorLag(ctx, definition.examId)).current;
 }
 
 /** The array with `entry` in place of the user's FIRST entry (appended if absent). Never reorders. */
@@ -62,7 +172,7 @@ export function withEntry(participants: readonly V1Participant[], entry: V1Parti
   return out;
 }
 
-/** Why an exam document could not be stored (estimated with a safety margin), or null if it fits. */
+/** Why an exam document could not be stored (with a safety margin), or null if it fits. */
 export function documentLimitProblem(exam: Omit<Doc<"exams">, "_id" | "_creationTime"> & Partial<Doc<"exams">>): string | null {
   const entries = exam.participants?.length ?? 0;
   if (entries > CONVEX_LIMITS.arrayElements) {
@@ -75,39 +185,259 @@ export function documentLimitProblem(exam: Omit<Doc<"exams">, "_id" | "_creation
   return null;
 }
 
-export type MirrorOutcome = "written" | "off" | "failed";
+export type MirrorOutcome = "mirrored" | "off" | "failed" | "cleared";
+
+export type MirrorRunResult = {
+  outcome: MirrorOutcome;
+  /** Events passed by this run (live ones and legacy imports). */
+  eventsRead: number;
+  /** Live events among them (their attempts' entries were written). */
+  liveEvents: number;
+  entriesWritten: number;
+  /** Whether this run wrote the exam document (at most once per run). */
+  examWritten: boolean;
+  /** Whether this run folded the counter shards into the summary (synchronous mode and drains; a scheduled run leaves it to the fold job it schedules). */
+  countsFolded: boolean;
+  mirroredThrough: number | null;
+  /** False: the run reached its budget and scheduled the rest. */
+  isDone: boolean;
+};
+
+async function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise<boolean> {
+  const m = await ctx.meta.getTransactionMetrics();
+  const over = (used: number, limit: number) => used >= limit * share;
+  return (
+    over(m.bytesRead.used, CONVEX_LIMITS.bytesRead) ||
+    over(m.documentsRead.used, CONVEX_LIMITS.documentsRead) ||
+    over(m.databaseQueries.used, CONVEX_LIMITS.databaseQueries)
+  );
+}
 
 /**
- * Mirrors the attempt in `state` into the exam's array. Never throws for a
- * document that would be too big: it flags the exam and lets the write succeed.
- * While the global switch is off, the exam's own switch is turned off on its
- * first write (its array goes stale), so turning the global switch back on
- * never makes V1 trust an array that missed writes.
+ * One run of the exam's mirror job (see the module comment): events created after the watermark and
+ * up to `upTo` (Infinity: to the end), each of their attempts' entries written from the attempt's
+ * current state, the exam document rewritten once if anything changed, the watermark moved; the
+ * counters folded (here for a drain or the synchronous mode, by the fold job it schedules otherwise).
+ * Writes nothing when there is nothing past the watermark. `schedule` (default true): a run that
+ * reached its budget schedules the rest.
  */
-export async function mirrorLegacyEntry(
+export async function runMirror(
   ctx: MutationCtx,
-  stream: StreamId,
-  state: AttemptState,
-  now: number = Date.now(),
-): Promise<MirrorOutcome> {
-  const definition = await ensureExamDefinition(ctx, stream.examId);
-  if (!mirrorEnabledFor(definition)) return "off";
+  examId: Id<"exams">,
+  o: { upTo: number; now?: number; schedule?: boolean },
+): Promise<MirrorRunResult> {
+  const now = o.now ?? Date.now();
+  // Scheduled: the shards (which students keep writing) are folded by a job of their own, so that this run,
+  // which may rewrite a 1 MiB document, reads nothing a student writes. Otherwise (sync, drains): here.
+  const scheduled = o.schedule !== false && Number.isFinite(o.upTo);
+  const result: MirrorRunResult = {
+    outcome: "mirrored",
+    eventsRead: 0,
+    liveEvents: 0,
+    entriesWritten: 0,
+    examWritten: false,
+    countsFolded: scheduled ? false : await foldCounterSummary(ctx, examId, now),
+    mirroredThrough: null,
+    isDone: true,
+  };
+  const out = await mirrorEvents(ctx, examId, o, now, result);
+  // The counts of the events this run passed (and of any since) reach the summary right after it; with the
+  // mirror off (nothing passed, nothing read) every run hands the counts on.
+  if (scheduled && (out.eventsRead > 0 || out.outcome !== "mirrored")) {
+    await ctx.scheduler.runAfter(0, internal.legacyMirror.foldExamCounters, { examId });
+  }
+  return out;
+}
+
+async function mirrorEvents(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  o: { upTo: number; schedule?: boolean },
+  now: number,
+  result: MirrorRunResult,
+): Promise<MirrorRunResult> {
+  const definition = await getExamDefinition(ctx, examId);
+  if (definition === null) return { ...result, outcome: "off" }; // no event was ever appended through the exam API
+  if (definition.legacyCleared) return { ...result, outcome: "cleared" };
+  if (definition.legacyMirrorFailure !== undefined) return { ...result, outcome: "failed" };
+  if (!definition.legacyMirror) return { ...result, outcome: "off" };
   if (!(await legacyMirrorGloballyEnabled(ctx))) {
+    // The array is about to miss events: the exam's own switch goes off, so that switching the global
+    // one back on never makes V1 trust it (setExamLegacyMirror resyncs it).
     await ctx.db.patch("examDefinitions", definition._id, { legacyMirror: false });
-    return "off";
+    return { ...result, outcome: "off" };
   }
-  if (state.participation === null) return "off";
-  const exam = await ctx.db.get("exams", stream.examId);
-  if (exam === null) return "off";
-  const entry = entryOfFacts(stream.userId, { ...state.participation, answers: state.answers });
-  const participants = withEntry(exam.participants ?? [], entry);
-  const problem = documentLimitProblem({ ...exam, participants });
-  if (problem !== null) {
-    await ctx.db.patch("examDefinitions", definition._id, {
-      legacyMirrorFailure: { userId: stream.userId, reason: problem, at: now },
-    });
-    return "failed";
+
+  const state = await loadMirrorState(ctx, examId);
+  const after = state?.mirroredThrough ?? -Infinity;
+  // 1. The settled events past the watermark, and for each attempt the last version among them.
+  const passed: { at: number; live: boolean }[] = [];
+  const attempts = new Map<Id<"users">, { firstEvent: number; toVersion: number }>();
+  let isDone = true;
+  mirrorTestHooks.beforeStep?.("events", examId);
+  for await (const event of eventsAfter(ctx, examId, after, o.upTo)) {
+    const maxEvents = mirrorTestHooks.maxEventsPerRun;
+    if (passed.length > 0 && ((maxEvents !== undefined && passed.length >= maxEvents) || (await readBudgetSpent(ctx, RUN_READ_SHARE / 2)))) {
+      isDone = false;
+      break;
+    }
+    // A legacy import's source is the array entry itself: it is passed, never written back.
+    const live = event.origin !== "legacy_import";
+    if (live) {
+      const seen = attempts.get(event.userId);
+      if (seen === undefined) attempts.set(event.userId, { firstEvent: passed.length, toVersion: event.version });
+      else seen.toVersion = Math.max(seen.toVersion, event.version);
+    }
+    passed.push({ at: event._creationTime, live });
   }
-  await ctx.db.patch("exams", exam._id, { participants });
-  return "written";
+  // 2. Each attempt replayed from its stream up to that version: only settled events are read, never what
+  //    students are writing now (rows, stream heads), so a student acting again does not disturb the run.
+  const entries = new Map<Id<"users">, V1Participant | null>();
+  for (const [userId, { firstEvent, toVersion }] of attempts) {
+    if (entries.size > 0 && (await readBudgetSpent(ctx))) {
+      // Out of budget: the watermark stops before this attempt's first event (later ones of loaded attempts are re-read next run).
+      passed.splice(firstEvent);
+      isDone = false;
+      break;
+    }
+    mirrorTestHooks.beforeStep?.("attempt", examId);
+    entries.set(userId, await entryAt(ctx, { examId, userId }, toVersion));
+  }
+  result.eventsRead = passed.length;
+  result.liveEvents = passed.filter((e) => e.live).length;
+  if (result.eventsRead === 0) return result; // nothing past the watermark: nothing written
+  const through = passed[passed.length - 1]!.at;
+  // Done: everything up to `upTo` is in (a finite upTo is the watermark, so the next run starts there).
+  const mirroredThrough = isDone && Number.isFinite(o.upTo) ? Math.max(after, o.upTo) : through;
+  result.mirroredThrough = mirroredThrough;
+  result.isDone = isDone;
+
+  const wanted = [...entries.values()].filter((e): e is V1Participant => e !== null);
+  if (wanted.length > 0) {
+    mirrorTestHooks.beforeStep?.("exam", examId);
+    const exam = await ctx.db.get("exams", examId);
+    if (exam !== null) {
+      const before = exam.participants ?? [];
+      let participants = before;
+      for (const entry of wanted) {
+        const current = participants.find((p) => p.userId === entry.userId);
+        if (current !== undefined && canonicalJson(current) === canonicalJson(entry)) continue;
+        participants = withEntry(participants, entry);
+        result.entriesWritten += 1;
+      }
+      if (result.entriesWritten > 0) {
+        const problem = documentLimitProblem({ ...exam, participants });
+        if (problem !== null) {
+          // The student's actions stand; the exam is flagged and V1 serves it from V2 from now on.
+          await ctx.db.patch("examDefinitions", definition._id, {
+            legacyMirrorFailure: { userId: wanted[0]!.userId, reason: problem, at: now },
+          });
+          return { ...result, outcome: "failed", entriesWritten: 0, isDone: true };
+        }
+        await ctx.db.patch("exams", examId, { participants });
+        result.examWritten = true;
+      }
+    }
+  }
+  mirrorTestHooks.beforeStep?.("watermark", examId);
+  const fields = {
+    mirroredThrough,
+    lastRunAt: now,
+    eventsMirrored: (state?.eventsMirrored ?? 0) + result.liveEvents,
+    runs: (state?.runs ?? 0) + Number(result.examWritten),
+  };
+  if (state === null) await ctx.db.insert("examMirrorStates", { examId, ...fields });
+  else await ctx.db.patch("examMirrorStates", state._id, fields);
+  if (!isDone && o.schedule !== false) await ctx.scheduler.runAfter(0, internal.legacyMirror.runExamMirror, { examId });
+  return result;
+}
+
+/** The V1 entry of an attempt as it stood at `toVersion` (null: no participation, or a stream the catalog cannot read, left as it is). */
+async function entryAt(ctx: QueryCtx, stream: StreamId, toVersion: number): Promise<V1Participant | null> {
+  let attempt;
+  try {
+    attempt = replay(await readStream(ctx, stream, toVersion));
+  } catch {
+    return null; // rebuild/verify report unreadable streams; the array keeps what it had
+  }
+  return attempt.participation === null ? null : entryOfFacts(stream.userId, { ...attempt.participation, answers: attempt.answers });
+}
+
+/** The scheduled run: folds what has settled. */
+export async function runSettledMirror(ctx: MutationCtx, examId: Id<"exams">): Promise<MirrorRunResult> {
+  const now = Date.now();
+  return runMirror(ctx, examId, { upTo: now - MIRROR_SETTLE_MS, now });
+}
+
+/**
+ * Mirrors everything the exam's log holds, now, in this transaction (cleanup before it verifies, the
+ * operator's drain): true when the array is current (or the mirror is off for the exam), false when
+ * the budget ran out first (call again).
+ */
+export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">): Promise<MirrorRunResult> {
+  return runMirror(ctx, examId, { upTo: Infinity, schedule: false });
+}
+
+/** Whether the exam mirrors inside each student's own transaction (per exam, or the global setting). */
+async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition | null): Promise<boolean> {
+  return definition?.legacyMirrorSync ?? (await legacyMirrorGloballySync(ctx));
+}
+
+/**
+ * The mirror's part of a student's action, after its events and rows are written. Asynchronous
+ * (default): schedules the exam's job, which writes nothing another student's action writes.
+ * Synchronous: the run happens here, reading and rewriting the exam document and reading the
+ * exam's latest events and counter shards, as V1 did; every student of the exam then contends.
+ */
+export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">): Promise<void> {
+  const definition = await getExamDefinition(ctx, examId); // the exam API has set it up; a direct import may not have
+  if (await mirrorsSynchronously(ctx, definition)) {
+    await runMirror(ctx, examId, { upTo: Infinity });
+    return;
+  }
+  // Even with the mirror off the job runs: it folds the counter shards into the exam's summary.
+  await ctx.scheduler.runAfter(MIRROR_RUN_DELAY_MS, internal.legacyMirror.runExamMirror, { examId });
+}
+
+/**
+ * Sets the watermark to the exam's latest event (after the array was rewritten from the V2 rows in this
+ * transaction), folding the counters too: an array V1 trusts comes with exact counts (V1 ≡ V2 for the list).
+ */
+export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<void> {
+  await foldCounterSummary(ctx, examId, now);
+  const [latest] = await ctx.db
+    .query("examEvents")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .order("desc")
+    .take(1);
+  const state = await loadMirrorState(ctx, examId);
+  const mirroredThrough = Math.max(latest?._creationTime ?? now, state?.mirroredThrough ?? -Infinity);
+  if (state === null) await ctx.db.insert("examMirrorStates", { examId, mirroredThrough, lastRunAt: now, eventsMirrored: 0, runs: 0 });
+  else await ctx.db.patch("examMirrorStates", state._id, { mirroredThrough, lastRunAt: now });
+}
+
+/** Whether a stream has events the array does not reflect yet (verification calls these entries pending). */
+export async function streamHasUnmirroredEvents(
+  ctx: QueryCtx,
+  stream: { examId: Id<"exams">; userId: Id<"users"> },
+  mirroredThrough: number | null,
+): Promise<boolean> {
+  const head = await ctx.db
+    .query("examEvents")
+    .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
+    .order("desc")
+    .first();
+  return head !== null && head.origin !== "legacy_import" && head._creationTime > (mirroredThrough ?? -Infinity);
+}
+
+/**
+ * For verification: whether a user's entry may still differ from their rows only because the mirror
+ * has not reached their latest events (the mirror is on for the exam and their stream's head is a live
+ * event past the watermark). Such entries are pending, not issues.
+ */
+export async function unmirroredCheck(ctx: QueryCtx, examId: Id<"exams">): Promise<(userId: Id<"users">) => Promise<boolean>> {
+  const definition = await getExamDefinition(ctx, examId);
+  if (definition === null || !mirrorEnabledFor(definition)) return async () => false;
+  const mirroredThrough = (await loadMirrorState(ctx, examId))?.mirroredThrough ?? null;
+  return (userId) => streamHasUnmirroredEvents(ctx, { examId, userId }, mirroredThrough);
 }

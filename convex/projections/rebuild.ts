@@ -23,14 +23,27 @@ import { checkChainBatch } from "../model/auditChain";
 import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../model/migration";
 import { compareProjection, type VerificationIssue } from "../model/verification";
 import { answerRowOf, projectStream, type AttemptRows } from "./attempt";
-import { NO_COUNTS, PendingCounters, addCounts, countsOfAttempt, counterShard, loadAnswers, sameCounts, writeAttemptRows, type Counts } from "./store";
+import {
+  NO_COUNTS,
+  PendingCounters,
+  addCounts,
+  countsOfAttempt,
+  counterShard,
+  loadAnswers,
+  sameCounts,
+  setCounterSummary,
+  writeAttemptRows,
+  type Counts,
+} from "./store";
 
 type Cursor = {
-  phase: "streams" | "orphans";
+  phase: "streams" | "orphans" | "recount";
   after: { examId: Id<"exams">; userId: Id<"users"> } | null;
   /** Counts per shard of the exam `after` is in, from the rows rebuilt so far (they reset its counters at its end). */
   counts: Record<number, Counts>;
   afterParticipationId?: Id<"examParticipations">;
+  /** Exams the walk left after entering them in an earlier call: their counters are recounted, each in one transaction, before the walk goes on. */
+  recount?: Id<"exams">[];
 };
 
 async function usage(ctx: QueryCtx): Promise<Usage> {
@@ -172,14 +185,19 @@ async function resetCounters(ctx: MutationCtx, examId: Id<"exams">, counts: Reco
     const [have, ...extra] = shards.filter((s) => s.shard === shard);
     for (const e of extra) await ctx.db.delete("examCounterShards", e._id);
     written += extra.length;
+    const empty = want.participants === 0 && want.answers === 0;
     if (have === undefined) {
-      if (want.participants === 0 && want.answers === 0) continue;
+      if (empty) continue;
       await ctx.db.insert("examCounterShards", { examId, shard, ...want });
+    } else if (empty) {
+      await ctx.db.delete("examCounterShards", have._id); // absent counts as zero
     } else if (!sameCounts(have, want)) {
       await ctx.db.patch("examCounterShards", have._id, want);
     } else continue;
     written += 1;
   }
+  const total = Object.values(counts).reduce<Counts>((sum, c) => addCounts(sum, c), NO_COUNTS);
+  if (await setCounterSummary(ctx, examId, total)) written += 1;
   return written;
 }
 
@@ -194,9 +212,13 @@ function parseCursor(cursor: string | null | undefined, firstPhase: Cursor["phas
 /**
  * Rebuilds the projections of every attempt (or of one exam), as many attempts
  * per call as fit in half of every transaction limit; pass `continueCursor` back
- * as `cursor` until `isDone`. An exam's counters are reset from its rebuilt rows
- * when the pass leaves it (exact unless students wrote to it during a pass that
- * spanned several calls; verifyProjections reports any drift).
+ * as `cursor` until `isDone`. Safe while students write: each attempt's rows and
+ * its counter delta are written in one transaction, as a student's are. An exam
+ * whose streams were all rebuilt in one call has its counters (and summary) reset
+ * from its rows, which repairs damaged counters; an exam that spanned calls is
+ * recounted at the start of the next call, in one transaction (counts gathered over
+ * several transactions would miss students' writes in between), or, if its rows do
+ * not fit in one, keeps the exact deltas and is listed in `examsCountersNotRecounted`.
  */
 export const rebuildProjections = internalMutation({
   args: { examId: v.optional(v.id("exams")), cursor: v.optional(v.union(v.string(), v.null())) },
@@ -208,6 +230,8 @@ export const rebuildProjections = internalMutation({
       participationsRemoved: 0,
       orphanAnswersRemoved: 0,
       skippedStreams: [] as { examId: Id<"exams">; userId: Id<"users">; reason: string }[],
+      /** Exams whose rows were too many to recount in one transaction: their counters got the rebuild's exact deltas only. */
+      examsCountersNotRecounted: [] as Id<"exams">[],
       isDone: false,
       continueCursor: "",
     };
@@ -248,22 +272,42 @@ export const rebuildProjections = internalMutation({
 
     // Counter changes of this call's attempts: written once at its end, or dropped when the exam's counters are reset.
     const pending = new PendingCounters();
+    // Exams whose every stream this call has counted: only their counts are exact (one transaction), so only
+    // they may be reset. An exam the walk entered in an earlier call keeps its counters and gets this call's
+    // deltas: students may have written to its streams in between, and their deltas are already in the shards.
+    const countedWhole = new Set<string>();
+    while (at.recount !== undefined && at.recount.length > 0 && (await roomFor())) {
+      const exam = at.recount[0]!;
+      const recounted = await recountCounters(ctx, exam, handled === 0);
+      if (recounted === "no_room") break;
+      if (recounted === "too_big") result.examsCountersNotRecounted.push(exam);
+      else result.documentsWritten += recounted;
+      at.recount.shift();
+      handled += 1;
+    }
+    const recountPending = () => at.recount !== undefined && at.recount.length > 0;
     const nextStream = streamsAfter(ctx, examId, at.after);
-    while (at.phase === "streams") {
+    while (at.phase === "streams" && !recountPending()) {
       if (!(await roomFor())) break;
       const before = await usage(ctx);
       const found = await nextStream();
       if (at.after !== null && found?.stream.examId !== at.after.examId) {
-        // The walk has left an exam: its counters are set from its rebuilt rows.
-        result.documentsWritten += await resetCounters(ctx, at.after.examId, at.counts);
-        pending.discard(at.after.examId);
+        // The walk has left an exam: its counters are set from its rebuilt rows, if all were counted here.
+        if (countedWhole.has(at.after.examId)) {
+          result.documentsWritten += await resetCounters(ctx, at.after.examId, at.counts);
+          pending.discard(at.after.examId);
+        } else {
+          // Counts gathered over several calls would miss students' writes in between: recount in one transaction.
+          at.recount = [...(at.recount ?? []), at.after.examId];
+        }
         at.counts = {};
       }
       if (found === null) {
-        result.isDone = true;
+        at.phase = "recount";
         break;
       }
       const { stream } = found;
+      if (at.after === null || at.after.examId !== stream.examId) countedWhole.add(stream.examId);
       const target = rowsFromEvents(found.docs);
       const [keep, ...extra] = found.rows;
       if (typeof target === "string") {
@@ -287,11 +331,26 @@ export const rebuildProjections = internalMutation({
       costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
     }
     await pending.flush(ctx);
+    if (at.phase === "recount" && !recountPending()) result.isDone = true;
     if (result.isDone) return result;
     result.continueCursor = JSON.stringify(at);
     return result;
   },
 });
+
+/**
+ * Sets an exam's counters from its rows, read in this one transaction (exact whatever students do
+ * around it). "too_big" when its rows do not fit in the budget (`alone`: the call has done nothing else;
+ * its counters then keep the rebuild's exact deltas); "no_room": try again in the next call.
+ */
+async function recountCounters(ctx: MutationCtx, examId: Id<"exams">, alone: boolean): Promise<number | "too_big" | "no_room"> {
+  const counts: Record<number, Counts> = {};
+  for await (const row of ctx.db.query("examParticipations").withIndex("by_exam_and_user", (q) => q.eq("examId", examId))) {
+    if (!fitsBudget(await usage(ctx), LOOKUP_COST)) return alone ? "too_big" : "no_room";
+    countRows(counts, counterShard(row.userId), { participation: row, answers: await loadAnswers(ctx, row._id) });
+  }
+  return resetCounters(ctx, examId, counts);
+}
 
 /** Runs rebuildProjections call after call until done (each call its own transaction). */
 export const rebuildAllProjections = internalAction({

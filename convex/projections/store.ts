@@ -102,9 +102,17 @@ export class PendingCounters {
         .query("examCounterShards")
         .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
         .take(COUNTER_SHARDS * 4);
+      let changed = false;
       for (const [shard, delta] of deltas) {
         if (isZero(delta)) continue;
         await applyCounterDelta(ctx, { examId, shard }, docs.find((d) => d.shard === shard) ?? null, delta);
+        changed = true;
+      }
+      // A batch writer (migration, rebuild) has just read every shard of the exam: it sets the summary to their
+      // sum, so an exam the migration filled is listed from one document at once. Students leave theirs to the fold.
+      if (changed) {
+        const before = docs.reduce<Counts>((sum, d) => addCounts(sum, d), NO_COUNTS);
+        await setCounterSummary(ctx, examId, [...deltas.values()].reduce<Counts>((sum, d) => addCounts(sum, d), before));
       }
     }
     this.byExam.clear();
@@ -131,14 +139,55 @@ async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
   await applyCounterDelta(ctx, { examId: stream.examId, shard }, doc, delta);
 }
 
-/** Participant, completed and answer counts of an exam (V2 rows): COUNTER_SHARDS small reads, never the participants. */
-export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
+/** The sum of an exam's counter shards (as many reads as the exam has shards). */
+export async function sumCounterShards(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
   const shards = await ctx.db
     .query("examCounterShards")
     .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
-    .take(COUNTER_SHARDS);
+    .take(COUNTER_SHARDS * 4);
   return shards.reduce<Counts>((sum, shard) => addCounts(sum, shard), NO_COUNTS);
 }
+
+async function loadSummary(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"examCountSummaries"> | null> {
+  return ctx.db
+    .query("examCountSummaries")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .unique();
+}
+
+/**
+ * Participant, completed and answer counts of an exam (V2 rows): its summary, one small read, never the
+ * participants nor the shards. The summary follows students' actions when the exam's mirror job folds the
+ * shards (MIRROR_RUN_DELAY_MS after the action, or at once in synchronous mode); batch writers set it from the shards they read.
+ * An exam never folded yet has no summary: its shards are summed.
+ */
+export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
+  const summary = await loadSummary(ctx, examId);
+  return summary === null ? sumCounterShards(ctx, examId) : pickCounts(summary);
+}
+
+function pickCounts(c: Counts): Counts {
+  return { participants: c.participants, completed: c.completed, answers: c.answers };
+}
+
+/** Sets the summary to `counts` (written only if it differs). */
+export async function setCounterSummary(ctx: MutationCtx, examId: Id<"exams">, counts: Counts, now: number = Date.now()): Promise<boolean> {
+  const summary = await loadSummary(ctx, examId);
+  if (summary === null) {
+    if (isZero(counts)) return false;
+    await ctx.db.insert("examCountSummaries", { examId, ...counts, foldedAt: now });
+    return true;
+  }
+  if (sameCounts(summary, counts)) return false;
+  await ctx.db.patch("examCountSummaries", summary._id, { ...counts, foldedAt: now });
+  return true;
+}
+
+/** Folds the exam's shards into its summary (the mirror job's step; also the synchronous mode's). Returns whether it wrote. */
+export async function foldCounterSummary(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<boolean> {
+  return setCounterSummary(ctx, examId, await sumCounterShards(ctx, examId), now);
+}
+
 
 /**
  * Makes the stored rows equal `rows`, writing only what differs. The participation

@@ -12,4 +12,5 @@ export const benchSections: { name: string; load: () => Promise<{ bench: () => P
   { name: "migration", load: () => import("./migration.js") },
   { name: "scaling", load: () => import("./scaling.js") },
   { name: "examAdmin", load: () => import("./examAdmin.js") },
+  { name: "mirror", load: () => import("./mirror.js") },
 ];

@@ -94,13 +94,22 @@ export async function snapshotTables(t: TestConvex): Promise<Record<string, unkn
  */
 export const FAKE_CLOCK_START = Date.UTC(2026, 0, 1);
 
-/** Fake Date for every test of the calling suite, starting at `start` (timers stay real: convex-test uses them). */
+/**
+ * Fake Date and timers for every test of the calling suite, starting at `start`. Scheduled functions
+ * (the legacy mirror's job) then run only when a test says so ({@link runScheduled}): every suite is
+ * deterministic whatever the job would do in between.
+ */
 export function useFakeClock(start: number = FAKE_CLOCK_START) {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"] });
     vi.setSystemTime(start);
   });
   afterEach(() => {
     vi.useRealTimers();
   });
+}
+
+/** Runs every scheduled function (the mirror's jobs), advancing the fake clock as their delays require. */
+export async function runScheduled(t: TestConvex): Promise<void> {
+  await t.finishAllScheduledFunctions(() => vi.runAllTimers());
 }
