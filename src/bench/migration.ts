@@ -54,12 +54,27 @@ type Totals = {
   rebuildCalls: number;
 };
 
+/** rebuildProjections call after call until done: its wall time, documents written and calls. */
+async function rebuildToEnd(t: EmbeddedConvex): Promise<{ ms: number; written: number; calls: number }> {
+  const start = performance.now();
+  let written = 0;
+  let calls = 0;
+  for (let cursor: string | undefined; ; ) {
+    const { result, cost } = await measureCall<{ cursor?: string }, RebuildResult>(t, rebuildProjections as never, { cursor });
+    written += cost.documentsWritten;
+    calls += 1;
+    if (result.isDone) break;
+    cursor = result.continueCursor;
+  }
+  return { ms: performance.now() - start, written, calls };
+}
+
 /** Migrates one exam, rebuilds it from emptied projections, and inserts the same documents directly, adding to `totals`. */
 async function measureExam(dataset: V1Dataset, exam: DatasetExam, totals: Totals): Promise<void> {
   // Migration side.
   const t = createEmbeddedConvex();
   await insertDataset(t, dataset, [exam.key]);
-  let start = performance.now();
+  const start = performance.now();
   for (;;) {
     const { result, cost } = await measureRun(t, (ctx) =>
       runMigrationBatch(ctx, { batchSize: 10, dryRun: false, clearAfterMigration: false }),
@@ -78,15 +93,10 @@ async function measureExam(dataset: V1Dataset, exam: DatasetExam, totals: Totals
   totals.minimumRebuild += participations.length + answers.length;
 
   // Rebuild over the rows as they are (what the rehearsal runs): everything replayed and compared, nothing to rewrite.
-  start = performance.now();
-  for (let cursor: string | undefined; ; ) {
-    const { result, cost } = await measureCall<{ cursor?: string }, RebuildResult>(t, rebuildProjections as never, { cursor });
-    totals.writtenRebuildPresent += cost.documentsWritten;
-    totals.rebuildPresentCalls += 1;
-    if (result.isDone) break;
-    cursor = result.continueCursor;
-  }
-  totals.msRebuildPresent += performance.now() - start;
+  const present = await rebuildToEnd(t);
+  totals.writtenRebuildPresent += present.written;
+  totals.rebuildPresentCalls += present.calls;
+  totals.msRebuildPresent += present.ms;
 
   // Rebuild side: the projections emptied, then rebuilt from the log.
   await t.run(async (ctx) => {
@@ -94,15 +104,10 @@ async function measureExam(dataset: V1Dataset, exam: DatasetExam, totals: Totals
       for (const doc of await ctx.db.query(table).collect()) await ctx.db.delete(table, doc._id);
     }
   });
-  start = performance.now();
-  for (let cursor: string | undefined; ; ) {
-    const { result, cost } = await measureCall<{ cursor?: string }, RebuildResult>(t, rebuildProjections as never, { cursor });
-    totals.writtenRebuild += cost.documentsWritten;
-    totals.rebuildCalls += 1;
-    if (result.isDone) break;
-    cursor = result.continueCursor;
-  }
-  totals.msRebuild += performance.now() - start;
+  const fromEmpty = await rebuildToEnd(t);
+  totals.writtenRebuild += fromEmpty.written;
+  totals.rebuildCalls += fromEmpty.calls;
+  totals.msRebuild += fromEmpty.ms;
   const check = await t.action(internal.projections.rebuild.verifyProjections, {});
   if (!check.isValid) throw new Error(`rebuild of ${exam.key} does not verify: ${JSON.stringify(check.issues.slice(0, 3))}`);
 
