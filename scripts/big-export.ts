@@ -9,6 +9,7 @@
  * @example
  * npx tsx scripts/big-export.ts                  # ~3.1 GiB ZIP in the system temp folder
  * npx tsx scripts/big-export.ts --dir /big/tmp --exams-mib 600 --storage-gib 2.25
+ * npx tsx scripts/big-export.ts --keep --no-check   # keeps the ZIP (for a full rehearsal; prints its path): delete it after
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -28,6 +29,8 @@ const storageGiB = Number(arg("storage-gib", 2.25));
 const secondFileGiB = Number(arg("second-file-gib", 0.75));
 const dir = mkdtempSync(join(String(arg("dir", tmpdir())), "big-export-"));
 const zip = join(dir, "snapshot.zip");
+const keep = process.argv.includes("--keep");
+const runCheck = !process.argv.includes("--no-check");
 
 const USERS = 2_000;
 const QUESTIONS = 40;
@@ -122,8 +125,11 @@ console.log(
     `generator peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
 );
 try {
-  const check = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "../src/cli/main.ts"), "check-snapshot", zip], { stdio: "inherit" });
-  process.exitCode = check.status ?? 1;
+  if (runCheck) {
+    const check = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "../src/cli/main.ts"), "check-snapshot", zip], { stdio: "inherit" });
+    process.exitCode = check.status ?? 1;
+  }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  if (keep) console.log(`kept ${zip} (delete it with: rm -r ${dir})`);
+  else rmSync(dir, { recursive: true, force: true });
 }

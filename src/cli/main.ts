@@ -66,6 +66,7 @@ type RehearseFlags = {
   seed: number;
   clean?: boolean;
   snapshot?: string;
+  firstExams?: number;
   outDir: string;
   batchSize: number;
   smokeUsers: number;
@@ -118,6 +119,10 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
       new Option("--snapshot <path>", "rehearse a real Convex export instead: the ZIP from `npx convex export`, or its unzipped folder of <table>/documents.jsonl")
         .conflicts(["exams", "participants", "answers", "seed", "clean"]),
     )
+    .addOption(
+      new Option("--first-exams <n>", "with --snapshot: rehearse only the first n exams of the export (a prefix, to time a large one); the rest is still read and checked")
+        .argParser(wholeNumber(1)),
+    )
     .option("--out-dir <dir>", "where the V1 backup (v1_backup.json) is written", ".rehearsal")
     .option("--batch-size <n>", "batchSize for migrateExamParticipants (exams per call), as on production", wholeNumber(1), 5)
     .option("--smoke-users <n>", "students per exam the smoke pass signs in as (the first who completed, the first still in progress, then others)", wholeNumber(0), 2)
@@ -132,6 +137,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     )
     .action(async (flags: RehearseFlags, command: Command) => {
       const sized = ["exams", "participants", "answers"].some((k) => command.getOptionValueSource(k) === "cli");
+      if (flags.firstExams !== undefined && flags.snapshot === undefined) throw new BadInput("--first-exams needs --snapshot (a generated dataset is sized with --exams).");
       if (flags.snapshot === undefined && sized && flags.participants > 0 && flags.exams === 0) {
         throw new BadInput("--participants needs at least one exam (--exams).");
       }
@@ -144,7 +150,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
       const report = await rehearse({
         input:
           flags.snapshot !== undefined
-            ? { kind: "snapshot", path: flags.snapshot }
+            ? { kind: "snapshot", path: flags.snapshot, ...(flags.firstExams === undefined ? {} : { firstExams: flags.firstExams }) }
             : { kind: "generated", spec: { exams: flags.exams, participants: flags.participants, answers: flags.answers, seed: flags.seed, dirty: !flags.clean } },
         outDir: flags.outDir,
         batchSize: flags.batchSize,

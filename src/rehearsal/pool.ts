@@ -2,6 +2,8 @@
  * Runs the per-exam rehearsals on worker threads (one per core by default), or
  * in this thread when there is one worker. Each exam is independent: its own
  * embedded Convex, its own data. Outcomes come back in completion order.
+ * Tasks are pulled one at a time as a worker becomes free, so they can come
+ * from a stream (a snapshot being read) and are never all held at once.
  *
  * @example
  * await runExams(tasks, 2, { onPhase: (i, phase) => bars.tick(phase), onDone: (i, outcome) => keep(outcome) });
@@ -31,37 +33,46 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true });
 }
 
-export async function runExams(tasks: readonly ExamTask[], workers: number, events: PoolEvents): Promise<void> {
-  if (workers <= 1 || tasks.length <= 1) {
-    for (const task of tasks) {
-      events.onDone(task.index, await rehearseExam(task.dataset, task.examKey, task.options, (p) => events.onPhase(task.index, p), task.production));
+/** Tasks as an array or as a stream; several workers pull from one iterator (an async one queues their calls). */
+function pull(tasks: Iterable<ExamTask> | AsyncIterable<ExamTask>): () => Promise<ExamTask | undefined> {
+  const it = Symbol.asyncIterator in tasks ? tasks[Symbol.asyncIterator]() : tasks[Symbol.iterator]();
+  return async () => {
+    const r = await it.next();
+    return r.done === true ? undefined : r.value;
+  };
+}
+
+export async function runExams(tasks: Iterable<ExamTask> | AsyncIterable<ExamTask>, workers: number, events: PoolEvents): Promise<void> {
+  const next = pull(tasks);
+  if (workers <= 1 || (Array.isArray(tasks) && tasks.length <= 1)) {
+    for (let task = await next(); task !== undefined; task = await next()) {
+      events.onDone(task.index, await rehearseExam(task.dataset, task.examKey, task.options, (p) => events.onPhase(task!.index, p), task.production));
     }
     return;
   }
-  let next = 0;
-  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => startWorker());
+  const pool = Array.from({ length: Array.isArray(tasks) ? Math.min(workers, tasks.length) : workers }, () => startWorker());
   try {
     await Promise.all(
       pool.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
-            const feed = () => {
-              const task = tasks[next++];
-              if (task === undefined) return resolve();
-              worker.postMessage(task);
-            };
+            const feed = () =>
+              next().then((task) => {
+                if (task === undefined) return resolve();
+                worker.postMessage(task);
+              }, reject);
             worker.on("message", (m: WorkerMessage) => {
               if (m.type === "phase") events.onPhase(m.index, m.phase);
               else if (m.type === "done") {
                 events.onDone(m.index, m.outcome);
-                feed();
+                void feed();
               } else reject(new Error(`exam #${m.index} crashed the rehearsal: ${m.message}`));
             });
             worker.on("error", reject);
             worker.on("exit", (code) => {
               if (code !== 0) reject(new Error(`a rehearsal worker exited with code ${code}`));
             });
-            feed();
+            void feed();
           }),
       ),
     );

@@ -30,6 +30,8 @@ export type ReportMeta = {
     folder?: string | null;
     /** Documents of this backend's own tables in the snapshot (a deployment already partly migrated). */
     v2Documents?: Record<string, number>;
+    /** Only the first `rehearsed` of the snapshot's `of` exams were rehearsed (`--first-exams`); the rest were read and checked. */
+    prefix?: { rehearsed: number; of: number };
   };
   options: ExamOptions & { workers: number };
   backup: { path: string; bytes: number };
@@ -395,6 +397,9 @@ export function renderReport(r: Report, maxFindings = 40): string {
     `largest exam document ${bytes(r.input.largestExamBytes)} (${pct(r.input.largestExamBytes / CONVEX_LIMITS.documentBytes)} of 1 MiB), largest array ${int(r.input.largestArray)} elements (${pct(r.input.largestArray / CONVEX_LIMITS.arrayElements)} of 8,192)`,
   );
   if (r.input.ignoredTables?.length) out.push(`tables in the export not rehearsed: ${r.input.ignoredTables.join(", ")}`);
+  if (r.input.prefix) {
+    out.push(`ONLY THE FIRST ${int(r.input.prefix.rehearsed)} OF ${int(r.input.prefix.of)} EXAMS were rehearsed (--first-exams); the others were read and checked, not migrated`);
+  }
 
   h("Status (step 2 and final)");
   const s = (x: StatusCounts | null) =>
@@ -500,6 +505,9 @@ export function renderReport(r: Report, maxFindings = 40): string {
   out.push(
     `wall ${secs(r.timing.wallMs)} with ${r.options.workers} worker(s); phase time summed over exams ${secs(r.timing.phaseMs)}; peak memory (RSS) ${bytes(r.timing.peakRssBytes)}`,
   );
-  out.push("", r.passed ? "Rehearsal passed: the migration can be run on production (see docs/rehearsal.md)." : "Rehearsal FAILED: see the failures above.");
+  const verdict = r.input.prefix
+    ? `Rehearsal of a prefix (${int(r.input.prefix.rehearsed)} of ${int(r.input.prefix.of)} exams) passed: rehearse the whole export before production.`
+    : "Rehearsal passed: the migration can be run on production (see docs/rehearsal.md).";
+  out.push("", r.passed ? verdict : "Rehearsal FAILED: see the failures above.");
   return out.join("\n") + "\n";
 }

@@ -2,6 +2,10 @@
  * The whole rehearsal: load the input (a generated dataset or a Convex export),
  * rehearse every exam in its own embedded Convex (on worker threads), write the
  * V1 backup as one JSON file, and aggregate the outcomes into the report.
+ * A snapshot streams: each exam goes to the worker pool as the loader reads it
+ * (the loader waits for a free worker), so memory is the workers' exams plus the
+ * users, questions and id sets the loader keeps, never the file; the outcomes
+ * kept for the report carry counts and findings, not the exam's data.
  * Global figures (status totals, backup) are sums over the per-exam instances:
  * every V1 fact the operator commands count belongs to exactly one exam.
  *
@@ -9,21 +13,28 @@
  * const report = await rehearse({ input: { kind: "generated", spec: { ...GUIDE_DATASET, dirty: true } }, outDir: ".rehearsal",
  *   batchSize: 5, smokeUsers: 3, cleanup: true, workers: 2 });
  */
-import { closeSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { generateV1Dataset, type DatasetSpec, type V1Dataset } from "../dataset/generate.js";
-import { loadSnapshot, type ProductionState } from "../snapshot/load.js";
+import { generateV1Dataset, type DatasetSpec, type DirtyRecord } from "../dataset/generate.js";
+import { Channel } from "./channel.js";
+import { scanSnapshot } from "../snapshot/load.js";
 import { productionForExam } from "../snapshot/production.js";
 import { subsetForExam } from "./exam.js";
-import { runExams, type ExamTask } from "./pool.js";
+import { runExams, type ExamTask, type PoolEvents } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
 import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
 
-export type RehearsalInput = { kind: "generated"; spec: DatasetSpec } | { kind: "snapshot"; path: string };
+export type RehearsalInput =
+  | { kind: "generated"; spec: DatasetSpec }
+  /** `firstExams`: rehearse only that many exams from the start of the exams table (a prefix, to time a large export); the rest is still read and checked. */
+  | { kind: "snapshot"; path: string; firstExams?: number };
 
 /** Progress as exams pass through the phases (the CLI draws a bar per phase). */
 export type ProgressSink = {
-  start(exams: number): void;
+  /** `exams`: how many will be rehearsed; null while a snapshot is still being read (then `total` tells). */
+  start(exams: number | null): void;
+  /** The number of exams, once the snapshot has been read to its end. */
+  total(exams: number): void;
   /** `exam`: which exam (its input key and position) passed the phase. */
   phaseDone(phase: PhaseName, exam?: { index: number; key: string; status?: string }): void;
   stop(): void;
@@ -36,15 +47,21 @@ export type RehearsalOptions = ExamOptions & {
   progress?: ProgressSink;
 };
 
-/** Writes the backup file as the exams finish, in exam order, without holding it all in memory. */
+/**
+ * Writes the backup file as the exams finish, in exam order, without holding it all in memory.
+ * Written beside its name and renamed when complete: a run that stops (a bad snapshot found
+ * half-way) leaves no partial backup and does not overwrite an earlier one.
+ */
 class BackupWriter {
+  private readonly partPath: string;
   private readonly fd: number;
   private readonly pending = new Map<number, unknown[]>();
   private next = 0;
   private first = true;
 
   constructor(readonly path: string, header: Record<string, unknown>) {
-    this.fd = openSync(path, "w");
+    this.partPath = `${path}.part`;
+    this.fd = openSync(this.partPath, "w");
     const head = JSON.stringify(header, null, 2);
     writeSync(this.fd, `${head.slice(0, -2)},\n  "exams": [`);
   }
@@ -63,84 +80,143 @@ class BackupWriter {
   close(): number {
     writeSync(this.fd, "\n  ]\n}\n");
     closeSync(this.fd);
+    renameSync(this.partPath, this.path);
     return statSync(this.path).size;
+  }
+
+  abandon() {
+    closeSync(this.fd);
+    rmSync(this.partPath, { force: true });
   }
 }
 
-async function loadInput(input: RehearsalInput): Promise<{ dataset: V1Dataset; production: ProductionState | null; meta: ReportMeta["input"] }> {
-  if (input.kind === "snapshot") {
-    const snapshot = await loadSnapshot(input.path);
-    return {
-      dataset: snapshot.dataset,
-      production: snapshot.production,
-      meta: {
-        source: "snapshot",
-        path: input.path,
-        users: snapshot.documents.users,
-        questions: snapshot.documents.questions,
-        deletedQuestions: snapshot.dataset.deletedQuestionKeys.length,
-        ignoredTables: snapshot.ignoredTables,
-        componentTables: snapshot.componentTables,
-        storage: snapshot.storage,
-        folder: snapshot.folder,
-        v2Documents: Object.fromEntries(Object.entries(snapshot.documents).filter(([t]) => !["users", "questions", "exams"].includes(t))),
-      },
-    };
-  }
-  const dataset = generateV1Dataset(input.spec);
-  return {
-    dataset,
-    production: null,
+type Source = { meta: ReportMeta["input"]; planted: DirtyRecord[]; userNames: Map<string, string> };
+type Run = { optionsFor: (index: number) => ExamOptions; workers: number; events: PoolEvents; keys: string[]; progress?: ProgressSink };
+
+function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
+  const dataset = generateV1Dataset(spec);
+  const tasks: ExamTask[] = dataset.exams.map((exam, index) => {
+    run.keys[index] = exam.key;
+    return { index, examKey: exam.key, dataset: subsetForExam(dataset, exam.key), options: run.optionsFor(index) };
+  });
+  run.progress?.start(tasks.length);
+  return runExams(tasks, run.workers, run.events).then(() => ({
     meta: {
       source: "generated",
-      seed: input.spec.seed ?? 42,
-      dirty: input.spec.dirty ?? false,
+      seed: spec.seed ?? 42,
+      dirty: spec.dirty ?? false,
       users: dataset.users.length,
       questions: dataset.questions.length,
       deletedQuestions: dataset.deletedQuestionKeys.length,
     },
+    planted: dataset.dirt,
+    userNames: new Map(dataset.users.map((u) => [u.key, u.name])),
+  }));
+}
+
+/** The loader and the pool run together: each exam is cut (its users, questions, production state) and handed on as it is read. */
+async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot" }>, run: Run): Promise<Source> {
+  const channel = new Channel<ExamTask>();
+  let handedOn = 0;
+  let failedFirst: "scan" | "pool" | null = null;
+  run.progress?.start(null);
+  const scanning = scanSnapshot(input.path, {
+    onExam: async (exam, _lineBytes, { users, questions, deletedQuestionKeys, production }) => {
+      if (input.firstExams !== undefined && handedOn >= input.firstExams) return;
+      const index = handedOn++;
+      run.keys[index] = exam.key;
+      const dataset = subsetForExam({ users, questions, exams: [exam], deletedQuestionKeys: [...deletedQuestionKeys], dirt: [] }, exam.key);
+      await channel.put({ index, examKey: exam.key, dataset, ...(production === null ? {} : { production: productionForExam(production, exam.key) }), options: run.optionsFor(index) });
+    },
+  }).then(
+    (summary) => {
+      channel.close();
+      run.progress?.total(handedOn);
+      return summary;
+    },
+    (e: unknown) => {
+      failedFirst ??= "scan";
+      channel.fail(e);
+      throw e;
+    },
+  );
+  const pooling = runExams(channel, run.workers, run.events).catch((e: unknown) => {
+    failedFirst ??= "pool";
+    channel.fail(e);
+    throw e;
+  });
+  const [scan, pool] = await Promise.allSettled([scanning, pooling]);
+  // The first failure is the cause (a bad document stops the pool; a crashed worker stops the loader).
+  if (scan.status === "rejected" && (failedFirst === "scan" || pool.status === "fulfilled")) throw scan.reason;
+  if (pool.status === "rejected") throw pool.reason;
+  const snapshot = (scan as PromiseFulfilledResult<Awaited<typeof scanning>>).value;
+  return {
+    meta: {
+      source: "snapshot",
+      path: input.path,
+      users: snapshot.documents.users,
+      questions: snapshot.documents.questions,
+      deletedQuestions: snapshot.deletedQuestionKeys.length,
+      ignoredTables: snapshot.ignoredTables,
+      componentTables: snapshot.componentTables,
+      storage: snapshot.storage,
+      folder: snapshot.folder,
+      v2Documents: Object.fromEntries(Object.entries(snapshot.documents).filter(([t]) => !["users", "questions", "exams"].includes(t))),
+      ...(handedOn < snapshot.documents.exams ? { prefix: { rehearsed: handedOn, of: snapshot.documents.exams } } : {}),
+    },
+    planted: [],
+    userNames: new Map(snapshot.users.map((u) => [u.key, u.name])),
   };
 }
 
 export async function rehearse(o: RehearsalOptions): Promise<Report> {
   const started = performance.now();
-  const { dataset, production, meta } = await loadInput(o.input);
-  mkdirSync(o.outDir, { recursive: true });
   const examOptions: ExamOptions = { batchSize: o.batchSize, smokeUsers: o.smokeUsers, cleanup: o.cleanup };
-  const tasks: ExamTask[] = dataset.exams.map((exam, index) => ({
-    index,
-    examKey: exam.key,
-    dataset: subsetForExam(dataset, exam.key),
-    ...(production === null ? {} : { production: productionForExam(production, exam.key) }),
+  const backupPath = join(o.outDir, "v1_backup.json");
+  let backup: BackupWriter | null = null;
+  // Opened with the first outcome (or at the end): a snapshot found bad before any exam is rehearsed writes nothing.
+  const openBackup = () => {
+    if (backup !== null) return backup;
+    mkdirSync(o.outDir, { recursive: true });
+    return (backup = new BackupWriter(backupPath, {
+      command: "migrations:exportV1ParticipantData",
+      note: "Every V1 participant as exported by the rehearsal, one entry per exam; ids are the input's.",
+      source: o.input.kind === "snapshot" ? o.input.path : "generated",
+    }));
+  };
+  const outcomes: ExamOutcome[] = [];
+  const keys: string[] = [];
+  const run: Run = {
     // A fault goes into the first exam only: one is enough to fail the run.
-    options: index === 0 && o.fault !== undefined ? { ...examOptions, fault: o.fault } : examOptions,
-  }));
-  const backup = new BackupWriter(join(o.outDir, "v1_backup.json"), {
-    command: "migrations:exportV1ParticipantData",
-    note: "Every V1 participant as exported by the rehearsal, one entry per exam; ids are the input's.",
-    source: meta.source === "snapshot" ? meta.path : "generated",
-  });
-  const outcomes: ExamOutcome[] = new Array(tasks.length);
-  o.progress?.start(tasks.length);
-  try {
-    await runExams(tasks, o.workers, {
-      onPhase: (index, phase) => o.progress?.phaseDone(phase, { index, key: tasks[index]!.examKey }),
+    optionsFor: (index) => (index === 0 && o.fault !== undefined ? { ...examOptions, fault: o.fault } : examOptions),
+    workers: o.workers,
+    keys,
+    ...(o.progress ? { progress: o.progress } : {}),
+    events: {
+      onPhase: (index, phase) => o.progress?.phaseDone(phase, { index, key: keys[index]! }),
       onDone: (index, outcome) => {
-        backup.add(index, outcome.exported.exams);
+        openBackup().add(index, outcome.exported.exams);
         // The backup is on disk; the report only needs the counts.
         outcomes[index] = { ...outcome, exported: { ...outcome.exported, exams: [] } };
       },
-    });
+    },
+  };
+  let source: Source;
+  try {
+    source = o.input.kind === "snapshot" ? await rehearseSnapshot(o.input, run) : await rehearseGenerated(o.input.spec, run);
+  } catch (e) {
+    (backup as BackupWriter | null)?.abandon();
+    throw e;
   } finally {
     o.progress?.stop();
   }
-  const backupBytes = backup.close();
+  const backupBytes = openBackup().close();
   return buildReport(outcomes, {
-    input: meta,
+    input: source.meta,
     options: { ...examOptions, ...(o.fault ? { fault: o.fault } : {}), workers: o.workers },
-    backup: { path: backup.path, bytes: backupBytes },
-    planted: dataset.dirt,
-    userNames: new Map(dataset.users.map((u) => [u.key, u.name])),
+    backup: { path: backupPath, bytes: backupBytes },
+    planted: source.planted,
+    userNames: source.userNames,
     wallMs: performance.now() - started,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   });

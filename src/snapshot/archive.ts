@@ -11,7 +11,6 @@
  */
 import { readdirSync, statSync, createReadStream } from "node:fs";
 import { join, relative, sep } from "node:path";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import yauzl from "yauzl";
 
@@ -56,15 +55,39 @@ function topLevelFolder(names: readonly string[]): string | null {
   return null;
 }
 
+/**
+ * The lines of a stream, pulled as they are consumed. Not node:readline: its async iterator
+ * reads ahead up to 1,024 lines before it pauses the input, which for exam documents of
+ * ~1 MiB each is most of the table in memory while the rehearsal waits for a worker. Splits
+ * on the newline byte (never part of a multi-byte UTF-8 character), drops a trailing CR.
+ */
+export async function* splitLines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  let parts: Buffer[] = [];
+  const line = () => {
+    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString("utf8");
+    parts = [];
+    return text.endsWith("\r") ? text.slice(0, -1) : text;
+  };
+  for await (const data of stream) {
+    const chunk = typeof data === "string" ? Buffer.from(data) : data;
+    let start = 0;
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      parts.push(chunk.subarray(start, nl));
+      yield line();
+      start = nl + 1;
+    }
+    if (start < chunk.length) parts.push(chunk.subarray(start));
+  }
+  if (parts.length > 0) yield line();
+}
+
 function linesOf(open: () => Promise<Readable>): AsyncIterable<string> {
   return {
     async *[Symbol.asyncIterator]() {
       const stream = await open();
-      const reader = createInterface({ input: stream, crlfDelay: Infinity });
       try {
-        for await (const line of reader) yield line;
+        yield* splitLines(stream);
       } finally {
-        reader.close();
         stream.destroy();
       }
     },

@@ -248,9 +248,21 @@ function toExam({ id, fields }: RawDoc): DatasetExam {
   };
 }
 
+/** What has been read when an exam is handed on: everything an exam's rehearsal needs besides the exam itself. */
+export type ScanContext = {
+  users: DatasetUser[];
+  questions: DatasetQuestion[];
+  /** Deleted questions referenced so far (this exam's included: it is checked before it is handed on). */
+  deletedQuestionKeys: ReadonlySet<string>;
+  production: ProductionState | null;
+};
+
 export type ScanHandlers = {
-  /** Each exam as it is read and checked (in the table's order). */
-  onExam?: (exam: DatasetExam, lineBytes: number) => void | Promise<void>;
+  /**
+   * Each exam as it is read and checked (in the table's order). The scan waits for the promise
+   * before it reads the next exam: a consumer slower than the file holds the loader back (streaming).
+   */
+  onExam?: (exam: DatasetExam, lineBytes: number, context: ScanContext) => void | Promise<void>;
   /** Keep users and questions (the rehearsal needs them; a check does not). */
   keep?: boolean;
 };
@@ -295,9 +307,15 @@ async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
     for await (const doc of reader.documents("questions")) {
       if (handlers.keep !== false) questions.push({ key: doc.id, ...(doc.fields as Omit<DatasetQuestion, "key">) });
     }
+    // The V2 tables before the exams: each exam's rehearsal starts from its part of production's
+    // state, and exams are handed on as they are read.
+    const v2 = Object.fromEntries(V2_TABLES.map((t) => [t, [] as RawDoc[]])) as ProductionState["tables"];
+    for (const table of V2_TABLES) for await (const doc of reader.documents(table)) v2[table].push(doc);
+    const examCreationTimes: Record<string, number> = {};
+    const production = V2_TABLES.some((t) => v2[t].length > 0) ? { tables: v2, examCreationTimes } : null;
+    const context: ScanContext = { users, questions, deletedQuestionKeys: reader.deletedQuestionKeys, production };
     let exams = 0;
     let largestExamLineBytes = 0;
-    const examCreationTimes: Record<string, number> = {};
     for await (const doc of reader.documents("exams")) {
       reader.checkReferences("exams", doc);
       exams++;
@@ -305,14 +323,10 @@ async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
       // The document as Convex stored it is at most 1 MiB; its export line is about as long.
       const lineBytes = Buffer.byteLength(JSON.stringify(doc.fields));
       largestExamLineBytes = Math.max(largestExamLineBytes, lineBytes);
-      await handlers.onExam?.(toExam(doc), lineBytes);
+      await handlers.onExam?.(toExam(doc), lineBytes, context);
     }
-    const v2 = Object.fromEntries(V2_TABLES.map((t) => [t, [] as RawDoc[]])) as ProductionState["tables"];
     const documents: SnapshotSummary["documents"] = { users: reader.ids.get("users")?.size ?? 0, questions: reader.ids.get("questions")?.size ?? 0, exams };
-    for (const table of V2_TABLES) {
-      for await (const doc of reader.documents(table)) v2[table].push(doc);
-      if (reader.userTables.includes(table)) documents[table] = v2[table].length;
-    }
+    for (const table of V2_TABLES) if (reader.userTables.includes(table)) documents[table] = v2[table].length;
     const storage = await checkStorage(archive);
     const project = new Set<string>([...V1_TABLES, ...V2_TABLES]);
     return {
@@ -327,7 +341,7 @@ async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
       users,
       questions,
       deletedQuestionKeys: [...reader.deletedQuestionKeys],
-      production: V2_TABLES.some((t) => v2[t].length > 0) ? { tables: v2, examCreationTimes } : null,
+      production,
     };
   }
 }
@@ -358,7 +372,7 @@ async function checkStorage(archive: Archive): Promise<SnapshotSummary["storage"
   return { files: files.length, bytes: sizes.reduce((a, b) => a + b, 0), largestBytes: Math.max(0, ...sizes) };
 }
 
-/** Loads, checks and converts a Convex export. Throws {@link SnapshotError}. */
+/** Loads, checks and converts a Convex export, every exam in memory (tests, small exports; the rehearsal streams with scanSnapshot). Throws {@link SnapshotError}. */
 export async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
   const exams: DatasetExam[] = [];
   const { users, questions, deletedQuestionKeys, production, ...summary } = await scanSnapshot(path, { onExam: (exam) => void exams.push(exam) });
