@@ -18,7 +18,7 @@ import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
 import { internalMutation } from "./lib/functions";
 import { domainError } from "./lib/errors";
-import { CONVEX_LIMITS } from "./lib/limits";
+import { CONVEX_LIMITS, budgetSpent } from "./lib/limits";
 import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";
 import { entryOfFacts, factsOfRow } from "./model/examViews";
 import { foldCounterSummary, loadAnswers } from "./projections/store";
@@ -38,16 +38,8 @@ import {
 /** A status or drain page stops taking exams once any of its figures passes this share of a Convex limit. */
 const PAGE_BUDGET_SHARE = 0.15;
 
-async function pageBudgetSpent(ctx: QueryCtx, share: number = PAGE_BUDGET_SHARE): Promise<boolean> {
-  const m = await ctx.meta.getTransactionMetrics();
-  const over = (used: number, limit: number) => used >= limit * share;
-  return (
-    over(m.bytesRead.used, CONVEX_LIMITS.bytesRead) ||
-    over(m.documentsRead.used, CONVEX_LIMITS.documentsRead) ||
-    over(m.bytesWritten.used, CONVEX_LIMITS.bytesWritten) ||
-    over(m.documentsWritten.used, CONVEX_LIMITS.documentsWritten) ||
-    over(m.databaseQueries.used, CONVEX_LIMITS.databaseQueries)
-  );
+function pageBudgetSpent(ctx: QueryCtx, share: number = PAGE_BUDGET_SHARE): Promise<boolean> {
+  return budgetSpent(ctx, share);
 }
 
 function parseCursor(cursor: string | null | undefined): number {

@@ -39,7 +39,7 @@ import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
-import { CONVEX_LIMITS } from "../lib/limits";
+import { CONVEX_LIMITS, READ_METRICS, budgetSpent } from "../lib/limits";
 import { canonicalJson } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
@@ -203,14 +203,8 @@ export type MirrorRunResult = {
   isDone: boolean;
 };
 
-async function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise<boolean> {
-  const m = await ctx.meta.getTransactionMetrics();
-  const over = (used: number, limit: number) => used >= limit * share;
-  return (
-    over(m.bytesRead.used, CONVEX_LIMITS.bytesRead) ||
-    over(m.documentsRead.used, CONVEX_LIMITS.documentsRead) ||
-    over(m.databaseQueries.used, CONVEX_LIMITS.databaseQueries)
-  );
+function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise<boolean> {
+  return budgetSpent(ctx, share, READ_METRICS);
 }
 
 /**
