@@ -21,7 +21,7 @@ import type { AttemptCommand } from "./events/decider";
 import { readStreamHead, type StreamId } from "./events/store";
 import { executeCommand, importLegacyEntries, type LegacyEntry } from "./model/attempts";
 import { healExamFacts } from "./model/examCopies";
-import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
+import { ensureExamCopies, getQuestionSheet, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
 import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
 import {
   compareRanked,
@@ -163,7 +163,9 @@ async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, definitio
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
     const { rules, facts, at } = await runCommand(ctx, examId, origin, (_r, at) => ({ type: "StartExam", data: { at } }));
-    return sessionView(rules.info, sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), facts, at);
+    // V2 shows what getExamSessionV2 shows: the question sheet (healed with the copies), else the live questions.
+    const sheet = origin === "live_v2" ? await getQuestionSheet(ctx, examId) : null;
+    return sessionView(rules.info, sheet?.questions ?? sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), facts, at);
   };
 }
 

@@ -75,12 +75,13 @@ export default defineSchema({
   }).index("by_participation_and_question", ["participationId", "questionId"]),
 
   // What per-student V2 paths need of an exam without reading its (large) document: COPIES of the
-  // exam's facts, in three shapes sized for their readers (examDefinitions, examQuestionLists,
-  // examQuestions). All three are written only by model/examDefinitions.ts syncDefinition, called in
-  // the same transaction by every mutation built with lib/functions.ts (model/examCopies.ts) that
-  // writes `exams` or `questions`; edits made around it (dashboard, import) are found by
-  // examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies (scheduled, convex/crons.ts)
-  // and, for the exam at hand, by a V2 write before it rejects. Question content is never copied.
+  // exam's facts, in four shapes sized for their readers (examDefinitions, examQuestionLists,
+  // examQuestionSheets, examQuestions). All four are written only by model/examDefinitions.ts
+  // syncDefinition, called in the same transaction by every mutation built with lib/functions.ts
+  // (model/examCopies.ts) that writes `exams` or `questions`; edits made around it (dashboard, import)
+  // are found by examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies (scheduled,
+  // convex/crons.ts) and, for the exam's own fields, by a V2 write before it rejects. Correct answers
+  // are never copied: grading and results read the live questions.
   examDefinitions: defineTable({
     examId: v.id("exams"),
     title: v.string(),
@@ -106,6 +107,19 @@ export default defineSchema({
     questionIds: v.array(v.id("questions")),
     // Ids once in the exam and removed since: an answer to one is kept, isCorrect false, worth nothing.
     formerQuestionIds: v.array(v.id("questions")),
+  }).index("by_exam", ["examId"]),
+
+  // What a session shows of the exam's questions, in exam order, one document: a COPY of the
+  // questions' text, options and points (never the correct answer), so that a session reads one
+  // document instead of one per question. Written with the other copies by syncDefinition, and so
+  // rewritten by any exam or question write made through lib/functions.ts; found stale by
+  // examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies. Absent for an exam whose
+  // sheet would exceed MAX_QUESTION_SHEET_BYTES (its sessions read the live questions).
+  examQuestionSheets: defineTable({
+    examId: v.id("exams"),
+    questions: v.array(
+      v.object({ questionId: v.id("questions"), text: v.string(), options: v.array(v.string()), points: v.optional(v.number()) }),
+    ),
   }).index("by_exam", ["examId"]),
 
   // Membership rows: one per existing question of an exam (question access looks one up; a question

@@ -1,11 +1,13 @@
 /**
- * The slim `examDefinitions` copy: no question content copied (no correct
- * answer anywhere but `questions`), syncExamDefinition writing only
- * differences, grading against the live questions, and V2 per-student reads / first writes that cost the same however
- * big the exam document (with its legacy array) grows.
+ * The exam copies: the slim `examDefinitions`, the question list, and the
+ * question sheet (what a session shows, one document; no correct answer
+ * anywhere but `questions`), syncExamDefinition writing only differences,
+ * grading against the live questions, and V2 per-student reads / first writes
+ * that cost the same however big the exam document (with its legacy array) grows.
  */
 import { describe, expect, it } from "vitest";
-import { api } from "../convex/_generated/api";
+import { api, internal } from "../convex/_generated/api";
+import { MAX_QUESTION_SHEET_BYTES } from "../convex/lib/limits";
 import type { Id } from "../convex/_generated/dataModel";
 import * as exams from "../convex/exams";
 import type { V1Participant } from "../convex/lib/validators";
@@ -45,7 +47,7 @@ async function bigArray(t: TestConvex, questionId: Id<"questions">, n: number, a
 }
 
 describe("the exam definition (the one copy of an exam's facts)", () => {
-  it("copies no question: the session reads the live questions and never carries a correct answer", async () => {
+  it("copies no correct answer: the session reads the question sheet, one document, never a question", async () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const { examId, questionIds } = await seedExam(t, { questions: 4, points: (i) => (i === 2 ? 3 : undefined) });
@@ -57,37 +59,106 @@ describe("the exam definition (the one copy of an exam's facts)", () => {
       await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
       await ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
     ]);
+    const sheet = await t.run((ctx) => ctx.db.query("examQuestionSheets").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
     expect(copies).toMatchObject([{ questionCount: 4, maxScore: 6 }, { questionIds, formerQuestionIds: [] }]);
-    expect(JSON.stringify(copies)).not.toMatch(/correctAnswer/);
+    expect(sheet?.questions).toEqual(session.questions.map(({ points, ...q }) => (points === 3 ? { ...q, points } : q)));
+    expect(JSON.stringify([copies, sheet])).not.toMatch(/correctAnswer/);
     expect(JSON.stringify(session.questions)).not.toMatch(/correctAnswer/);
     expect(session.questions.map((q) => q.points)).toEqual([1, 1, 3, 1]);
+    // What a session reads: the caller, the attempt, the definition and the sheet; no question document.
+    const read = await measureCall(ada.as, exams.getExamSessionV2 as never, { examId } as never);
+    expect(read.cost.documentsRead).toBe(4);
   });
 
-  it("syncExamDefinition writes only differences, drops sheet rows older code left, and question edits need no re-sync", async () => {
+  it("syncExamDefinition writes only differences, drops content rows older code left, and heals what was edited behind it", async () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const { examId, questionIds } = await seedExam(t, { questions: 3 });
     const [q0, q1, q2] = questionIds as [Id<"questions">, Id<"questions">, Id<"questions">];
     await t.run((ctx) => ctx.db.insert("examQuestions", { examId, position: 0, questionId: q0, text: "old copy", options: ["a"] }));
-    // definition + list + 3 membership rows, and the old content row replaced by a membership row
-    expect((await resync(t, examId)).cost.documentsWritten).toBe(6);
+    // definition + list + sheet + 3 membership rows, and the old content row replaced by a membership row
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(7);
     expect((await resync(t, examId)).cost.documentsWritten).toBe(0); // nothing changed: nothing written
     expect((await sheetOf(t, examId)).map((r) => r.text)).toEqual([undefined, undefined, undefined]);
 
-    // Edited behind the wrapper: the question's text and answer (read live: no copy), the exam's questions (copied).
+    // Edited behind the wrapper: the question's text (copied into the sheet) and answer (read live), the exam's questions (copied).
     await t.run(async (ctx) => {
       await ctx.db.patch("questions", q0, { text: "Edited", correctAnswer: "b" });
       await ctx.db.patch("exams", examId, { questionIds: [q0, q2] });
     });
     await ada.as.mutation(api.exams.startExamV2, { examId });
-    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual(["Edited", "Question 2", "Question 3"]);
-    expect((await resync(t, examId)).cost.documentsWritten).toBe(5); // definition, list; rows of q1 and q2 out, q2 at 1 in
+    // Until healed, V2 shows the copies as they were, all of a piece.
+    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual(["Question 1", "Question 2", "Question 3"]);
+    expect((await resync(t, examId)).cost.documentsWritten).toBe(6); // definition, list, sheet; rows of q1 and q2 out, q2 at 1 in
     const list = await t.run((ctx) => ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
     expect(list).toMatchObject({ questionIds: [q0, q2], formerQuestionIds: [q1] });
     expect(await ada.as.query(api.exams.validateQuestionAccessV2, { examId, questionId: q1 })).toEqual({ allowed: false, reason: "not_in_exam" });
     expect(await ada.as.query(api.exams.getExamSessionV2, { examId })).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
     const graded = await ada.as.mutation(api.exams.submitExamAnswersV2, { examId, answers: [{ questionId: q0, selectedAnswer: "b" }] });
     expect(graded.answers[0]).toMatchObject({ isCorrect: true, correctAnswer: "b" });
+  });
+});
+
+describe("the question sheet (a copy of what a session shows)", () => {
+  const sheetDoc = (t: TestConvex, examId: Id<"exams">) =>
+    t.run((ctx) => ctx.db.query("examQuestionSheets").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
+
+  it("an edit made behind its back is named by verifyExamCopies, shown as it was until healed, then healed by the repair", async () => {
+    const t = newConvexTest();
+    const ada = await seedUser(t, "ada");
+    const { examId, questionIds } = await seedExam(t, { questions: 3 });
+    await ada.as.mutation(api.exams.startExamV2, { examId });
+    await t.run((ctx) => ctx.db.patch("questions", questionIds[1]!, { text: "Edited behind our back", options: ["x", "y"] }));
+
+    const verified = await t.query(internal.examAdmin.verifyExamCopies, { cursor: null });
+    expect(verified.stale.map((s: { field: string }) => s.field)).toEqual(["questionSheet"]);
+    const before = await ada.as.query(api.exams.getExamSessionV2, { examId });
+    expect(before.questions[1]).toMatchObject({ text: "Question 2", options: ["a", "b", "c", "d"] });
+
+    for (let cursor: string | null = null; ; ) {
+      const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamCopies, { cursor });
+      if (r.isDone) break;
+      cursor = r.continueCursor;
+    }
+    expect((await t.query(internal.examAdmin.verifyExamCopies, { cursor: null })).stale).toEqual([]);
+    const after = await ada.as.query(api.exams.getExamSessionV2, { examId });
+    expect(after.questions[1]).toMatchObject({ text: "Edited behind our back", options: ["x", "y"] });
+    expect(after).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
+  });
+
+  it("a question edit through the backend rewrites the sheet of every exam holding it, in the same transaction", async () => {
+    const t = newConvexTest();
+    const admin = await seedUser(t, "admin", "admin");
+    const ada = await seedUser(t, "ada");
+    const { examId, questionIds } = await seedExam(t, { questions: 2 });
+    const other = await admin.as.mutation(api.examAdmin.createExam, { title: "Other", questionIds: [questionIds[1]!], durationMs: 60_000, maxPauses: 0 });
+    await t.run(async (ctx) => void (await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!)));
+    await admin.as.mutation(api.examAdmin.updateQuestion, { questionId: questionIds[1]!, text: "Shared, edited", points: 4 });
+    for (const id of [examId, other]) {
+      expect((await sheetDoc(t, id))?.questions.find((q) => q.questionId === questionIds[1])).toMatchObject({ text: "Shared, edited", points: 4 });
+    }
+    expect((await ada.as.query(api.exams.getExamSessionV2, { examId: other })).questions).toEqual([
+      { questionId: questionIds[1], text: "Shared, edited", options: ["a", "b", "c", "d"], points: 4 },
+    ]);
+  });
+
+  it("an exam whose sheet would pass MAX_QUESTION_SHEET_BYTES keeps none: its sessions read the live questions", async () => {
+    const t = newConvexTest();
+    const admin = await seedUser(t, "admin", "admin");
+    const ada = await seedUser(t, "ada");
+    const { examId, questionIds } = await seedExam(t, { questions: 3 });
+    await t.run(async (ctx) => void (await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!)));
+    expect(await sheetDoc(t, examId)).not.toBeNull();
+    const long = "x".repeat(MAX_QUESTION_SHEET_BYTES / 2);
+    for (const questionId of questionIds.slice(0, 2)) await admin.as.mutation(api.examAdmin.updateQuestion, { questionId, text: long });
+    expect(await sheetDoc(t, examId)).toBeNull();
+    expect((await t.query(internal.examAdmin.verifyExamCopies, { cursor: null })).stale).toEqual([]); // absent is what it should be
+    const session = await ada.as.mutation(api.exams.startExamV2, { examId });
+    expect(session.questions.map((q) => q.text.length)).toEqual([long.length, long.length, "Question 3".length]);
+    expect(await ada.as.query(api.exams.getExamSessionV2, { examId })).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
+    // Back under the limit: the sheet returns.
+    await admin.as.mutation(api.examAdmin.updateQuestion, { questionId: questionIds[0]!, text: "Short again" });
+    expect((await sheetDoc(t, examId))?.questions.map((q) => q.text.length)).toEqual(["Short again".length, long.length, "Question 3".length]);
   });
 });
 

@@ -50,6 +50,13 @@ export const LIST_LIMITS = {
   recent: { fallback: 10, max: 100 },
 } as const;
 
+/**
+ * An exam's question sheet (what a session shows of its questions, one document) is kept only
+ * while it is at most this big; a larger exam's sessions read the live question documents
+ * instead. Half a document: a question edit rewrites the sheet of every exam holding it.
+ */
+export const MAX_QUESTION_SHEET_BYTES = CONVEX_LIMITS.documentBytes / 2;
+
 /** The scheduled repair of exam copies runs this often; a pass visits every exam in budgeted batches. */
 export const EXAM_COPY_REPAIR_INTERVAL_MINUTES = 5;
 

@@ -94,8 +94,8 @@ async function examWritten(ctx: Ctx, examId: Id<"exams">, before: Doc<"exams"> |
 async function questionWritten(ctx: Ctx, questionId: Id<"questions">, before: Doc<"questions"> | null, after: Partial<Doc<"questions">> | null) {
   const diff = changedFields(QUESTION_FIELDS, before, after);
   if (diff.changed.length === 0) return;
-  if (diff.changed.includes("points") || after === null) {
-    // Points available and membership rows of every exam holding the question follow (its content is never copied).
+  if (diff.changed.some((f) => f !== "correctAnswer") || after === null) {
+    // Points available, membership rows and question sheets of every exam holding the question follow (the answer key is never copied).
     const rows = await ctx.db.query("examQuestions").withIndex("by_question", (q) => q.eq("questionId", questionId)).collect();
     for (const examId of new Set(rows.map((r) => r.examId))) {
       const copies = await loadCopies(ctx, examId);
@@ -184,19 +184,31 @@ export function withExamCopies(ctx: Ctx): DatabaseWriter {
 export type StaleCopy = { examId: Id<"exams">; field: CopyField | "definition"; copy: unknown; live: unknown };
 
 const copyValue = (copies: Awaited<ReturnType<typeof loadCopies>>, field: CopyField): unknown =>
-  field === "questionIds" ? (copies.list?.questionIds ?? null) : field === "questionRows" ? copies.rows.map((r) => r.questionId) : (copies.definition?.[field] ?? null);
+  field === "questionIds"
+    ? (copies.list?.questionIds ?? null)
+    : field === "questionRows"
+      ? copies.rows.map((r) => r.questionId)
+      : field === "questionSheet"
+        ? (copies.sheet?.questions ?? null)
+        : (copies.definition?.[field] ?? null);
 
 /** What an exam's copies disagree with: each stale fact, or copies of a deleted exam. Writes nothing. */
 export async function staleCopiesOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleCopy[]> {
   if (exam === null) {
     const copies = await loadCopies(ctx, examId);
-    const present = copies.definition !== null || copies.list !== null || copies.rows.length > 0;
+    const present = copies.definition !== null || copies.list !== null || copies.sheet !== null || copies.rows.length > 0;
     return present ? [{ examId, field: "definition", copy: "present", live: "exam deleted" }] : [];
   }
   const { copies, wanted, stale } = await staleCopies(ctx, examId, exam);
   if (copies.definition === null) return [{ examId, field: "definition", copy: "missing", live: "exam exists" }];
   const live = (field: CopyField): unknown =>
-    field === "questionIds" ? wanted.questionIds : field === "questionRows" ? wanted.rows.map((r) => r.questionId) : wanted.definition[field];
+    field === "questionIds"
+      ? wanted.questionIds
+      : field === "questionRows"
+        ? wanted.rows.map((r) => r.questionId)
+        : field === "questionSheet"
+          ? wanted.sheet
+          : wanted.definition[field];
   return stale.map((field) => ({ examId, field, copy: copyValue(copies, field), live: live(field) }));
 }
 
@@ -222,7 +234,7 @@ export async function healExamCopy(ctx: Pick<MutationCtx, "db" | "auth">, examId
 /**
  * A write's cheap check of the exam at hand: only if the exam's own fields
  * differ from its definition and list (two small reads) are the copies healed.
- * Staleness from out-of-band question edits (maxScore, membership rows) is left
+ * Staleness from out-of-band question edits (maxScore, membership rows, the question sheet) is left
  * to the scheduled repair, which compares every question.
  */
 export async function healExamFacts(ctx: Pick<MutationCtx, "db" | "auth">, examId: Id<"exams">, exam: Doc<"exams">): Promise<void> {

@@ -12,8 +12,13 @@
  * dashboard, `npx convex import`, other code) are found by
  * `examAdmin:verifyExamCopies` and healed by `examAdmin:repairExamCopies`
  * (scheduled, see convex/crons.ts) and, for the exam at hand, by a V2 write
- * before it rejects a student on a copied fact. Question content is never
- * copied: sessions, grading and results read the live `questions` documents.
+ * before it rejects a student on a copied fact.
+ *
+ * What a session shows of the questions (text, options, points; never the
+ * correct answer) is copied too, into one `examQuestionSheets` document per
+ * exam, so a session reads one document instead of one per question. Grading
+ * and results read the live `questions` documents: an answer key read from a
+ * stale copy would be written into the log for good.
  *
  * @example
  * const definition = await ensureExamDefinition(ctx, examId); // created from the exam document if missing
@@ -21,8 +26,11 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { getConvexSize } from "convex/values";
 import { domainError } from "../lib/errors";
+import { MAX_QUESTION_SHEET_BYTES } from "../lib/limits";
 import { pointsOf } from "../events/decider";
+import { canonicalJson } from "../events/hash";
 
 export type ExamDefinition = Doc<"examDefinitions">;
 export type QuestionSheetRow = Doc<"examQuestions">;
@@ -70,6 +78,23 @@ function sheetOfQuestions(examId: Id<"exams">, questions: readonly (Doc<"questio
   );
 }
 
+/** One question of an exam's sheet: what a session shows of it. */
+export type SheetQuestion = Doc<"examQuestionSheets">["questions"][number];
+
+/** The exam's question sheet, if it has one (absent: never written, or too large to keep). */
+export async function getQuestionSheet(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<Doc<"examQuestionSheets"> | null> {
+  return ctx.db
+    .query("examQuestionSheets")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .unique();
+}
+
+/** The sheet the exam's questions call for, or null when it would exceed MAX_QUESTION_SHEET_BYTES (sessions then read the questions). */
+function wantedSheet(examId: Id<"exams">, sheet: readonly SheetFields[]): SheetQuestion[] | null {
+  const questions = sheet.map(({ questionId, text, options, points }) => ({ questionId, text, options, ...(points === undefined ? {} : { points }) }));
+  return getConvexSize({ examId, questions }) <= MAX_QUESTION_SHEET_BYTES ? questions : null;
+}
+
 /** The exam's question list (ids in order, and ids removed since): what sessions and submissions read. */
 export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<Doc<"examQuestionLists"> | null> {
   return ctx.db
@@ -82,8 +107,8 @@ export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exa
 export const COPIED_FIELDS = ["title", "questionIds", "durationMs", "maxPauses"] as const;
 export type CopiedField = (typeof COPIED_FIELDS)[number];
 export type ExamFacts = Pick<Doc<"exams">, CopiedField>;
-/** What can be stale: a copied field, or maxScore (derived from the questions' points). */
-export type CopyField = CopiedField | "maxScore" | "questionRows";
+/** What can be stale: a copied field, maxScore (derived from the questions' points), the membership rows, the question sheet. */
+export type CopyField = CopiedField | "maxScore" | "questionRows" | "questionSheet";
 
 export function examFactsOf(exam: ExamFacts): ExamFacts {
   const { title, questionIds, durationMs, maxPauses } = exam;
@@ -96,10 +121,15 @@ export function factsOfCopies(definition: ExamDefinition | null, list: Doc<"exam
   return examFactsOf({ ...definition, questionIds: list.questionIds });
 }
 
-/** The exam's copies as they are: definition, question list, membership rows. */
+/** The exam's copies as they are: definition, question list, question sheet, membership rows. */
 export async function loadCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">) {
-  const [definition, list, rows] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId), loadQuestionSheet(ctx, examId)]);
-  return { definition, list, rows };
+  const [definition, list, sheet, rows] = await Promise.all([
+    getExamDefinition(ctx, examId),
+    getQuestionList(ctx, examId),
+    getQuestionSheet(ctx, examId),
+    loadQuestionSheet(ctx, examId),
+  ]);
+  return { definition, list, sheet, rows };
 }
 export type ExamCopies = Awaited<ReturnType<typeof loadCopies>>;
 
@@ -110,6 +140,7 @@ function wantedCopies(examId: Id<"exams">, exam: ExamFacts, questions: readonly 
     definition: { title, questionCount: questionIds.length, maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0), durationMs, maxPauses },
     questionIds,
     rows: questions.flatMap((q, position) => (q === null ? [] : [{ examId, position, questionId: q._id }])),
+    sheet: wantedSheet(examId, sheetOfQuestions(examId, questions)),
   };
 }
 type WantedCopies = ReturnType<typeof wantedCopies>;
@@ -129,6 +160,8 @@ function staleOf(copies: ExamCopies, wanted: WantedCopies): CopyField[] {
   const rows = copies.rows.map(rowKey).sort();
   const want = wanted.rows.map(rowKey).sort();
   if (!same(rows, want) || copies.rows.some((r) => r.text !== undefined)) out.push("questionRows");
+  // Key order aside (stored documents come back with sorted keys).
+  if (canonicalJson(copies.sheet?.questions ?? null) !== canonicalJson(wanted.sheet)) out.push("questionSheet");
   return out;
 }
 
@@ -161,7 +194,7 @@ export async function syncDefinition(
   if (definition === null) {
     const id = await ctx.db.insert("examDefinitions", { examId, ...wanted.definition, legacyMirror: true, legacyCleared: false });
     definition = (await ctx.db.get("examDefinitions", id))!;
-  } else if (stale.some((f) => f !== "questionRows")) {
+  } else if (stale.some((f) => f !== "questionRows" && f !== "questionSheet")) {
     await ctx.db.patch("examDefinitions", definition._id, wanted.definition);
     definition = { ...definition, ...wanted.definition };
   }
@@ -179,6 +212,11 @@ export async function syncDefinition(
     }
     for (const row of wanted.rows) if (!have.has(rowKey(row))) await ctx.db.insert("examQuestions", row);
   }
+  if (stale.includes("questionSheet")) {
+    if (wanted.sheet === null) await ctx.db.delete("examQuestionSheets", copies.sheet!._id);
+    else if (copies.sheet === null) await ctx.db.insert("examQuestionSheets", { examId, questions: wanted.sheet });
+    else await ctx.db.patch("examQuestionSheets", copies.sheet._id, { questions: wanted.sheet });
+  }
   return { definition, stale, before: copies, sheet };
 }
 
@@ -187,6 +225,7 @@ export async function deleteCopies(ctx: Pick<MutationCtx, "db">, examId: Id<"exa
   const copies = await loadCopies(ctx, examId);
   if (copies.definition !== null) await ctx.db.delete("examDefinitions", copies.definition._id);
   if (copies.list !== null) await ctx.db.delete("examQuestionLists", copies.list._id);
+  if (copies.sheet !== null) await ctx.db.delete("examQuestionSheets", copies.sheet._id);
   for (const row of copies.rows) await ctx.db.delete("examQuestions", row._id);
   return copies;
 }

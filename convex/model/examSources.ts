@@ -11,7 +11,9 @@
  *   may hold attempts missing from V2 (neither backfilled nor cleared): exam
  *   documents of ~1 MiB each would otherwise exceed the read limit.
  * - `v2Source` reads `examDefinitions` (a copy of the exam's own fields, kept
- *   current by model/examCopies.ts), the live `questions` documents,
+ *   current by model/examCopies.ts), for a session the exam's question sheet
+ *   (the same mechanism's copy of what a student sees of the questions), for
+ *   grading and results the live `questions` documents,
  *   `examParticipations`, `examAnswers` and the sharded counters; it reads an
  *   exam document only for an exam without a (complete) definition, or for a
  *   user without a V2 row on an exam neither cleared nor marked backfilled.
@@ -25,7 +27,7 @@ import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
 import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/legacyMirror";
 import { countParticipants, loadAnswers, loadParticipation } from "../projections/store";
-import { getExamDefinition, getQuestionList, legacyArrayImported, sheetRowOf, type ExamDefinition } from "./examDefinitions";
+import { getExamDefinition, getQuestionList, getQuestionSheet, legacyArrayImported, sheetRowOf, type ExamDefinition } from "./examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import {
   byExamId,
@@ -270,7 +272,11 @@ function questionsForV2(ctx: QueryCtx, examId: Id<"exams">, definition: ExamDefi
     })());
   const hasRows = definition !== null;
   return {
-    questions: async () => (await resolve()).questions(),
+    // A session reads the exam's question sheet (one document); without one, the list and the live questions.
+    questions: async () => {
+      const sheet = definition === null ? null : await getQuestionSheet(ctx, examId);
+      return sheet !== null ? sheet.questions : (await resolve()).questions();
+    },
     // Results and access need no list: points available come with the definition, membership is one row.
     resultQuestions: async (answered: readonly Id<"questions">[]) =>
       hasRows ? { maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) } : (await resolve()).resultQuestions(answered),
