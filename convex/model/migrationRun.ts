@@ -10,10 +10,11 @@
  * // { examsMigrated, participantsMigrated, answersMigrated, examsRemaining, isDone, ... }
  */
 import { v, type Infer } from "convex/values";
-import { literals } from "convex-helpers/validators";
+import { literals, nullable, vRequired } from "convex-helpers/validators";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
+import schema from "../schema";
 import { vIssue, type Issue } from "../lib/issues";
 import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
@@ -40,7 +41,8 @@ import {
 import { compareV1Entry } from "./verification";
 import { drainExamMirror } from "../projections/legacyMirror";
 
-export const vPass = literals("migrate", "cleanup");
+const progressFields = schema.tables.migrationProgress.validator.fields;
+export const vPass = progressFields.pass;
 export type Pass = Infer<typeof vPass>;
 export type Progress = Doc<"migrationProgress">;
 type Cursor = NonNullable<Progress["current"]>;
@@ -88,7 +90,7 @@ export const vBatchReport = v.object({
   examsRemainingExact: v.boolean(),
   isDone: v.boolean(),
   stoppedBecause: literals("done", "batch_size", "budget"),
-  stoppedInsideExam: v.union(v.null(), v.object({ examId: v.id("exams"), step: literals("import", "verify"), nextIndex: v.number() })),
+  stoppedInsideExam: nullable(vRequired(progressFields.current).pick("examId", "step", "nextIndex")),
   examsCleared: v.array(v.id("exams")),
   examsNotCleared: v.array(v.object({ examId: v.id("exams"), reason: v.string() })),
   findings: v.array(vIssue),
