@@ -19,6 +19,7 @@ import { requireUser } from "./lib/auth";
 import { domainError } from "./lib/errors";
 import { HALF_TRANSACTION_LIMITS } from "./lib/limits";
 import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/validators";
+import { vIssue, type Issue } from "./lib/issues";
 import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/store";
 import { loadParticipation } from "./projections/store";
 import { examFactsOf, factsOfCopies, getExamDefinition, getQuestionList } from "./model/examDefinitions";
@@ -27,7 +28,6 @@ import {
   checkChainBatch,
   checkProjectionHead,
   checkRowHasEvents,
-  type AuditIssue,
   type ChainEvent,
   type OpenStream,
 } from "./model/auditChain";
@@ -376,15 +376,6 @@ function chainEventOf(doc: Doc<"examEvents">): ChainEvent {
   return { ...content, eventId: _id };
 }
 
-const vIssue = v.object({
-  kind: v.string(),
-  examId: v.string(),
-  userId: v.string(),
-  version: v.optional(v.number()),
-  eventId: v.optional(v.string()),
-  message: v.string(),
-});
-
 /**
  * Operators: checks the log's hash chains and that every projection row
  * reflects its chain's head. Resumable: call again with `continueCursor` until
@@ -413,7 +404,7 @@ export const verifyAuditChain = internalQuery({
     const numItems = Math.max(1, Math.min(args.batchSize ?? DEFAULT_EVENTS_PER_BATCH, DEFAULT_EVENTS_PER_BATCH));
     const state: ChainCursor =
       args.cursor == null ? { examId, phase: "events", page: null, open: null } : parseCursor(args.cursor, examId);
-    const issues: AuditIssue[] = [];
+    const issues: Issue[] = [];
     const summary = { phase: state.phase, eventsChecked: 0, streamsChecked: 0, rowsChecked: 0 };
     let next: ChainCursor | null;
 

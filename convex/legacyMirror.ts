@@ -12,7 +12,8 @@
  * npx convex run legacyMirror:setLegacyMirrorSync '{"examId":"…","sync":true}'    # one exam
  * npx convex run legacyMirror:syncExamDefinitions '{}'   # repeat with the returned cursor until isDone
  */
-import { v } from "convex/values";
+import { v, type Infer } from "convex/values";
+import { nullable, vRequired } from "convex-helpers/validators";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
@@ -22,6 +23,7 @@ import { CONVEX_LIMITS, budgetSpent } from "./lib/limits";
 import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";
 import { entryOfFacts, factsOfRow } from "./model/examViews";
 import { foldCounterSummary, loadAnswers } from "./projections/store";
+import schema from "./schema";
 import {
   documentLimitProblem,
   drainExamMirror,
@@ -32,6 +34,8 @@ import {
   mirrorLag,
   runSettledMirror,
   unmirroredCheck,
+  vMirrorLag,
+  vMirrorRunResult,
   withEntry,
 } from "./projections/legacyMirror";
 
@@ -57,6 +61,27 @@ async function nextDefinition(ctx: QueryCtx, after: number) {
   return definition ?? null;
 }
 
+const definitionFields = schema.tables.examDefinitions.validator.fields;
+const vMirrorStatus = v.object({
+  globallyEnabled: v.boolean(),
+  globallySync: v.boolean(),
+  exams: v.array(
+    v.object({
+      examId: v.id("exams"),
+      title: v.string(),
+      legacyMirror: v.boolean(),
+      legacyCleared: v.boolean(),
+      /** The exam's own synchronous mode (null: the global default). */
+      sync: nullable(vRequired(definitionFields.legacyMirrorSync)),
+      legacyMirrorFailure: definitionFields.legacyMirrorFailure,
+      arrayCurrent: v.boolean(),
+      lag: vMirrorLag,
+    }),
+  ),
+  isDone: v.boolean(),
+  continueCursor: v.string(),
+});
+
 /**
  * The global switches and every exam's mirror state and lag: events past the array's watermark
  * (counted up to LAG_COUNT_CAP, `eventsAtLeast` beyond), the oldest one's time and age, whether the
@@ -64,9 +89,10 @@ async function nextDefinition(ctx: QueryCtx, after: number) {
  */
 export const legacyMirrorStatus = internalQuery({
   args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: vMirrorStatus,
   handler: async (ctx, { cursor }) => {
     const now = Date.now();
-    const exams = [];
+    const exams: Infer<typeof vMirrorStatus>["exams"] = [];
     let after = parseCursor(cursor);
     let isDone = true;
     for (;;) {
@@ -102,6 +128,7 @@ export const legacyMirrorStatus = internalQuery({
 /** Which of `userIds` have live events on the exam that its array does not reflect yet (verification's pending entries). */
 export const unmirroredUsers = internalQuery({
   args: { examId: v.id("exams"), userIds: v.array(v.id("users")) },
+  returns: v.array(v.id("users")),
   handler: async (ctx, { examId, userIds }) => {
     const unmirrored = await unmirroredCheck(ctx, examId);
     const out: Id<"users">[] = [];
@@ -113,6 +140,7 @@ export const unmirroredUsers = internalQuery({
 /** The mirror job: scheduled by every student action (MIRROR_RUN_DELAY_MS ahead), and by a run that reached its budget. */
 export const runExamMirror = internalMutation({
   args: { examId: v.id("exams") },
+  returns: vMirrorRunResult,
   handler: async (ctx, { examId }) => runSettledMirror(ctx, examId),
 });
 
@@ -123,12 +151,17 @@ export const runExamMirror = internalMutation({
  */
 export const foldExamCounters = internalMutation({
   args: { examId: v.id("exams") },
+  returns: v.object({ folded: v.boolean() }),
   handler: async (ctx, { examId }) => ({ folded: await foldCounterSummary(ctx, examId) }),
 });
+
+const vDrainTotals = { examsDrained: v.number(), liveEvents: v.number(), entriesWritten: v.number(), examDocumentWrites: v.number() };
+const vDrainPage = v.object({ ...vDrainTotals, isDone: v.boolean(), continueCursor: v.string() });
 
 /** One page of drainLegacyMirror: exams from `cursor` mirrored to their latest event, while the budget lasts. */
 export const drainLegacyMirrorPage = internalMutation({
   args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: vDrainPage,
   handler: async (ctx, { cursor }) => {
     const page = { examsDrained: 0, liveEvents: 0, entriesWritten: 0, examDocumentWrites: 0, isDone: true, continueCursor: "" };
     let after = parseCursor(cursor);
@@ -155,12 +188,6 @@ export const drainLegacyMirrorPage = internalMutation({
   },
 });
 
-type StatusPage = {
-  exams: { examId: Id<"exams">; legacyMirror: boolean; legacyCleared: boolean; arrayCurrent: boolean; legacyMirrorFailure?: unknown; lag: { events: number } }[];
-  isDone: boolean;
-  continueCursor: string;
-};
-
 /**
  * Mirrors every exam's log into its array now (rollback option 2 starts here), then reads the status
  * back: `arraysCurrent` is true when every exam whose mirror is on has its array at its latest event.
@@ -168,11 +195,18 @@ type StatusPage = {
  */
 export const drainLegacyMirror = internalAction({
   args: {},
+  returns: v.object({
+    calls: v.number(),
+    ...vDrainTotals,
+    /** True when every exam whose mirror is on has its array at its latest event. */
+    arraysCurrent: v.boolean(),
+    lagging: v.array(v.object({ examId: v.id("exams"), events: v.number() })),
+    notMirrored: v.array(v.object({ examId: v.id("exams"), reason: v.string() })),
+  }),
   handler: async (ctx) => {
     const totals = { calls: 0, examsDrained: 0, liveEvents: 0, entriesWritten: 0, examDocumentWrites: 0 };
     for (let cursor: string | undefined; ; ) {
-      const page: { examsDrained: number; liveEvents: number; entriesWritten: number; examDocumentWrites: number; isDone: boolean; continueCursor: string } =
-        await ctx.runMutation(internal.legacyMirror.drainLegacyMirrorPage, { cursor });
+      const page: Infer<typeof vDrainPage> = await ctx.runMutation(internal.legacyMirror.drainLegacyMirrorPage, { cursor });
       totals.calls += 1;
       totals.examsDrained += page.examsDrained;
       totals.liveEvents += page.liveEvents;
@@ -184,7 +218,7 @@ export const drainLegacyMirror = internalAction({
     const lagging: { examId: Id<"exams">; events: number }[] = [];
     const notMirrored: { examId: Id<"exams">; reason: string }[] = [];
     for (let cursor: string | undefined; ; ) {
-      const page: StatusPage = await ctx.runQuery(internal.legacyMirror.legacyMirrorStatus, { cursor });
+      const page: Infer<typeof vMirrorStatus> = await ctx.runQuery(internal.legacyMirror.legacyMirrorStatus, { cursor });
       for (const e of page.exams) {
         if (e.legacyCleared) notMirrored.push({ examId: e.examId, reason: "array cleared by cleanup" });
         else if (e.legacyMirrorFailure !== undefined) notMirrored.push({ examId: e.examId, reason: "mirror failed (document too big)" });
@@ -206,6 +240,7 @@ export const drainLegacyMirror = internalAction({
  */
 export const setLegacyMirrorSync = internalMutation({
   args: { examId: v.optional(v.id("exams")), sync: v.union(v.boolean(), v.null()) },
+  returns: v.object({ examId: v.optional(v.id("exams")), sync: v.union(v.boolean(), v.null()) }),
   handler: async (ctx, { examId, sync }) => {
     if (examId !== undefined) {
       const definition = await ensureExamDefinition(ctx, examId);
@@ -231,6 +266,7 @@ export const setLegacyMirrorSync = internalMutation({
  */
 export const setGlobalLegacyMirror = internalMutation({
   args: { enabled: v.boolean() },
+  returns: v.object({ enabled: v.boolean() }),
   handler: async (ctx, { enabled }) => {
     const doc = await ctx.db
       .query("examApiSettings")
@@ -251,6 +287,7 @@ export const setGlobalLegacyMirror = internalMutation({
  */
 export const setExamLegacyMirror = internalMutation({
   args: { examId: v.id("exams"), enabled: v.boolean() },
+  returns: v.object({ examId: v.id("exams"), legacyMirror: v.boolean(), entriesWritten: v.number() }),
   handler: async (ctx, { examId, enabled }) => {
     const definition = await ensureExamDefinition(ctx, examId);
     if (!enabled) {
@@ -293,6 +330,7 @@ const SYNC_PAGE_BUDGET_SHARE = 0.25;
  */
 export const syncExamDefinitions = internalMutation({
   args: { cursor: v.optional(v.union(v.string(), v.null())), numItems: v.optional(v.number()) },
+  returns: v.object({ synced: v.number(), isDone: v.boolean(), continueCursor: v.string() }),
   handler: async (ctx, { cursor, numItems }) => {
     const max = Math.max(1, Math.min(Math.floor(numItems ?? 8), 32));
     let after = cursor === undefined || cursor === null || cursor === "" ? -Infinity : Number(cursor);

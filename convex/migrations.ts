@@ -13,17 +13,19 @@
  * npx convex run --prod migrations:verifyMigrationIntegrity
  * npx convex run --prod migrations:migrateExamParticipants '{"clearAfterMigration": true, "batchSize": 5}'
  */
-import { v } from "convex/values";
+import { v, type Infer } from "convex/values";
+import { nullable, vRequired } from "convex-helpers/validators";
 import { internal } from "./_generated/api";
-import type { Doc, Id } from "./_generated/dataModel";
+import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
 import { internalMutation } from "./lib/functions";
-import type { V1Participant } from "./lib/validators";
+import { vV1Participant, type V1Participant } from "./lib/validators";
+import { vIssue, type Issue } from "./lib/issues";
+import schema from "./schema";
 import { countParticipants, loadAnswers } from "./projections/store";
 import { getExamDefinition, loadQuestionSheet } from "./model/examDefinitions";
-import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./model/migration";
-import { loadProgress, nextExam, runMigrationBatch, verifyEntry, type Pass } from "./model/migrationRun";
-import type { VerificationIssue } from "./model/verification";
+import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes } from "./model/migration";
+import { loadProgress, nextExam, runMigrationBatch, vBatchReport, verifyEntry, vPass, type Pass } from "./model/migrationRun";
 import { unmirroredCheck } from "./projections/legacyMirror";
 
 /** Default exams per call when batchSize is not given. */
@@ -49,6 +51,26 @@ async function readBudgetLeft(ctx: QueryCtx): Promise<boolean> {
 
 // ---------------------------------------------------------------- status (step 2)
 
+const vInside = v.object({ examId: v.id("exams"), nextIndex: v.number() });
+const vMirrorFailure = vRequired(schema.tables.examDefinitions.validator.fields.legacyMirrorFailure).extend({ examId: v.id("exams") });
+type MirrorFailure = Infer<typeof vMirrorFailure>;
+
+const vStatusPage = v.object({
+  examsWithParticipants: v.number(),
+  totalParticipants: v.number(),
+  totalAnswers: v.number(),
+  participations: v.number(),
+  answers: v.number(),
+  pendingExams: v.array(v.id("exams")),
+  participantsWithoutV2: v.number(),
+  clearedExams: v.number(),
+  mirrorFailures: v.array(vMirrorFailure),
+  afterCreationTime: v.optional(v.number()),
+  inside: v.optional(vInside),
+  isDone: v.boolean(),
+});
+type StatusPage = Infer<typeof vStatusPage>;
+
 /**
  * One page of the status census: exams read until the byte budget is spent. Each V1 user
  * of an exam is looked up by identity (one index point read), so a page may stop inside an
@@ -57,8 +79,9 @@ async function readBudgetLeft(ctx: QueryCtx): Promise<boolean> {
 export const statusPage = internalQuery({
   args: {
     afterCreationTime: v.optional(v.number()),
-    inside: v.optional(v.object({ examId: v.id("exams"), nextIndex: v.number() })),
+    inside: v.optional(vInside),
   },
+  returns: vStatusPage,
   handler: async (ctx, { afterCreationTime, inside }): Promise<StatusPage> => {
     const page = {
       examsWithParticipants: 0,
@@ -117,9 +140,14 @@ export const statusPage = internalQuery({
   },
 });
 
+const vQuarantinedEntry = schema.tables.migrationQuarantine.validator.omit("at");
+export type QuarantinedEntry = Infer<typeof vQuarantinedEntry>;
+const vQuarantinePage = v.object({ entries: v.array(vQuarantinedEntry), continueCursor: v.string(), isDone: v.boolean() });
+
 /** V1 entries the migration set aside, a page at a time. */
 export const quarantinePage = internalQuery({
   args: { cursor: v.union(v.string(), v.null()) },
+  returns: vQuarantinePage,
   handler: async (ctx, { cursor }) => {
     const page = await ctx.db.query("migrationQuarantine").paginate({ cursor, numItems: 500 });
     return {
@@ -131,37 +159,28 @@ export const quarantinePage = internalQuery({
 });
 
 /** A V1 entry that differs from its rows only because the legacy mirror has not reached its latest events yet. */
-type PendingEntry = { examId: Id<"exams">; userId: Id<"users">; reason: string };
-
-type MirrorFailure = { examId: Id<"exams">; userId: Id<"users">; reason: string; at: number };
-type StatusPage = {
-  examsWithParticipants: number;
-  totalParticipants: number;
-  totalAnswers: number;
-  participations: number;
-  answers: number;
-  pendingExams: Id<"exams">[];
-  participantsWithoutV2: number;
-  clearedExams: number;
-  mirrorFailures: MirrorFailure[];
-  afterCreationTime?: number;
-  inside?: { examId: Id<"exams">; nextIndex: number };
-  isDone: boolean;
-};
-export type QuarantinedEntry = { examId: Id<"exams">; userId: Id<"users">; sourceIndex: number; reason: string };
+const vPendingEntry = v.object({ examId: v.id("exams"), userId: v.id("users"), reason: v.string() });
+type PendingEntry = Infer<typeof vPendingEntry>;
 
 /** Every quarantined entry (the action pages through them). */
 async function allQuarantined(ctx: { runQuery: ActionCtx["runQuery"] }): Promise<QuarantinedEntry[]> {
   const out: QuarantinedEntry[] = [];
   for (let cursor: string | null = null, done = false; !done; ) {
-    const page: { entries: QuarantinedEntry[]; continueCursor: string; isDone: boolean } = await ctx.runQuery(internal.migrations.quarantinePage, { cursor });
+    const page: Infer<typeof vQuarantinePage> = await ctx.runQuery(internal.migrations.quarantinePage, { cursor });
     out.push(...page.entries);
     cursor = page.continueCursor;
     done = page.isDone;
   }
   return out;
 }
-type PassSummary = { current: Doc<"migrationProgress">["current"] | null; totals: Doc<"migrationProgress">["totals"]; background: Doc<"migrationProgress">["background"] | null };
+const progressFields = schema.tables.migrationProgress.validator.fields;
+const vPassSummary = v.object({
+  current: nullable(vRequired(progressFields.current)),
+  totals: progressFields.totals,
+  background: nullable(vRequired(progressFields.background)),
+});
+type PassSummary = Infer<typeof vPassSummary>;
+const vProgressOfPasses = v.object({ migrate: nullable(vPassSummary), cleanup: nullable(vPassSummary) });
 
 async function progressSummary(ctx: QueryCtx, pass: Pass): Promise<PassSummary | null> {
   const p = await loadProgress(ctx, pass);
@@ -171,6 +190,7 @@ async function progressSummary(ctx: QueryCtx, pass: Pass): Promise<PassSummary |
 
 export const progressOfPasses = internalQuery({
   args: {},
+  returns: vProgressOfPasses,
   handler: async (ctx) => ({ migrate: await progressSummary(ctx, "migrate"), cleanup: await progressSummary(ctx, "cleanup") }),
 });
 
@@ -181,6 +201,17 @@ export const progressOfPasses = internalQuery({
  */
 export const checkMigrationStatus = internalAction({
   args: {},
+  returns: v.object({
+    v1: v.object({ examsWithParticipants: v.number(), totalParticipants: v.number(), totalAnswers: v.number() }),
+    v2: v.object({ participations: v.number(), answers: v.number() }),
+    migrationComplete: v.boolean(),
+    pendingExams: v.array(v.id("exams")),
+    participantsWithoutV2: v.number(),
+    quarantined: v.array(vQuarantinedEntry),
+    clearedExams: v.number(),
+    mirrorFailures: v.array(vMirrorFailure),
+    progress: vProgressOfPasses,
+  }),
   handler: async (ctx) => {
     const v1 = { examsWithParticipants: 0, totalParticipants: 0, totalAnswers: 0 };
     const v2 = { participations: 0, answers: 0 };
@@ -205,7 +236,7 @@ export const checkMigrationStatus = internalAction({
       inside = page.inside;
       if (page.isDone) break;
     }
-    const progress: { migrate: PassSummary | null; cleanup: PassSummary | null } = await ctx.runQuery(
+    const progress: Infer<typeof vProgressOfPasses> = await ctx.runQuery(
       internal.migrations.progressOfPasses,
       {},
     );
@@ -234,6 +265,11 @@ export const checkMigrationStatus = internalAction({
  */
 export const exportV1ParticipantData = internalQuery({
   args: { cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: v.object({
+    exams: v.array(v.object({ examId: v.id("exams"), title: v.string(), participants: v.array(vV1Participant) })),
+    isDone: v.boolean(),
+    continueCursor: v.string(),
+  }),
   handler: async (ctx, { cursor }) => {
     let after = cursor ? Number(cursor) : undefined;
     if (after !== undefined && !Number.isFinite(after)) throw new Error(`Invalid cursor ${cursor}`);
@@ -277,12 +313,14 @@ function batchOptions(args: { batchSize?: number; clearAfterMigration?: boolean;
  */
 export const migrateExamParticipants = internalMutation({
   args: { ...vBatchArgs, examId: v.optional(v.id("exams")), fromIndex: v.optional(v.number()) },
+  returns: vBatchReport,
   handler: async (ctx, args) => runMigrationBatch(ctx, { ...batchOptions(args), examId: args.examId, fromIndex: args.fromIndex }),
 });
 
 /** Starts (or restarts) the migration in the background: each batch schedules the next until done. */
 export const startMigration = internalMutation({
   args: { batchSize: v.optional(v.number()), clearAfterMigration: v.optional(v.boolean()) },
+  returns: v.object({ started: v.boolean(), pass: vPass, batchSize: v.number() }),
   handler: async (ctx, args) => {
     const { batchSize, clearAfterMigration } = batchOptions(args);
     const pass: Pass = clearAfterMigration ? "cleanup" : "migrate";
@@ -301,6 +339,7 @@ export const startMigration = internalMutation({
 /** Stops a background run after its current batch. */
 export const stopMigration = internalMutation({
   args: { clearAfterMigration: v.optional(v.boolean()) },
+  returns: v.object({ stopped: v.boolean() }),
   handler: async (ctx, args) => {
     const progress = await loadProgress(ctx, args.clearAfterMigration ? "cleanup" : "migrate");
     if (progress?.background?.running !== true) return { stopped: false };
@@ -313,7 +352,8 @@ export const stopMigration = internalMutation({
 
 /** One background batch; schedules the next one until the pass is done or stopped. */
 export const runMigrationInBackground = internalMutation({
-  args: { pass: v.union(v.literal("migrate"), v.literal("cleanup")) },
+  args: { pass: vPass },
+  returns: nullable(vBatchReport),
   handler: async (ctx, { pass }) => {
     const before = await loadProgress(ctx, pass);
     const background = before?.background;
@@ -343,6 +383,7 @@ export const runMigrationInBackground = internalMutation({
 /** Exam ids with their creation times, a page at a time (the documents are read whole, so pages are bounded by bytes). */
 export const examIdsPage = internalQuery({
   args: { afterCreationTime: v.optional(v.number()) },
+  returns: v.object({ examIds: v.array(v.id("exams")), afterCreationTime: v.optional(v.number()), isDone: v.boolean() }),
   handler: async (ctx, { afterCreationTime }) => {
     const examIds: Id<"exams">[] = [];
     let after = afterCreationTime;
@@ -356,20 +397,40 @@ export const examIdsPage = internalQuery({
   },
 });
 
+const vVerifySummary = v.object({
+  v1Participants: v.number(),
+  v2Participants: v.number(),
+  v1Answers: v.number(),
+  v2Answers: v.number(),
+  missingParticipations: v.number(),
+  missingAnswers: v.number(),
+});
+
+const vVerifyExamPage = v.object({
+  issues: v.array(vIssue),
+  pending: v.array(vPendingEntry),
+  findings: v.array(vIssue),
+  ...vVerifySummary.fields,
+  users: v.array(v.string()),
+  nextIndex: nullable(v.number()),
+  cleared: v.boolean(),
+});
+
 /** Verifies one exam's V1 entries from `fromIndex` against their V2 rows, as far as the budget allows. */
 export const verifyExamPage = internalQuery({
   args: { examId: v.id("exams"), fromIndex: v.number() },
+  returns: vVerifyExamPage,
   handler: async (ctx, { examId, fromIndex }) => {
     const exam = await ctx.db.get("exams", examId);
     if (exam === null) throw new Error(`Exam ${examId} does not exist.`);
     const participants = exam.participants ?? [];
     const definition = await getExamDefinition(ctx, examId);
     const byUser = entryIndexesByUser(participants);
-    const issues: VerificationIssue[] = [];
+    const issues: Issue[] = [];
     const pending: PendingEntry[] = [];
     const unmirrored = await unmirroredCheck(ctx, examId);
     const questions = new Map<string, { points?: number } | null>();
-    const findings: Finding[] = [];
+    const findings: Issue[] = [];
     if (fromIndex === 0) {
       // Listed questions that no longer exist: from the sheet when the exam has one (one index range), else one read each.
       const missing: string[] = [];
@@ -386,7 +447,7 @@ export const verifyExamPage = internalQuery({
       findings.push(...examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missing));
       // Entries the migration set aside: their missing participation is listed in issues, the reason here.
       for await (const q of ctx.db.query("migrationQuarantine").withIndex("by_exam_and_index", (r) => r.eq("examId", examId))) {
-        findings.push({ kind: "quarantined_participant", examId, userId: q.userId, sourceIndex: q.sourceIndex, detail: `not imported: ${q.reason}` });
+        findings.push({ kind: "quarantined_participant", examId, userId: q.userId, sourceIndex: q.sourceIndex, message: `not imported: ${q.reason}` });
       }
     }
     const examQuestions = new Set<string>(exam.questionIds);
@@ -442,9 +503,16 @@ export const verifyExamPage = internalQuery({
   },
 });
 
+const vParticipationUsersPage = v.object({
+  rows: v.array(v.object({ participationId: v.id("examParticipations"), userId: v.id("users") })),
+  afterUserId: v.optional(v.id("users")),
+  isDone: v.boolean(),
+});
+
 /** The users of an exam's participation rows, a page at a time (one streamed index range per page). */
 export const participationUsersPage = internalQuery({
   args: { examId: v.id("exams"), afterUserId: v.optional(v.id("users")) },
+  returns: vParticipationUsersPage,
   handler: async (ctx, { examId, afterUserId }) => {
     const rows: { participationId: Id<"examParticipations">; userId: Id<"users"> }[] = [];
     const range = ctx.db
@@ -464,6 +532,7 @@ export const participationUsersPage = internalQuery({
 /** Answer rows of participations that no V1 entry accounts for (extras), for the summary. */
 export const answerCounts = internalQuery({
   args: { participationIds: v.array(v.id("examParticipations")) },
+  returns: v.number(),
   handler: async (ctx, { participationIds }) => {
     let answers = 0;
     for (const id of participationIds) answers += (await loadAnswers(ctx, id)).length;
@@ -479,10 +548,18 @@ export const answerCounts = internalQuery({
  */
 export const verifyMigrationIntegrity = internalAction({
   args: { examId: v.optional(v.id("exams")) },
+  returns: v.object({
+    isValid: v.boolean(),
+    issues: v.array(vIssue),
+    pending: v.array(vPendingEntry),
+    summary: vVerifySummary,
+    findings: v.array(vIssue),
+    clearedExams: v.number(),
+  }),
   handler: async (ctx, { examId }) => {
-    const issues: VerificationIssue[] = [];
+    const issues: Issue[] = [];
     const pending: PendingEntry[] = [];
-    const findings: Finding[] = [];
+    const findings: Issue[] = [];
     const summary = {
       v1Participants: 0,
       v2Participants: 0,
@@ -507,20 +584,7 @@ export const verifyMigrationIntegrity = internalAction({
       const v1Users = new Set<string>();
       let cleared = false;
       for (let fromIndex: number | null = 0; fromIndex !== null; ) {
-        const page: {
-          issues: VerificationIssue[];
-          pending: PendingEntry[];
-          findings: Finding[];
-          v1Participants: number;
-          v1Answers: number;
-          v2Participants: number;
-          v2Answers: number;
-          missingParticipations: number;
-          missingAnswers: number;
-          users: string[];
-          nextIndex: number | null;
-          cleared: boolean;
-        } = await ctx.runQuery(internal.migrations.verifyExamPage, { examId: id, fromIndex });
+        const page: Infer<typeof vVerifyExamPage> = await ctx.runQuery(internal.migrations.verifyExamPage, { examId: id, fromIndex });
         issues.push(...page.issues);
         pending.push(...page.pending);
         findings.push(...page.findings);
@@ -538,11 +602,7 @@ export const verifyMigrationIntegrity = internalAction({
       // Rows no V1 entry accounts for: extras (a cleared exam's V1 copy lives in the log; the mirror adds live attempts).
       const extras: { participationId: Id<"examParticipations">; userId: Id<"users"> }[] = [];
       for (let afterUserId: Id<"users"> | undefined, done = false; !done; ) {
-        const page: {
-          rows: { participationId: Id<"examParticipations">; userId: Id<"users"> }[];
-          afterUserId?: Id<"users">;
-          isDone: boolean;
-        } = await ctx.runQuery(internal.migrations.participationUsersPage, { examId: id, afterUserId });
+        const page: Infer<typeof vParticipationUsersPage> = await ctx.runQuery(internal.migrations.participationUsersPage, { examId: id, afterUserId });
         extras.push(...page.rows.filter((row) => !v1Users.has(row.userId)));
         afterUserId = page.afterUserId;
         done = page.isDone;

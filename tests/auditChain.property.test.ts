@@ -2,7 +2,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { eventHash } from "../convex/events/hash";
-import { checkChainBatch, checkProjectionHead, type AuditIssue, type ChainEvent, type ClosedStream } from "../convex/model/auditChain";
+import { checkChainBatch, checkProjectionHead, type ChainEvent, type ClosedStream } from "../convex/model/auditChain";
+import type { Issue } from "../convex/lib/issues";
 
 type Step = { type: "ExamStarted" | "ExamPaused" | "ExamResumed"; data: Record<string, number> };
 
@@ -40,7 +41,7 @@ async function chain(streamNo: number, length: number, t0: number): Promise<Chai
 /** Runs the check over `events` cut at `cuts`; returns the issues and the closed streams' heads. */
 async function check(events: ChainEvent[], cuts: number[]) {
   const bounds = [...new Set([0, ...cuts.map((c) => c % (events.length + 1)), events.length])].sort((a, b) => a - b);
-  const issues: AuditIssue[] = [];
+  const issues: Issue[] = [];
   const closed: ClosedStream[] = [];
   let open = null;
   for (let i = 0; i + 1 < bounds.length; i++) {

@@ -100,7 +100,7 @@ describe("values V1 allows and dangling ids are findings, never a stop", () => {
     await t.run((ctx) => ctx.db.delete("questions", exam.questionIds[1]!));
     const reports = await migrateToEnd(t);
     expect(reports.flatMap((r) => r.findings)).toContainEqual(
-      expect.objectContaining({ kind: "unknown_exam_question", examId: exam.examId, detail: expect.stringContaining(exam.questionIds[1]!) }),
+      expect.objectContaining({ kind: "unknown_exam_question", examId: exam.examId, message: expect.stringContaining(exam.questionIds[1]!) }),
     );
     const verified = await t.action(internal.migrations.verifyMigrationIntegrity, {});
     expect(verified.isValid).toBe(true);

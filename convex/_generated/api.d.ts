@@ -25,6 +25,7 @@ import type * as legacyMirror from "../legacyMirror.js";
 import type * as lib_auth from "../lib/auth.js";
 import type * as lib_errors from "../lib/errors.js";
 import type * as lib_functions from "../lib/functions.js";
+import type * as lib_issues from "../lib/issues.js";
 import type * as lib_limits from "../lib/limits.js";
 import type * as lib_validators from "../lib/validators.js";
 import type * as migrations from "../migrations.js";
@@ -64,6 +65,7 @@ declare const fullApi: ApiFromModules<{
   "lib/auth": typeof lib_auth;
   "lib/errors": typeof lib_errors;
   "lib/functions": typeof lib_functions;
+  "lib/issues": typeof lib_issues;
   "lib/limits": typeof lib_limits;
   "lib/validators": typeof lib_validators;
   migrations: typeof migrations;

@@ -15,38 +15,10 @@
  */
 import { parseStoredEvent } from "../events/catalog";
 import { eventHash, type HashedEventContent } from "../events/hash";
+import type { Issue, IssueKind } from "../lib/issues";
 
 /** A stored event as the check needs it: its hashed content, its stored hash and its id. */
 export type ChainEvent = HashedEventContent & { eventId: string; hash: string };
-
-export type AuditIssueKind =
-  /** The event's content no longer hashes to its stored hash: edited without recomputing the hash. */
-  | "hash_mismatch"
-  /** The event's prevHash is not the hash of the event before it: that one was replaced, or this one inserted. */
-  | "broken_link"
-  /** Versions are missing before this event: events were removed. */
-  | "missing_versions"
-  /** A second event with a version already seen: an inserted event. */
-  | "duplicate_version"
-  /** A version that cannot follow the one before it (not a whole number, or lower): an inserted event. */
-  | "unexpected_version"
-  /** The catalog cannot read the event (unknown type or version, data that does not fit). */
-  | "unreadable_event"
-  /** The stream's projection row reflects another version or hash than the chain's head. */
-  | "projection_head_mismatch"
-  /** The stream has events but no projection row. */
-  | "missing_projection_row"
-  /** A projection row whose stream has no events at all. */
-  | "projection_row_without_events";
-
-export type AuditIssue = {
-  kind: AuditIssueKind;
-  examId: string;
-  userId: string;
-  version?: number;
-  eventId?: string;
-  message: string;
-};
 
 /** The last accepted event of the stream being checked, carried across batches. */
 export type OpenStream = {
@@ -61,19 +33,19 @@ export type OpenStream = {
 /** A stream whose events have all been checked: its head is what its projection row must reflect. */
 export type ClosedStream = OpenStream;
 
-export type ChainBatchResult = { issues: AuditIssue[]; closed: ClosedStream[]; open: OpenStream | null };
+export type ChainBatchResult = { issues: Issue[]; closed: ClosedStream[]; open: OpenStream | null };
 
 function sameStream(open: OpenStream | null, event: ChainEvent): open is OpenStream {
   return open !== null && open.examId === event.examId && open.userId === event.userId;
 }
 
-function issueAt(kind: AuditIssueKind, event: ChainEvent, message: string): AuditIssue {
+function issueAt(kind: IssueKind, event: ChainEvent, message: string): Issue {
   return { kind, examId: event.examId, userId: event.userId, version: event.version, eventId: event.eventId, message };
 }
 
 /** The issues of one event, given the accepted event before it in its stream (null: it opens the stream). */
-async function checkEvent(event: ChainEvent, prev: OpenStream | null): Promise<{ issues: AuditIssue[]; accepted: boolean }> {
-  const issues: AuditIssue[] = [];
+async function checkEvent(event: ChainEvent, prev: OpenStream | null): Promise<{ issues: Issue[]; accepted: boolean }> {
+  const issues: Issue[] = [];
   const at = `v${event.version} (${event.type}, ${event.eventId})`;
   if ((await eventHash(event)) !== event.hash) {
     issues.push(issueAt("hash_mismatch", event, `${at}: content does not match its hash: edited outside the application.`));
@@ -114,7 +86,7 @@ export async function checkChainBatch(
   open: OpenStream | null,
   isLast: boolean,
 ): Promise<ChainBatchResult> {
-  const issues: AuditIssue[] = [];
+  const issues: Issue[] = [];
   const closed: ClosedStream[] = [];
   let current = open;
   for (const event of events) {
@@ -154,7 +126,7 @@ export type ProjectionHead = { version: number; lastEventHash: string };
  * Compares a stream's projection row with the chain's head. The removal of a
  * stream's LAST event leaves a valid shorter chain: only this check sees it.
  */
-export function checkProjectionHead(head: ClosedStream, row: ProjectionHead | null): AuditIssue[] {
+export function checkProjectionHead(head: ClosedStream, row: ProjectionHead | null): Issue[] {
   const where = { examId: head.examId, userId: head.userId, version: head.version, eventId: head.eventId };
   if (row === null) {
     return [{ kind: "missing_projection_row", ...where, message: `The stream has events up to v${head.version} but no examParticipations row.` }];
@@ -176,7 +148,7 @@ export function checkProjectionHead(head: ClosedStream, row: ProjectionHead | nu
 }
 
 /** A projection row must have a stream: null head means its events are gone (or the row was inserted). */
-export function checkRowHasEvents(row: { examId: string; userId: string; version: number }, head: { version: number } | null): AuditIssue[] {
+export function checkRowHasEvents(row: { examId: string; userId: string; version: number }, head: { version: number } | null): Issue[] {
   if (head !== null) return [];
   return [
     {

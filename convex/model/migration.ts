@@ -9,33 +9,9 @@
  */
 import { getConvexSize, type Value } from "convex/values";
 import type { V1Participant } from "../lib/validators";
+import type { Issue } from "../lib/issues";
 import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "../lib/limits";
 import { pointsOf } from "../events/decider";
-
-/** Kinds of dirty V1 data the migration copies faithfully and reports. */
-export type FindingKind =
-  | "duplicate_participant"
-  | "unknown_question"
-  | "question_not_in_exam"
-  | "duplicate_answer"
-  | "score_mismatch"
-  | "near_document_limit"
-  | "near_array_limit"
-  | "non_finite_number"
-  | "unknown_exam_question"
-  | "exam_without_questions"
-  | "exam_without_participants"
-  | "quarantined_participant"
-  | "changed_after_import";
-
-/** One piece of dirty data, named by exam and (for participant data) user and V1 array position. */
-export type Finding = {
-  kind: FindingKind;
-  examId: string;
-  userId?: string;
-  sourceIndex?: number;
-  detail: string;
-};
 
 /** A question as the checks need it; null when the question no longer exists. */
 export type QuestionLookup = (questionId: string) => { points?: number } | null;
@@ -67,14 +43,14 @@ export function participantFindings(
   sourceIndex: number,
   firstIndex: number,
   question: QuestionLookup,
-): Finding[] {
+): Issue[] {
   const at = { examId, userId: participant.userId as string, sourceIndex };
-  const findings: Finding[] = [];
+  const findings: Issue[] = [];
   if (firstIndex !== sourceIndex) {
     findings.push({
       kind: "duplicate_participant",
       ...at,
-      detail: `listed again at position ${sourceIndex} (first at ${firstIndex}); kept in the log as a duplicate entry`,
+      message: `listed again at position ${sourceIndex} (first at ${firstIndex}); kept in the log as a duplicate entry`,
     });
   }
   const seen = new Map<string, number>();
@@ -82,16 +58,16 @@ export function participantFindings(
   participant.answers.forEach((answer, position) => {
     const q = question(answer.questionId);
     if (q === null) {
-      findings.push({ kind: "unknown_question", ...at, detail: `answer ${position}: question ${answer.questionId} no longer exists` });
+      findings.push({ kind: "unknown_question", ...at, message: `answer ${position}: question ${answer.questionId} no longer exists` });
     } else if (!examQuestionIds.has(answer.questionId)) {
-      findings.push({ kind: "question_not_in_exam", ...at, detail: `answer ${position}: question ${answer.questionId} is not part of this exam` });
+      findings.push({ kind: "question_not_in_exam", ...at, message: `answer ${position}: question ${answer.questionId} is not part of this exam` });
     }
     const earlier = seen.get(answer.questionId);
     if (earlier !== undefined) {
       findings.push({
         kind: "duplicate_answer",
         ...at,
-        detail: `answers ${earlier} and ${position} both answer question ${answer.questionId}`,
+        message: `answers ${earlier} and ${position} both answer question ${answer.questionId}`,
       });
     } else {
       seen.set(answer.questionId, position);
@@ -104,14 +80,14 @@ export function participantFindings(
     findings.push({
       kind: "non_finite_number",
       ...at,
-      detail: `${field} is ${value}; kept as stored${field === "score" ? " (ranks after every finite score; left out of averages and bests)" : ""}`,
+      message: `${field} is ${value}; kept as stored${field === "score" ? " (ranks after every finite score; left out of averages and bests)" : ""}`,
     });
   }
   if (Number.isFinite(participant.score) && expectedScore !== participant.score) {
     findings.push({
       kind: "score_mismatch",
       ...at,
-      detail: `stored score ${participant.score}, the answers marked correct give ${expectedScore}; kept as stored`,
+      message: `stored score ${participant.score}, the answers marked correct give ${expectedScore}; kept as stored`,
     });
   }
   return findings;
@@ -132,18 +108,18 @@ export function examFindings(
   documentBytes: number,
   questionIds: readonly string[] = [],
   missingQuestionIds: readonly string[] = [],
-): Finding[] {
-  const findings: Finding[] = [];
+): Issue[] {
+  const findings: Issue[] = [];
   for (const id of missingQuestionIds) {
-    findings.push({ kind: "unknown_exam_question", examId, detail: `questionIds lists ${id}, which no longer exists (position ${questionIds.indexOf(id)}); kept as stored, left off the question sheet` });
+    findings.push({ kind: "unknown_exam_question", examId, message: `questionIds lists ${id}, which no longer exists (position ${questionIds.indexOf(id)}); kept as stored, left off the question sheet` });
   }
-  if (questionIds.length === 0) findings.push({ kind: "exam_without_questions", examId, detail: "the exam has no questions" });
-  if (participants.length === 0) findings.push({ kind: "exam_without_participants", examId, detail: "the exam has no participants: nothing to migrate" });
+  if (questionIds.length === 0) findings.push({ kind: "exam_without_questions", examId, message: "the exam has no questions" });
+  if (participants.length === 0) findings.push({ kind: "exam_without_participants", examId, message: "the exam has no participants: nothing to migrate" });
   if (documentBytes >= CONVEX_LIMITS.documentBytes * NEAR_LIMIT_SHARE) {
     findings.push({
       kind: "near_document_limit",
       examId,
-      detail: `the exam document is about ${Math.round(documentBytes / 1024)} KiB of the 1,024 KiB limit`,
+      message: `the exam document is about ${Math.round(documentBytes / 1024)} KiB of the 1,024 KiB limit`,
     });
   }
   const longest = Math.max(participants.length, ...participants.map((p) => p.answers.length));
@@ -151,7 +127,7 @@ export function examFindings(
     findings.push({
       kind: "near_array_limit",
       examId,
-      detail: `an embedded array has ${longest} of the 8,192 elements allowed`,
+      message: `an embedded array has ${longest} of the 8,192 elements allowed`,
     });
   }
   return findings;

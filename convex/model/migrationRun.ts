@@ -9,9 +9,13 @@
  * const report = await runMigrationBatch(ctx, { batchSize: 5, dryRun: false, clearAfterMigration: false });
  * // { examsMigrated, participantsMigrated, answersMigrated, examsRemaining, isDone, ... }
  */
+import { v, type Infer } from "convex/values";
+import { literals, nullable, vRequired } from "convex-helpers/validators";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
+import schema from "../schema";
+import { vIssue, type Issue } from "../lib/issues";
 import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
 import { PendingCounters, loadAnswers } from "../projections/store";
@@ -32,13 +36,14 @@ import {
   entryIndexesByUser,
   fitsBudget,
   participantFindings,
-  type Finding,
   type Usage,
 } from "./migration";
-import { compareV1Entry, type VerificationIssue } from "./verification";
+import { compareV1Entry } from "./verification";
 import { drainExamMirror } from "../projections/legacyMirror";
 
-export type Pass = "migrate" | "cleanup";
+const progressFields = schema.tables.migrationProgress.validator.fields;
+export const vPass = progressFields.pass;
+export type Pass = Infer<typeof vPass>;
 export type Progress = Doc<"migrationProgress">;
 type Cursor = NonNullable<Progress["current"]>;
 
@@ -64,33 +69,34 @@ export const migrationTestHooks: {
 /** Findings listed in one result at most (all are counted). */
 export const MAX_LISTED_FINDINGS = 200;
 
-export type BatchReport = {
-  pass: Pass;
-  dryRun: boolean;
+export const vBatchReport = v.object({
+  pass: vPass,
+  dryRun: v.boolean(),
   /** Exams finished by this call. */
-  examsMigrated: number;
+  examsMigrated: v.number(),
   /** V1 entries turned into events by this call (would be, in a dry run). */
-  participantsMigrated: number;
+  participantsMigrated: v.number(),
   /** Answer rows written by this call (would be). */
-  answersMigrated: number;
-  eventsWritten: number;
+  answersMigrated: v.number(),
+  eventsWritten: v.number(),
   /** Entries already imported (by an earlier run or on the fly), or mirror copies of live attempts: nothing written. */
-  alreadyMigrated: number;
+  alreadyMigrated: v.number(),
   /** Entries changed in V1 after their stream existed (old code after a rollback), rolled forward into the log. */
-  rolledForward: number;
+  rolledForward: v.number(),
   /** Entries that could not be imported: kept in migrationQuarantine, the batch went on. */
-  quarantined: number;
+  quarantined: v.number(),
   /** Exams with V1 entries still to visit (this pass), and whether that count reached the end of the table. */
-  examsRemaining: number;
-  examsRemainingExact: boolean;
-  isDone: boolean;
-  stoppedBecause: "done" | "batch_size" | "budget";
-  stoppedInsideExam: { examId: Id<"exams">; step: "import" | "verify"; nextIndex: number } | null;
-  examsCleared: Id<"exams">[];
-  examsNotCleared: { examId: Id<"exams">; reason: string }[];
-  findings: Finding[];
-  findingsTotal: number;
-};
+  examsRemaining: v.number(),
+  examsRemainingExact: v.boolean(),
+  isDone: v.boolean(),
+  stoppedBecause: literals("done", "batch_size", "budget"),
+  stoppedInsideExam: nullable(vRequired(progressFields.current).pick("examId", "step", "nextIndex")),
+  examsCleared: v.array(v.id("exams")),
+  examsNotCleared: v.array(v.object({ examId: v.id("exams"), reason: v.string() })),
+  findings: v.array(vIssue),
+  findingsTotal: v.number(),
+});
+export type BatchReport = Infer<typeof vBatchReport>;
 
 async function usedSoFar(ctx: QueryCtx, pending: Usage): Promise<Usage> {
   const m = await ctx.meta.getTransactionMetrics();
@@ -140,7 +146,7 @@ type Batch = {
   arrayCurrent: boolean;
 };
 
-function note(batch: Batch, findings: Finding[]) {
+function note(batch: Batch, findings: Issue[]) {
   batch.report.findingsTotal += findings.length;
   const room = MAX_LISTED_FINDINGS - batch.report.findings.length;
   if (room > 0) batch.report.findings.push(...findings.slice(0, room));
@@ -185,7 +191,7 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
             examId,
             userId: participant.userId,
             sourceIndex,
-            detail: `the V1 entry changed after its stream existed (${rolled.changed.join(", ")}): rolled forward into the log (origin legacy_rollforward)`,
+            message: `the V1 entry changed after its stream existed (${rolled.changed.join(", ")}): rolled forward into the log (origin legacy_rollforward)`,
           },
         ]);
         return;
@@ -210,7 +216,7 @@ async function mirrorGlobal(batch: Batch): Promise<boolean> {
 async function quarantine(batch: Batch, examId: Id<"exams">, participant: V1Participant, sourceIndex: number, error: unknown) {
   const reason = `${errorCode(error)}: ${error instanceof Error ? error.message : String(error)}`;
   batch.report.quarantined += 1;
-  note(batch, [{ kind: "quarantined_participant", examId, userId: participant.userId, sourceIndex, detail: `not imported (${reason}); kept in migrationQuarantine, the V1 entry is untouched` }]);
+  note(batch, [{ kind: "quarantined_participant", examId, userId: participant.userId, sourceIndex, message: `not imported (${reason}); kept in migrationQuarantine, the V1 entry is untouched` }]);
   if (batch.options.dryRun) return;
   const existing = await batch.ctx.db
     .query("migrationQuarantine")
@@ -249,7 +255,7 @@ export async function verifyEntry(
   participants: readonly V1Participant[],
   sourceIndex: number,
   entriesByUser: ReadonlyMap<string, readonly number[]>,
-): Promise<{ issues: VerificationIssue[]; rows: number; answers: number }> {
+): Promise<{ issues: Issue[]; rows: number; answers: number }> {
   // rows/answers: every V2 row of the user (normally one) and all their answers, for the summary.
   const entry = participants[sourceIndex]!;
   const indexes = entriesByUser.get(entry.userId)!;

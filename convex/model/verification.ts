@@ -9,32 +9,9 @@
  * // [{ kind: "changed_field", examId, userId, field: "score", expected: 7, actual: 9, message }]
  */
 import type { V1Answer, V1Participant } from "../lib/validators";
+import type { Issue } from "../lib/issues";
 import { canonicalJson } from "../events/hash";
 import type { AnswerRow, ParticipationRow } from "../projections/attempt";
-
-export type IssueKind =
-  | "missing_participation"
-  | "extra_participation"
-  | "duplicated_participation"
-  | "changed_field"
-  | "missing_answer"
-  | "extra_answer"
-  | "changed_answer"
-  | "duplicated_answer"
-  | "unaccounted_duplicate_entry"
-  | "orphan_answers"
-  | "counter_mismatch";
-
-export type VerificationIssue = {
-  kind: IssueKind;
-  examId: string;
-  userId?: string;
-  field?: string;
-  position?: number;
-  expected?: unknown;
-  actual?: unknown;
-  message: string;
-};
 
 /** The V1 participant fields a participation row must hold as stored. */
 export const V1_FACT_FIELDS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
@@ -53,8 +30,8 @@ export function diffFields(
 type Where = { examId: string; userId: string };
 
 /** Answers by position: each expected answer must be the one stored row at its position, equal in every field. */
-export function diffAnswers(where: Where, expected: readonly V1Answer[], actual: readonly AnswerRow[]): VerificationIssue[] {
-  const issues: VerificationIssue[] = [];
+export function diffAnswers(where: Where, expected: readonly V1Answer[], actual: readonly AnswerRow[]): Issue[] {
+  const issues: Issue[] = [];
   const byPosition = new Map<number, AnswerRow[]>();
   for (const row of actual) byPosition.set(row.position, [...(byPosition.get(row.position) ?? []), row]);
   const at = `${where.examId}/${where.userId}`;
@@ -113,7 +90,7 @@ export type EntryCheck = {
  * legacySourceIndexes. A row without legacySourceIndexes was born live (its V1
  * entry is the mirror's copy) and is compared field by field all the same.
  */
-export function compareV1Entry(check: EntryCheck): VerificationIssue[] {
+export function compareV1Entry(check: EntryCheck): Issue[] {
   const { examId, entry, sourceIndex, duplicateIndexes, rows, answers } = check;
   const where = { examId, userId: entry.userId as string };
   const at = `${examId}/${entry.userId}`;
@@ -128,7 +105,7 @@ export function compareV1Entry(check: EntryCheck): VerificationIssue[] {
       },
     ];
   }
-  const issues: VerificationIssue[] = [];
+  const issues: Issue[] = [];
   if (rows.length > 1) {
     issues.push({ kind: "duplicated_participation", ...where, actual: rows.length, message: `${at}: ${rows.length} participation rows for one attempt` });
   }
@@ -170,7 +147,7 @@ export function compareProjection(
   expected: { participation: ParticipationRow | null; answers: readonly AnswerRow[] },
   rows: readonly StoredParticipation[],
   answers: readonly AnswerRow[],
-): VerificationIssue[] {
+): Issue[] {
   const at = `${where.examId}/${where.userId}`;
   const [row] = rows;
   if (expected.participation === null) {
@@ -180,7 +157,7 @@ export function compareProjection(
   if (row === undefined) {
     return [{ kind: "missing_participation", ...where, message: `${at}: the log has the attempt, examParticipations has no row` }];
   }
-  const issues: VerificationIssue[] = [];
+  const issues: Issue[] = [];
   if (rows.length > 1) {
     issues.push({ kind: "duplicated_participation", ...where, actual: rows.length, message: `${at}: ${rows.length} participation rows for one attempt` });
   }
@@ -198,7 +175,7 @@ export function compareProjection(
 }
 
 /** Count of missing answers among issues (for the summary). */
-export function missingAnswerCount(issues: readonly VerificationIssue[], entryAnswers: number): number {
+export function missingAnswerCount(issues: readonly Issue[], entryAnswers: number): number {
   if (issues.some((i) => i.kind === "missing_participation")) return entryAnswers;
   return issues.filter((i) => i.kind === "missing_answer").length;
 }

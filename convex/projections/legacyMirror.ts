@@ -34,7 +34,8 @@
  * const run = await runMirror(ctx, examId, { upTo: Date.now() - MIRROR_SETTLE_MS });
  * const lag = await mirrorLag(ctx, examId);               // { current, events, oldestAt, ... }
  */
-import { getDocumentSize, type Value } from "convex/values";
+import { getDocumentSize, v, type Infer, type Value } from "convex/values";
+import { literals, nullable } from "convex-helpers/validators";
 import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
@@ -111,20 +112,21 @@ function eventsAfter(ctx: QueryCtx, examId: Id<"exams">, after: number, upTo: nu
 /** Events of the lag counted one by one at most (more are reported as `eventsAtLeast`). */
 export const LAG_COUNT_CAP = 100;
 
-export type MirrorLag = {
+export const vMirrorLag = v.object({
   /** The array reflects the exam's latest event (nothing past the watermark). */
-  current: boolean;
+  current: v.boolean(),
   /** Live events past the watermark: what the array is behind by. */
-  events: number;
+  events: v.number(),
   /** Legacy imports past the watermark: already in the array (their source), a run only passes them. */
-  importsToPass: number;
+  importsToPass: v.number(),
   /** The count reached LAG_COUNT_CAP events: there may be more. */
-  eventsAtLeast: boolean;
+  eventsAtLeast: v.boolean(),
   /** Creation time of the oldest live event not yet in the array, and its age at `now`. */
-  oldestAt: number | null;
-  ageMs: number | null;
-  mirroredThrough: number | null;
-};
+  oldestAt: nullable(v.number()),
+  ageMs: nullable(v.number()),
+  mirroredThrough: nullable(v.number()),
+});
+export type MirrorLag = Infer<typeof vMirrorLag>;
 
 /** How far the exam's array is behind its log: one state read, one event read when current, up to LAG_COUNT_CAP + 1 otherwise. */
 export async function mirrorLag(ctx: QueryCtx, examId: Id<"exams">, o: { count?: boolean; now?: number } = {}): Promise<MirrorLag> {
@@ -185,23 +187,25 @@ export function documentLimitProblem(exam: Omit<Doc<"exams">, "_id" | "_creation
   return null;
 }
 
-export type MirrorOutcome = "mirrored" | "off" | "failed" | "cleared";
+export const vMirrorOutcome = literals("mirrored", "off", "failed", "cleared");
+export type MirrorOutcome = Infer<typeof vMirrorOutcome>;
 
-export type MirrorRunResult = {
-  outcome: MirrorOutcome;
+export const vMirrorRunResult = v.object({
+  outcome: vMirrorOutcome,
   /** Events passed by this run (live ones and legacy imports). */
-  eventsRead: number;
+  eventsRead: v.number(),
   /** Live events among them (their attempts' entries were written). */
-  liveEvents: number;
-  entriesWritten: number;
+  liveEvents: v.number(),
+  entriesWritten: v.number(),
   /** Whether this run wrote the exam document (at most once per run). */
-  examWritten: boolean;
+  examWritten: v.boolean(),
   /** Whether this run folded the counter shards into the summary (synchronous mode and drains; a scheduled run leaves it to the fold job it schedules). */
-  countsFolded: boolean;
-  mirroredThrough: number | null;
+  countsFolded: v.boolean(),
+  mirroredThrough: nullable(v.number()),
   /** False: the run reached its budget and scheduled the rest. */
-  isDone: boolean;
-};
+  isDone: v.boolean(),
+});
+export type MirrorRunResult = Infer<typeof vMirrorRunResult>;
 
 function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise<boolean> {
   return budgetSpent(ctx, share, READ_METRICS);
@@ -405,7 +409,8 @@ export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, n
     .order("desc")
     .take(1);
   const state = await loadMirrorState(ctx, examId);
-  const mirroredThrough = Math.max(latest?._creationTime ?? now, state?.mirroredThrough ?? -Infinity);
+  // No event yet: nothing to claim. (`now` would claim an event a later transaction creates in this same millisecond.)
+  const mirroredThrough = Math.max(latest?._creationTime ?? -Infinity, state?.mirroredThrough ?? -Infinity);
   if (state === null) await ctx.db.insert("examMirrorStates", { examId, mirroredThrough, lastRunAt: now, eventsMirrored: 0, runs: 0 });
   else await ctx.db.patch("examMirrorStates", state._id, { mirroredThrough, lastRunAt: now });
 }

@@ -12,16 +12,19 @@
  * npx convex run --prod projections/rebuild:rebuildAllProjections
  * npx convex run --prod projections/rebuild:verifyProjections '{"examId": "..."}'
  */
-import { v } from "convex/values";
+import { v, type Infer } from "convex/values";
+import { doc } from "convex-helpers/validators";
 import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
 import { internalAction, internalQuery, type MutationCtx, type QueryCtx } from "../_generated/server";
 import { internalMutation } from "../lib/functions";
 import { COUNTER_SHARDS } from "../lib/limits";
+import { vIssue, type Issue } from "../lib/issues";
+import schema from "../schema";
 import { toRecordedEvent, type StreamId } from "../events/store";
 import { checkChainBatch } from "../model/auditChain";
 import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../model/migration";
-import { compareProjection, type VerificationIssue } from "../model/verification";
+import { compareProjection } from "../model/verification";
 import { answerRowOf, projectStream, type AttemptRows } from "./attempt";
 import {
   NO_COUNTS,
@@ -33,6 +36,7 @@ import {
   sameCounts,
   setCounterSummary,
   writeAttemptRows,
+  vCounts,
   type Counts,
 } from "./store";
 
@@ -209,6 +213,17 @@ function parseCursor(cursor: string | null | undefined, firstPhase: Cursor["phas
   return JSON.parse(cursor) as Cursor;
 }
 
+const vSkippedStream = v.object({ examId: v.id("exams"), userId: v.id("users"), reason: v.string() });
+const vRebuildTotals = { streamsRebuilt: v.number(), documentsWritten: v.number(), participationsRemoved: v.number(), orphanAnswersRemoved: v.number() };
+const vRebuildPage = v.object({
+  ...vRebuildTotals,
+  skippedStreams: v.array(vSkippedStream),
+  /** Exams whose rows were too many to recount in one transaction: their counters got the rebuild's exact deltas only. */
+  examsCountersNotRecounted: v.array(v.id("exams")),
+  isDone: v.boolean(),
+  continueCursor: v.string(),
+});
+
 /**
  * Rebuilds the projections of every attempt (or of one exam), as many attempts
  * per call as fit in half of every transaction limit; pass `continueCursor` back
@@ -222,16 +237,16 @@ function parseCursor(cursor: string | null | undefined, firstPhase: Cursor["phas
  */
 export const rebuildProjections = internalMutation({
   args: { examId: v.optional(v.id("exams")), cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: vRebuildPage,
   handler: async (ctx, { examId, cursor }) => {
     const at = parseCursor(cursor, "orphans");
-    const result = {
+    const result: Infer<typeof vRebuildPage> = {
       streamsRebuilt: 0,
       documentsWritten: 0,
       participationsRemoved: 0,
       orphanAnswersRemoved: 0,
-      skippedStreams: [] as { examId: Id<"exams">; userId: Id<"users">; reason: string }[],
-      /** Exams whose rows were too many to recount in one transaction: their counters got the rebuild's exact deltas only. */
-      examsCountersNotRecounted: [] as Id<"exams">[],
+      skippedStreams: [],
+      examsCountersNotRecounted: [],
       isDone: false,
       continueCursor: "",
     };
@@ -355,20 +370,13 @@ async function recountCounters(ctx: MutationCtx, examId: Id<"exams">, alone: boo
 /** Runs rebuildProjections call after call until done (each call its own transaction). */
 export const rebuildAllProjections = internalAction({
   args: { examId: v.optional(v.id("exams")) },
+  returns: v.object({ calls: v.number(), ...vRebuildTotals, skippedStreams: v.array(vSkippedStream), isDone: v.boolean() }),
   handler: async (ctx, { examId }) => {
     const totals = { calls: 0, streamsRebuilt: 0, documentsWritten: 0, participationsRemoved: 0, orphanAnswersRemoved: 0 };
-    const skippedStreams: { examId: Id<"exams">; userId: Id<"users">; reason: string }[] = [];
+    const skippedStreams: Infer<typeof vSkippedStream>[] = [];
     let cursor: string | undefined;
     for (;;) {
-      const r: {
-        streamsRebuilt: number;
-        documentsWritten: number;
-        participationsRemoved: number;
-        orphanAnswersRemoved: number;
-        skippedStreams: { examId: Id<"exams">; userId: Id<"users">; reason: string }[];
-        isDone: boolean;
-        continueCursor: string;
-      } = await ctx.runMutation(internal.projections.rebuild.rebuildProjections, { examId, cursor });
+      const r: Infer<typeof vRebuildPage> = await ctx.runMutation(internal.projections.rebuild.rebuildProjections, { examId, cursor });
       totals.calls += 1;
       totals.streamsRebuilt += r.streamsRebuilt;
       totals.documentsWritten += r.documentsWritten;
@@ -383,14 +391,23 @@ export const rebuildAllProjections = internalAction({
 
 // ---------------------------------------------------------------- verification
 
-type ProjectionIssue = VerificationIssue | { kind: string; examId: string; userId?: string; version?: number; message: string };
+const vProjectionSummary = v.object({ streams: v.number(), events: v.number(), participations: v.number(), answers: v.number() });
+const vVerifyProjectionsPage = v.object({
+  issues: v.array(vIssue),
+  summary: vProjectionSummary,
+  /** Exams the walk finished in this call, with the counts per shard their rows give. */
+  examsLeft: v.array(v.object({ examId: v.id("exams"), counts: v.record(v.string(), vCounts) })),
+  isDone: v.boolean(),
+  continueCursor: v.string(),
+});
 
 /** One page of verifyProjections: streams replayed and compared with their rows, hash chains checked. */
 export const verifyProjectionsPage = internalQuery({
   args: { examId: v.optional(v.id("exams")), cursor: v.optional(v.union(v.string(), v.null())) },
+  returns: vVerifyProjectionsPage,
   handler: async (ctx, { examId, cursor }) => {
     const at = parseCursor(cursor);
-    const issues: ProjectionIssue[] = [];
+    const issues: Issue[] = [];
     const summary = { streams: 0, events: 0, participations: 0, answers: 0 };
     const examsLeft: { examId: Id<"exams">; counts: Record<number, Counts> }[] = [];
     let costliest: Usage = NO_USAGE;
@@ -469,6 +486,7 @@ function rowFields(row: Doc<"examParticipations">) {
 /** An exam's counter shards. */
 export const countersOf = internalQuery({
   args: { examId: v.id("exams") },
+  returns: v.array(doc(schema, "examCounterShards")),
   handler: async (ctx, { examId }) =>
     ctx.db
       .query("examCounterShards")
@@ -483,18 +501,13 @@ export const countersOf = internalQuery({
  */
 export const verifyProjections = internalAction({
   args: { examId: v.optional(v.id("exams")) },
+  returns: v.object({ isValid: v.boolean(), issues: v.array(vIssue), summary: vProjectionSummary }),
   handler: async (ctx, { examId }) => {
-    const issues: ProjectionIssue[] = [];
+    const issues: Issue[] = [];
     const summary = { streams: 0, events: 0, participations: 0, answers: 0 };
     let cursor: string | undefined;
     for (;;) {
-      const page: {
-        issues: ProjectionIssue[];
-        summary: typeof summary;
-        examsLeft: { examId: Id<"exams">; counts: Record<number, Counts> }[];
-        isDone: boolean;
-        continueCursor: string;
-      } = await ctx.runQuery(internal.projections.rebuild.verifyProjectionsPage, { examId, cursor });
+      const page: Infer<typeof vVerifyProjectionsPage> = await ctx.runQuery(internal.projections.rebuild.verifyProjectionsPage, { examId, cursor });
       issues.push(...page.issues);
       for (const k of Object.keys(summary) as (keyof typeof summary)[]) summary[k] += page.summary[k];
       for (const { examId: exam, counts } of page.examsLeft) {

@@ -3,9 +3,11 @@
  * cleanup all write through {@link writeAttemptRows}, so rows, participation ids
  * and participant counters stay consistent whoever writes.
  */
+import type { Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { COUNTER_SHARDS } from "../lib/limits";
+import schema from "../schema";
 import { canonicalJson } from "../events/hash";
 import type { StreamId } from "../events/store";
 import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
@@ -47,7 +49,8 @@ export function counterShard(userId: string): number {
   return (h >>> 0) % COUNTER_SHARDS;
 }
 
-export type Counts = { participants: number; completed: number; answers: number };
+export const vCounts = schema.tables.examCounterShards.validator.pick("participants", "completed", "answers");
+export type Counts = Infer<typeof vCounts>;
 
 export const NO_COUNTS: Counts = { participants: 0, completed: 0, answers: 0 };
 

@@ -3,8 +3,9 @@
  * and questions, then run the migration guide's steps against the project's
  * functions (status, export, batched migration, verification), a smoke pass
  * through the V1 and V2 APIs as real students, projection rebuild and check,
- * the audit chain check, cleanup and a final status. A phase whose function is
- * missing is skipped with a note; a phase that throws is a failure; the run
+ * the audit chain check, cleanup and a final status. Every function is called
+ * through its typed reference (`internal.*`, `api.*`), its result read through
+ * its returns validator's type. A phase that throws is a failure; the run
  * always goes on to the end so the report is complete.
  *
  * Per exam, because convex-test's queries cost time in proportion to the data
@@ -14,14 +15,15 @@
  * const outcome = await rehearseExam(subsetForExam(dataset, "e0"), "e0", options, (phase) => bar.increment());
  */
 import { convexToJson, getConvexSize, type Value } from "convex/values";
+import { api, internal } from "../../convex/_generated/api.js";
 import { canonicalJson } from "../../convex/events/hash.js";
 import { errorCode } from "../../convex/lib/errors.js";
 import type { Id } from "../../convex/_generated/dataModel.js";
+import type { Issue } from "../../convex/lib/issues.js";
 import { insertDataset, type V1Dataset } from "../dataset/generate.js";
 import type { ProductionState } from "../snapshot/load.js";
 import { insertProduction } from "../snapshot/production.js";
 import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
-import { callFunction, functionKind, FunctionNotAvailable } from "./functions.js";
 import { IdTranslator } from "./ids.js";
 import { maxCost, observeTransactions } from "./metrics.js";
 import type {
@@ -31,7 +33,6 @@ import type {
   PhaseName,
   ReadCost,
   SmokeCall,
-  StatusCounts,
 } from "./types.js";
 
 /** A loop that never reports isDone is a failure, not a hang. */
@@ -52,8 +53,6 @@ export function subsetForExam(dataset: V1Dataset, examKey: string): V1Dataset {
   };
 }
 
-type Obj = Record<string, unknown>;
-
 /** Entries of a user already listed earlier in the array, and their answers: kept in the log, not as rows (the V1/V2 reconciliation). */
 function duplicatesOf(participants: readonly { userKey: string; answers: unknown[] }[]) {
   const seen = new Set<string>();
@@ -68,24 +67,18 @@ function duplicatesOf(participants: readonly { userKey: string; answers: unknown
   }
   return { duplicateEntries, duplicateAnswers };
 }
-const num = (o: unknown, ...keys: string[]): number => {
-  for (const k of keys) {
-    const v = (o as Obj | null)?.[k];
-    if (typeof v === "number") return v;
-  }
-  return 0;
-};
+/** What the report lists of an operator command's issue or finding (and of the rehearsal's own notes, whose kinds are its own). */
+type Reported = Pick<Issue, "examId" | "userId" | "message"> & { kind: string };
 
 /** Issues and findings of any operator command, as the report lists them. */
-function toFindings(list: unknown, phase: PhaseName, severity: Finding["severity"], examKey: string): Finding[] {
-  if (!Array.isArray(list)) return [];
-  return list.map((item: Obj) => ({
+function toFindings(list: readonly Reported[], phase: PhaseName, severity: Finding["severity"]): Finding[] {
+  return list.map((item) => ({
     phase,
     severity,
-    examKey: typeof item.examId === "string" ? item.examId : examKey,
-    ...(typeof item.userId === "string" ? { userKey: item.userId } : {}),
-    ...(typeof item.kind === "string" ? { kind: item.kind } : {}),
-    message: String(item.message ?? item.detail ?? item.kind ?? canonicalJson(item)),
+    examKey: item.examId,
+    ...(item.userId === undefined ? {} : { userKey: item.userId }),
+    kind: item.kind,
+    message: item.message,
   }));
 }
 
@@ -126,20 +119,23 @@ export async function rehearseExam(
   let calls = 0;
   /** The longest single query or mutation of the phase (one transaction: its time bounds the user code's). */
   let longestTransactionMs = 0;
-  /** Results come back with embedded ids (cursors must go back unchanged); what is kept is translated. */
-  const call = async <R = Obj>(name: string, args: Obj, as: Pick<EmbeddedConvex, "query" | "mutation" | "action"> = t) => {
+  /**
+   * Counts one call; a query's or mutation's time is one transaction's (`oneTransaction`), an action's is not.
+   * Results come back with embedded ids (cursors must go back unchanged); what is kept is translated.
+   */
+  const call = async <R>(run: () => Promise<R>, oneTransaction = true): Promise<R> => {
     calls++;
     const started = performance.now();
     try {
-      return await callFunction<R>(as, name, args);
+      return await run();
     } finally {
-      if ((await functionKind(name)) !== "action") longestTransactionMs = Math.max(longestTransactionMs, performance.now() - started);
+      if (oneTransaction) longestTransactionMs = Math.max(longestTransactionMs, performance.now() - started);
     }
   };
   const seen = new Set<string>();
   /** Records findings once: the cleanup and the verifier report again what the migration found. */
-  const record = (list: unknown, phase: PhaseName, severity: Finding["severity"]) => {
-    for (const f of toFindings(ids.translate(list), phase, severity, examKey)) {
+  const record = (list: readonly Reported[], phase: PhaseName, severity: Finding["severity"]) => {
+    for (const f of toFindings(ids.translate(list), phase, severity)) {
       const key = canonicalJson([f.severity, f.kind, f.examKey, f.userKey, f.message]);
       if (!seen.has(key)) outcome.findings.push(f);
       seen.add(key);
@@ -165,11 +161,10 @@ export async function rehearseExam(
         longestTransactionMs,
       };
     } catch (e) {
-      const skipped = e instanceof FunctionNotAvailable;
-      if (!skipped) fail(name, describeError(e));
+      fail(name, describeError(e));
       outcome.phases[name] = {
-        status: skipped ? "skipped" : "failed",
-        note: skipped ? `skipped: ${e.functionName} not available` : describeError(e),
+        status: "failed",
+        note: describeError(e),
         ms: performance.now() - started,
         calls,
         transactions: 0,
@@ -191,13 +186,13 @@ export async function rehearseExam(
       const loadedState = await insertProduction(t, production, inserted);
       for (const message of loadedState.failures) fail("load", `as exported: ${message}`, { kind: "damaged_in_export" });
       note = loadedState.notes.join("; ") || undefined;
-      if (note !== undefined && (await functionKind("projections/rebuild:verifyProjections"))) {
+      if (note !== undefined) {
         // Production's views as exported must already equal a replay of its log: damage there is not the rehearsal's doing.
-        const views: Obj = await call("projections/rebuild:verifyProjections", { examId });
-        if (views.isValid !== true) {
-          for (const issue of toFindings(ids.translate(views.issues), "load", "failure", examKey)) outcome.findings.push({ ...issue, message: `as exported: ${issue.message}` });
+        const views = await call(() => t.action(internal.projections.rebuild.verifyProjections, { examId }), false);
+        if (!views.isValid) {
+          for (const issue of toFindings(ids.translate(views.issues), "load", "failure")) outcome.findings.push({ ...issue, message: `as exported: ${issue.message}` });
         }
-        note += `; views ${views.isValid === true ? "match" : "DO NOT match"} the log as exported`;
+        note += `; views ${views.isValid ? "match" : "DO NOT match"} the log as exported`;
       }
     }
     const doc = await t.run((ctx) => ctx.db.get("exams", examId));
@@ -215,26 +210,25 @@ export async function rehearseExam(
     onPhase(name);
   };
 
-  const status = async () => (await call<StatusCounts>("migrations:checkMigrationStatus", {})) as StatusCounts;
+  const status = () => call(() => t.action(internal.migrations.checkMigrationStatus, {}), false);
 
   await run("status", async () => {
     outcome.statusBefore = await status();
   });
 
   await run("export", async () => {
-    let cursor: string | null | undefined = undefined;
+    let cursor: string | undefined = undefined;
     for (let page = 0; page < MAX_CALLS_PER_LOOP; page++) {
-      const result: Obj = await call("migrations:exportV1ParticipantData", cursor === undefined ? {} : { cursor });
+      const result = await call(() => t.query(internal.migrations.exportV1ParticipantData, cursor === undefined ? {} : { cursor }));
       outcome.exported.pages++;
-      for (const e of (result.exams as Obj[]) ?? []) {
+      for (const e of result.exams) {
         outcome.exported.exams.push(ids.translate(e));
         outcome.exported.entries++;
-        const participants = (e.participants as { answers: unknown[] }[]) ?? [];
-        outcome.exported.participants += participants.length;
-        outcome.exported.answers += participants.reduce((n, p) => n + p.answers.length, 0);
+        outcome.exported.participants += e.participants.length;
+        outcome.exported.answers += e.participants.reduce((n, p) => n + p.answers.length, 0);
       }
-      if (result.isDone === true) break;
-      cursor = result.continueCursor as string | null;
+      if (result.isDone) break;
+      cursor = result.continueCursor;
     }
     const before = outcome.statusBefore?.v1;
     if (before && (before.totalParticipants !== outcome.exported.participants || before.totalAnswers !== outcome.exported.answers)) {
@@ -244,20 +238,20 @@ export async function rehearseExam(
   });
 
   /** Calls migrateExamParticipants until isDone; returns the calls made. */
-  const migrateUntilDone = async (phaseName: PhaseName, args: Obj) => {
+  const migrateUntilDone = async (phaseName: PhaseName, args: { clearAfterMigration?: boolean }) => {
     for (let n = 1; n <= MAX_CALLS_PER_LOOP; n++) {
-      const progress: Obj = await call("migrations:migrateExamParticipants", { batchSize: options.batchSize, ...args });
+      const progress = await call(() => t.mutation(internal.migrations.migrateExamParticipants, { batchSize: options.batchSize, ...args }));
       record(progress.findings, phaseName, "finding");
       record(
-        ((progress.examsNotCleared as Obj[] | undefined) ?? []).map((e) => ({ ...e, kind: "not_cleared", message: `V1 array kept: ${String(e.reason)}` })),
+        progress.examsNotCleared.map((e) => ({ ...e, kind: "not_cleared", message: `V1 array kept: ${e.reason}` })),
         phaseName,
         "failure",
       );
       if (phaseName === "migrate") {
-        outcome.migration.participants += num(progress, "participantsMigrated", "participants");
-        outcome.migration.answers += num(progress, "answersMigrated", "answers");
+        outcome.migration.participants += progress.participantsMigrated;
+        outcome.migration.answers += progress.answersMigrated;
       }
-      if (progress.isDone === true) return n;
+      if (progress.isDone) return n;
     }
     throw new Error(`migrateExamParticipants did not report isDone after ${MAX_CALLS_PER_LOOP} calls`);
   };
@@ -277,32 +271,28 @@ export async function rehearseExam(
   }
 
   await run("verify", async () => {
-    const result: Obj = await call("migrations:verifyMigrationIntegrity", {});
-    const valid = result.isValid === true;
+    const result = await call(() => t.action(internal.migrations.verifyMigrationIntegrity, {}), false);
+    const valid = result.isValid;
     record(result.issues, "verify", valid ? "finding" : "failure");
     record(result.findings, "verify", "finding");
-    if (!valid && !Array.isArray(result.issues)) fail("verify", "verifyMigrationIntegrity returned isValid: false");
-    const s = result.summary as Obj | undefined;
-    return `${valid ? "valid" : "NOT valid"}: ${num(s, "v2Participants")}/${num(s, "v1Participants")} participants, ${num(s, "v2Answers")}/${num(s, "v1Answers")} answers`;
+    const s = result.summary;
+    return `${valid ? "valid" : "NOT valid"}: ${s.v2Participants}/${s.v1Participants} participants, ${s.v2Answers}/${s.v1Answers} answers`;
   });
 
   await run("smoke", () => smokePass(t, ids, examId, dataset, examKey, options, outcome, () => calls++));
 
   await run("projections", async () => {
-    const rebuild = "projections/rebuild:rebuildProjections";
     let rebuildCalls = 0;
-    let cursor: unknown = undefined;
+    let cursor: string | undefined = undefined;
     for (; rebuildCalls < MAX_CALLS_PER_LOOP; ) {
       rebuildCalls++;
-      const progress: Obj = await call(rebuild, { examId, ...(cursor == null ? {} : { cursor }) });
-      if (progress.isDone === true) break;
-      cursor = progress.continueCursor ?? progress.cursor;
+      const progress = await call(() => t.mutation(internal.projections.rebuild.rebuildProjections, { examId, ...(cursor === undefined ? {} : { cursor }) }));
+      if (progress.isDone) break;
+      cursor = progress.continueCursor;
     }
-    if (!(await functionKind("projections/rebuild:verifyProjections"))) return `${rebuildCalls} rebuild call(s); verify skipped: projections/rebuild:verifyProjections not available`;
-    const result: Obj = await call("projections/rebuild:verifyProjections", { examId });
-    const valid = result.isValid === true;
+    const result = await call(() => t.action(internal.projections.rebuild.verifyProjections, { examId }), false);
+    const valid = result.isValid;
     record(result.issues, "projections", valid ? "finding" : "failure");
-    if (!valid && !Array.isArray(result.issues)) fail("projections", "verifyProjections returned isValid: false");
     return `${rebuildCalls} rebuild call(s); views ${valid ? "match" : "DO NOT match"} a replay of the log`;
   });
 
@@ -318,12 +308,12 @@ export async function rehearseExam(
     let events = 0;
     let valid = true;
     for (let n = 0; n < MAX_CALLS_PER_LOOP; n++) {
-      const result: Obj = await call("audit:verifyAuditChain", { examId, cursor });
-      valid &&= result.isValid === true;
-      record(result.issues, "audit", result.isValid === true ? "finding" : "failure");
-      events += num(result.summary, "eventsChecked");
-      if (result.isDone === true) break;
-      cursor = result.continueCursor as string | null;
+      const result = await call(() => t.query(internal.audit.verifyAuditChain, { examId, cursor }));
+      valid &&= result.isValid;
+      record(result.issues, "audit", result.isValid ? "finding" : "failure");
+      events += result.summary.eventsChecked;
+      if (result.isDone) break;
+      cursor = result.continueCursor;
     }
     return `${events} events checked, chain ${valid ? "intact" : "BROKEN"}`;
   });
@@ -338,25 +328,66 @@ export async function rehearseExam(
 
   await run("final", async () => {
     outcome.statusAfter = await status();
-    if (options.cleanup && outcome.statusAfter.migrationComplete !== true) {
+    if (options.cleanup && !outcome.statusAfter.migrationComplete) {
       fail("final", "checkMigrationStatus reports the migration incomplete after cleanup");
     }
   });
   return outcome;
 }
 
-/** The read calls of the smoke pass; `once`: the result does not depend on the student, so one student calls it. */
-const SMOKE_READS: { name: string; once?: boolean; args: (c: SmokeContext) => Obj | null }[] = [
-  { name: "getExamSession", args: ({ examId }) => ({ examId }) },
-  { name: "getPauseStatus", args: ({ examId }) => ({ examId }) },
-  { name: "getParticipantExamResults", args: ({ examId }) => ({ examId }) },
-  { name: "validateQuestionAccess", args: ({ examId, questionId }) => (questionId ? { examId, questionId } : null) },
-  { name: "getExamLeaderboard", once: true, args: ({ examId }) => ({ examId, limit: 10 }) },
-  { name: "getMyDashboardStats", args: () => ({}) },
-  { name: "getMyRecentExams", args: () => ({ limit: 5 }) },
-  { name: "getAllExamsMetadata", once: true, args: () => ({}) },
-];
 type SmokeContext = { examId: Id<"exams">; questionId: Id<"questions"> | undefined };
+type Student = ReturnType<EmbeddedConvex["withIdentity"]>;
+type Read = () => Promise<Value>;
+
+/**
+ * The read calls of the smoke pass: a V1 function and its V2 twin (`${name}V2`), or null when the exam
+ * gives nothing to call it with; `once`: the result does not depend on the student, so one student calls it.
+ */
+const SMOKE_READS: { name: string; once?: boolean; twins: (as: Student, c: SmokeContext) => [Read, Read] | null }[] = [
+  {
+    name: "getExamSession",
+    twins: (as, { examId }) => [() => as.query(api.exams.getExamSession, { examId }), () => as.query(api.exams.getExamSessionV2, { examId })],
+  },
+  {
+    name: "getPauseStatus",
+    twins: (as, { examId }) => [() => as.query(api.exams.getPauseStatus, { examId }), () => as.query(api.exams.getPauseStatusV2, { examId })],
+  },
+  {
+    name: "getParticipantExamResults",
+    twins: (as, { examId }) => [
+      () => as.query(api.exams.getParticipantExamResults, { examId }),
+      () => as.query(api.exams.getParticipantExamResultsV2, { examId }),
+    ],
+  },
+  {
+    name: "validateQuestionAccess",
+    twins: (as, { examId, questionId }) =>
+      questionId === undefined
+        ? null
+        : [
+            () => as.query(api.exams.validateQuestionAccess, { examId, questionId }),
+            () => as.query(api.exams.validateQuestionAccessV2, { examId, questionId }),
+          ],
+  },
+  {
+    name: "getExamLeaderboard",
+    once: true,
+    twins: (as, { examId }) => [
+      () => as.query(api.exams.getExamLeaderboard, { examId, limit: 10 }),
+      () => as.query(api.exams.getExamLeaderboardV2, { examId, limit: 10 }),
+    ],
+  },
+  { name: "getMyDashboardStats", twins: (as) => [() => as.query(api.exams.getMyDashboardStats, {}), () => as.query(api.exams.getMyDashboardStatsV2, {})] },
+  {
+    name: "getMyRecentExams",
+    twins: (as) => [() => as.query(api.exams.getMyRecentExams, { limit: 5 }), () => as.query(api.exams.getMyRecentExamsV2, { limit: 5 })],
+  },
+  {
+    name: "getAllExamsMetadata",
+    once: true,
+    twins: (as) => [() => as.query(api.exams.getAllExamsMetadata, {}), () => as.query(api.exams.getAllExamsMetadataV2, {})],
+  },
+];
 
 /** Where two JSON values first differ, e.g. `answers[0].questionId: "q0_0" ≠ "q0_1"`. */
 export function firstDifference(a: unknown, b: unknown, path = ""): string {
@@ -365,7 +396,7 @@ export function firstDifference(a: unknown, b: unknown, path = ""): string {
   if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
     if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) return `${path || "(top)"}: ${a.length} ≠ ${b.length} elements`;
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const sub = firstDifference((a as Obj)[k], (b as Obj)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+      const sub = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
       if (sub !== "") return sub;
     }
   }
@@ -397,23 +428,18 @@ async function smokePass(
   const questionId = await t.run(async (ctx) => (await ctx.db.get("exams", examId))?.questionIds[0]);
   const context = { examId, questionId };
   const students = smokeStudents(dataset, examKey, options.smokeUsers);
-  let available = 0;
   for (const [i, userKey] of students.entries()) {
     const user = dataset.users.find((u) => u.key === userKey);
     if (!user) continue;
     const as = t.withIdentity({ tokenIdentifier: user.tokenIdentifier, subject: user.key, name: user.name });
     for (const read of SMOKE_READS) {
-      const args = read.args(context);
-      if (args === null || (read.once && i > 0)) continue;
-      const [k1, k2] = await Promise.all([functionKind(`exams:${read.name}`), functionKind(`exams:${read.name}V2`)]);
-      if (k1 === null && k2 === null) continue;
-      available++;
-      const measure = async (name: string): Promise<{ cost: ReadCost; value: string } | null> => {
-        if ((await functionKind(name)) === null) return null;
+      const twins = read.twins(as, context);
+      if (twins === null || (read.once && i > 0)) continue;
+      const measure = async (run: Read): Promise<{ cost: ReadCost; value: string }> => {
         countCall();
         try {
-          const { result, transactions } = await observeTransactions(() => callFunction(as, name, args));
-          const json = JSON.stringify(convexToJson(result as Value));
+          const { result, transactions } = await observeTransactions(run);
+          const json = JSON.stringify(convexToJson(result));
           const cost = maxCost(transactions);
           return {
             cost: { bytesRead: cost.bytesRead, documentsRead: cost.documentsRead, responseBytes: Buffer.byteLength(json) },
@@ -430,15 +456,15 @@ async function smokePass(
       Date.now = () => frozen;
       let v1, v2;
       try {
-        v1 = await measure(`exams:${read.name}`);
-        v2 = await measure(`exams:${read.name}V2`);
+        v1 = await measure(twins[0]);
+        v2 = await measure(twins[1]);
       } finally {
         Date.now = realNow;
       }
-      const call: SmokeCall = { name: read.name, userKey, v1: v1?.cost ?? null, v2: v2?.cost ?? null, equal: v1 && v2 ? v1.value === v2.value : null };
+      const call: SmokeCall = { name: read.name, userKey, v1: v1.cost, v2: v2.cost, equal: v1.value === v2.value };
       outcome.smoke.push(call);
       for (const [side, r] of [["V1", v1], ["V2", v2]] as const) {
-        if (r?.cost.error !== undefined && r.value === "error:crash") {
+        if (r.cost.error !== undefined && r.value === "error:crash") {
           outcome.findings.push({ phase: "smoke", severity: "failure", examKey, userKey, kind: "call_failed", message: `${read.name}${side === "V2" ? "V2" : ""} failed: ${r.cost.error}` });
         }
       }
@@ -449,13 +475,12 @@ async function smokePass(
           examKey,
           userKey,
           kind: "v1_v2_differ",
-          message: `${read.name} and ${read.name}V2 differ at ${ids.translate(firstDifference(JSON.parse(v1!.value), JSON.parse(v2!.value)))}`,
+          message: `${read.name} and ${read.name}V2 differ at ${ids.translate(firstDifference(JSON.parse(v1.value), JSON.parse(v2.value)))}`,
         });
       }
     }
   }
   if (students.length === 0) return "no participants: no student to sign in as";
-  if (available === 0) throw new FunctionNotAvailable("exams:getExamSessionV2");
   const compared = outcome.smoke.filter((c) => c.equal !== null);
   return `${outcome.smoke.length} call pair(s) as ${students.length} student(s); ${compared.filter((c) => c.equal).length}/${compared.length} V1 = V2`;
 }

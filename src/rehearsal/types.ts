@@ -5,19 +5,21 @@
  * @example
  * for (const { name, title } of PHASES) console.log(name, title);
  */
+import type { FunctionReturnType } from "convex/server";
+import type { internal } from "../../convex/_generated/api.js";
 import type { TransactionCost } from "./metrics.js";
 
 export const PHASES = [
-  { name: "load", title: "load V1 data", fn: null },
-  { name: "status", title: "step 2 · status", fn: "migrations:checkMigrationStatus" },
-  { name: "export", title: "step 3 · export backup", fn: "migrations:exportV1ParticipantData" },
-  { name: "migrate", title: "step 4 · migrate", fn: "migrations:migrateExamParticipants" },
-  { name: "verify", title: "step 5 · verify", fn: "migrations:verifyMigrationIntegrity" },
-  { name: "smoke", title: "V2 smoke as students", fn: null },
-  { name: "projections", title: "rebuild + verify views", fn: "projections/rebuild:rebuildProjections" },
-  { name: "audit", title: "audit chain", fn: "audit:verifyAuditChain" },
-  { name: "cleanup", title: "step 8 · cleanup", fn: "migrations:migrateExamParticipants" },
-  { name: "final", title: "final status", fn: "migrations:checkMigrationStatus" },
+  { name: "load", title: "load V1 data" },
+  { name: "status", title: "step 2 · status" },
+  { name: "export", title: "step 3 · export backup" },
+  { name: "migrate", title: "step 4 · migrate" },
+  { name: "verify", title: "step 5 · verify" },
+  { name: "smoke", title: "V2 smoke as students" },
+  { name: "projections", title: "rebuild + verify views" },
+  { name: "audit", title: "audit chain" },
+  { name: "cleanup", title: "step 8 · cleanup" },
+  { name: "final", title: "final status" },
 ] as const;
 export type PhaseName = (typeof PHASES)[number]["name"];
 
@@ -59,11 +61,8 @@ export type Finding = {
   message: string;
 };
 
-export type StatusCounts = {
-  v1: { examsWithParticipants: number; totalParticipants: number; totalAnswers: number };
-  v2: { participations: number; answers: number };
-  migrationComplete: boolean;
-};
+/** What the report keeps of migrations:checkMigrationStatus (CONTRACT §4's fields). */
+export type StatusCounts = Pick<FunctionReturnType<typeof internal.migrations.checkMigrationStatus>, "v1" | "v2" | "migrationComplete">;
 
 /** One read call's cost: database bytes and documents read, and the bytes returned to the client. */
 export type ReadCost = { bytesRead: number; documentsRead: number; responseBytes: number; error?: string };

@@ -10,7 +10,7 @@ import { vi } from "vitest";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { executeCommand } from "../../convex/model/attempts";
-import type { AuditIssue } from "../../convex/model/auditChain";
+import type { Issue } from "../../convex/lib/issues";
 import type { SeededExam, TestConvex } from "./convex";
 
 export const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
@@ -48,20 +48,20 @@ export function attemptDriver(t: TestConvex, exam: SeededExam, userId: Id<"users
 
 /** Runs audit:verifyAuditChain to the end; returns every issue and the number of calls. */
 export async function verifyWholeChain(t: TestConvex, args: { examId?: Id<"exams">; batchSize?: number } = {}) {
-  const issues: AuditIssue[] = [];
+  const issues: Issue[] = [];
   let cursor: string | null = null;
   let calls = 0;
   const totals = { eventsChecked: 0, streamsChecked: 0, rowsChecked: 0 };
   for (;;) {
     const result: {
       isValid: boolean;
-      issues: AuditIssue[];
+      issues: Issue[];
       isDone: boolean;
       continueCursor: string | null;
       summary: typeof totals;
     } = await t.query(internal.audit.verifyAuditChain, { ...args, cursor });
     calls++;
-    issues.push(...(result.issues as AuditIssue[]));
+    issues.push(...(result.issues as Issue[]));
     if (result.isValid !== (result.issues.length === 0)) throw new Error("isValid disagrees with issues");
     totals.eventsChecked += result.summary.eventsChecked;
     totals.streamsChecked += result.summary.streamsChecked;
