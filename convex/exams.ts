@@ -1,7 +1,7 @@
 /**
  * The exam API (CONTRACT §3): the 12 V1 functions and their V2 twins. Each
  * pair shares one handler, one args validator and one return validator; the
- * twins differ only in where reads come from (model/examSources.ts) and in the
+ * twins differ only in where reads come from (reads/examSources.ts) and in the
  * `origin` their writes are logged with. Every write is a command through
  * executeCommand (decide → append → project → legacy mirror, one mutation).
  *
@@ -12,17 +12,17 @@
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
 import { query, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { mutation } from "./lib/functions";
+import { mutation } from "./copies/functions";
 import { requireUser } from "./lib/auth";
 import { domainError, errorCode } from "./lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER } from "./lib/limits";
 import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/validators";
 import type { AttemptCommand } from "./events/decider";
 import { readStreamHead, type StreamId } from "./events/store";
-import { executeCommand, importLegacyEntries, type LegacyEntry } from "./model/attempts";
-import { healExamFacts } from "./model/examCopies";
-import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
-import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
+import { executeCommand, importLegacyEntries, type LegacyEntry } from "./attempts/writePath";
+import { healExamFacts } from "./copies/examCopies";
+import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./copies/examDefinitions";
+import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./reads/examSources";
 import {
   compareRanked,
   dashboardStatsView,
@@ -48,7 +48,7 @@ import {
   type AttemptFacts,
   type ExamInfo,
   type QuestionDocs,
-} from "./model/examViews";
+} from "./reads/examViews";
 
 // ------------------------------------------------------------------ arguments (one definition per pair)
 
@@ -171,7 +171,7 @@ function submitHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId, answers }: { examId: Id<"exams">; answers: SubmittedAnswer[] }) => {
     let questions: QuestionDocs = [];
     // Grading always uses the live question documents (both twins). V1 decides from the live exam; V2 from the
-    // copies (kept current by every write through lib/functions.ts), and from the live exam only before it would
+    // copies (kept current by every write through copies/functions.ts), and from the live exam only before it would
     // reject: a V2 student's action never reads the exam document, which holds the whole legacy array (issue 12).
     const { user, rules, facts } = await runCommand(ctx, examId, origin, async (r, at) => {
       questions = await loadQuestions(ctx, r.questionIds);

@@ -1,5 +1,5 @@
 /**
- * Operator commands for the legacy mirror (projections/legacyMirror.ts) and the
+ * Operator commands for the legacy mirror (projections/mirrorJob.ts) and the
  * exam definitions the V2 reads rely on, and the mirror's scheduled job.
  * Internal: run with `npx convex run`.
  *
@@ -16,12 +16,12 @@ import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
-import { internalMutation } from "./lib/functions";
+import { internalMutation } from "./copies/functions";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS, budgetSpent } from "./lib/limits";
-import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";
-import { entryOfFacts, factsOfRow } from "./model/examViews";
-import { foldCounterSummary, loadAnswers } from "./projections/store";
+import { ensureExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
+import { entryOfFacts, factsOfRow } from "./reads/examViews";
+import { foldCounterSummary, loadAnswers } from "./projections/tables";
 import {
   documentLimitProblem,
   drainExamMirror,
@@ -33,7 +33,7 @@ import {
   runSettledMirror,
   unmirroredCheck,
   withEntry,
-} from "./projections/legacyMirror";
+} from "./projections/mirrorJob";
 
 /** A status or drain page stops taking exams once any of its figures passes this share of a Convex limit. */
 const PAGE_BUDGET_SHARE = 0.15;

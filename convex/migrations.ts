@@ -17,14 +17,14 @@ import { v } from "convex/values";
 import { internal } from "./_generated/api";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
-import { internalMutation } from "./lib/functions";
+import { internalMutation } from "./copies/functions";
 import type { V1Participant } from "./lib/validators";
-import { countParticipants, loadAnswers } from "./projections/store";
-import { getExamDefinition, loadQuestionSheet } from "./model/examDefinitions";
-import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./model/migration";
-import { loadProgress, nextExam, runMigrationBatch, verifyEntry, type Pass } from "./model/migrationRun";
-import type { VerificationIssue } from "./model/verification";
-import { unmirroredCheck } from "./projections/legacyMirror";
+import { countParticipants, loadAnswers } from "./projections/tables";
+import { getExamDefinition, loadQuestionSheet } from "./copies/examDefinitions";
+import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./migration/findings";
+import { loadProgress, nextExam, runMigrationBatch, verifyEntry, type Pass } from "./migration/batch";
+import type { VerificationIssue } from "./projections/verification";
+import { unmirroredCheck } from "./projections/mirrorJob";
 
 /** Default exams per call when batchSize is not given. */
 const DEFAULT_BATCH_SIZE = 5;

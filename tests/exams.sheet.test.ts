@@ -9,7 +9,7 @@ import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import * as exams from "../convex/exams";
 import type { V1Participant } from "../convex/lib/validators";
-import { markLegacyBackfilled, syncExamDefinition } from "../convex/model/examDefinitions";
+import { markLegacyBackfilled, syncExamDefinition } from "../convex/copies/examDefinitions";
 import { measureCall, measureRun } from "../src/runtime/embedded";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 

@@ -9,8 +9,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
-import { markLegacyBackfilled } from "../convex/model/examDefinitions";
-import { drainExamMirror } from "../convex/projections/legacyMirror";
+import { markLegacyBackfilled } from "../convex/copies/examDefinitions";
+import { drainExamMirror } from "../convex/projections/mirrorJob";
 import { rebuildTestHooks } from "../convex/projections/rebuild";
 import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { callWrite, readEverything, syncDefinitions, type Api, type WriteName } from "./support/exams";

@@ -10,7 +10,7 @@ import { internal, api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { domainError } from "../convex/lib/errors";
 import type { V1Participant } from "../convex/lib/validators";
-import { migrationTestHooks } from "../convex/model/migrationRun";
+import { migrationTestHooks } from "../convex/migration/batch";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 
 useFakeClock();

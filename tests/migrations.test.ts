@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
 import type { Doc } from "../convex/_generated/dataModel";
-import { migrationTestHooks } from "../convex/model/migrationRun";
+import { migrationTestHooks } from "../convex/migration/batch";
 import { generateV1Dataset, insertDataset, type DatasetIds, type V1Dataset } from "../src/dataset/generate";
 import { newConvexTest, snapshotTables, type TestConvex } from "./support/convex";
 

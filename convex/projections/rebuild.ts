@@ -16,12 +16,12 @@ import { v } from "convex/values";
 import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
 import { internalAction, internalQuery, type MutationCtx, type QueryCtx } from "../_generated/server";
-import { internalMutation } from "../lib/functions";
+import { internalMutation } from "../copies/functions";
 import { COUNTER_SHARDS } from "../lib/limits";
 import { toRecordedEvent, type StreamId } from "../events/store";
-import { checkChainBatch } from "../model/auditChain";
-import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../model/migration";
-import { compareProjection, type VerificationIssue } from "../model/verification";
+import { checkChainBatch } from "../events/chain";
+import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../migration/findings";
+import { compareProjection, type VerificationIssue } from "./verification";
 import { answerRowOf, projectStream, type AttemptRows } from "./attempt";
 import {
   NO_COUNTS,
@@ -34,7 +34,7 @@ import {
   setCounterSummary,
   writeAttemptRows,
   type Counts,
-} from "./store";
+} from "./tables";
 
 type Cursor = {
   phase: "streams" | "orphans" | "recount";

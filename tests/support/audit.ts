@@ -9,8 +9,8 @@
 import { vi } from "vitest";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { executeCommand } from "../../convex/model/attempts";
-import type { AuditIssue } from "../../convex/model/auditChain";
+import { executeCommand } from "../../convex/attempts/writePath";
+import type { AuditIssue } from "../../convex/events/chain";
 import type { SeededExam, TestConvex } from "./convex";
 
 export const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);

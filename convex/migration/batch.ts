@@ -14,12 +14,12 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
 import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
-import { PendingCounters, loadAnswers } from "../projections/store";
+import { PendingCounters, loadAnswers } from "../projections/tables";
 import { answerRowOf } from "../projections/attempt";
-import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "./attempts";
+import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
-import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/legacyMirror";
-import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "./examDefinitions";
+import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
+import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "../copies/examDefinitions";
 import {
   NO_USAGE,
   ONE_DOCUMENT_READ,
@@ -34,9 +34,9 @@ import {
   participantFindings,
   type Finding,
   type Usage,
-} from "./migration";
-import { compareV1Entry, type VerificationIssue } from "./verification";
-import { drainExamMirror } from "../projections/legacyMirror";
+} from "./findings";
+import { compareV1Entry, type VerificationIssue } from "../projections/verification";
+import { drainExamMirror } from "../projections/mirrorJob";
 
 export type Pass = "migrate" | "cleanup";
 export type Progress = Doc<"migrationProgress">;

@@ -2,7 +2,7 @@
  * The one write path: every student action, from the V1 or the V2 API, and
  * every legacy import, is a command decided against the attempt's state,
  * appended to its stream, and projected into the V2 rows in the same mutation;
- * the V1 array follows through the exam's mirror job (projections/legacyMirror.ts).
+ * the V1 array follows through the exam's mirror job (projections/mirrorJob.ts).
  *
  * @example
  * await executeCommand(ctx, {
@@ -25,8 +25,8 @@ import {
   type StreamId,
 } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
-import { loadStoredAttempt, writeAttemptRows, type PendingCounters, type StoredAttempt } from "../projections/store";
-import { afterLiveWrite } from "../projections/legacyMirror";
+import { loadStoredAttempt, writeAttemptRows, type PendingCounters, type StoredAttempt } from "../projections/tables";
+import { afterLiveWrite } from "../projections/mirrorJob";
 
 export type LoadedAttempt = {
   stored: StoredAttempt;

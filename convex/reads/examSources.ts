@@ -1,17 +1,17 @@
 /**
  * Where the exam API reads attempts from. The V1 functions and their V2 twins
- * share every handler and every view (model/examViews.ts); they differ only in
+ * share every handler and every view (reads/examViews.ts); they differ only in
  * the source they are given here:
  *
  * - `v1Source`, per exam, reads the exam document (always the live facts) and
  *   its embedded array (the first entry of a user wins, as in the legacy code)
- *   while that array is current (see projections/legacyMirror.ts); otherwise
+ *   while that array is current (see projections/mirrorJob.ts); otherwise
  *   the V2 tables. Its cross-exam lists (metadata, dashboard, recent) are served
  *   from the definitions and the V2 rows, reading an exam's array only where it
  *   may hold attempts missing from V2 (neither backfilled nor cleared): exam
  *   documents of ~1 MiB each would otherwise exceed the read limit.
  * - `v2Source` reads `examDefinitions` (a copy of the exam's own fields, kept
- *   current by model/examCopies.ts), the live `questions` documents,
+ *   current by copies/examCopies.ts), the live `questions` documents,
  *   `examParticipations`, `examAnswers` and the sharded counters; it reads an
  *   exam document only for an exam without a (complete) definition, or for a
  *   user without a V2 row on an exam neither cleared nor marked backfilled.
@@ -23,9 +23,9 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
-import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/legacyMirror";
-import { countParticipants, loadAnswers, loadParticipation } from "../projections/store";
-import { getExamDefinition, getQuestionList, legacyArrayImported, sheetRowOf, type ExamDefinition } from "./examDefinitions";
+import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/mirrorJob";
+import { countParticipants, loadAnswers, loadParticipation } from "../projections/tables";
+import { getExamDefinition, getQuestionList, legacyArrayImported, sheetRowOf, type ExamDefinition } from "../copies/examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import {
   byExamId,

@@ -27,7 +27,7 @@
  * The array is "current" (V1 may serve an exam from it alone) only while the
  * mirror is on, never failed, the array not cleared, the global switch on and
  * the watermark at or past the exam's latest event; otherwise the V1 functions
- * serve the exam from the V2 rows (model/examSources.ts).
+ * serve the exam from the V2 rows (reads/examSources.ts).
  *
  * @example
  * await afterLiveWrite(ctx, examId);                       // in the student's transaction: schedules a run (or mirrors, in sync mode)
@@ -43,9 +43,9 @@ import { CONVEX_LIMITS, READ_METRICS, budgetSpent } from "../lib/limits";
 import { canonicalJson } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
-import { getExamDefinition, type ExamDefinition } from "../model/examDefinitions";
-import { entryOfFacts } from "../model/examViews";
-import { foldCounterSummary } from "./store";
+import { getExamDefinition, type ExamDefinition } from "../copies/examDefinitions";
+import { entryOfFacts } from "../reads/examViews";
+import { foldCounterSummary } from "./tables";
 
 /** Room left under Convex's 1 MiB document limit for our size estimate's error. */
 export const MIRROR_SIZE_MARGIN_BYTES = 32 * 1024;

@@ -10,7 +10,7 @@
  */
 import type { V1Answer, V1Participant } from "../lib/validators";
 import { canonicalJson } from "../events/hash";
-import type { AnswerRow, ParticipationRow } from "../projections/attempt";
+import type { AnswerRow, ParticipationRow } from "./attempt";
 
 export type IssueKind =
   | "missing_participation"
