@@ -22,6 +22,7 @@ import { readStreamHead, type StreamId } from "./events/store";
 import { executeCommand, importLegacyEntries, type LegacyEntry } from "./attempts/writePath";
 import { healExamFacts } from "./copies/examCopies";
 import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./copies/examDefinitions";
+import type { AttemptFacts } from "./lib/v1Entry";
 import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./reads/examSources";
 import {
   compareRanked,
@@ -45,7 +46,6 @@ import {
   vPauseStatus,
   vQuestionAccess,
   vRecentExams,
-  type AttemptFacts,
   type ExamInfo,
   type QuestionDocs,
 } from "./reads/examViews";
@@ -132,7 +132,13 @@ async function runCommand(
   await importLegacyAttempt(ctx, stream, rules.definition);
   const at = Date.now();
   const execute = async () =>
-    executeCommand(ctx, { stream, command: await build(rules, at), actor: { kind: "user", userId: user._id }, origin });
+    executeCommand(ctx, {
+      stream,
+      command: await build(rules, at),
+      actor: { kind: "user", userId: user._id },
+      origin,
+      definition: rules.definition,
+    });
   let result;
   try {
     result = await execute();
@@ -157,7 +163,7 @@ async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, definitio
   const entries: LegacyEntry[] = (exam?.participants ?? []).flatMap((participant, sourceIndex) =>
     participant.userId === stream.userId ? [{ participant, sourceIndex }] : [],
   );
-  if (entries.length > 0) await importLegacyEntries(ctx, stream, entries);
+  if (entries.length > 0) await importLegacyEntries(ctx, stream, entries, undefined, { definition });
 }
 
 function startExamHandler(origin: Origin) {

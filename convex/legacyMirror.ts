@@ -18,9 +18,10 @@ import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
 import { internalMutation } from "./copies/functions";
 import { domainError } from "./lib/errors";
-import { CONVEX_LIMITS, budgetSpent } from "./lib/limits";
-import { ensureExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
-import { entryOfFacts, factsOfRow } from "./reads/examViews";
+import { CONVEX_LIMITS } from "./lib/limits";
+import { budgetSpent } from "./lib/budget";
+import { ensureExamDefinition, getExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
+import { entryOfFacts, factsOfRow } from "./lib/v1Entry";
 import { foldCounterSummary, loadAnswers } from "./projections/tables";
 import {
   documentLimitProblem,
@@ -103,7 +104,7 @@ export const legacyMirrorStatus = internalQuery({
 export const unmirroredUsers = internalQuery({
   args: { examId: v.id("exams"), userIds: v.array(v.id("users")) },
   handler: async (ctx, { examId, userIds }) => {
-    const unmirrored = await unmirroredCheck(ctx, examId);
+    const unmirrored = await unmirroredCheck(ctx, examId, await getExamDefinition(ctx, examId));
     const out: Id<"users">[] = [];
     for (const userId of userIds) if (await unmirrored(userId)) out.push(userId);
     return out;
@@ -113,7 +114,7 @@ export const unmirroredUsers = internalQuery({
 /** The mirror job: scheduled by every student action (MIRROR_RUN_DELAY_MS ahead), and by a run that reached its budget. */
 export const runExamMirror = internalMutation({
   args: { examId: v.id("exams") },
-  handler: async (ctx, { examId }) => runSettledMirror(ctx, examId),
+  handler: async (ctx, { examId }) => runSettledMirror(ctx, examId, await getExamDefinition(ctx, examId)),
 });
 
 /**
@@ -139,7 +140,7 @@ export const drainLegacyMirrorPage = internalMutation({
       }
       const d = await nextDefinition(ctx, after);
       if (d === null) break;
-      const run = await drainExamMirror(ctx, d.examId);
+      const run = await drainExamMirror(ctx, d.examId, d);
       page.liveEvents += run.liveEvents;
       page.entriesWritten += run.entriesWritten;
       page.examDocumentWrites += Number(run.examWritten);

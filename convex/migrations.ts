@@ -21,7 +21,8 @@ import { internalMutation } from "./copies/functions";
 import type { V1Participant } from "./lib/validators";
 import { countParticipants, loadAnswers } from "./projections/tables";
 import { getExamDefinition, loadQuestionSheet } from "./copies/examDefinitions";
-import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./migration/findings";
+import { roomForOneRead } from "./lib/budget";
+import { entryIndexesByUser, participantFindings, examFindings, approximateBytes, type Finding } from "./migration/plan";
 import { loadProgress, nextExam, runMigrationBatch, verifyEntry, type Pass } from "./migration/batch";
 import type { VerificationIssue } from "./projections/verification";
 import { unmirroredCheck } from "./projections/mirrorJob";
@@ -34,18 +35,6 @@ const PARTICIPATION_PAGE = 2_000;
 /** Participations whose answers one query call counts (one index range each). */
 const ANSWER_COUNT_CHUNK = 500;
 
-async function readBudgetLeft(ctx: QueryCtx): Promise<boolean> {
-  const m = await ctx.meta.getTransactionMetrics();
-  return fitsBudget(
-    {
-      ...NO_USAGE,
-      bytesRead: m.bytesRead.used,
-      documentsRead: m.documentsRead.used,
-      databaseQueries: m.databaseQueries.used,
-    },
-    ONE_DOCUMENT_READ,
-  );
-}
 
 // ---------------------------------------------------------------- status (step 2)
 
@@ -74,7 +63,7 @@ export const statusPage = internalQuery({
     let after = afterCreationTime;
     let resume = inside;
     for (;;) {
-      if (!(await readBudgetLeft(ctx))) return { ...page, afterCreationTime: after, inside: resume, isDone: false };
+      if (!(await roomForOneRead(ctx))) return { ...page, afterCreationTime: after, inside: resume, isDone: false };
       const exam = resume !== undefined ? await ctx.db.get("exams", resume.examId) : await nextExam(ctx, after);
       if (exam === null) return { ...page, afterCreationTime: after, isDone: true };
       const participants = exam.participants ?? [];
@@ -97,7 +86,7 @@ export const statusPage = internalQuery({
       const byUser = entryIndexesByUser(participants);
       let missing = 0;
       for (let i = fromIndex; i < participants.length; i++) {
-        if (i > fromIndex && !(await readBudgetLeft(ctx))) {
+        if (i > fromIndex && !(await roomForOneRead(ctx))) {
           if (missing > 0) page.pendingExams.push(exam._id);
           page.participantsWithoutV2 += missing;
           return { ...page, afterCreationTime: after, inside: { examId: exam._id, nextIndex: i }, isDone: false };
@@ -239,7 +228,7 @@ export const exportV1ParticipantData = internalQuery({
     if (after !== undefined && !Number.isFinite(after)) throw new Error(`Invalid cursor ${cursor}`);
     const exams: { examId: Id<"exams">; title: string; participants: V1Participant[] }[] = [];
     for (;;) {
-      if (exams.length > 0 && !(await readBudgetLeft(ctx))) {
+      if (exams.length > 0 && !(await roomForOneRead(ctx))) {
         return { exams, isDone: false, continueCursor: String(after) };
       }
       const exam = await nextExam(ctx, after);
@@ -347,7 +336,7 @@ export const examIdsPage = internalQuery({
     const examIds: Id<"exams">[] = [];
     let after = afterCreationTime;
     for (;;) {
-      if (examIds.length > 0 && !(await readBudgetLeft(ctx))) return { examIds, afterCreationTime: after, isDone: false };
+      if (examIds.length > 0 && !(await roomForOneRead(ctx))) return { examIds, afterCreationTime: after, isDone: false };
       const exam = await nextExam(ctx, after);
       if (exam === null) return { examIds, afterCreationTime: after, isDone: true };
       examIds.push(exam._id);
@@ -367,7 +356,7 @@ export const verifyExamPage = internalQuery({
     const byUser = entryIndexesByUser(participants);
     const issues: VerificationIssue[] = [];
     const pending: PendingEntry[] = [];
-    const unmirrored = await unmirroredCheck(ctx, examId);
+    const unmirrored = await unmirroredCheck(ctx, examId, definition);
     const questions = new Map<string, { points?: number } | null>();
     const findings: Finding[] = [];
     if (fromIndex === 0) {
@@ -397,7 +386,7 @@ export const verifyExamPage = internalQuery({
     let v2Answers = 0;
     let index = fromIndex;
     for (; index < participants.length; index++) {
-      if (index > fromIndex && !(await readBudgetLeft(ctx))) break;
+      if (index > fromIndex && !(await roomForOneRead(ctx))) break;
       const entry = participants[index]!;
       v1Answers += entry.answers.length;
       for (const id of entry.answers.map((a) => a.questionId as string)) {

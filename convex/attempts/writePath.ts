@@ -27,6 +27,7 @@ import {
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
 import { loadStoredAttempt, writeAttemptRows, type PendingCounters, type StoredAttempt } from "../projections/tables";
 import { afterLiveWrite } from "../projections/mirrorJob";
+import { getExamDefinition, type ExamDefinition } from "../copies/examDefinitions";
 
 export type LoadedAttempt = {
   stored: StoredAttempt;
@@ -74,6 +75,8 @@ export type CommandInput = {
    * not read again. Serializable transactions keep that read true until commit.
    */
   streamKnownEmpty?: boolean;
+  /** The exam's definition as the caller read it in this transaction (handed to the mirror); read here when absent. */
+  definition?: ExamDefinition | null;
 };
 
 export type CommandResult = {
@@ -123,7 +126,9 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   // written into the summary by its own flush). A legacy import's or roll-forward's source IS the array entry:
   // nothing to write back.
   const fromArray = input.origin === "legacy_import" || input.origin === "legacy_rollforward";
-  if (!fromArray || input.counters === undefined) await afterLiveWrite(ctx, stream.examId);
+  if (!fromArray || input.counters === undefined) {
+    await afterLiveWrite(ctx, stream.examId, input.definition !== undefined ? input.definition : await getExamDefinition(ctx, stream.examId));
+  }
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
 
@@ -149,7 +154,7 @@ export async function importLegacyEntries(
   stream: StreamId,
   entries: readonly LegacyEntry[],
   actor: Actor = { kind: "system", name: "legacy import" },
-  batch: Pick<CommandInput, "counters" | "streamKnownEmpty"> = {},
+  batch: Pick<CommandInput, "counters" | "streamKnownEmpty" | "definition"> = {},
 ): Promise<{ eventsWritten: number; state: AttemptState | null }> {
   let eventsWritten = 0;
   let state: AttemptState | null = null;
@@ -166,6 +171,7 @@ export async function importLegacyEntries(
       idempotencyKey,
       counters: batch.counters,
       streamKnownEmpty,
+      definition: batch.definition,
     });
     if (!result.duplicate) eventsWritten += result.events.length;
     state = result.state;

@@ -9,7 +9,7 @@
  */
 import { produce } from "immer";
 import type { Id } from "../_generated/dataModel";
-import type { SubmittedAnswer, V1Answer, V1Participant } from "../lib/validators";
+import type { AttemptStatus, SubmittedAnswer, V1Answer, V1Participant } from "../lib/validators";
 import { domainError } from "../lib/errors";
 import { SUBMIT_GRACE_MS } from "../lib/limits";
 import type { ExamEvent } from "./catalog";
@@ -26,8 +26,6 @@ export type AttemptState = {
   /** Positions in the V1 array of every entry imported into this attempt (first = the attempt). */
   legacySourceIndexes: number[];
 };
-
-export type AttemptStatus = "not_started" | "in_progress" | "paused" | "completed";
 
 /** A question as grading needs it. */
 export type GradingQuestion = {
@@ -59,7 +57,11 @@ export function initialState(): AttemptState {
 }
 
 export function statusOf(state: AttemptState): AttemptStatus {
-  const p = state.participation;
+  return statusOfFacts(state.participation);
+}
+
+/** The status of an attempt's facts (null: not started), as every view reports it. */
+export function statusOfFacts(p: ParticipationFacts | null): AttemptStatus {
   if (p === null) return "not_started";
   if (p.completedAt !== undefined) return "completed";
   return p.isPaused ? "paused" : "in_progress";

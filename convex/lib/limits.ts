@@ -52,19 +52,3 @@ export const LIST_LIMITS = {
 
 /** The scheduled repair of exam copies runs this often; a pass visits every exam in budgeted batches. */
 export const EXAM_COPY_REPAIR_INTERVAL_MINUTES = 5;
-
-/** The per-transaction figures a batch can spend; reads only, or all of them. */
-export const READ_METRICS = ["bytesRead", "documentsRead", "databaseQueries"] as const;
-export const ALL_METRICS = [...READ_METRICS, "bytesWritten", "documentsWritten"] as const;
-type LimitedMetric = (typeof ALL_METRICS)[number];
-
-/** Whether the transaction has used `share` of any of Convex's limits on `metrics` (a budgeted loop stops there). */
-export async function budgetSpent(
-  ctx: { meta: { getTransactionMetrics(): Promise<Record<LimitedMetric, { used: number }>> } },
-  share: number,
-  metrics: readonly LimitedMetric[] = ALL_METRICS,
-): Promise<boolean> {
-  const m = await ctx.meta.getTransactionMetrics();
-  return metrics.some((k) => m[k].used >= CONVEX_LIMITS[k] * share);
-}
-

@@ -20,21 +20,17 @@ import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEnt
 import { errorCode } from "../lib/errors";
 import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
 import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "../copies/examDefinitions";
+import { NO_USAGE, ONE_DOCUMENT_READ, addUsage, fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
-  NO_USAGE,
-  ONE_DOCUMENT_READ,
-  addUsage,
   answeredQuestionIds,
   approximateBytes,
   attemptCostEstimate,
   definitionSyncEstimate,
   examFindings,
   entryIndexesByUser,
-  fitsBudget,
   participantFindings,
   type Finding,
-  type Usage,
-} from "./findings";
+} from "./plan";
 import { compareV1Entry, type VerificationIssue } from "../projections/verification";
 import { drainExamMirror } from "../projections/mirrorJob";
 
@@ -92,15 +88,9 @@ export type BatchReport = {
   findingsTotal: number;
 };
 
+/** What the call has used, with the writes a dry run would have made. */
 async function usedSoFar(ctx: QueryCtx, pending: Usage): Promise<Usage> {
-  const m = await ctx.meta.getTransactionMetrics();
-  return addUsage(pending, {
-    bytesRead: m.bytesRead.used,
-    bytesWritten: m.bytesWritten.used,
-    documentsRead: m.documentsRead.used,
-    documentsWritten: m.documentsWritten.used,
-    databaseQueries: m.databaseQueries.used,
-  });
+  return addUsage(pending, await transactionUsage(ctx));
 }
 
 export async function loadProgress(ctx: QueryCtx, pass: Pass): Promise<Progress | null> {
@@ -328,7 +318,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   if (at.step === "import") Object.assign(at, { step: "verify", nextIndex: 0, issues: 0 });
   // The array must hold every live event before it is compared with the rows (and cleared): drain the mirror first.
   if (at.nextIndex === 0 && !options.dryRun) {
-    const drained = await drainExamMirror(ctx, examId);
+    const drained = await drainExamMirror(ctx, examId, await getExamDefinition(ctx, examId)); // markLegacyBackfilled may have changed it
     if (!drained.isDone) return false;
     if (drained.examWritten) return processExam(batch, (await ctx.db.get("exams", examId))!, at, false);
   }

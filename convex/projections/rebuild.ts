@@ -20,7 +20,7 @@ import { internalMutation } from "../copies/functions";
 import { COUNTER_SHARDS } from "../lib/limits";
 import { toRecordedEvent, type StreamId } from "../events/store";
 import { checkChainBatch } from "../events/chain";
-import { NO_USAGE, addUsage, fitsBudget, type Usage } from "../migration/findings";
+import { NO_USAGE, addUsage, costBetween, fitsBudget, maxUsage, transactionUsage as usage, type Usage } from "../lib/budget";
 import { compareProjection, type VerificationIssue } from "./verification";
 import { answerRowOf, projectStream, type AttemptRows } from "./attempt";
 import {
@@ -45,37 +45,6 @@ type Cursor = {
   /** Exams the walk left after entering them in an earlier call: their counters are recounted, each in one transaction, before the walk goes on. */
   recount?: Id<"exams">[];
 };
-
-async function usage(ctx: QueryCtx): Promise<Usage> {
-  const m = await ctx.meta.getTransactionMetrics();
-  return {
-    bytesRead: m.bytesRead.used,
-    bytesWritten: m.bytesWritten.used,
-    documentsRead: m.documentsRead.used,
-    documentsWritten: m.documentsWritten.used,
-    databaseQueries: m.databaseQueries.used,
-  };
-}
-
-function costBetween(a: Usage, b: Usage): Usage {
-  return {
-    bytesRead: b.bytesRead - a.bytesRead,
-    bytesWritten: b.bytesWritten - a.bytesWritten,
-    documentsRead: b.documentsRead - a.documentsRead,
-    documentsWritten: b.documentsWritten - a.documentsWritten,
-    databaseQueries: b.databaseQueries - a.databaseQueries,
-  };
-}
-
-function maxUsage(a: Usage, b: Usage): Usage {
-  return {
-    bytesRead: Math.max(a.bytesRead, b.bytesRead),
-    bytesWritten: Math.max(a.bytesWritten, b.bytesWritten),
-    documentsRead: Math.max(a.documentsRead, b.documentsRead),
-    documentsWritten: Math.max(a.documentsWritten, b.documentsWritten),
-    databaseQueries: Math.max(a.databaseQueries, b.databaseQueries),
-  };
-}
 
 /** Room for one more stream: twice the costliest stream of this call so far, plus the next lookups. */
 const LOOKUP_COST: Usage = { bytesRead: 64 * 1024, bytesWritten: 8 * 1024, documentsRead: 20, documentsWritten: 10, databaseQueries: 20 };

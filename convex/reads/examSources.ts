@@ -27,16 +27,13 @@ import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/mirr
 import { countParticipants, loadAnswers, loadParticipation } from "../projections/tables";
 import { getExamDefinition, getQuestionList, legacyArrayImported, sheetRowOf, type ExamDefinition } from "../copies/examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
+import { transactionUsage } from "../lib/budget";
+import { factsOfEntry, factsOfRow, firstEntries, firstEntryOf, type AttemptFacts } from "../lib/v1Entry";
 import {
   byExamId,
   countEntries,
-  factsOfEntry,
-  factsOfRow,
-  firstEntries,
-  firstEntryOf,
   maxScoreOf,
   sheetOfDocs,
-  type AttemptFacts,
   type ExamInfo,
   type MyAttempt,
   type QuestionContent,
@@ -213,14 +210,14 @@ const V1_LIST_RANGES_PER_UNMIGRATED_EXAM = 4;
 
 /** Refuses with LIMIT_EXCEEDED, by name, before one more not-migrated exam could take a V1 list past half a limit. */
 async function v1ListBudget(ctx: QueryCtx): Promise<void> {
-  const m = await ctx.meta.getTransactionMetrics();
-  if (m.bytesRead.used + CONVEX_LIMITS.documentBytes > HALF_TRANSACTION_LIMITS.bytesRead) {
+  const m = await transactionUsage(ctx);
+  if (m.bytesRead + CONVEX_LIMITS.documentBytes > HALF_TRANSACTION_LIMITS.bytesRead) {
     throw domainError(
       "LIMIT_EXCEEDED",
       `Reading the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.bytesRead}-byte read limit: run the migration.`,
     );
   }
-  if (m.databaseQueries.used + V1_LIST_RANGES_PER_UNMIGRATED_EXAM > HALF_TRANSACTION_LIMITS.databaseQueries) {
+  if (m.databaseQueries + V1_LIST_RANGES_PER_UNMIGRATED_EXAM > HALF_TRANSACTION_LIMITS.databaseQueries) {
     throw domainError(
       "LIMIT_EXCEEDED",
       `Checking the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.databaseQueries}-index-range limit: run the migration.`,
