@@ -22,7 +22,8 @@ import { CONVEX_LIMITS } from "./lib/limits";
 import { budgetSpent } from "./lib/budget";
 import { ensureExamDefinition, getExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
 import { entryOfFacts, factsOfRow } from "./lib/v1Entry";
-import { foldCounterSummary, loadAnswers } from "./projections/tables";
+import { loadAnswers } from "./projections/tables";
+import { foldCounterSummary } from "./projections/counters";
 import {
   documentLimitProblem,
   drainExamMirror,

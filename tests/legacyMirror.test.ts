@@ -13,7 +13,7 @@ import * as exams from "../convex/exams";
 import { runExamMirror } from "../convex/legacyMirror";
 import type { Id } from "../convex/_generated/dataModel";
 import { MIRROR_RUN_DELAY_MS, mirrorTestHooks } from "../convex/projections/mirrorJob";
-import { countParticipants } from "../convex/projections/tables";
+import { countParticipants } from "../convex/projections/counters";
 import { markLegacyBackfilled } from "../convex/copies/examDefinitions";
 import { recordCall } from "../src/bench/recording";
 import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";

@@ -10,7 +10,8 @@ import { readStream } from "../convex/events/store";
 import { errorCode } from "../convex/lib/errors";
 import { executeCommand } from "../convex/attempts/writePath";
 import { answerRowOf, participationRowOf, projectStream } from "../convex/projections/attempt";
-import { countParticipants, loadStoredAttempt } from "../convex/projections/tables";
+import { loadStoredAttempt } from "../convex/projections/tables";
+import { countParticipants } from "../convex/projections/counters";
 import { newConvexTest, seedExam, seedUser, snapshotTables, useFakeClock } from "./support/convex";
 
 type Step =

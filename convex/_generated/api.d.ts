@@ -38,10 +38,13 @@ import type * as migration_batch from "../migration/batch.js";
 import type * as migration_plan from "../migration/plan.js";
 import type * as migrations from "../migrations.js";
 import type * as projections_attempt from "../projections/attempt.js";
+import type * as projections_counters from "../projections/counters.js";
 import type * as projections_mirrorJob from "../projections/mirrorJob.js";
 import type * as projections_rebuild from "../projections/rebuild.js";
+import type * as projections_replay from "../projections/replay.js";
 import type * as projections_tables from "../projections/tables.js";
 import type * as projections_verification from "../projections/verification.js";
+import type * as projections_walk from "../projections/walk.js";
 import type * as reads_examSources from "../reads/examSources.js";
 import type * as reads_examViews from "../reads/examViews.js";
 
@@ -79,10 +82,13 @@ declare const fullApi: ApiFromModules<{
   "migration/plan": typeof migration_plan;
   migrations: typeof migrations;
   "projections/attempt": typeof projections_attempt;
+  "projections/counters": typeof projections_counters;
   "projections/mirrorJob": typeof projections_mirrorJob;
   "projections/rebuild": typeof projections_rebuild;
+  "projections/replay": typeof projections_replay;
   "projections/tables": typeof projections_tables;
   "projections/verification": typeof projections_verification;
+  "projections/walk": typeof projections_walk;
   "reads/examSources": typeof reads_examSources;
   "reads/examViews": typeof reads_examViews;
 }>;

@@ -25,7 +25,8 @@ import {
   type StreamId,
 } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
-import { loadStoredAttempt, writeAttemptRows, type PendingCounters, type StoredAttempt } from "../projections/tables";
+import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
+import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
 import { getExamDefinition, type ExamDefinition } from "../copies/examDefinitions";
 

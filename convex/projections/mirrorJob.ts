@@ -45,7 +45,7 @@ import { canonicalJson } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
 import { entryOfFacts } from "../lib/v1Entry";
-import { foldCounterSummary } from "./tables";
+import { foldCounterSummary } from "./counters";
 
 /** The exam's definition copy (copies/examDefinitions.ts): its mirror switches and failure. The callers read it and pass it in. */
 type ExamDefinition = Doc<"examDefinitions">;

@@ -1,14 +1,14 @@
 /**
  * Reads and writes an attempt's V2 rows. The inline projector, rebuild and
  * cleanup all write through {@link writeAttemptRows}, so rows, participation ids
- * and participant counters stay consistent whoever writes.
+ * and participant counters (projections/counters.ts) stay consistent whoever writes.
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { COUNTER_SHARDS } from "../lib/limits";
 import { canonicalJson } from "../events/hash";
 import type { StreamId } from "../events/store";
 import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
+import { addCounts, bumpCounters, countsOfAttempt, type PendingCounters } from "./counters";
 
 /** An attempt's rows as stored now. */
 export type StoredAttempt = {
@@ -39,155 +39,6 @@ export async function loadStoredAttempt(ctx: QueryCtx, stream: StreamId): Promis
   const row = await loadParticipation(ctx, stream);
   return { row, answers: row === null ? [] : await loadAnswers(ctx, row._id) };
 }
-
-/** Which counter shard a user's attempts count in. */
-export function counterShard(userId: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) h = Math.imul(h ^ userId.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % COUNTER_SHARDS;
-}
-
-export type Counts = { participants: number; completed: number; answers: number };
-
-export const NO_COUNTS: Counts = { participants: 0, completed: 0, answers: 0 };
-
-/** a + sign·b, field by field. */
-export function addCounts(a: Counts, b: Counts, sign: 1 | -1 = 1): Counts {
-  return {
-    participants: a.participants + sign * b.participants,
-    completed: a.completed + sign * b.completed,
-    answers: a.answers + sign * b.answers,
-  };
-}
-
-export function sameCounts(a: Counts, b: Counts): boolean {
-  return a.participants === b.participants && a.completed === b.completed && a.answers === b.answers;
-}
-
-function isZero(c: Counts): boolean {
-  return sameCounts(c, NO_COUNTS);
-}
-
-/** What one attempt's rows count for in its exam's counters. */
-export function countsOfAttempt(participation: { completedAt?: number } | null, answers: number): Counts {
-  if (participation === null) return NO_COUNTS;
-  return { participants: 1, completed: Number(participation.completedAt !== undefined), answers };
-}
-
-/**
- * Counter changes of several attempts written in one transaction, applied together
- * by {@link PendingCounters.flush} (one read per exam instead of one per attempt).
- * Whoever passes one to {@link writeAttemptRows} must flush it (or overwrite the
- * exam's counters) before its transaction ends.
- */
-export class PendingCounters {
-  private readonly byExam = new Map<Id<"exams">, Map<number, Counts>>();
-
-  add(stream: StreamId, delta: Counts) {
-    if (isZero(delta)) return;
-    let shards = this.byExam.get(stream.examId);
-    if (shards === undefined) this.byExam.set(stream.examId, (shards = new Map()));
-    const shard = counterShard(stream.userId);
-    shards.set(shard, addCounts(shards.get(shard) ?? NO_COUNTS, delta));
-  }
-
-  /** Forgets an exam's changes (its caller has set the exam's counters outright). */
-  discard(examId: Id<"exams">) {
-    this.byExam.delete(examId);
-  }
-
-  async flush(ctx: MutationCtx) {
-    for (const [examId, deltas] of this.byExam) {
-      const docs = await ctx.db
-        .query("examCounterShards")
-        .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
-        .take(COUNTER_SHARDS * 4);
-      let changed = false;
-      for (const [shard, delta] of deltas) {
-        if (isZero(delta)) continue;
-        await applyCounterDelta(ctx, { examId, shard }, docs.find((d) => d.shard === shard) ?? null, delta);
-        changed = true;
-      }
-      // A batch writer (migration, rebuild) has just read every shard of the exam: it sets the summary to their
-      // sum, so an exam the migration filled is listed from one document at once. Students leave theirs to the fold.
-      if (changed) {
-        const before = docs.reduce<Counts>((sum, d) => addCounts(sum, d), NO_COUNTS);
-        await setCounterSummary(ctx, examId, [...deltas.values()].reduce<Counts>((sum, d) => addCounts(sum, d), before));
-      }
-    }
-    this.byExam.clear();
-  }
-}
-
-async function applyCounterDelta(
-  ctx: MutationCtx,
-  at: { examId: Id<"exams">; shard: number },
-  doc: Doc<"examCounterShards"> | null,
-  delta: Counts,
-) {
-  if (doc === null) await ctx.db.insert("examCounterShards", { ...at, ...delta });
-  else await ctx.db.patch("examCounterShards", doc._id, addCounts(doc, delta));
-}
-
-async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
-  if (isZero(delta)) return;
-  const shard = counterShard(stream.userId);
-  const doc = await ctx.db
-    .query("examCounterShards")
-    .withIndex("by_exam_and_shard", (q) => q.eq("examId", stream.examId).eq("shard", shard))
-    .unique();
-  await applyCounterDelta(ctx, { examId: stream.examId, shard }, doc, delta);
-}
-
-/** The sum of an exam's counter shards (as many reads as the exam has shards). */
-export async function sumCounterShards(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
-  const shards = await ctx.db
-    .query("examCounterShards")
-    .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
-    .take(COUNTER_SHARDS * 4);
-  return shards.reduce<Counts>((sum, shard) => addCounts(sum, shard), NO_COUNTS);
-}
-
-async function loadSummary(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"examCountSummaries"> | null> {
-  return ctx.db
-    .query("examCountSummaries")
-    .withIndex("by_exam", (q) => q.eq("examId", examId))
-    .unique();
-}
-
-/**
- * Participant, completed and answer counts of an exam (V2 rows): its summary, one small read, never the
- * participants nor the shards. The summary follows students' actions when the exam's mirror job folds the
- * shards (MIRROR_RUN_DELAY_MS after the action, or at once in synchronous mode); batch writers set it from the shards they read.
- * An exam never folded yet has no summary: its shards are summed.
- */
-export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
-  const summary = await loadSummary(ctx, examId);
-  return summary === null ? sumCounterShards(ctx, examId) : pickCounts(summary);
-}
-
-function pickCounts(c: Counts): Counts {
-  return { participants: c.participants, completed: c.completed, answers: c.answers };
-}
-
-/** Sets the summary to `counts` (written only if it differs). */
-export async function setCounterSummary(ctx: MutationCtx, examId: Id<"exams">, counts: Counts, now: number = Date.now()): Promise<boolean> {
-  const summary = await loadSummary(ctx, examId);
-  if (summary === null) {
-    if (isZero(counts)) return false;
-    await ctx.db.insert("examCountSummaries", { examId, ...counts, foldedAt: now });
-    return true;
-  }
-  if (sameCounts(summary, counts)) return false;
-  await ctx.db.patch("examCountSummaries", summary._id, { ...counts, foldedAt: now });
-  return true;
-}
-
-/** Folds the exam's shards into its summary (the mirror job's step; also the synchronous mode's). Returns whether it wrote. */
-export async function foldCounterSummary(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<boolean> {
-  return setCounterSummary(ctx, examId, await sumCounterShards(ctx, examId), now);
-}
-
 
 /**
  * Makes the stored rows equal `rows`, writing only what differs. The participation
