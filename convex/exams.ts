@@ -18,11 +18,10 @@ import { domainError, errorCode } from "./lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER } from "./lib/limits";
 import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/validators";
 import type { AttemptCommand } from "./events/decider";
-import { readStreamHead, type StreamId } from "./events/store";
-import { executeCommand, importLegacyEntries, type LegacyEntry } from "./attempts/writePath";
+import { executeCommand, importLegacyAttempt } from "./attempts/writePath";
 import { healExamFacts } from "./copies/examCopies";
-import { ensureExamCopies, legacyArrayImported, type ExamDefinition } from "./copies/examDefinitions";
-import type { AttemptFacts } from "./lib/v1Entry";
+import { ensureExamCopies, type ExamDefinition } from "./copies/examDefinitions";
+import { factsOfState } from "./lib/v1Entry";
 import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./reads/examSources";
 import {
   compareRanked,
@@ -111,16 +110,20 @@ function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
 /** Rejections a stale copy could cause: worth re-checking against the live exam. */
 const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
 
+/** A command, built from the exam's rules, with the question documents it graded with (what the results view shows). */
+type BuiltCommand = { command: AttemptCommand; questions?: QuestionDocs };
+
 /**
  * Runs one of the caller's commands: the exam's rules (see ExamRules), the
  * caller's legacy V1 entries imported if their stream is still empty, then the
- * command decided at the server's time.
+ * command decided at the server's time (the write path: attempts/writePath.ts).
+ * Returns what the views need: the rules, the attempt's facts, and the questions the command was built with.
  */
 async function runCommand(
   ctx: MutationCtx,
   examId: Id<"exams">,
   origin: Origin,
-  build: (rules: ExamRules, at: number) => Promise<AttemptCommand> | AttemptCommand,
+  build: (rules: ExamRules, at: number) => Promise<BuiltCommand> | BuiltCommand,
   { live }: { live: boolean } = { live: origin === "live_v1" },
 ) {
   const user = await requireUser(ctx);
@@ -129,15 +132,17 @@ async function runCommand(
   let rules = live ? await liveRules(ctx, examId) : copy!;
   if (live && copy !== null) rules = lenientRules(copy, rules);
   const stream = { examId, userId: user._id };
-  await importLegacyAttempt(ctx, stream, rules.definition);
+  const loaded = await importLegacyAttempt(ctx, stream, rules.definition);
   const at = Date.now();
+  let built: BuiltCommand | undefined;
   const execute = async () =>
     executeCommand(ctx, {
       stream,
-      command: await build(rules, at),
+      command: (built = await build(rules, at)).command,
       actor: { kind: "user", userId: user._id },
       origin,
       definition: rules.definition,
+      loaded,
     });
   let result;
   try {
@@ -148,41 +153,27 @@ async function runCommand(
     rules = lenientRules(rules, await liveRules(ctx, examId));
     result = await execute();
   }
-  const p = result.state.participation;
-  const facts: AttemptFacts | null = p === null ? null : { ...p, answers: result.state.answers };
-  return { user, rules, facts, at };
-}
-
-/**
- * A participant who exists only in the V1 array: their entries go into the log first (same keys as the backfill).
- * Once the exam is cleared or marked backfilled, no V1 entry can be missing from the log: the exam document is not read.
- */
-async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, definition: ExamDefinition) {
-  if (legacyArrayImported(definition) || (await readStreamHead(ctx, stream)) !== null) return;
-  const exam = await ctx.db.get("exams", stream.examId);
-  const entries: LegacyEntry[] = (exam?.participants ?? []).flatMap((participant, sourceIndex) =>
-    participant.userId === stream.userId ? [{ participant, sourceIndex }] : [],
-  );
-  if (entries.length > 0) await importLegacyEntries(ctx, stream, entries, undefined, { definition });
+  const facts = factsOfState(result.state);
+  return { user, rules, facts, at, questions: built?.questions ?? [] };
 }
 
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts, at } = await runCommand(ctx, examId, origin, (_r, at) => ({ type: "StartExam", data: { at } }));
+    const { rules, facts, at } = await runCommand(ctx, examId, origin, (_r, at) => ({ command: { type: "StartExam", data: { at } } }));
     return sessionView(rules.info, sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), facts, at);
   };
 }
 
 function submitHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId, answers }: { examId: Id<"exams">; answers: SubmittedAnswer[] }) => {
-    let questions: QuestionDocs = [];
     // Grading always uses the live question documents (both twins). V1 decides from the live exam; V2 from the
     // copies (kept current by every write through copies/functions.ts), and from the live exam only before it would
     // reject: a V2 student's action never reads the exam document, which holds the whole legacy array (issue 12).
-    const { user, rules, facts } = await runCommand(ctx, examId, origin, async (r, at) => {
-      questions = await loadQuestions(ctx, r.questionIds);
+    const { user, rules, facts, questions } = await runCommand(ctx, examId, origin, async (r, at) => {
+      const questions = await loadQuestions(ctx, r.questionIds);
       const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
-      return { type: "SubmitAnswers", data: { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses } };
+      const data = { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses };
+      return { command: { type: "SubmitAnswers", data }, questions };
     });
     const answered = facts!.answers.map((a) => a.questionId).filter((id) => !rules.questionIds.includes(id));
     const others = await loadQuestions(ctx, [...new Set(answered)]);
@@ -192,11 +183,9 @@ function submitHandler(origin: Origin) {
 
 function pauseHandler(origin: Origin, type: "PauseExam" | "ResumeExam") {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts } = await runCommand(ctx, examId, origin, (r, at) =>
-      type === "PauseExam"
-        ? { type, data: { at, durationMs: r.durationMs, maxPauses: r.maxPauses } }
-        : { type, data: { at } },
-    );
+    const { rules, facts } = await runCommand(ctx, examId, origin, (r, at) => ({
+      command: type === "PauseExam" ? { type, data: { at, durationMs: r.durationMs, maxPauses: r.maxPauses } } : { type, data: { at } },
+    }));
     return pauseStatusView(rules.info, facts);
   };
 }

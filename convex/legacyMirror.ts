@@ -21,7 +21,8 @@ import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { budgetSpent } from "./lib/budget";
 import { ensureExamDefinition, getExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
-import { entryOfFacts, factsOfRow } from "./lib/v1Entry";
+import { entryOfFacts } from "./lib/v1Entry";
+import { factsOfRow } from "./projections/attempt";
 import { loadAnswers } from "./projections/tables";
 import { foldCounterSummary } from "./projections/counters";
 import {

@@ -27,7 +27,7 @@ export default defineSchema({
     participants: v.optional(v.array(vV1Participant)),
   }),
 
-  // ---- The event log: the source of truth. Written only by events/store.ts (appendToStream / appendAtHead). ----
+  // ---- The event log: the source of truth. Written only by events/store.ts (appendToStream). ----
   examEvents: defineTable({
     examId: v.id("exams"), // stream = one attempt = (examId, userId)
     userId: v.id("users"),

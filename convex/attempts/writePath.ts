@@ -17,7 +17,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import {
-  appendAtHead,
+  appendToStream,
   findByIdempotencyKey,
   readStream,
   readStreamHead,
@@ -28,7 +28,7 @@ import { attemptRows, stateFromRows, type StreamHead } from "../projections/atte
 import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
 import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
-import { getExamDefinition, type ExamDefinition } from "../copies/examDefinitions";
+import { getExamDefinition, legacyArrayImported, type ExamDefinition } from "../copies/examDefinitions";
 
 export type LoadedAttempt = {
   stored: StoredAttempt;
@@ -78,6 +78,8 @@ export type CommandInput = {
   streamKnownEmpty?: boolean;
   /** The exam's definition as the caller read it in this transaction (handed to the mirror); read here when absent. */
   definition?: ExamDefinition | null;
+  /** The attempt as the caller loaded it in this transaction ({@link importLegacyAttempt}), unchanged since: not read again. */
+  loaded?: LoadedAttempt;
 };
 
 export type CommandResult = {
@@ -92,7 +94,7 @@ export type CommandResult = {
 /** Decides, appends and projects one command. Throws a domain error, writing nothing, if it is rejected. */
 export async function executeCommand(ctx: MutationCtx, input: CommandInput): Promise<CommandResult> {
   const { stream, command, idempotencyKey } = input;
-  const loaded = input.streamKnownEmpty === true ? emptyAttempt() : await loadAttempt(ctx, stream);
+  const loaded = input.streamKnownEmpty === true ? emptyAttempt() : (input.loaded ?? (await loadAttempt(ctx, stream)));
   // A legacy import key names its stream and is appended only there: an empty stream has not seen it (no lookup).
   const unseen = idempotencyKey === undefined || (loaded.head.version === 0 && isLegacyImportKeyOf(idempotencyKey, stream));
   const earlier = unseen ? null : await findByIdempotencyKey(ctx, idempotencyKey);
@@ -106,7 +108,8 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   const events = decide(command, loaded.state);
   if (events.length === 0) return unchanged({ version: loaded.head.version, events: [], duplicate: false });
   const head = loaded.head.version === 0 ? null : loaded.head;
-  const appended = await appendAtHead(ctx, stream, head, loaded.head.version, events, {
+  const appended = await appendToStream(ctx, stream, loaded.head.version, events, {
+    head,
     actor: input.actor,
     origin: input.origin,
     commandId: input.commandId ?? crypto.randomUUID(),
@@ -140,6 +143,29 @@ export function legacyImportKey(examId: Id<"exams">, userId: Id<"users">, source
 
 function isLegacyImportKeyOf(key: string, stream: StreamId): boolean {
   return key.startsWith(legacyImportKey(stream.examId, stream.userId, 0).slice(0, -1)); // "legacy:<exam>:<user>:"
+}
+
+/**
+ * The write path's first step for a student's action: a participant who exists only in the V1 array has
+ * their entries put into the log first (same keys as the backfill). Once the exam is cleared or marked
+ * backfilled, no V1 entry can be missing from the log: neither the stream nor the exam document is read.
+ * Returns the attempt as it loaded it when nothing was imported, for the command that follows (one load).
+ */
+export async function importLegacyAttempt(
+  ctx: MutationCtx,
+  stream: StreamId,
+  definition: ExamDefinition,
+): Promise<LoadedAttempt | undefined> {
+  if (legacyArrayImported(definition)) return undefined;
+  const loaded = await loadAttempt(ctx, stream);
+  if (loaded.head.version > 0) return loaded;
+  const exam = await ctx.db.get("exams", stream.examId);
+  const entries: LegacyEntry[] = (exam?.participants ?? []).flatMap((participant, sourceIndex) =>
+    participant.userId === stream.userId ? [{ participant, sourceIndex }] : [],
+  );
+  if (entries.length === 0) return loaded;
+  await importLegacyEntries(ctx, stream, entries, undefined, { definition });
+  return undefined; // the command loads the attempt the import left
 }
 
 /** A V1 array entry and where it stands in the array. */

@@ -1,16 +1,17 @@
 /**
  * The V1 entry mappers, in one place: an attempt's facts from a V1 array entry
- * or from its V2 row, and back to the entry the V1 code would have written.
+ * or from the decider's state, and back to the entry the V1 code would have
+ * written (a V2 row's facts: factsOfRow in projections/attempt.ts).
  * Used by the reads (V1 and V2 sources), the legacy mirror job and its repair.
  *
  * @example
- * const facts = factsOfRow(row, answers);               // V2 row + answer rows → facts
- * const entry = entryOfFacts(row.userId, facts);         // → the V1 array entry
+ * const facts = factsOfState(replay(events));            // the decider's state → facts (null: not started)
+ * const entry = entryOfFacts(userId, facts!);            // → the V1 array entry
  * const first = firstEntryOf(exam.participants, userId); // V1: the first entry wins
  */
-import type { Doc, Id } from "../_generated/dataModel";
+import type { Id } from "../_generated/dataModel";
 import type { V1Answer, V1Participant } from "./validators";
-import type { ParticipationFacts } from "../events/decider";
+import type { AttemptState, ParticipationFacts } from "../events/decider";
 
 /** One attempt as both sources describe it: the participant's facts and graded answers (V1 array order). */
 export type AttemptFacts = ParticipationFacts & { answers: V1Answer[] };
@@ -37,21 +38,9 @@ export function factsOfEntry(entry: V1Participant): AttemptFacts {
   return facts;
 }
 
-/** Participation facts of a V2 row (its bookkeeping fields dropped). */
-export function factsOfRow(row: Doc<"examParticipations">, answers: readonly Doc<"examAnswers">[] = []): AttemptFacts {
-  const { score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = row;
-  return {
-    score,
-    startedAt,
-    isPaused,
-    pauseCount,
-    totalPausedMs,
-    ...(completedAt === undefined ? {} : { completedAt }),
-    ...(pausedAt === undefined ? {} : { pausedAt }),
-    answers: [...answers]
-      .sort((a, b) => a.position - b.position)
-      .map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect })),
-  };
+/** The facts of an attempt's state (null: not started): what the views show. */
+export function factsOfState(state: AttemptState): AttemptFacts | null {
+  return state.participation === null ? null : { ...state.participation, answers: state.answers };
 }
 
 /** The V1 array entry an attempt is stored as (what the V1 code would have written). */

@@ -44,7 +44,7 @@ import { READ_METRICS, budgetSpent } from "../lib/budget";
 import { canonicalJson } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
-import { entryOfFacts } from "../lib/v1Entry";
+import { entryOfFacts, factsOfState } from "../lib/v1Entry";
 import { foldCounterSummary } from "./counters";
 
 /** The exam's definition copy (copies/examDefinitions.ts): its mirror switches and failure. The callers read it and pass it in. */
@@ -358,7 +358,8 @@ async function entryAt(ctx: QueryCtx, stream: StreamId, toVersion: number): Prom
   } catch {
     return null; // rebuild/verify report unreadable streams; the array keeps what it had
   }
-  return attempt.participation === null ? null : entryOfFacts(stream.userId, { ...attempt.participation, answers: attempt.answers });
+  const facts = factsOfState(attempt);
+  return facts === null ? null : entryOfFacts(stream.userId, facts);
 }
 
 /** The scheduled run: folds what has settled. */

@@ -196,9 +196,3 @@ export function compareProjection(
   issues.push(...diffAnswers(where, expected.answers, answers));
   return issues;
 }
-
-/** Count of missing answers among issues (for the summary). */
-export function missingAnswerCount(issues: readonly VerificationIssue[], entryAnswers: number): number {
-  if (issues.some((i) => i.kind === "missing_participation")) return entryAnswers;
-  return issues.filter((i) => i.kind === "missing_answer").length;
-}

@@ -29,7 +29,8 @@ import { countParticipants } from "../projections/counters";
 import { getExamDefinition, getQuestionList, legacyArrayImported, sheetRowOf, type ExamDefinition } from "../copies/examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import { transactionUsage } from "../lib/budget";
-import { factsOfEntry, factsOfRow, firstEntries, firstEntryOf, type AttemptFacts } from "../lib/v1Entry";
+import { factsOfEntry, firstEntries, firstEntryOf, type AttemptFacts } from "../lib/v1Entry";
+import { factsOfRow } from "../projections/attempt";
 import {
   byExamId,
   countEntries,
