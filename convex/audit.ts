@@ -1,7 +1,7 @@
 /**
  * The audit trail (CONTRACT §5): an attempt's history, an exam's whole trail,
  * an attempt as it stood at a moment, and the operators' tamper check.
- * Thin: the rules live in audit/timeline.ts and events/chain.ts.
+ * Thin: the rules live in auditTrail/timeline.ts and events/chain.ts.
  *
  * @example
  * const page = await convex.query(api.audit.getParticipationHistory, {
@@ -22,7 +22,7 @@ import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/vali
 import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/store";
 import { loadParticipation } from "./projections/tables";
 import { examFactsOf, factsOfCopies, getExamDefinition, getQuestionList } from "./copies/examDefinitions";
-import { attemptAt, effectiveTime, occurredAt } from "./audit/timeline";
+import { attemptAt, effectiveTime, occurredAt } from "./auditTrail/timeline";
 import {
   checkChainBatch,
   checkProjectionHead,

@@ -15,7 +15,7 @@ import type {
 } from "convex/server";
 import type * as attempts_writePath from "../attempts/writePath.js";
 import type * as audit from "../audit.js";
-import type * as audit_timeline from "../audit/timeline.js";
+import type * as auditTrail_timeline from "../auditTrail/timeline.js";
 import type * as copies_examCopies from "../copies/examCopies.js";
 import type * as copies_examDefinitions from "../copies/examDefinitions.js";
 import type * as copies_functions from "../copies/functions.js";
@@ -59,7 +59,7 @@ import type * as reads_examViews from "../reads/examViews.js";
 declare const fullApi: ApiFromModules<{
   "attempts/writePath": typeof attempts_writePath;
   audit: typeof audit;
-  "audit/timeline": typeof audit_timeline;
+  "auditTrail/timeline": typeof auditTrail_timeline;
   "copies/examCopies": typeof copies_examCopies;
   "copies/examDefinitions": typeof copies_examDefinitions;
   "copies/functions": typeof copies_functions;
