@@ -19,7 +19,7 @@ import { internalAction, internalQuery, type QueryCtx } from "./_generated/serve
 import { internalMutation } from "./copies/functions";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
-import { budgetSpent } from "./lib/budget";
+import { LOOP_SHARES, budgetSpent } from "./lib/budget";
 import { ensureExamDefinition, getExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
 import { entryOfFacts } from "./lib/v1Entry";
 import { factsOfRow } from "./projections/attempt";
@@ -38,10 +38,8 @@ import {
   withEntry,
 } from "./projections/mirrorJob";
 
-/** A status or drain page stops taking exams once any of its figures passes this share of a Convex limit. */
-const PAGE_BUDGET_SHARE = 0.15;
-
-function pageBudgetSpent(ctx: QueryCtx, share: number = PAGE_BUDGET_SHARE): Promise<boolean> {
+/** A status, drain or sync page stops taking exams once any of its figures passes its share of a Convex limit. */
+function pageBudgetSpent(ctx: QueryCtx, share: number = LOOP_SHARES.statusPage): Promise<boolean> {
   return budgetSpent(ctx, share);
 }
 
@@ -136,7 +134,7 @@ export const drainLegacyMirrorPage = internalMutation({
     const page = { examsDrained: 0, liveEvents: 0, entriesWritten: 0, examDocumentWrites: 0, isDone: true, continueCursor: "" };
     let after = parseCursor(cursor);
     for (;;) {
-      if (page.examsDrained > 0 && (await pageBudgetSpent(ctx, 0.05))) {
+      if (page.examsDrained > 0 && (await pageBudgetSpent(ctx, LOOP_SHARES.drainPage))) {
         page.isDone = false;
         break;
       }
@@ -281,9 +279,6 @@ export const setExamLegacyMirror = internalMutation({
   },
 });
 
-/** A page stops taking exams once any of its transaction's figures passes this share of Convex's limit. */
-const SYNC_PAGE_BUDGET_SHARE = 0.25;
-
 /**
  * Creates or refreshes the definition AND the question sheet of every exam
  * (existing ones too: run it after editing an exam or its questions), writing
@@ -310,7 +305,7 @@ export const syncExamDefinitions = internalMutation({
       await syncExamDefinition(ctx, exam);
       synced += 1;
       after = exam._creationTime;
-      if (synced >= max || (await pageBudgetSpent(ctx, SYNC_PAGE_BUDGET_SHARE))) return { synced, isDone: false, continueCursor: String(after) };
+      if (synced >= max || (await pageBudgetSpent(ctx, LOOP_SHARES.syncPage))) return { synced, isDone: false, continueCursor: String(after) };
     }
   },
 });

@@ -7,7 +7,7 @@
  *
  * @example
  * if (!fitsBudget(await transactionUsage(ctx), ONE_DOCUMENT_READ)) return page;   // a step of estimated cost
- * if (await budgetSpent(ctx, PAGE_SHARE)) return page;                           // a share of every limit
+ * if (await budgetSpent(ctx, LOOP_SHARES.statusPage)) return page;              // a share of every limit
  */
 import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "./limits";
 
@@ -33,6 +33,21 @@ export const NO_USAGE: Usage = { bytesRead: 0, bytesWritten: 0, documentsRead: 0
  * for the estimates' error, so that every transaction stays within half.
  */
 export const BATCH_BUDGET_SHARE = BATCH_LIMIT_SHARE * 0.9;
+
+/**
+ * The shares of Convex's limits the loops that stop on budgetSpent take (all below BATCH_LIMIT_SHARE,
+ * each leaving room for what its call does after the loop).
+ */
+export const LOOP_SHARES = {
+  /** A mirror run's reads of events and streams: room for the exam document (read and written, up to 1 MiB each) after it. */
+  mirrorRunReads: 0.3,
+  /** A mirror status page (each exam's lag). */
+  statusPage: 0.15,
+  /** A drain page: each exam drained is a whole mirror run (up to mirrorRunReads) of its own. */
+  drainPage: 0.05,
+  /** A page of definition and question-sheet syncs: room for the last exam's sheet. */
+  syncPage: 0.25,
+} as const;
 
 /** `share` of each of Convex's limits. */
 export function budget(share = BATCH_BUDGET_SHARE): Usage {

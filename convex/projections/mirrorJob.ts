@@ -40,7 +40,7 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
 import { CONVEX_LIMITS } from "../lib/limits";
-import { READ_METRICS, budgetSpent } from "../lib/budget";
+import { LOOP_SHARES, READ_METRICS, budgetSpent } from "../lib/budget";
 import { canonicalJson } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
@@ -59,11 +59,8 @@ export const MIRROR_SETTLE_MS = 5_000;
 /** Each action schedules its run this far ahead: past the settle time of its own events (whose times come a moment after the action's start). */
 export const MIRROR_RUN_DELAY_MS = MIRROR_SETTLE_MS + 1_000;
 
-/**
- * A run stops taking events once any of its reads passes this share of a Convex limit, leaving room
- * for the exam document (read and written, up to 1 MiB each) within half of every limit.
- */
-const RUN_READ_SHARE = 0.3;
+/** A run stops taking attempts once any of its reads passes this share of a Convex limit (events: half of it). */
+const RUN_READ_SHARE = LOOP_SHARES.mirrorRunReads;
 
 /** Test-only: fault injection and smaller runs. Never set in production. */
 export const mirrorTestHooks: {
