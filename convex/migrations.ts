@@ -250,7 +250,8 @@ const vBatchArgs = {
   dryRun: v.optional(v.boolean()),
 };
 
-function batchOptions(args: { batchSize?: number; clearAfterMigration?: boolean; dryRun?: boolean }) {
+/** A batch call's options from its arguments (defaults, batchSize checked). */
+export function batchOptions(args: { batchSize?: number; clearAfterMigration?: boolean; dryRun?: boolean }) {
   const batchSize = args.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a whole number ≥ 1, got ${batchSize}`);
   return { batchSize, clearAfterMigration: args.clearAfterMigration ?? false, dryRun: args.dryRun ?? false };

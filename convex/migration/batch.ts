@@ -46,17 +46,16 @@ export type BatchOptions = {
   /** Only this exam, from `fromIndex` (default 0), leaving the pass's cursor alone. */
   examId?: Id<"exams">;
   fromIndex?: number;
+  /** Fault injection, passed only by tests (tests/support/migration.ts); the Convex functions never pass it. */
+  faults?: MigrationFaults;
 };
 
-/**
- * Test-only fault injection: called before each V1 entry is imported. A throw
- * aborts the batch's transaction (nothing it wrote is kept). Never set in production.
- */
-export const migrationTestHooks: {
+export type MigrationFaults = {
+  /** Called before each V1 entry is imported: a throw aborts the batch's transaction (nothing it wrote is kept). */
   beforeEntry?: (examId: Id<"exams">, sourceIndex: number) => void;
   /** Called inside the import of one entry, before anything is written: a ConvexError here quarantines the entry. */
   importEntry?: (examId: Id<"exams">, sourceIndex: number) => void;
-} = {};
+};
 
 /** Findings listed in one result at most (all are counted). */
 export const MAX_LISTED_FINDINGS = 200;
@@ -295,7 +294,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     // A roll-forward may replay the stream and rewrite the attempt once more.
     const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
     if (!(await fits(batch, more))) return false;
-    migrationTestHooks.beforeEntry?.(examId, at.nextIndex);
+    options.faults?.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
     const firstIndex = byUser.get(participant.userId)![0]!;
     note(
@@ -303,7 +302,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
       participantFindings(examId, examQuestions, participant, at.nextIndex, firstIndex, (id) => batch.questions.get(id) ?? null),
     );
     try {
-      migrationTestHooks.importEntry?.(examId, at.nextIndex);
+      options.faults?.importEntry?.(examId, at.nextIndex);
       await importEntry(batch, examId, participant, at.nextIndex, firstIndex === at.nextIndex);
     } catch (e) {
       // A rejected command writes nothing (events are validated before the append): keep the entry aside and go on.
