@@ -13,6 +13,15 @@ import type { Id } from "../_generated/dataModel";
 import type { V1Answer, V1Participant } from "./validators";
 import type { AttemptState, ParticipationFacts } from "../events/decider";
 
+/** A V1 entry's participation fields (everything but userId and answers): what an attempt's facts hold. */
+export const V1_FACT_FIELDS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
+
+/** A V1 entry as the attempt's facts and its answers (what importing it sets the state to). */
+export function splitEntry(entry: V1Participant): { facts: ParticipationFacts; answers: V1Answer[] } {
+  const { userId: _userId, answers, ...facts } = entry;
+  return { facts, answers };
+}
+
 /** One attempt as both sources describe it: the participant's facts and graded answers (V1 array order). */
 export type AttemptFacts = ParticipationFacts & { answers: V1Answer[] };
 

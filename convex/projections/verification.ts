@@ -10,6 +10,7 @@
  */
 import type { V1Answer, V1Participant } from "../lib/validators";
 import { canonicalJson } from "../events/hash";
+import { V1_FACT_FIELDS } from "../lib/v1Entry";
 import type { AnswerRow, ParticipationRow } from "./attempt";
 
 export type IssueKind =
@@ -36,8 +37,6 @@ export type VerificationIssue = {
   message: string;
 };
 
-/** The V1 participant fields a participation row must hold as stored. */
-export const V1_FACT_FIELDS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
 
 /** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
 export function diffFields(
