@@ -3,7 +3,8 @@
  * pair shares one handler, one args validator and one return validator; the
  * twins differ only in where reads come from (reads/examSources.ts) and in the
  * `origin` their writes are logged with. Every write is a command through
- * executeCommand (decide → append → project → legacy mirror, one mutation).
+ * runStudentCommand (attempts/writePath.ts: legacy import → load → decide →
+ * append → project → legacy mirror, one mutation).
  *
  * @example
  * const session = await ctx.runMutation(api.exams.startExamV2, { examId });
@@ -14,15 +15,11 @@ import type { Id } from "./_generated/dataModel";
 import { query, type MutationCtx, type QueryCtx } from "./_generated/server";
 import { mutation } from "./copies/functions";
 import { requireUser } from "./lib/auth";
-import { domainError, errorCode } from "./lib/errors";
+import { domainError } from "./lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER } from "./lib/limits";
 import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/validators";
-import type { AttemptCommand } from "./events/decider";
-import { executeCommand, importLegacyAttempt } from "./attempts/writePath";
-import { healExamFacts } from "./copies/examCopies";
-import { ensureExamCopies, type ExamDefinition } from "./copies/examDefinitions";
-import { factsOfState } from "./lib/v1Entry";
-import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./reads/examSources";
+import { runStudentCommand } from "./attempts/writePath";
+import { loadQuestions, v1Source, v2Source, type ExamSource } from "./reads/examSources";
 import {
   compareRanked,
   dashboardStatsView,
@@ -45,8 +42,6 @@ import {
   vPauseStatus,
   vQuestionAccess,
   vRecentExams,
-  type ExamInfo,
-  type QuestionDocs,
 } from "./reads/examViews";
 
 // ------------------------------------------------------------------ arguments (one definition per pair)
@@ -58,108 +53,11 @@ const questionAccessArgs = { examId: v.id("exams"), questionId: v.id("questions"
 const leaderboardArgs = { examId: v.id("exams"), limit: v.optional(v.number()) };
 const recentArgs = { limit: v.optional(v.number()) };
 
-// ------------------------------------------------------------------ the write path
-
-/**
- * The exam facts a command is decided with and its answer is shown from.
- * V1 writes use the live exam document (so a V1 read and a V1 write never
- * disagree); V2 writes use the definition copy, and before rejecting a student
- * on a copied fact they re-read the live document, heal the copy and accept
- * what either allows (the session the student saw, or the exam as it is now).
- */
-type ExamRules = {
-  /** What the returned view shows: the exam as the source read it. */
-  info: ExamInfo;
-  questionIds: Id<"questions">[];
-  /** What the decider enforces (the more lenient of copy and live after a re-check). */
-  durationMs: number;
-  maxPauses: number;
-  /** Question ids the student may have been shown: an answer to one no longer in the exam is kept, worth nothing. */
-  shownQuestionIds: Id<"questions">[];
-  formerQuestionIds: Id<"questions">[];
-  definition: ExamDefinition;
-};
-
-/** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
-async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
-  const doc = await loadExamDoc(ctx, examId);
-  await healExamFacts(ctx, examId, doc);
-  const { definition, list } = await ensureExamCopies(ctx, examId);
-  const { questionIds, durationMs, maxPauses } = doc;
-  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
-}
-
-/** The exam as its copies say (created from the document when missing). */
-async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
-  const { definition, list } = await ensureExamCopies(ctx, examId);
-  const { durationMs, maxPauses } = definition;
-  const questionIds = list.questionIds;
-  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
-}
-
-/** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */
-function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
-  return {
-    ...live,
-    durationMs: Math.max(copy.durationMs, live.durationMs),
-    maxPauses: Math.max(copy.maxPauses, live.maxPauses),
-    shownQuestionIds: [...new Set([...copy.shownQuestionIds, ...live.shownQuestionIds])],
-  };
-}
-
-/** Rejections a stale copy could cause: worth re-checking against the live exam. */
-const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
-
-/** A command, built from the exam's rules, with the question documents it graded with (what the results view shows). */
-type BuiltCommand = { command: AttemptCommand; questions?: QuestionDocs };
-
-/**
- * Runs one of the caller's commands: the exam's rules (see ExamRules), the
- * caller's legacy V1 entries imported if their stream is still empty, then the
- * command decided at the server's time (the write path: attempts/writePath.ts).
- * Returns what the views need: the rules, the attempt's facts, and the questions the command was built with.
- */
-async function runCommand(
-  ctx: MutationCtx,
-  examId: Id<"exams">,
-  origin: Origin,
-  build: (rules: ExamRules, at: number) => Promise<BuiltCommand> | BuiltCommand,
-  { live }: { live: boolean } = { live: origin === "live_v1" },
-) {
-  const user = await requireUser(ctx);
-  // A V2 write reads the copy first (what the student was shown), then the live exam, which heals the copy.
-  const copy = origin === "live_v2" ? await copiedRules(ctx, examId) : null;
-  let rules = live ? await liveRules(ctx, examId) : copy!;
-  if (live && copy !== null) rules = lenientRules(copy, rules);
-  const stream = { examId, userId: user._id };
-  const loaded = await importLegacyAttempt(ctx, stream, rules.definition);
-  const at = Date.now();
-  let built: BuiltCommand | undefined;
-  const execute = async () =>
-    executeCommand(ctx, {
-      stream,
-      command: (built = await build(rules, at)).command,
-      actor: { kind: "user", userId: user._id },
-      origin,
-      definition: rules.definition,
-      loaded,
-    });
-  let result;
-  try {
-    result = await execute();
-  } catch (error) {
-    // Nothing is written before the decider rejects: re-deciding with the live facts is safe.
-    if (live || !COPY_DEPENDENT_CODES.has(errorCode(error) ?? "")) throw error;
-    rules = lenientRules(rules, await liveRules(ctx, examId));
-    result = await execute();
-  }
-  const facts = factsOfState(result.state);
-  return { user, rules, facts, at, questions: built?.questions ?? [] };
-}
+// ------------------------------------------------------------------ writes (the write path: attempts/writePath.ts runStudentCommand)
 
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts, at } = await runCommand(ctx, examId, origin, (_r, at) => ({ command: { type: "StartExam", data: { at } } }));
+    const { rules, facts, at } = await runStudentCommand(ctx, examId, origin, (_r, at) => ({ command: { type: "StartExam", data: { at } } }));
     return sessionView(rules.info, sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), facts, at);
   };
 }
@@ -169,7 +67,7 @@ function submitHandler(origin: Origin) {
     // Grading always uses the live question documents (both twins). V1 decides from the live exam; V2 from the
     // copies (kept current by every write through copies/functions.ts), and from the live exam only before it would
     // reject: a V2 student's action never reads the exam document, which holds the whole legacy array (issue 12).
-    const { user, rules, facts, questions } = await runCommand(ctx, examId, origin, async (r, at) => {
+    const { user, rules, facts, questions } = await runStudentCommand(ctx, examId, origin, async (r, at) => {
       const questions = await loadQuestions(ctx, r.questionIds);
       const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
       const data = { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses };
@@ -183,7 +81,7 @@ function submitHandler(origin: Origin) {
 
 function pauseHandler(origin: Origin, type: "PauseExam" | "ResumeExam") {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts } = await runCommand(ctx, examId, origin, (r, at) => ({
+    const { rules, facts } = await runStudentCommand(ctx, examId, origin, (r, at) => ({
       command: type === "PauseExam" ? { type, data: { at, durationMs: r.durationMs, maxPauses: r.maxPauses } } : { type, data: { at } },
     }));
     return pauseStatusView(rules.info, facts);

@@ -3,8 +3,11 @@
  * every legacy import, is a command decided against the attempt's state,
  * appended to its stream, and projected into the V2 rows in the same mutation;
  * the V1 array follows through the exam's mirror job (projections/mirrorJob.ts).
+ * A student's action, whole (rules, legacy import, one load, decide, append,
+ * project, mirror, the facts the view shows): {@link runStudentCommand}.
  *
  * @example
+ * const { rules, facts } = await runStudentCommand(ctx, examId, "live_v2", (_rules, at) => ({ command: { type: "StartExam", data: { at } } }));
  * await executeCommand(ctx, {
  *   stream: { examId, userId },
  *   command: { type: "StartExam", data: { at: Date.now() } },
@@ -15,6 +18,9 @@
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
+import { requireUser } from "../lib/auth";
+import { errorCode } from "../lib/errors";
+import { factsOfState } from "../lib/v1Entry";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import {
   appendToStream,
@@ -28,7 +34,10 @@ import { attemptRows, stateFromRows, type StreamHead } from "../projections/atte
 import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
 import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
-import { getExamDefinition, legacyArrayImported, type ExamDefinition } from "../copies/examDefinitions";
+import { ensureExamCopies, getExamDefinition, legacyArrayImported, type ExamDefinition } from "../copies/examDefinitions";
+import { healExamFacts } from "../copies/examCopies";
+import { infoOf, loadExamDoc } from "../reads/examSources";
+import type { ExamInfo, QuestionDocs } from "../reads/examViews";
 
 export type LoadedAttempt = {
   stored: StoredAttempt;
@@ -232,4 +241,104 @@ export async function rollForwardLegacyEntry(
     counters: batch.counters,
   });
   return { eventsWritten: result.events.length, changed };
+}
+
+// ---------------------------------------------------------------- a student's action, whole
+
+/**
+ * The exam facts a command is decided with and its answer is shown from.
+ * V1 writes use the live exam document (so a V1 read and a V1 write never
+ * disagree); V2 writes use the definition copy, and before rejecting a student
+ * on a copied fact they re-read the live document, heal the copy and accept
+ * what either allows (the session the student saw, or the exam as it is now).
+ */
+export type ExamRules = {
+  /** What the returned view shows: the exam as the source read it. */
+  info: ExamInfo;
+  questionIds: Id<"questions">[];
+  /** What the decider enforces (the more lenient of copy and live after a re-check). */
+  durationMs: number;
+  maxPauses: number;
+  /** Question ids the student may have been shown: an answer to one no longer in the exam is kept, worth nothing. */
+  shownQuestionIds: Id<"questions">[];
+  formerQuestionIds: Id<"questions">[];
+  definition: ExamDefinition;
+};
+
+/** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
+async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
+  const doc = await loadExamDoc(ctx, examId);
+  await healExamFacts(ctx, examId, doc);
+  const { definition, list } = await ensureExamCopies(ctx, examId);
+  const { questionIds, durationMs, maxPauses } = doc;
+  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+}
+
+/** The exam as its copies say (created from the document when missing). */
+async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
+  const { definition, list } = await ensureExamCopies(ctx, examId);
+  const { durationMs, maxPauses } = definition;
+  const questionIds = list.questionIds;
+  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+}
+
+/** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */
+function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
+  return {
+    ...live,
+    durationMs: Math.max(copy.durationMs, live.durationMs),
+    maxPauses: Math.max(copy.maxPauses, live.maxPauses),
+    shownQuestionIds: [...new Set([...copy.shownQuestionIds, ...live.shownQuestionIds])],
+  };
+}
+
+/** Rejections a stale copy could cause: worth re-checking against the live exam. */
+const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
+
+/** A command, built from the exam's rules, with the question documents it graded with (what the results view shows). */
+type BuiltCommand = { command: AttemptCommand; questions?: QuestionDocs };
+
+/**
+ * Runs one of the caller's commands: the exam's rules (see ExamRules), the
+ * caller's legacy V1 entries imported if their stream is still empty, then the
+ * command decided at the server's time through executeCommand (load once, decide,
+ * append, project, mirror).
+ * Returns what the views need: the rules, the attempt's facts, and the questions the command was built with.
+ */
+export async function runStudentCommand(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  origin: Origin,
+  build: (rules: ExamRules, at: number) => Promise<BuiltCommand> | BuiltCommand,
+  { live }: { live: boolean } = { live: origin === "live_v1" },
+) {
+  const user = await requireUser(ctx);
+  // A V2 write reads the copy first (what the student was shown), then the live exam, which heals the copy.
+  const copy = origin === "live_v2" ? await copiedRules(ctx, examId) : null;
+  let rules = live ? await liveRules(ctx, examId) : copy!;
+  if (live && copy !== null) rules = lenientRules(copy, rules);
+  const stream = { examId, userId: user._id };
+  const loaded = await importLegacyAttempt(ctx, stream, rules.definition);
+  const at = Date.now();
+  let built: BuiltCommand | undefined;
+  const execute = async () =>
+    executeCommand(ctx, {
+      stream,
+      command: (built = await build(rules, at)).command,
+      actor: { kind: "user", userId: user._id },
+      origin,
+      definition: rules.definition,
+      loaded,
+    });
+  let result;
+  try {
+    result = await execute();
+  } catch (error) {
+    // Nothing is written before the decider rejects: re-deciding with the live facts is safe.
+    if (live || !COPY_DEPENDENT_CODES.has(errorCode(error) ?? "")) throw error;
+    rules = lenientRules(rules, await liveRules(ctx, examId));
+    result = await execute();
+  }
+  const facts = factsOfState(result.state);
+  return { user, rules, facts, at, questions: built?.questions ?? [] };
 }
