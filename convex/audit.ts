@@ -1,7 +1,7 @@
 /**
  * The audit trail (CONTRACT §5): an attempt's history, an exam's whole trail,
  * an attempt as it stood at a moment, and the operators' tamper check.
- * Thin: the rules live in model/attemptTimeline.ts and model/auditChain.ts.
+ * Thin: the rules live in auditTrail/timeline.ts and events/chain.ts.
  *
  * @example
  * const page = await convex.query(api.audit.getParticipationHistory, {
@@ -21,16 +21,16 @@ import { HALF_TRANSACTION_LIMITS } from "./lib/limits";
 import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/validators";
 import { vIssue, type Issue } from "./lib/issues";
 import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/store";
-import { loadParticipation } from "./projections/store";
-import { examFactsOf, factsOfCopies, getExamDefinition, getQuestionList } from "./model/examDefinitions";
-import { attemptAt, effectiveTime, occurredAt } from "./model/attemptTimeline";
+import { loadParticipation } from "./projections/tables";
+import { examFactsOf, factsOfCopies, getExamDefinition, getQuestionList } from "./copies/examDefinitions";
+import { attemptAt, effectiveTime, occurredAt } from "./auditTrail/timeline";
 import {
   checkChainBatch,
   checkProjectionHead,
   checkRowHasEvents,
   type ChainEvent,
   type OpenStream,
-} from "./model/auditChain";
+} from "./events/chain";
 
 // ---------------------------------------------------------------- access
 

@@ -1,6 +1,6 @@
 /**
  * Scheduled jobs. The exam-copy repair heals copies of exam facts that an edit
- * made around lib/functions.ts left stale (dashboard, `npx convex import`):
+ * made around copies/functions.ts left stale (dashboard, `npx convex import`):
  * every V2 read converges on the live documents within one interval plus one
  * pass (docs/exam-api.md, "Exam edits").
  */

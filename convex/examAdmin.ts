@@ -1,6 +1,6 @@
 /**
  * Exam authoring (CONTRACT §6), admins only, and the operators' commands that
- * keep the exam copies honest. Every write goes through lib/functions.ts, whose
+ * keep the exam copies honest. Every write goes through copies/functions.ts, whose
  * `ctx.db` rewrites the exam's copies in the same transaction and records the
  * change (who, when, the fields before and after) for the audit trail.
  *
@@ -14,11 +14,11 @@ import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { internalQuery, query, type QueryCtx } from "./_generated/server";
-import { internalMutation, mutation } from "./lib/functions";
+import { internalMutation, mutation } from "./copies/functions";
 import { requireAdmin } from "./lib/auth";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
-import { healExamCopy, parseCopyCursor, staleCopiesOf, walkExamCopies, type CopyCursor } from "./model/examCopies";
+import { healExamCopy, parseCopyCursor, staleCopiesOf, walkExamCopies, type CopyCursor } from "./copies/examCopies";
 
 // ---------------------------------------------------------------- validation (one rule per fact)
 

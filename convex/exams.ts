@@ -1,9 +1,10 @@
 /**
  * The exam API (CONTRACT §3): the 12 V1 functions and their V2 twins. Each
  * pair shares one handler, one args validator and one return validator; the
- * twins differ only in where reads come from (model/examSources.ts) and in the
+ * twins differ only in where reads come from (reads/examSources.ts) and in the
  * `origin` their writes are logged with. Every write is a command through
- * executeCommand (decide → append → project → legacy mirror, one mutation).
+ * runStudentCommand (attempts/writePath.ts: legacy import → load → decide →
+ * append → project → legacy mirror, one mutation).
  *
  * @example
  * const session = await ctx.runMutation(api.exams.startExamV2, { examId });
@@ -12,17 +13,14 @@
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
 import { query, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { mutation } from "./lib/functions";
+import { mutation } from "./copies/functions";
 import { requireUser } from "./lib/auth";
-import { domainError, errorCode } from "./lib/errors";
+import { domainError } from "./lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER } from "./lib/limits";
 import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/validators";
-import type { AttemptCommand } from "./events/decider";
-import { readStreamHead, type StreamId } from "./events/store";
-import { executeCommand, importLegacyEntries, type LegacyEntry } from "./model/attempts";
-import { healExamFacts } from "./model/examCopies";
-import { ensureExamCopies, getQuestionSheet, legacyArrayImported, type ExamDefinition } from "./model/examDefinitions";
-import { infoOf, loadExamDoc, loadQuestions, v1Source, v2Source, type ExamSource } from "./model/examSources";
+import { runStudentCommand } from "./attempts/writePath";
+import { getQuestionSheet } from "./copies/examDefinitions";
+import { loadQuestions, v1Source, v2Source, type ExamSource } from "./reads/examSources";
 import {
   compareRanked,
   dashboardStatsView,
@@ -45,10 +43,7 @@ import {
   vPauseStatus,
   vQuestionAccess,
   vRecentExams,
-  type AttemptFacts,
-  type ExamInfo,
-  type QuestionDocs,
-} from "./model/examViews";
+} from "./reads/examViews";
 
 // ------------------------------------------------------------------ arguments (one definition per pair)
 
@@ -59,110 +54,11 @@ const questionAccessArgs = { examId: v.id("exams"), questionId: v.id("questions"
 const leaderboardArgs = { examId: v.id("exams"), limit: v.optional(v.number()) };
 const recentArgs = { limit: v.optional(v.number()) };
 
-// ------------------------------------------------------------------ the write path
-
-/**
- * The exam facts a command is decided with and its answer is shown from.
- * V1 writes use the live exam document (so a V1 read and a V1 write never
- * disagree); V2 writes use the definition copy, and before rejecting a student
- * on a copied fact they re-read the live document, heal the copy and accept
- * what either allows (the session the student saw, or the exam as it is now).
- */
-type ExamRules = {
-  /** What the returned view shows: the exam as the source read it. */
-  info: ExamInfo;
-  questionIds: Id<"questions">[];
-  /** What the decider enforces (the more lenient of copy and live after a re-check). */
-  durationMs: number;
-  maxPauses: number;
-  /** Question ids the student may have been shown: an answer to one no longer in the exam is kept, worth nothing. */
-  shownQuestionIds: Id<"questions">[];
-  formerQuestionIds: Id<"questions">[];
-  definition: ExamDefinition;
-};
-
-/** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
-async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
-  const doc = await loadExamDoc(ctx, examId);
-  await healExamFacts(ctx, examId, doc);
-  const { definition, list } = await ensureExamCopies(ctx, examId);
-  const { questionIds, durationMs, maxPauses } = doc;
-  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
-}
-
-/** The exam as its copies say (created from the document when missing). */
-async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
-  const { definition, list } = await ensureExamCopies(ctx, examId);
-  const { durationMs, maxPauses } = definition;
-  const questionIds = list.questionIds;
-  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
-}
-
-/** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */
-function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
-  return {
-    ...live,
-    durationMs: Math.max(copy.durationMs, live.durationMs),
-    maxPauses: Math.max(copy.maxPauses, live.maxPauses),
-    shownQuestionIds: [...new Set([...copy.shownQuestionIds, ...live.shownQuestionIds])],
-  };
-}
-
-/** Rejections a stale copy could cause: worth re-checking against the live exam. */
-const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
-
-/**
- * Runs one of the caller's commands: the exam's rules (see ExamRules), the
- * caller's legacy V1 entries imported if their stream is still empty, then the
- * command decided at the server's time.
- */
-async function runCommand(
-  ctx: MutationCtx,
-  examId: Id<"exams">,
-  origin: Origin,
-  build: (rules: ExamRules, at: number) => Promise<AttemptCommand> | AttemptCommand,
-  { live }: { live: boolean } = { live: origin === "live_v1" },
-) {
-  const user = await requireUser(ctx);
-  // A V2 write reads the copy first (what the student was shown), then the live exam, which heals the copy.
-  const copy = origin === "live_v2" ? await copiedRules(ctx, examId) : null;
-  let rules = live ? await liveRules(ctx, examId) : copy!;
-  if (live && copy !== null) rules = lenientRules(copy, rules);
-  const stream = { examId, userId: user._id };
-  await importLegacyAttempt(ctx, stream, rules.definition);
-  const at = Date.now();
-  const execute = async () =>
-    executeCommand(ctx, { stream, command: await build(rules, at), actor: { kind: "user", userId: user._id }, origin });
-  let result;
-  try {
-    result = await execute();
-  } catch (error) {
-    // Nothing is written before the decider rejects: re-deciding with the live facts is safe.
-    if (live || !COPY_DEPENDENT_CODES.has(errorCode(error) ?? "")) throw error;
-    rules = lenientRules(rules, await liveRules(ctx, examId));
-    result = await execute();
-  }
-  const p = result.state.participation;
-  const facts: AttemptFacts | null = p === null ? null : { ...p, answers: result.state.answers };
-  return { user, rules, facts, at };
-}
-
-/**
- * A participant who exists only in the V1 array: their entries go into the log first (same keys as the backfill).
- * Once the exam is cleared or marked backfilled, no V1 entry can be missing from the log: the exam document is not read.
- */
-async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, definition: ExamDefinition) {
-  if (legacyArrayImported(definition) || (await readStreamHead(ctx, stream)) !== null) return;
-  const exam = await ctx.db.get("exams", stream.examId);
-  const entries: LegacyEntry[] = (exam?.participants ?? []).flatMap((participant, sourceIndex) =>
-    participant.userId === stream.userId ? [{ participant, sourceIndex }] : [],
-  );
-  if (entries.length > 0) await importLegacyEntries(ctx, stream, entries);
-}
+// ------------------------------------------------------------------ writes (the write path: attempts/writePath.ts runStudentCommand)
 
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts, at } = await runCommand(ctx, examId, origin, (_r, at) => ({ type: "StartExam", data: { at } }));
+    const { rules, facts, at } = await runStudentCommand(ctx, examId, origin, (_r, at) => ({ command: { type: "StartExam", data: { at } } }));
     // V2 shows what getExamSessionV2 shows: the question sheet (healed with the copies), else the live questions.
     const sheet = origin === "live_v2" ? await getQuestionSheet(ctx, examId) : null;
     return sessionView(rules.info, sheet?.questions ?? sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), facts, at);
@@ -171,14 +67,14 @@ function startExamHandler(origin: Origin) {
 
 function submitHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId, answers }: { examId: Id<"exams">; answers: SubmittedAnswer[] }) => {
-    let questions: QuestionDocs = [];
     // Grading always uses the live question documents (both twins). V1 decides from the live exam; V2 from the
-    // copies (kept current by every write through lib/functions.ts), and from the live exam only before it would
+    // copies (kept current by every write through copies/functions.ts), and from the live exam only before it would
     // reject: a V2 student's action never reads the exam document, which holds the whole legacy array (issue 12).
-    const { user, rules, facts } = await runCommand(ctx, examId, origin, async (r, at) => {
-      questions = await loadQuestions(ctx, r.questionIds);
+    const { user, rules, facts, questions } = await runStudentCommand(ctx, examId, origin, async (r, at) => {
+      const questions = await loadQuestions(ctx, r.questionIds);
       const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
-      return { type: "SubmitAnswers", data: { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses } };
+      const data = { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses };
+      return { command: { type: "SubmitAnswers", data }, questions };
     });
     const answered = facts!.answers.map((a) => a.questionId).filter((id) => !rules.questionIds.includes(id));
     const others = await loadQuestions(ctx, [...new Set(answered)]);
@@ -188,11 +84,9 @@ function submitHandler(origin: Origin) {
 
 function pauseHandler(origin: Origin, type: "PauseExam" | "ResumeExam") {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts } = await runCommand(ctx, examId, origin, (r, at) =>
-      type === "PauseExam"
-        ? { type, data: { at, durationMs: r.durationMs, maxPauses: r.maxPauses } }
-        : { type, data: { at } },
-    );
+    const { rules, facts } = await runStudentCommand(ctx, examId, origin, (r, at) => ({
+      command: type === "PauseExam" ? { type, data: { at, durationMs: r.durationMs, maxPauses: r.maxPauses } } : { type, data: { at } },
+    }));
     return pauseStatusView(rules.info, facts);
   };
 }

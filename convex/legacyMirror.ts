@@ -1,5 +1,5 @@
 /**
- * Operator commands for the legacy mirror (projections/legacyMirror.ts) and the
+ * Operator commands for the legacy mirror (projections/mirrorJob.ts) and the
  * exam definitions the V2 reads rely on, and the mirror's scheduled job.
  * Internal: run with `npx convex run`.
  *
@@ -17,12 +17,15 @@ import { nullable, vRequired } from "convex-helpers/validators";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
-import { internalMutation } from "./lib/functions";
+import { internalMutation } from "./copies/functions";
 import { domainError } from "./lib/errors";
-import { CONVEX_LIMITS, budgetSpent } from "./lib/limits";
-import { ensureExamDefinition, syncExamDefinition } from "./model/examDefinitions";
-import { entryOfFacts, factsOfRow } from "./model/examViews";
-import { foldCounterSummary, loadAnswers } from "./projections/store";
+import { CONVEX_LIMITS } from "./lib/limits";
+import { LOOP_SHARES, budgetSpent } from "./lib/budget";
+import { ensureExamDefinition, getExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
+import { entryOfFacts } from "./lib/v1Entry";
+import { factsOfRow } from "./projections/attempt";
+import { loadAnswers } from "./projections/tables";
+import { foldCounterSummary } from "./projections/counters";
 import schema from "./schema";
 import {
   documentLimitProblem,
@@ -37,12 +40,10 @@ import {
   vMirrorLag,
   vMirrorRunResult,
   withEntry,
-} from "./projections/legacyMirror";
+} from "./projections/mirrorJob";
 
-/** A status or drain page stops taking exams once any of its figures passes this share of a Convex limit. */
-const PAGE_BUDGET_SHARE = 0.15;
-
-function pageBudgetSpent(ctx: QueryCtx, share: number = PAGE_BUDGET_SHARE): Promise<boolean> {
+/** A status, drain or sync page stops taking exams once any of its figures passes its share of a Convex limit. */
+function pageBudgetSpent(ctx: QueryCtx, share: number = LOOP_SHARES.statusPage): Promise<boolean> {
   return budgetSpent(ctx, share);
 }
 
@@ -130,7 +131,7 @@ export const unmirroredUsers = internalQuery({
   args: { examId: v.id("exams"), userIds: v.array(v.id("users")) },
   returns: v.array(v.id("users")),
   handler: async (ctx, { examId, userIds }) => {
-    const unmirrored = await unmirroredCheck(ctx, examId);
+    const unmirrored = await unmirroredCheck(ctx, examId, await getExamDefinition(ctx, examId));
     const out: Id<"users">[] = [];
     for (const userId of userIds) if (await unmirrored(userId)) out.push(userId);
     return out;
@@ -141,7 +142,7 @@ export const unmirroredUsers = internalQuery({
 export const runExamMirror = internalMutation({
   args: { examId: v.id("exams") },
   returns: vMirrorRunResult,
-  handler: async (ctx, { examId }) => runSettledMirror(ctx, examId),
+  handler: async (ctx, { examId }) => runSettledMirror(ctx, examId, await getExamDefinition(ctx, examId)),
 });
 
 /**
@@ -166,13 +167,13 @@ export const drainLegacyMirrorPage = internalMutation({
     const page = { examsDrained: 0, liveEvents: 0, entriesWritten: 0, examDocumentWrites: 0, isDone: true, continueCursor: "" };
     let after = parseCursor(cursor);
     for (;;) {
-      if (page.examsDrained > 0 && (await pageBudgetSpent(ctx, 0.05))) {
+      if (page.examsDrained > 0 && (await pageBudgetSpent(ctx, LOOP_SHARES.drainPage))) {
         page.isDone = false;
         break;
       }
       const d = await nextDefinition(ctx, after);
       if (d === null) break;
-      const run = await drainExamMirror(ctx, d.examId);
+      const run = await drainExamMirror(ctx, d.examId, d);
       page.liveEvents += run.liveEvents;
       page.entriesWritten += run.entriesWritten;
       page.examDocumentWrites += Number(run.examWritten);
@@ -315,9 +316,6 @@ export const setExamLegacyMirror = internalMutation({
   },
 });
 
-/** A page stops taking exams once any of its transaction's figures passes this share of Convex's limit. */
-const SYNC_PAGE_BUDGET_SHARE = 0.25;
-
 /**
  * Creates or refreshes the definition AND the question sheet of every exam
  * (existing ones too: run it after editing an exam or its questions), writing
@@ -345,7 +343,7 @@ export const syncExamDefinitions = internalMutation({
       await syncExamDefinition(ctx, exam);
       synced += 1;
       after = exam._creationTime;
-      if (synced >= max || (await pageBudgetSpent(ctx, SYNC_PAGE_BUDGET_SHARE))) return { synced, isDone: false, continueCursor: String(after) };
+      if (synced >= max || (await pageBudgetSpent(ctx, LOOP_SHARES.syncPage))) return { synced, isDone: false, continueCursor: String(after) };
     }
   },
 });

@@ -18,15 +18,17 @@ import { nullable, vRequired } from "convex-helpers/validators";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
-import { internalMutation } from "./lib/functions";
+import { internalMutation } from "./copies/functions";
 import { vV1Participant, type V1Participant } from "./lib/validators";
 import { vIssue, type Issue } from "./lib/issues";
 import schema from "./schema";
-import { countParticipants, loadAnswers } from "./projections/store";
-import { getExamDefinition, loadQuestionSheet } from "./model/examDefinitions";
-import { NO_USAGE, ONE_DOCUMENT_READ, fitsBudget, entryIndexesByUser, participantFindings, examFindings, approximateBytes } from "./model/migration";
-import { loadProgress, nextExam, runMigrationBatch, vBatchReport, verifyEntry, vPass, type Pass } from "./model/migrationRun";
-import { unmirroredCheck } from "./projections/legacyMirror";
+import { loadAnswers } from "./projections/tables";
+import { countParticipants } from "./projections/counters";
+import { getExamDefinition, loadQuestionSheet } from "./copies/examDefinitions";
+import { roomForOneRead } from "./lib/budget";
+import { entryIndexesByUser, participantFindings, examFindings, approximateBytes } from "./migration/plan";
+import { loadProgress, nextExam, runMigrationBatch, vBatchReport, verifyEntry, vPass, type Pass } from "./migration/batch";
+import { unmirroredCheck } from "./projections/mirrorJob";
 
 /** Default exams per call when batchSize is not given. */
 const DEFAULT_BATCH_SIZE = 5;
@@ -36,18 +38,6 @@ const PARTICIPATION_PAGE = 2_000;
 /** Participations whose answers one query call counts (one index range each). */
 const ANSWER_COUNT_CHUNK = 500;
 
-async function readBudgetLeft(ctx: QueryCtx): Promise<boolean> {
-  const m = await ctx.meta.getTransactionMetrics();
-  return fitsBudget(
-    {
-      ...NO_USAGE,
-      bytesRead: m.bytesRead.used,
-      documentsRead: m.documentsRead.used,
-      databaseQueries: m.databaseQueries.used,
-    },
-    ONE_DOCUMENT_READ,
-  );
-}
 
 // ---------------------------------------------------------------- status (step 2)
 
@@ -97,7 +87,7 @@ export const statusPage = internalQuery({
     let after = afterCreationTime;
     let resume = inside;
     for (;;) {
-      if (!(await readBudgetLeft(ctx))) return { ...page, afterCreationTime: after, inside: resume, isDone: false };
+      if (!(await roomForOneRead(ctx))) return { ...page, afterCreationTime: after, inside: resume, isDone: false };
       const exam = resume !== undefined ? await ctx.db.get("exams", resume.examId) : await nextExam(ctx, after);
       if (exam === null) return { ...page, afterCreationTime: after, isDone: true };
       const participants = exam.participants ?? [];
@@ -120,7 +110,7 @@ export const statusPage = internalQuery({
       const byUser = entryIndexesByUser(participants);
       let missing = 0;
       for (let i = fromIndex; i < participants.length; i++) {
-        if (i > fromIndex && !(await readBudgetLeft(ctx))) {
+        if (i > fromIndex && !(await roomForOneRead(ctx))) {
           if (missing > 0) page.pendingExams.push(exam._id);
           page.participantsWithoutV2 += missing;
           return { ...page, afterCreationTime: after, inside: { examId: exam._id, nextIndex: i }, isDone: false };
@@ -275,7 +265,7 @@ export const exportV1ParticipantData = internalQuery({
     if (after !== undefined && !Number.isFinite(after)) throw new Error(`Invalid cursor ${cursor}`);
     const exams: { examId: Id<"exams">; title: string; participants: V1Participant[] }[] = [];
     for (;;) {
-      if (exams.length > 0 && !(await readBudgetLeft(ctx))) {
+      if (exams.length > 0 && !(await roomForOneRead(ctx))) {
         return { exams, isDone: false, continueCursor: String(after) };
       }
       const exam = await nextExam(ctx, after);
@@ -296,7 +286,8 @@ const vBatchArgs = {
   dryRun: v.optional(v.boolean()),
 };
 
-function batchOptions(args: { batchSize?: number; clearAfterMigration?: boolean; dryRun?: boolean }) {
+/** A batch call's options from its arguments (defaults, batchSize checked). */
+export function batchOptions(args: { batchSize?: number; clearAfterMigration?: boolean; dryRun?: boolean }) {
   const batchSize = args.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a whole number ≥ 1, got ${batchSize}`);
   return { batchSize, clearAfterMigration: args.clearAfterMigration ?? false, dryRun: args.dryRun ?? false };
@@ -388,7 +379,7 @@ export const examIdsPage = internalQuery({
     const examIds: Id<"exams">[] = [];
     let after = afterCreationTime;
     for (;;) {
-      if (examIds.length > 0 && !(await readBudgetLeft(ctx))) return { examIds, afterCreationTime: after, isDone: false };
+      if (examIds.length > 0 && !(await roomForOneRead(ctx))) return { examIds, afterCreationTime: after, isDone: false };
       const exam = await nextExam(ctx, after);
       if (exam === null) return { examIds, afterCreationTime: after, isDone: true };
       examIds.push(exam._id);
@@ -428,7 +419,7 @@ export const verifyExamPage = internalQuery({
     const byUser = entryIndexesByUser(participants);
     const issues: Issue[] = [];
     const pending: PendingEntry[] = [];
-    const unmirrored = await unmirroredCheck(ctx, examId);
+    const unmirrored = await unmirroredCheck(ctx, examId, definition);
     const questions = new Map<string, { points?: number } | null>();
     const findings: Issue[] = [];
     if (fromIndex === 0) {
@@ -458,7 +449,7 @@ export const verifyExamPage = internalQuery({
     let v2Answers = 0;
     let index = fromIndex;
     for (; index < participants.length; index++) {
-      if (index > fromIndex && !(await readBudgetLeft(ctx))) break;
+      if (index > fromIndex && !(await roomForOneRead(ctx))) break;
       const entry = participants[index]!;
       v1Answers += entry.answers.length;
       for (const id of entry.answers.map((a) => a.questionId as string)) {

@@ -27,7 +27,7 @@ export default defineSchema({
     participants: v.optional(v.array(vV1Participant)),
   }),
 
-  // ---- The event log: the source of truth. Written only by events/store.ts (appendToStream / appendAtHead). ----
+  // ---- The event log: the source of truth. Written only by events/store.ts (appendToStream). ----
   examEvents: defineTable({
     examId: v.id("exams"), // stream = one attempt = (examId, userId)
     userId: v.id("users"),
@@ -52,7 +52,7 @@ export default defineSchema({
 
   // ---- V2 projections: derived from the log, rebuildable at any time. ----
   examParticipations: defineTable({
-    // Written only by the attempt projector (projections/attempt.ts + projections/store.ts).
+    // Written only by the attempt projector (projections/attempt.ts + projections/tables.ts).
     examId: v.id("exams"),
     ...participationFields, // userId, score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs
     version: v.number(), // stream version this row reflects
@@ -76,9 +76,9 @@ export default defineSchema({
 
   // What per-student V2 paths need of an exam without reading its (large) document: COPIES of the
   // exam's facts, in four shapes sized for their readers (examDefinitions, examQuestionLists,
-  // examQuestionSheets, examQuestions). All four are written only by model/examDefinitions.ts
-  // syncDefinition, called in the same transaction by every mutation built with lib/functions.ts
-  // (model/examCopies.ts) that writes `exams` or `questions`; edits made around it (dashboard, import)
+  // examQuestionSheets, examQuestions). All four are written only by copies/examDefinitions.ts
+  // syncDefinition, called in the same transaction by every mutation built with copies/functions.ts
+  // (copies/examCopies.ts) that writes `exams` or `questions`; edits made around it (dashboard, import)
   // are found by examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies (scheduled,
   // convex/crons.ts) and, for the exam's own fields, by a V2 write before it rejects. Correct answers
   // are never copied: grading and results read the live questions.
@@ -112,7 +112,7 @@ export default defineSchema({
   // What a session shows of the exam's questions, in exam order, one document: a COPY of the
   // questions' text, options and points (never the correct answer), so that a session reads one
   // document instead of one per question. Written with the other copies by syncDefinition, and so
-  // rewritten by any exam or question write made through lib/functions.ts; found stale by
+  // rewritten by any exam or question write made through copies/functions.ts; found stale by
   // examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies. Absent for an exam whose
   // sheet would exceed MAX_QUESTION_SHEET_BYTES (its sessions read the live questions).
   examQuestionSheets: defineTable({
@@ -137,7 +137,7 @@ export default defineSchema({
     .index("by_question", ["questionId"]),
 
   // Every change of an exam or a question (CONTRACT §6 audit): who, when, the fields before and after.
-  // Written only by model/examDefinitions.ts (withExamCopies, and the repair when it heals an edit made around it).
+  // Written only by copies/examDefinitions.ts (withExamCopies, and the repair when it heals an edit made around it).
   examChanges: defineTable({
     examId: v.optional(v.id("exams")),
     questionId: v.optional(v.id("questions")),
@@ -168,7 +168,7 @@ export default defineSchema({
     answers: v.number(),
   }).index("by_exam_and_shard", ["examId", "shard"]),
 
-  // V1 entries the migration could not import: the batch went on without them. Written by model/migrationRun.ts.
+  // V1 entries the migration could not import: the batch went on without them. Written by migration/batch.ts.
   migrationQuarantine: defineTable({
     examId: v.id("exams"),
     userId: v.id("users"),
@@ -178,7 +178,7 @@ export default defineSchema({
   }).index("by_exam_and_index", ["examId", "sourceIndex"]),
 
   // How far the legacy mirror has folded an exam's log into its V1 array. Written only by the mirror job
-  // (projections/legacyMirror.ts); never read by a student's action, so students and the job never conflict.
+  // (projections/mirrorJob.ts); never read by a student's action, so students and the job never conflict.
   examMirrorStates: defineTable({
     examId: v.id("exams"),
     mirroredThrough: v.number(), // every event of the exam created at or before this time is in the array (or needs no entry)

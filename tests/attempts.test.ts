@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { executeCommand, importLegacyEntries } from "../convex/model/attempts";
+import { executeCommand, importLegacyEntries } from "../convex/attempts/writePath";
 import { readStream } from "../convex/events/store";
-import { loadStoredAttempt } from "../convex/projections/store";
+import { loadStoredAttempt } from "../convex/projections/tables";
 import { newConvexTest, seedExam, seedUser, snapshotTables } from "./support/convex";
 
 async function setup() {

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { errorCode } from "../convex/lib/errors";
-import { importLegacyEntries } from "../convex/model/attempts";
+import { importLegacyEntries } from "../convex/attempts/writePath";
 import type { V1Participant } from "../convex/lib/validators";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 import { MINUTE, T0, attemptDriver } from "./support/audit";

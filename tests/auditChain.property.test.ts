@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { eventHash } from "../convex/events/hash";
-import { checkChainBatch, checkProjectionHead, type ChainEvent, type ClosedStream } from "../convex/model/auditChain";
+import { checkChainBatch, checkProjectionHead, type ChainEvent, type ClosedStream } from "../convex/events/chain";
 import type { Issue } from "../convex/lib/issues";
 
 type Step = { type: "ExamStarted" | "ExamPaused" | "ExamResumed"; data: Record<string, number> };

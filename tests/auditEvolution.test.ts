@@ -8,7 +8,7 @@ import { api, internal } from "../convex/_generated/api";
 import { eventHash } from "../convex/events/hash";
 import { readStream, readStreamHead, type StreamId } from "../convex/events/store";
 import { projectStream, participationRowOf, answerRowOf } from "../convex/projections/attempt";
-import { loadStoredAttempt, writeAttemptRows } from "../convex/projections/store";
+import { loadStoredAttempt, writeAttemptRows } from "../convex/projections/tables";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 import { MINUTE, T0, attemptDriver, verifyWholeChain } from "./support/audit";
 

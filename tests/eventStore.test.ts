@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { appendToStream, readStream } from "../convex/events/store";
+import { appendToStream, readStream, readStreamHead } from "../convex/events/store";
 import { eventHash } from "../convex/events/hash";
 import { parseStoredEvent } from "../convex/events/catalog";
 import { errorCode } from "../convex/lib/errors";
@@ -41,6 +41,32 @@ describe("appendToStream", () => {
       .catch((e: unknown) => e);
     expect(errorCode(error)).toBe("CONCURRENCY_CONFLICT");
     expect(await snapshotTables(t)).toEqual(before);
+  });
+
+  it("with the head its caller read, checks against it and chains from it, reading nothing", async () => {
+    // Given a stream of one event whose head the caller has read
+    const { t, stream, meta } = await setup();
+    await t.run((ctx) => appendToStream(ctx, stream, 0, [{ type: "ExamStarted", data: { startedAt: 1 } }], meta));
+    const before = await snapshotTables(t);
+    const stale = await t
+      .run(async (ctx) => {
+        const head = await readStreamHead(ctx, stream);
+        return appendToStream(ctx, stream, 0, [{ type: "ExamPaused", data: { pausedAt: 2 } }], { ...meta, head });
+      })
+      .catch((e: unknown) => e);
+    // When the expected version is stale: CONCURRENCY_CONFLICT, nothing written
+    expect(errorCode(stale)).toBe("CONCURRENCY_CONFLICT");
+    expect(await snapshotTables(t)).toEqual(before);
+    // When it is current: the event follows the head, and the append itself read no document
+    const { appended, reads } = await t.run(async (ctx) => {
+      const head = await readStreamHead(ctx, stream);
+      const used = (await ctx.meta.getTransactionMetrics()).documentsRead.used;
+      const appended = await appendToStream(ctx, stream, 1, [{ type: "ExamPaused", data: { pausedAt: 2 } }], { ...meta, commandId: "c2", head });
+      return { appended, reads: (await ctx.meta.getTransactionMetrics()).documentsRead.used - used };
+    });
+    expect(reads).toBe(0);
+    const events = await t.run((ctx) => readStream(ctx, stream));
+    expect(appended.events[0]!.metadata).toMatchObject({ version: 2, prevHash: events[0]!.metadata.hash });
   });
 
   it("turns a repeated idempotency key into a no-op returning the first result", async () => {

@@ -10,7 +10,7 @@ import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { newConvexTest, seedUser, snapshotTables, runScheduled, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { attempt, readEverything } from "./support/exams";
-import { withExamCopies } from "../convex/model/examCopies";
+import { withExamCopies } from "../convex/copies/examCopies";
 
 const T0 = Date.UTC(2026, 3, 1, 9, 0, 0);
 const MIN = 60_000;
@@ -255,7 +255,7 @@ describe("exam authoring (§6)", () => {
   });
 });
 
-describe("the one mechanism (lib/functions.ts: withExamCopies)", () => {
+describe("the one mechanism (copies/functions.ts: withExamCopies)", () => {
   it("keeps copies current in either call style, records changes, and leaves participants-only writes alone", async () => {
     const w = await world();
     const changesOf = () => w.t.run((ctx) => ctx.db.query("examChanges").withIndex("by_exam_and_at", (q) => q.eq("examId", w.examId)).collect());

@@ -10,8 +10,8 @@ import { internal } from "../convex/_generated/api";
 
 import type { V1Participant } from "../convex/lib/validators";
 import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
-import { importLegacyEntries } from "../convex/model/attempts";
-import { loadParticipation } from "../convex/projections/store";
+import { importLegacyEntries } from "../convex/attempts/writePath";
+import { loadParticipation } from "../convex/projections/tables";
 import { arrayAndTables, callWrite, readEverything, syncDefinitions, type Api, type WriteName } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);

@@ -11,7 +11,7 @@ import { MAX_QUESTION_SHEET_BYTES } from "../convex/lib/limits";
 import type { Id } from "../convex/_generated/dataModel";
 import * as exams from "../convex/exams";
 import type { V1Participant } from "../convex/lib/validators";
-import { markLegacyBackfilled, syncExamDefinition } from "../convex/model/examDefinitions";
+import { markLegacyBackfilled, syncExamDefinition } from "../convex/copies/examDefinitions";
 import { measureCall, measureRun } from "../src/runtime/embedded";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 

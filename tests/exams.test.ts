@@ -9,8 +9,8 @@ import type { Id } from "../convex/_generated/dataModel";
 import type { V1Participant } from "../convex/lib/validators";
 import { getConvexSize, getDocumentSize } from "convex/values";
 import { CONVEX_LIMITS, SUBMIT_GRACE_MS } from "../convex/lib/limits";
-import { importLegacyEntries } from "../convex/model/attempts";
-import { documentLimitProblem } from "../convex/projections/legacyMirror";
+import { importLegacyEntries } from "../convex/attempts/writePath";
+import { documentLimitProblem } from "../convex/projections/mirrorJob";
 import { newConvexTest, runScheduled, seedExam, seedUser, snapshotTables, useFakeClock, type TestConvex } from "./support/convex";
 import {
   arrayAndTables,

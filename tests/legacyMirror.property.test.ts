@@ -6,21 +6,17 @@
  * calls (a few streams each, so passes span calls and exams) interleaved with
  * student actions: the counters equal the rows (verifyProjections stays valid).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
-import { markLegacyBackfilled } from "../convex/model/examDefinitions";
-import { drainExamMirror } from "../convex/projections/legacyMirror";
-import { rebuildTestHooks } from "../convex/projections/rebuild";
+import { getExamDefinition, markLegacyBackfilled } from "../convex/copies/examDefinitions";
+import { drainExamMirror } from "../convex/projections/mirrorJob";
 import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { callWrite, readEverything, syncDefinitions, type Api, type WriteName } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 const DURATION = 20 * 60_000;
 useFakeClock(T0);
-afterEach(() => {
-  rebuildTestHooks.maxStepsPerCall = undefined;
-});
 
 const STUDENTS = 2;
 
@@ -90,7 +86,7 @@ describe("the legacy mirror as a job", () => {
           } else if (s.kind === "advance") vi.setSystemTime(Date.now() + s.ms);
           else if (s.kind === "jobs") await runScheduled(async.t);
           else if (s.kind === "run") await async.t.mutation(internal.legacyMirror.runExamMirror, { examId });
-          else await async.t.run((ctx) => drainExamMirror(ctx, examId));
+          else await async.t.run(async (ctx) => drainExamMirror(ctx, examId, await getExamDefinition(ctx, examId)));
           // Whatever the lag: V1 equals V2 (V1 reads the array only when it is current).
           expect(await allReads(async, "v1")).toEqual(await allReads(async, "v2"));
         }
@@ -120,9 +116,7 @@ describe("rebuildProjections while students write", () => {
         let cursor: string | undefined;
         for (const s of steps) {
           if ("steps" in s) {
-            rebuildTestHooks.maxStepsPerCall = s.steps;
-            const r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor });
-            rebuildTestHooks.maxStepsPerCall = undefined;
+            const r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: s.steps });
             cursor = r.isDone ? undefined : r.continueCursor;
           } else {
             vi.setSystemTime(Date.now() + 1_000);
@@ -130,11 +124,9 @@ describe("rebuildProjections while students write", () => {
           }
         }
         // The pass under way finishes (as many calls as it takes), then the tables and counters are checked against the log.
-        rebuildTestHooks.maxStepsPerCall = 2;
-        for (let r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor }); !r.isDone; ) {
-          r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: r.continueCursor });
+        for (let r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: 2 }); !r.isDone; ) {
+          r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: r.continueCursor, maxSteps: 2 });
         }
-        rebuildTestHooks.maxStepsPerCall = undefined;
         expect(await w.t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true, issues: [] });
       }),
       { numRuns: 40 },

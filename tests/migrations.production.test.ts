@@ -5,18 +5,16 @@
  * batch goes on), and V1 entries that old code changed after their streams
  * existed (rollback option 2), rolled forward into the log.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { internal, api } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { domainError } from "../convex/lib/errors";
 import type { V1Participant } from "../convex/lib/validators";
-import { migrationTestHooks } from "../convex/model/migrationRun";
+import type { MigrationFaults } from "../convex/migration/batch";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
+import { migrateWithFaults } from "./support/migration";
 
 useFakeClock();
-afterEach(() => {
-  migrationTestHooks.importEntry = undefined;
-});
 
 const T = Date.UTC(2026, 0, 1, 9);
 
@@ -24,10 +22,11 @@ function entry(userId: Id<"users">, over: Partial<V1Participant> = {}): V1Partic
   return { userId, score: 0, answers: [], startedAt: T, isPaused: false, pauseCount: 0, totalPausedMs: 0, ...over };
 }
 
-async function migrateToEnd(t: TestConvex, args: { clearAfterMigration?: boolean } = {}) {
+async function migrateToEnd(t: TestConvex, args: { clearAfterMigration?: boolean } = {}, faults?: MigrationFaults) {
   const reports = [];
   for (let i = 0; i < 50; i++) {
-    const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 2, ...args });
+    const batch = { batchSize: 2, ...args };
+    const r = faults ? await migrateWithFaults(t, batch, faults) : await t.mutation(internal.migrations.migrateExamParticipants, batch);
     reports.push(r);
     if (r.isDone) return reports;
   }
@@ -112,10 +111,10 @@ describe("values V1 allows and dangling ids are findings, never a stop", () => {
     const [a, b] = await Promise.all(["a", "b"].map((n) => seedUser(t, n)));
     const first = await seedExam(t, { participants: [entry(a!.userId), entry(b!.userId)] });
     const second = await seedExam(t, { participants: [entry(a!.userId)] });
-    migrationTestHooks.importEntry = (examId, sourceIndex) => {
+    const importEntry = (examId: Id<"exams">, sourceIndex: number) => {
       if (examId === first.examId && sourceIndex === 0) throw domainError("INVALID_EVENT", "injected: cannot import");
     };
-    const reports = await migrateToEnd(t);
+    const reports = await migrateToEnd(t, {}, { importEntry });
     expect(reports.reduce((n, r) => n + r.quarantined, 0)).toBe(1);
     const rows = await t.run((ctx) => ctx.db.query("examParticipations").collect());
     expect(rows.map((r) => `${r.examId}/${r.userId}`).sort()).toEqual([`${first.examId}/${b!.userId}`, `${second.examId}/${a!.userId}`].sort());
@@ -126,7 +125,6 @@ describe("values V1 allows and dangling ids are findings, never a stop", () => {
     expect(verified.issues).toEqual([expect.objectContaining({ kind: "missing_participation", examId: first.examId, userId: a!.userId })]);
     expect(verified.findings).toContainEqual(expect.objectContaining({ kind: "quarantined_participant", examId: first.examId, userId: a!.userId }));
     // Once the cause is fixed, the next run imports it and the quarantine no longer blocks completeness.
-    migrationTestHooks.importEntry = undefined;
     await migrateToEnd(t);
     expect((await t.action(internal.migrations.checkMigrationStatus, {})).migrationComplete).toBe(true);
   });

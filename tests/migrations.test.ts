@@ -4,17 +4,13 @@
  * dirty data is migrated losslessly and reported by exam and user, dry runs write
  * nothing, cleanup clears only exams that verify.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
 import type { Doc } from "../convex/_generated/dataModel";
-import { migrationTestHooks } from "../convex/model/migrationRun";
 import { generateV1Dataset, insertDataset, type DatasetIds, type V1Dataset } from "../src/dataset/generate";
 import { newConvexTest, snapshotTables, type TestConvex } from "./support/convex";
-
-afterEach(() => {
-  migrationTestHooks.beforeEntry = undefined;
-});
+import { migrateWithFaults } from "./support/migration";
 
 async function seeded(dataset: V1Dataset) {
   const t = newConvexTest();
@@ -81,18 +77,19 @@ describe("migrateExamParticipants", () => {
           const { t } = await seeded(dataset);
           let entries = 0;
           const aborts = new Set(abortAt);
-          migrationTestHooks.beforeEntry = () => {
-            entries += 1;
-            if (aborts.delete(entries)) throw new Error("injected fault");
+          const faults = {
+            beforeEntry: () => {
+              entries += 1;
+              if (aborts.delete(entries)) throw new Error("injected fault");
+            },
           };
           for (let i = 0; i < 100; i++) {
-            const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize }).catch((e: unknown) => {
+            const r = await migrateWithFaults(t, { batchSize }, faults).catch((e: unknown) => {
               expect(String(e)).toContain("injected fault");
               return null;
             });
             if (r?.isDone) break;
           }
-          migrationTestHooks.beforeEntry = undefined;
           expect(await normalizedState(t)).toEqual(expected);
         },
       ),
@@ -104,10 +101,10 @@ describe("migrateExamParticipants", () => {
     const { t } = await seeded(generateV1Dataset(SMALL));
     const before = await snapshotTables(t);
     let entries = 0;
-    migrationTestHooks.beforeEntry = () => {
+    const beforeEntry = () => {
       if (++entries === 3) throw new Error("injected fault");
     };
-    await expect(t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 5 })).rejects.toThrow("injected fault");
+    await expect(migrateWithFaults(t, { batchSize: 5 }, { beforeEntry })).rejects.toThrow("injected fault");
     expect(await snapshotTables(t)).toEqual(before);
   });
 

@@ -8,9 +8,10 @@ import type { Id } from "../convex/_generated/dataModel";
 import type { AttemptCommand, GradingQuestion } from "../convex/events/decider";
 import { readStream } from "../convex/events/store";
 import { errorCode } from "../convex/lib/errors";
-import { executeCommand } from "../convex/model/attempts";
+import { executeCommand } from "../convex/attempts/writePath";
 import { answerRowOf, participationRowOf, projectStream } from "../convex/projections/attempt";
-import { countParticipants, loadStoredAttempt } from "../convex/projections/store";
+import { loadStoredAttempt } from "../convex/projections/tables";
+import { countParticipants } from "../convex/projections/counters";
 import { newConvexTest, seedExam, seedUser, snapshotTables, useFakeClock } from "./support/convex";
 
 type Step =

@@ -8,8 +8,8 @@ import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
 import type { Doc, Id } from "../convex/_generated/dataModel";
 import { generateV1Dataset, insertDataset } from "../src/dataset/generate";
-import { rebuildTestHooks } from "../convex/projections/rebuild";
 import { newConvexTest, type TestConvex } from "./support/convex";
+import { errorCode } from "../convex/lib/errors";
 
 const DATASET = generateV1Dataset({ exams: 3, participants: 30, answers: 120 });
 
@@ -216,18 +216,13 @@ describe("rebuildProjections", () => {
       if (ROW_EDITS[i % ROW_EDITS.length] !== "row_delete") await corrupt(t, ROW_EDITS[i % ROW_EDITS.length]!, row, i);
     }
     for (const steps of [1, 3]) {
-      rebuildTestHooks.maxStepsPerCall = steps;
-      try {
-        let calls = 0;
-        for (let cursor: string | undefined; ; calls++) {
-          const r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor });
-          if (r.isDone) break;
-          cursor = r.continueCursor;
-        }
-        expect(calls).toBeGreaterThan(before.length / steps);
-      } finally {
-        rebuildTestHooks.maxStepsPerCall = undefined;
+      let calls = 0;
+      for (let cursor: string | undefined; ; calls++) {
+        const r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: steps });
+        if (r.isDone) break;
+        cursor = r.continueCursor;
       }
+      expect(calls).toBeGreaterThan(before.length / steps);
       const now = await rowsAndCounters();
       expect(now.rows).toEqual(expected.rows);
       expect(now.answers.sort(byAnswer)).toEqual(expected.answers.sort(byAnswer));
@@ -237,18 +232,33 @@ describe("rebuildProjections", () => {
     await t.run(async (ctx) => {
       for (const row of before.slice(0, 3)) await ctx.db.delete("examParticipations", row._id);
     });
-    rebuildTestHooks.maxStepsPerCall = 2;
-    try {
-      let cursor: string | undefined;
-      for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, {}); !r.isDone; ) {
-        cursor = r.continueCursor;
-        r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor });
-      }
-    } finally {
-      rebuildTestHooks.maxStepsPerCall = undefined;
+    let cursor: string | undefined;
+    for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, { maxSteps: 2 }); !r.isDone; ) {
+      cursor = r.continueCursor;
+      r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: 2 });
     }
     expect(await t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true, issues: [] });
     expect((await rowsAndCounters()).answers.length).toBe(expected.answers.length);
+  });
+  it("refuses a cursor it did not return, writing nothing (rebuild and verify)", async () => {
+    // Given a migrated dataset and a real cursor of a call cut short
+    const t = await migrated();
+    const first = await t.mutation(internal.projections.rebuild.rebuildProjections, { maxSteps: 1 });
+    const before = await participations(t);
+    const cursor = JSON.parse(first.continueCursor) as Record<string, unknown>;
+    // When it comes back damaged (not JSON, a phase or an id that is not one), then it is INVALID_ARGUMENT and nothing changed
+    for (const bad of ["not json", JSON.stringify({ ...cursor, phase: "later" }), JSON.stringify({ ...cursor, after: { examId: 7, userId: null } }), "[]"]) {
+      const rebuild = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: bad }).catch((e: unknown) => e);
+      expect(errorCode(rebuild)).toBe("INVALID_ARGUMENT");
+      const verify = await t.query(internal.projections.rebuild.verifyProjectionsPage, { cursor: bad }).catch((e: unknown) => e);
+      expect(errorCode(verify)).toBe("INVALID_ARGUMENT");
+    }
+    expect(await participations(t)).toEqual(before);
+    // And the real cursor still resumes, to the end
+    for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: first.continueCursor }); !r.isDone; ) {
+      r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: r.continueCursor });
+    }
+    expect(await t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true, issues: [] });
   });
 });
 

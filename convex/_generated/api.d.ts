@@ -13,9 +13,15 @@ import type {
   FilterApi,
   FunctionReference,
 } from "convex/server";
+import type * as attempts_writePath from "../attempts/writePath.js";
 import type * as audit from "../audit.js";
+import type * as auditTrail_timeline from "../auditTrail/timeline.js";
+import type * as copies_examCopies from "../copies/examCopies.js";
+import type * as copies_examDefinitions from "../copies/examDefinitions.js";
+import type * as copies_functions from "../copies/functions.js";
 import type * as crons from "../crons.js";
 import type * as events_catalog from "../events/catalog.js";
+import type * as events_chain from "../events/chain.js";
 import type * as events_decider from "../events/decider.js";
 import type * as events_hash from "../events/hash.js";
 import type * as events_store from "../events/store.js";
@@ -23,26 +29,25 @@ import type * as examAdmin from "../examAdmin.js";
 import type * as exams from "../exams.js";
 import type * as legacyMirror from "../legacyMirror.js";
 import type * as lib_auth from "../lib/auth.js";
+import type * as lib_budget from "../lib/budget.js";
 import type * as lib_errors from "../lib/errors.js";
-import type * as lib_functions from "../lib/functions.js";
 import type * as lib_issues from "../lib/issues.js";
 import type * as lib_limits from "../lib/limits.js";
+import type * as lib_v1Entry from "../lib/v1Entry.js";
 import type * as lib_validators from "../lib/validators.js";
+import type * as migration_batch from "../migration/batch.js";
+import type * as migration_plan from "../migration/plan.js";
 import type * as migrations from "../migrations.js";
-import type * as model_attemptTimeline from "../model/attemptTimeline.js";
-import type * as model_attempts from "../model/attempts.js";
-import type * as model_auditChain from "../model/auditChain.js";
-import type * as model_examCopies from "../model/examCopies.js";
-import type * as model_examDefinitions from "../model/examDefinitions.js";
-import type * as model_examSources from "../model/examSources.js";
-import type * as model_examViews from "../model/examViews.js";
-import type * as model_migration from "../model/migration.js";
-import type * as model_migrationRun from "../model/migrationRun.js";
-import type * as model_verification from "../model/verification.js";
 import type * as projections_attempt from "../projections/attempt.js";
-import type * as projections_legacyMirror from "../projections/legacyMirror.js";
+import type * as projections_counters from "../projections/counters.js";
+import type * as projections_mirrorJob from "../projections/mirrorJob.js";
 import type * as projections_rebuild from "../projections/rebuild.js";
-import type * as projections_store from "../projections/store.js";
+import type * as projections_replay from "../projections/replay.js";
+import type * as projections_tables from "../projections/tables.js";
+import type * as projections_verification from "../projections/verification.js";
+import type * as projections_walk from "../projections/walk.js";
+import type * as reads_examSources from "../reads/examSources.js";
+import type * as reads_examViews from "../reads/examViews.js";
 
 /**
  * A utility for referencing Convex functions in your app's API.
@@ -53,9 +58,15 @@ import type * as projections_store from "../projections/store.js";
  * ```
  */
 declare const fullApi: ApiFromModules<{
+  "attempts/writePath": typeof attempts_writePath;
   audit: typeof audit;
+  "auditTrail/timeline": typeof auditTrail_timeline;
+  "copies/examCopies": typeof copies_examCopies;
+  "copies/examDefinitions": typeof copies_examDefinitions;
+  "copies/functions": typeof copies_functions;
   crons: typeof crons;
   "events/catalog": typeof events_catalog;
+  "events/chain": typeof events_chain;
   "events/decider": typeof events_decider;
   "events/hash": typeof events_hash;
   "events/store": typeof events_store;
@@ -63,26 +74,25 @@ declare const fullApi: ApiFromModules<{
   exams: typeof exams;
   legacyMirror: typeof legacyMirror;
   "lib/auth": typeof lib_auth;
+  "lib/budget": typeof lib_budget;
   "lib/errors": typeof lib_errors;
-  "lib/functions": typeof lib_functions;
   "lib/issues": typeof lib_issues;
   "lib/limits": typeof lib_limits;
+  "lib/v1Entry": typeof lib_v1Entry;
   "lib/validators": typeof lib_validators;
+  "migration/batch": typeof migration_batch;
+  "migration/plan": typeof migration_plan;
   migrations: typeof migrations;
-  "model/attemptTimeline": typeof model_attemptTimeline;
-  "model/attempts": typeof model_attempts;
-  "model/auditChain": typeof model_auditChain;
-  "model/examCopies": typeof model_examCopies;
-  "model/examDefinitions": typeof model_examDefinitions;
-  "model/examSources": typeof model_examSources;
-  "model/examViews": typeof model_examViews;
-  "model/migration": typeof model_migration;
-  "model/migrationRun": typeof model_migrationRun;
-  "model/verification": typeof model_verification;
   "projections/attempt": typeof projections_attempt;
-  "projections/legacyMirror": typeof projections_legacyMirror;
+  "projections/counters": typeof projections_counters;
+  "projections/mirrorJob": typeof projections_mirrorJob;
   "projections/rebuild": typeof projections_rebuild;
-  "projections/store": typeof projections_store;
+  "projections/replay": typeof projections_replay;
+  "projections/tables": typeof projections_tables;
+  "projections/verification": typeof projections_verification;
+  "projections/walk": typeof projections_walk;
+  "reads/examSources": typeof reads_examSources;
+  "reads/examViews": typeof reads_examViews;
 }>;
 export declare const api: FilterApi<
   typeof fullApi,

@@ -9,11 +9,12 @@
  */
 import { produce } from "immer";
 import type { Id } from "../_generated/dataModel";
-import type { SubmittedAnswer, V1Answer, V1Participant } from "../lib/validators";
+import type { AttemptStatus, SubmittedAnswer, V1Answer, V1Participant } from "../lib/validators";
 import { domainError } from "../lib/errors";
 import { SUBMIT_GRACE_MS } from "../lib/limits";
 import type { ExamEvent } from "./catalog";
 import { canonicalJson } from "./hash";
+import { V1_FACT_FIELDS, splitEntry } from "../lib/v1Entry";
 
 /** Every V1 participant field except `userId` and `answers`: what `examParticipations` holds. */
 export type ParticipationFacts = Omit<V1Participant, "userId" | "answers">;
@@ -26,8 +27,6 @@ export type AttemptState = {
   /** Positions in the V1 array of every entry imported into this attempt (first = the attempt). */
   legacySourceIndexes: number[];
 };
-
-export type AttemptStatus = "not_started" | "in_progress" | "paused" | "completed";
 
 /** A question as grading needs it. */
 export type GradingQuestion = {
@@ -59,7 +58,11 @@ export function initialState(): AttemptState {
 }
 
 export function statusOf(state: AttemptState): AttemptStatus {
-  const p = state.participation;
+  return statusOfFacts(state.participation);
+}
+
+/** The status of an attempt's facts (null: not started), as every view reports it. */
+export function statusOfFacts(p: ParticipationFacts | null): AttemptStatus {
   if (p === null) return "not_started";
   if (p.completedAt !== undefined) return "completed";
   return p.isPaused ? "paused" : "in_progress";
@@ -180,15 +183,12 @@ export function decide(command: AttemptCommand, state: AttemptState): ExamEvent[
   }
 }
 
-/** The V1 participant fields an attempt holds (everything but userId and answers). */
-const ENTRY_FACTS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
-
 /** The fields (and "answers") in which a V1 entry differs from the attempt: empty when the attempt is the entry. */
 export function entryDifferences(state: AttemptState, participant: V1Participant): string[] {
   const p = state.participation;
   if (p === null) return ["(no attempt)"];
   const differs = (a: unknown, b: unknown) => canonicalJson(a) !== canonicalJson(b);
-  const fields: string[] = ENTRY_FACTS.filter((f) => differs(p[f], participant[f]));
+  const fields: string[] = V1_FACT_FIELDS.filter((f) => differs(p[f], participant[f]));
   if (differs(state.answers, participant.answers)) fields.push("answers");
   return fields;
 }
@@ -226,7 +226,7 @@ export function evolve(state: AttemptState, event: ExamEvent): AttemptState {
         draft.answers = event.data.answers;
         return;
       case "LegacyParticipantImported": {
-        const { userId: _userId, answers, ...facts } = event.data.participant;
+        const { facts, answers } = splitEntry(event.data.participant);
         draft.participation = facts;
         draft.answers = answers;
         draft.legacySourceIndexes.push(event.data.sourceIndex);
@@ -236,7 +236,7 @@ export function evolve(state: AttemptState, event: ExamEvent): AttemptState {
         draft.legacySourceIndexes.push(event.data.sourceIndex);
         return;
       case "LegacyEntryChanged": {
-        const { userId: _userId, answers, ...facts } = event.data.participant;
+        const { facts, answers } = splitEntry(event.data.participant);
         draft.participation = facts;
         draft.answers = answers;
         return;

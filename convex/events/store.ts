@@ -39,6 +39,12 @@ export type AppendOptions = {
   idempotencyKey?: string;
   /** Server time of the append; defaults to Date.now(). */
   recordedAt?: number;
+  /**
+   * The stream's last event as the caller has read it in this transaction (null: the stream is empty),
+   * having also looked up `idempotencyKey` (executeCommand does both): neither is read again. Mutations
+   * are serializable, so what was read still holds. Absent: both are read here.
+   */
+  head?: Pick<Doc<"examEvents">, "version" | "hash"> | null;
 };
 
 export type AppendResult = {
@@ -95,7 +101,8 @@ export async function findByIdempotencyKey(ctx: QueryCtx, key: string): Promise<
  * Appends events to a stream if its version is still `expectedVersion`.
  * A stale expected version throws CONCURRENCY_CONFLICT before anything is written;
  * a repeated idempotency key writes nothing and returns the first append's result.
- * Cost: one head read (+ one key lookup), one write per event, whatever the stream's length.
+ * Cost: one head read (+ one key lookup), none when the caller passes `head`; one write per event,
+ * whatever the stream's length.
  */
 export async function appendToStream(
   ctx: MutationCtx,
@@ -104,26 +111,14 @@ export async function appendToStream(
   events: ExamEvent[],
   options: AppendOptions,
 ): Promise<AppendResult> {
-  if (options.idempotencyKey !== undefined) {
-    const earlier = await findByIdempotencyKey(ctx, options.idempotencyKey);
-    if (earlier !== null) return earlier;
+  let head = options.head;
+  if (head === undefined) {
+    if (options.idempotencyKey !== undefined) {
+      const earlier = await findByIdempotencyKey(ctx, options.idempotencyKey);
+      if (earlier !== null) return earlier;
+    }
+    head = await readStreamHead(ctx, stream);
   }
-  return appendAtHead(ctx, stream, await readStreamHead(ctx, stream), expectedVersion, events, options);
-}
-
-/**
- * {@link appendToStream} for a caller that has already, in this transaction, read the
- * stream's head and looked up the idempotency key (executeCommand): the same checks
- * without reading them again. Mutations are serializable, so what was read still holds.
- */
-export async function appendAtHead(
-  ctx: MutationCtx,
-  stream: StreamId,
-  head: Pick<Doc<"examEvents">, "version" | "hash"> | null,
-  expectedVersion: number,
-  events: ExamEvent[],
-  options: AppendOptions,
-): Promise<AppendResult> {
   const currentVersion = head?.version ?? 0;
   if (currentVersion !== expectedVersion) {
     throw domainError(

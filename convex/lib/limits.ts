@@ -32,7 +32,7 @@ export const SUBMIT_GRACE_MS = 10_000;
 /**
  * Participant counters are split over this many documents per exam so that students acting together
  * rarely share one: 200 students put about 3 on each shard (8 shards put 25). The exam list never reads
- * the shards: it reads one summary per exam that the mirror job folds from them (projections/store.ts).
+ * the shards: it reads one summary per exam that the mirror job folds from them (projections/tables.ts).
  */
 export const COUNTER_SHARDS = 64;
 
@@ -59,19 +59,3 @@ export const MAX_QUESTION_SHEET_BYTES = CONVEX_LIMITS.documentBytes / 2;
 
 /** The scheduled repair of exam copies runs this often; a pass visits every exam in budgeted batches. */
 export const EXAM_COPY_REPAIR_INTERVAL_MINUTES = 5;
-
-/** The per-transaction figures a batch can spend; reads only, or all of them. */
-export const READ_METRICS = ["bytesRead", "documentsRead", "databaseQueries"] as const;
-export const ALL_METRICS = [...READ_METRICS, "bytesWritten", "documentsWritten"] as const;
-type LimitedMetric = (typeof ALL_METRICS)[number];
-
-/** Whether the transaction has used `share` of any of Convex's limits on `metrics` (a budgeted loop stops there). */
-export async function budgetSpent(
-  ctx: { meta: { getTransactionMetrics(): Promise<Record<LimitedMetric, { used: number }>> } },
-  share: number,
-  metrics: readonly LimitedMetric[] = ALL_METRICS,
-): Promise<boolean> {
-  const m = await ctx.meta.getTransactionMetrics();
-  return metrics.some((k) => m[k].used >= CONVEX_LIMITS[k] * share);
-}
-

@@ -10,6 +10,7 @@ import type { Doc } from "../_generated/dataModel";
 import type { V1Answer } from "../lib/validators";
 import { initialState, rankingScore, replay, type AttemptState, type ParticipationFacts } from "../events/decider";
 import type { RecordedEvent } from "../events/store";
+import { factsOfState, type AttemptFacts } from "../lib/v1Entry";
 
 /** The last event a row reflects. */
 export type StreamHead = { version: number; hash: string };
@@ -68,6 +69,11 @@ export function stateFromRows(
       .map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect })),
     legacySourceIndexes: row.legacySourceIndexes ?? [],
   };
+}
+
+/** Participation facts of a V2 row and its answers (bookkeeping fields dropped): the state the rows describe, as the views read it. */
+export function factsOfRow(row: Doc<"examParticipations">, answers: readonly Doc<"examAnswers">[] = []): AttemptFacts {
+  return factsOfState(stateFromRows(row, answers))!;
 }
 
 /** The fields of a stored participation row that {@link attemptRows} produces. */

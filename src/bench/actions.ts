@@ -6,8 +6,8 @@
  */
 import type { Id } from "../../convex/_generated/dataModel";
 import type { AttemptCommand } from "../../convex/events/decider";
-import { executeCommand } from "../../convex/model/attempts";
-import { syncExamDefinition } from "../../convex/model/examDefinitions";
+import { executeCommand } from "../../convex/attempts/writePath";
+import { syncExamDefinition } from "../../convex/copies/examDefinitions";
 import { createEmbeddedConvex, measureRun, type BenchRow, type BenchSection, type EmbeddedConvex } from "../runtime/embedded";
 
 const QUESTIONS = 20;

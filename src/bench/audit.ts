@@ -13,10 +13,10 @@ import { internal } from "../../convex/_generated/api";
 import { getParticipationHistory, getParticipationStateAt, verifyAuditChain } from "../../convex/audit";
 import type { ExamEvent } from "../../convex/events/catalog";
 import { appendToStream, readStream } from "../../convex/events/store";
-import { executeCommand } from "../../convex/model/attempts";
-import { syncExamDefinition } from "../../convex/model/examDefinitions";
+import { executeCommand } from "../../convex/attempts/writePath";
+import { syncExamDefinition } from "../../convex/copies/examDefinitions";
 import { projectStream } from "../../convex/projections/attempt";
-import { loadStoredAttempt, writeAttemptRows } from "../../convex/projections/store";
+import { loadStoredAttempt, writeAttemptRows } from "../../convex/projections/tables";
 import { createEmbeddedConvex, measureCall, measureRun, type BenchRow, type BenchSection, type CallCost } from "../runtime/embedded";
 
 const LENGTHS = [10, 1_000];

@@ -8,7 +8,7 @@
 import type { Id } from "../../convex/_generated/dataModel";
 import * as examAdmin from "../../convex/examAdmin";
 import * as exams from "../../convex/exams";
-import { COPY_BATCH } from "../../convex/model/examCopies";
+import { COPY_BATCH } from "../../convex/copies/examCopies";
 import { EXAM_COPY_REPAIR_INTERVAL_MINUTES } from "../../convex/lib/limits";
 import { createEmbeddedConvex, measureCall, type BenchRow, type BenchSection, type CallCost } from "../runtime/embedded";
 

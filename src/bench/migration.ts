@@ -11,7 +11,7 @@
  */
 import { internal } from "../../convex/_generated/api.js";
 import type { Doc, TableNames } from "../../convex/_generated/dataModel.js";
-import { runMigrationBatch } from "../../convex/model/migrationRun.js";
+import { runMigrationBatch } from "../../convex/migration/batch.js";
 import { rebuildProjections } from "../../convex/projections/rebuild.js";
 import { GUIDE_DATASET, generateV1Dataset, insertDataset, type DatasetExam, type V1Dataset } from "../dataset/generate.js";
 import { createEmbeddedConvex, measureCall, measureRun, type BenchSection, type EmbeddedConvex } from "../runtime/embedded.js";

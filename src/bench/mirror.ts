@@ -20,9 +20,9 @@ import * as e from "../../convex/exams";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { COUNTER_SHARDS } from "../../convex/lib/limits";
-import { markLegacyBackfilled, syncExamDefinition } from "../../convex/model/examDefinitions";
-import { MIRROR_RUN_DELAY_MS } from "../../convex/projections/legacyMirror";
-import { counterShard } from "../../convex/projections/store";
+import { markLegacyBackfilled, syncExamDefinition } from "../../convex/copies/examDefinitions";
+import { MIRROR_RUN_DELAY_MS } from "../../convex/projections/mirrorJob";
+import { counterShard } from "../../convex/projections/counters";
 import { createEmbeddedConvex, type BenchRow, type BenchSection, type EmbeddedConvex } from "../runtime/embedded";
 import { recordCall } from "./recording";
 

@@ -18,8 +18,8 @@
 import { convexToJson, getConvexSize, jsonToConvex, type Value } from "convex/values";
 import * as e from "../../convex/exams";
 import type { Id } from "../../convex/_generated/dataModel";
-import { importLegacyEntries } from "../../convex/model/attempts";
-import { markLegacyBackfilled, syncExamDefinition } from "../../convex/model/examDefinitions";
+import { importLegacyEntries } from "../../convex/attempts/writePath";
+import { markLegacyBackfilled, syncExamDefinition } from "../../convex/copies/examDefinitions";
 import { generateV1Dataset, GUIDE_DATASET, insertDataset } from "../dataset/generate";
 import { createEmbeddedConvex, measureCall, type BenchRow, type BenchSection, type EmbeddedConvex } from "../runtime/embedded";
 

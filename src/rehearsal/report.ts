@@ -11,7 +11,7 @@
  */
 import { CONVEX_LIMITS } from "../../convex/lib/limits.js";
 import { LIMITED_METRICS, limitShare, maxCost, type TransactionCost } from "./metrics.js";
-import { BATCH_BUDGET_SHARE } from "../../convex/model/migration.js";
+import { BATCH_BUDGET_SHARE } from "../../convex/lib/budget.js";
 import { PHASES, type ExamOptions, type ExamOutcome, type Finding, type PhaseName, type StatusCounts } from "./types.js";
 import type { DirtyRecord } from "../dataset/generate.js";
 

@@ -15,7 +15,7 @@ import type { TestConvex } from "convex-test";
 import type { TableNames } from "../../convex/_generated/dataModel.js";
 import schema from "../../convex/schema.js";
 import { eventHash, type HashedEventContent } from "../../convex/events/hash.js";
-import { counterShard, countsOfAttempt } from "../../convex/projections/store.js";
+import { counterShard, countsOfAttempt } from "../../convex/projections/counters.js";
 import { FIRST_TABLE_NUMBER, realId, type ExportSpec } from "./write.js";
 
 type Doc = Record<string, unknown> & { _id: string; _creationTime: number };

@@ -23,7 +23,7 @@ import { eventHash, type HashedEventContent } from "../../convex/events/hash.js"
 import type { DatasetIds } from "../dataset/generate.js";
 import { IdTranslator } from "../rehearsal/ids.js";
 import { COUNTER_SHARDS } from "../../convex/lib/limits.js";
-import { addCounts, counterShard, countsOfAttempt, NO_COUNTS, sameCounts, type Counts } from "../../convex/projections/store.js";
+import { addCounts, counterShard, countsOfAttempt, NO_COUNTS, sameCounts, type Counts } from "../../convex/projections/counters.js";
 import { V2_TABLES, type ProductionState, type RawDoc } from "./load.js";
 
 /** The part of production's V2 state that belongs to one exam (plus the deployment-wide settings and passes). */

@@ -9,7 +9,7 @@
 import { vi } from "vitest";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
-import { executeCommand } from "../../convex/model/attempts";
+import { executeCommand } from "../../convex/attempts/writePath";
 import type { Issue } from "../../convex/lib/issues";
 import type { SeededExam, TestConvex } from "./convex";
 

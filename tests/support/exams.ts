@@ -9,7 +9,8 @@
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { errorCode } from "../../convex/lib/errors";
-import { entryOfFacts, factsOfRow, firstEntries } from "../../convex/model/examViews";
+import { entryOfFacts, firstEntries } from "../../convex/lib/v1Entry";
+import { factsOfRow } from "../../convex/projections/attempt";
 import type { V1Participant } from "../../convex/lib/validators";
 import type { TestConvex } from "./convex";
 

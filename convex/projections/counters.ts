@@ -1,46 +1,21 @@
 /**
- * Reads and writes an attempt's V2 rows. The inline projector, rebuild and
- * cleanup all write through {@link writeAttemptRows}, so rows, participation ids
- * and participant counters stay consistent whoever writes.
+ * An exam's participant counters: 64 shards (a student's action writes one, chosen by their id's hash),
+ * and the summary the exam list reads, folded from them by the mirror job. Every writer of rows keeps
+ * them exact (writeAttemptRows' delta, at once or batched in PendingCounters); the rebuild resets them
+ * from the rows, and verify compares them with the rows.
+ *
+ * @example
+ * const pending = new PendingCounters();
+ * await writeAttemptRows(ctx, stream, stored, rows, pending); // many attempts...
+ * await pending.flush(ctx);                                  // one read and write per shard touched
  */
 import type { Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { COUNTER_SHARDS } from "../lib/limits";
 import schema from "../schema";
-import { canonicalJson } from "../events/hash";
 import type { StreamId } from "../events/store";
-import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
-
-/** An attempt's rows as stored now. */
-export type StoredAttempt = {
-  row: Doc<"examParticipations"> | null;
-  answers: Doc<"examAnswers">[];
-};
-
-export async function loadParticipation(
-  ctx: QueryCtx,
-  stream: StreamId,
-): Promise<Doc<"examParticipations"> | null> {
-  return ctx.db
-    .query("examParticipations")
-    .withIndex("by_exam_and_user", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
-    .unique();
-}
-
-/** A participation's answers, in V1 array order. */
-export async function loadAnswers(ctx: QueryCtx, participationId: Id<"examParticipations">): Promise<Doc<"examAnswers">[]> {
-  const docs = await ctx.db
-    .query("examAnswers")
-    .withIndex("by_participation_and_question", (q) => q.eq("participationId", participationId))
-    .collect();
-  return docs.sort((a, b) => a.position - b.position);
-}
-
-export async function loadStoredAttempt(ctx: QueryCtx, stream: StreamId): Promise<StoredAttempt> {
-  const row = await loadParticipation(ctx, stream);
-  return { row, answers: row === null ? [] : await loadAnswers(ctx, row._id) };
-}
+import type { AttemptRows } from "./attempt";
 
 /** Which counter shard a user's attempts count in. */
 export function counterShard(userId: string): number {
@@ -132,7 +107,8 @@ async function applyCounterDelta(
   else await ctx.db.patch("examCounterShards", doc._id, addCounts(doc, delta));
 }
 
-async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
+/** Applies one attempt's counter change at once (one shard read and write). */
+export async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
   if (isZero(delta)) return;
   const shard = counterShard(stream.userId);
   const doc = await ctx.db
@@ -191,64 +167,57 @@ export async function foldCounterSummary(ctx: MutationCtx, examId: Id<"exams">, 
   return setCounterSummary(ctx, examId, await sumCounterShards(ctx, examId), now);
 }
 
+/** Adds one attempt's rows to the counts per shard a walk gathers. */
+export function countRows(counts: Record<number, Counts>, shard: number, rows: AttemptRows) {
+  counts[shard] = addCounts(counts[shard] ?? NO_COUNTS, countsOfAttempt(rows.participation, rows.answers.length));
+}
 
-/**
- * Makes the stored rows equal `rows`, writing only what differs. The participation
- * keeps its `_id` (rows are patched in place); answers are matched by position.
- * Counters are bumped at once, or collected in `counters` for the caller to flush.
- */
-export async function writeAttemptRows(
-  ctx: MutationCtx,
-  stream: StreamId,
-  stored: StoredAttempt,
-  rows: AttemptRows,
-  counters?: PendingCounters,
-): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
-  const delta = addCounts(
-    countsOfAttempt(rows.participation, rows.answers.length),
-    countsOfAttempt(stored.row, stored.answers.length),
-    -1,
-  );
-  if (counters) counters.add(stream, delta);
-  else await bumpCounters(ctx, stream, delta);
+/** Sets an exam's counter shards to the counts of its rebuilt rows. */
+export async function resetCounters(ctx: MutationCtx, examId: Id<"exams">, counts: Record<number, Counts>): Promise<number> {
+  const shards = await ctx.db
+    .query("examCounterShards")
+    .withIndex("by_exam_and_shard", (q) => q.eq("examId", examId))
+    .take(COUNTER_SHARDS * 4);
   let written = 0;
-  const { row } = stored;
-  if (rows.participation === null) {
-    for (const answer of stored.answers) await ctx.db.delete("examAnswers", answer._id);
-    written += stored.answers.length;
-    if (row !== null) {
-      await ctx.db.delete("examParticipations", row._id);
-      written += 1;
-    }
-    return { participationId: null, documentsWritten: written };
-  }
-
-  let participationId: Id<"examParticipations">;
-  if (row === null) {
-    participationId = await ctx.db.insert("examParticipations", { ...stream, ...rows.participation });
+  for (let shard = 0; shard < COUNTER_SHARDS; shard++) {
+    const want = counts[shard] ?? NO_COUNTS;
+    const [have, ...extra] = shards.filter((s) => s.shard === shard);
+    for (const e of extra) await ctx.db.delete("examCounterShards", e._id);
+    written += extra.length;
+    const empty = want.participants === 0 && want.answers === 0;
+    if (have === undefined) {
+      if (empty) continue;
+      await ctx.db.insert("examCounterShards", { examId, shard, ...want });
+    } else if (empty) {
+      await ctx.db.delete("examCounterShards", have._id); // absent counts as zero
+    } else if (!sameCounts(have, want)) {
+      await ctx.db.patch("examCounterShards", have._id, want);
+    } else continue;
     written += 1;
-  } else {
-    participationId = row._id;
-    if (canonicalJson(participationRowOf(row)) !== canonicalJson(rows.participation)) {
-      await ctx.db.replace("examParticipations", row._id, { ...stream, ...rows.participation });
-      written += 1;
-    }
   }
+  const total = Object.values(counts).reduce<Counts>((sum, c) => addCounts(sum, c), NO_COUNTS);
+  if (await setCounterSummary(ctx, examId, total)) written += 1;
+  return written;
+}
 
-  const count = Math.max(stored.answers.length, rows.answers.length);
-  for (let i = 0; i < count; i++) {
-    const have = stored.answers[i];
-    const want = rows.answers[i];
-    if (want === undefined) {
-      await ctx.db.delete("examAnswers", have!._id);
-    } else if (have === undefined) {
-      await ctx.db.insert("examAnswers", { participationId, ...want });
-    } else if (have.participationId !== participationId || canonicalJson(answerRowOf(have)) !== canonicalJson(want)) {
-      await ctx.db.replace("examAnswers", have._id, { participationId, ...want });
-    } else {
+/** Where an exam's counter shards differ from the counts of its rows (verify; writes nothing). */
+export function counterMismatches(examId: Id<"exams">, counts: Record<number, Counts>, shards: readonly Doc<"examCounterShards">[]) {
+  const issues: { kind: "counter_mismatch"; examId: Id<"exams">; field: string; expected: Counts; actual: Counts; message: string }[] = [];
+  for (let shard = 0; shard < COUNTER_SHARDS; shard++) {
+    const want = counts[shard] ?? NO_COUNTS;
+    const haveDocs = shards.filter((s) => s.shard === shard);
+    const have = haveDocs.reduce<Counts>((sum, d) => addCounts(sum, d), NO_COUNTS);
+    if (haveDocs.length <= 1 && sameCounts(have, want)) {
       continue;
     }
-    written += 1;
+    issues.push({
+      kind: "counter_mismatch",
+      examId,
+      field: `shard ${shard}`,
+      expected: want,
+      actual: have,
+      message: `${examId}: counter shard ${shard} says ${JSON.stringify(have)}, the rows give ${JSON.stringify(want)}`,
+    });
   }
-  return { participationId, documentsWritten: written };
+  return issues;
 }

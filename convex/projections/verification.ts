@@ -11,10 +11,9 @@
 import type { V1Answer, V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
 import { canonicalJson } from "../events/hash";
-import type { AnswerRow, ParticipationRow } from "../projections/attempt";
+import { V1_FACT_FIELDS } from "../lib/v1Entry";
+import type { AnswerRow, ParticipationRow } from "./attempt";
 
-/** The V1 participant fields a participation row must hold as stored. */
-export const V1_FACT_FIELDS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
 
 /** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
 export function diffFields(
@@ -172,10 +171,4 @@ export function compareProjection(
   }
   issues.push(...diffAnswers(where, expected.answers, answers));
   return issues;
-}
-
-/** Count of missing answers among issues (for the summary). */
-export function missingAnswerCount(issues: readonly Issue[], entryAnswers: number): number {
-  if (issues.some((i) => i.kind === "missing_participation")) return entryAnswers;
-  return issues.filter((i) => i.kind === "missing_answer").length;
 }

@@ -15,7 +15,8 @@
  * // at.status, at.rows.participation, at.version, at.eventsApplied, at.exact
  */
 import type { ExamEvent } from "../events/catalog";
-import { replay, statusOf, type AttemptState, type AttemptStatus } from "../events/decider";
+import type { AttemptStatus } from "../lib/validators";
+import { replay, statusOf, type AttemptState } from "../events/decider";
 import type { RecordedEvent } from "../events/store";
 import { attemptRows, type AttemptRows } from "../projections/attempt";
 

@@ -1,7 +1,7 @@
 /**
  * Pure planning for the V1 → V2 migration: what production's dirty data looks
- * like (CONTRACT §1) and whether one more participant fits in the current
- * transaction's budget. Knows nothing of Convex.
+ * like (CONTRACT §1) and what importing one more participant may cost (the
+ * budget itself is lib/budget.ts). Knows nothing of Convex.
  *
  * @example
  * const findings = participantFindings(examId, exam.questionIds, entry, firstIndex, (id) => questions.get(id));
@@ -10,7 +10,8 @@
 import { getConvexSize, type Value } from "convex/values";
 import type { V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
-import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "../lib/limits";
+import { CONVEX_LIMITS } from "../lib/limits";
+import type { Usage } from "../lib/budget";
 import { pointsOf } from "../events/decider";
 
 /** A question as the checks need it; null when the question no longer exists. */
@@ -133,49 +134,6 @@ export function examFindings(
   return findings;
 }
 
-/** The per-transaction metrics a batch budgets against. */
-export type Usage = {
-  bytesRead: number;
-  bytesWritten: number;
-  documentsRead: number;
-  documentsWritten: number;
-  databaseQueries: number;
-};
-
-export const NO_USAGE: Usage = { bytesRead: 0, bytesWritten: 0, documentsRead: 0, documentsWritten: 0, databaseQueries: 0 };
-
-/**
- * What a batch may use: BATCH_LIMIT_SHARE of each Convex limit, less a margin
- * for the estimates' error, so that every transaction stays within half.
- */
-export const BATCH_BUDGET_SHARE = BATCH_LIMIT_SHARE * 0.9;
-
-export function budget(share = BATCH_BUDGET_SHARE): Usage {
-  return {
-    bytesRead: CONVEX_LIMITS.bytesRead * share,
-    bytesWritten: CONVEX_LIMITS.bytesWritten * share,
-    documentsRead: CONVEX_LIMITS.documentsRead * share,
-    documentsWritten: CONVEX_LIMITS.documentsWritten * share,
-    databaseQueries: CONVEX_LIMITS.databaseQueries * share,
-  };
-}
-
-export function addUsage(a: Usage, b: Usage): Usage {
-  return {
-    bytesRead: a.bytesRead + b.bytesRead,
-    bytesWritten: a.bytesWritten + b.bytesWritten,
-    documentsRead: a.documentsRead + b.documentsRead,
-    documentsWritten: a.documentsWritten + b.documentsWritten,
-    databaseQueries: a.databaseQueries + b.databaseQueries,
-  };
-}
-
-/** True when `used + more` stays within `limit` on every metric. */
-export function fitsBudget(used: Usage, more: Usage, limit: Usage = budget()): boolean {
-  const total = addUsage(used, more);
-  return (Object.keys(limit) as (keyof Usage)[]).every((k) => total[k] <= limit[k]);
-}
-
 /** Fixed cost of one attempt's import besides its answers: event, participation, counter shard, lookups. */
 const ATTEMPT_OVERHEAD = { documents: 6, bytes: 4096, queries: 10 };
 
@@ -208,6 +166,3 @@ export function definitionSyncEstimate(questionCount: number): Usage {
     databaseQueries: questionCount + 4,
   };
 }
-
-/** Room to read one more document of up to Convex's maximum size. */
-export const ONE_DOCUMENT_READ: Usage = { ...NO_USAGE, bytesRead: CONVEX_LIMITS.documentBytes, documentsRead: 1, databaseQueries: 1 };

@@ -1,6 +1,6 @@
 /**
  * The one mechanism that keeps what the backend derives from `exams` current:
- * a `ctx.db` wrapper (lib/functions.ts builds every mutation with it). A write
+ * a `ctx.db` wrapper (copies/functions.ts builds every mutation with it). A write
  * to `exams` rewrites the exam's definition in the same transaction; every
  * exam and question write is recorded in `examChanges` (who, when, the fields
  * before and after). A patch of `participants` alone (the legacy mirror,

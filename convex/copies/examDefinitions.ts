@@ -5,7 +5,7 @@
  * question ids, timing and pauses allowed, plus the legacy* flags.
  *
  * Who keeps it current: every mutation of this codebase is built with
- * lib/functions.ts, whose `ctx.db` ({@link withExamCopies}) rewrites the
+ * copies/functions.ts, whose `ctx.db` ({@link withExamCopies}) rewrites the
  * definition in the same transaction as any write to `exams` (a write of
  * `participants` alone is not an edit and costs nothing) and records every
  * exam and question change in `examChanges`. Edits made around it (the

@@ -18,28 +18,25 @@ import schema from "../schema";
 import { vIssue, type Issue } from "../lib/issues";
 import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
-import { PendingCounters, loadAnswers } from "../projections/store";
+import { loadAnswers } from "../projections/tables";
+import { PendingCounters } from "../projections/counters";
 import { answerRowOf } from "../projections/attempt";
-import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "./attempts";
+import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
-import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/legacyMirror";
-import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "./examDefinitions";
+import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
+import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "../copies/examDefinitions";
+import { NO_USAGE, ONE_DOCUMENT_READ, addUsage, fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
-  NO_USAGE,
-  ONE_DOCUMENT_READ,
-  addUsage,
   answeredQuestionIds,
   approximateBytes,
   attemptCostEstimate,
   definitionSyncEstimate,
   examFindings,
   entryIndexesByUser,
-  fitsBudget,
   participantFindings,
-  type Usage,
-} from "./migration";
-import { compareV1Entry } from "./verification";
-import { drainExamMirror } from "../projections/legacyMirror";
+} from "./plan";
+import { compareV1Entry } from "../projections/verification";
+import { drainExamMirror } from "../projections/mirrorJob";
 
 const progressFields = schema.tables.migrationProgress.validator.fields;
 export const vPass = progressFields.pass;
@@ -54,17 +51,16 @@ export type BatchOptions = {
   /** Only this exam, from `fromIndex` (default 0), leaving the pass's cursor alone. */
   examId?: Id<"exams">;
   fromIndex?: number;
+  /** Fault injection, passed only by tests (tests/support/migration.ts); the Convex functions never pass it. */
+  faults?: MigrationFaults;
 };
 
-/**
- * Test-only fault injection: called before each V1 entry is imported. A throw
- * aborts the batch's transaction (nothing it wrote is kept). Never set in production.
- */
-export const migrationTestHooks: {
+export type MigrationFaults = {
+  /** Called before each V1 entry is imported: a throw aborts the batch's transaction (nothing it wrote is kept). */
   beforeEntry?: (examId: Id<"exams">, sourceIndex: number) => void;
   /** Called inside the import of one entry, before anything is written: a ConvexError here quarantines the entry. */
   importEntry?: (examId: Id<"exams">, sourceIndex: number) => void;
-} = {};
+};
 
 /** Findings listed in one result at most (all are counted). */
 export const MAX_LISTED_FINDINGS = 200;
@@ -98,15 +94,9 @@ export const vBatchReport = v.object({
 });
 export type BatchReport = Infer<typeof vBatchReport>;
 
+/** What the call has used, with the writes a dry run would have made. */
 async function usedSoFar(ctx: QueryCtx, pending: Usage): Promise<Usage> {
-  const m = await ctx.meta.getTransactionMetrics();
-  return addUsage(pending, {
-    bytesRead: m.bytesRead.used,
-    bytesWritten: m.bytesWritten.used,
-    documentsRead: m.documentsRead.used,
-    documentsWritten: m.documentsWritten.used,
-    databaseQueries: m.databaseQueries.used,
-  });
+  return addUsage(pending, await transactionUsage(ctx));
 }
 
 export async function loadProgress(ctx: QueryCtx, pass: Pass): Promise<Progress | null> {
@@ -310,7 +300,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     // A roll-forward may replay the stream and rewrite the attempt once more.
     const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
     if (!(await fits(batch, more))) return false;
-    migrationTestHooks.beforeEntry?.(examId, at.nextIndex);
+    options.faults?.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
     const firstIndex = byUser.get(participant.userId)![0]!;
     note(
@@ -318,7 +308,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
       participantFindings(examId, examQuestions, participant, at.nextIndex, firstIndex, (id) => batch.questions.get(id) ?? null),
     );
     try {
-      migrationTestHooks.importEntry?.(examId, at.nextIndex);
+      options.faults?.importEntry?.(examId, at.nextIndex);
       await importEntry(batch, examId, participant, at.nextIndex, firstIndex === at.nextIndex);
     } catch (e) {
       // A rejected command writes nothing (events are validated before the append): keep the entry aside and go on.
@@ -334,7 +324,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   if (at.step === "import") Object.assign(at, { step: "verify", nextIndex: 0, issues: 0 });
   // The array must hold every live event before it is compared with the rows (and cleared): drain the mirror first.
   if (at.nextIndex === 0 && !options.dryRun) {
-    const drained = await drainExamMirror(ctx, examId);
+    const drained = await drainExamMirror(ctx, examId, await getExamDefinition(ctx, examId)); // markLegacyBackfilled may have changed it
     if (!drained.isDone) return false;
     if (drained.examWritten) return processExam(batch, (await ctx.db.get("exams", examId))!, at, false);
   }

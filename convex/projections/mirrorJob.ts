@@ -27,11 +27,11 @@
  * The array is "current" (V1 may serve an exam from it alone) only while the
  * mirror is on, never failed, the array not cleared, the global switch on and
  * the watermark at or past the exam's latest event; otherwise the V1 functions
- * serve the exam from the V2 rows (model/examSources.ts).
+ * serve the exam from the V2 rows (reads/examSources.ts).
  *
  * @example
- * await afterLiveWrite(ctx, examId);                       // in the student's transaction: schedules a run (or mirrors, in sync mode)
- * const run = await runMirror(ctx, examId, { upTo: Date.now() - MIRROR_SETTLE_MS });
+ * await afterLiveWrite(ctx, examId, definition);           // in the student's transaction: schedules a run (or mirrors, in sync mode)
+ * const run = await runMirror(ctx, examId, definition, { upTo: Date.now() - MIRROR_SETTLE_MS });
  * const lag = await mirrorLag(ctx, examId);               // { current, events, oldestAt, ... }
  */
 import { getDocumentSize, v, type Infer, type Value } from "convex/values";
@@ -40,13 +40,16 @@ import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
-import { CONVEX_LIMITS, READ_METRICS, budgetSpent } from "../lib/limits";
+import { CONVEX_LIMITS } from "../lib/limits";
+import { LOOP_SHARES, READ_METRICS, budgetSpent } from "../lib/budget";
 import { canonicalJson } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
-import { getExamDefinition, type ExamDefinition } from "../model/examDefinitions";
-import { entryOfFacts } from "../model/examViews";
-import { foldCounterSummary } from "./store";
+import { entryOfFacts, factsOfState } from "../lib/v1Entry";
+import { foldCounterSummary } from "./counters";
+
+/** The exam's definition copy (copies/examDefinitions.ts): its mirror switches and failure. The callers read it and pass it in. */
+type ExamDefinition = Doc<"examDefinitions">;
 
 /** Room left under Convex's 1 MiB document limit for our size estimate's error. */
 export const MIRROR_SIZE_MARGIN_BYTES = 32 * 1024;
@@ -57,11 +60,8 @@ export const MIRROR_SETTLE_MS = 5_000;
 /** Each action schedules its run this far ahead: past the settle time of its own events (whose times come a moment after the action's start). */
 export const MIRROR_RUN_DELAY_MS = MIRROR_SETTLE_MS + 1_000;
 
-/**
- * A run stops taking events once any of its reads passes this share of a Convex limit, leaving room
- * for the exam document (read and written, up to 1 MiB each) within half of every limit.
- */
-const RUN_READ_SHARE = 0.3;
+/** A run stops taking attempts once any of its reads passes this share of a Convex limit (events: half of it). */
+const RUN_READ_SHARE = LOOP_SHARES.mirrorRunReads;
 
 /** Test-only: fault injection and smaller runs. Never set in production. */
 export const mirrorTestHooks: {
@@ -217,11 +217,12 @@ function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise
  * current state, the exam document rewritten once if anything changed, the watermark moved; the
  * counters folded (here for a drain or the synchronous mode, by the fold job it schedules otherwise).
  * Writes nothing when there is nothing past the watermark. `schedule` (default true): a run that
- * reached its budget schedules the rest.
+ * reached its budget schedules the rest. `definition`: the exam's, as the caller read it in this transaction.
  */
 export async function runMirror(
   ctx: MutationCtx,
   examId: Id<"exams">,
+  definition: ExamDefinition | null,
   o: { upTo: number; now?: number; schedule?: boolean },
 ): Promise<MirrorRunResult> {
   const now = o.now ?? Date.now();
@@ -238,7 +239,7 @@ export async function runMirror(
     mirroredThrough: null,
     isDone: true,
   };
-  const out = await mirrorEvents(ctx, examId, o, now, result);
+  const out = await mirrorEvents(ctx, examId, definition, o, now, result);
   // The counts of the events this run passed (and of any since) reach the summary right after it; with the
   // mirror off (nothing passed, nothing read) every run hands the counts on.
   if (scheduled && (out.eventsRead > 0 || out.outcome !== "mirrored")) {
@@ -250,11 +251,11 @@ export async function runMirror(
 async function mirrorEvents(
   ctx: MutationCtx,
   examId: Id<"exams">,
+  definition: ExamDefinition | null,
   o: { upTo: number; schedule?: boolean },
   now: number,
   result: MirrorRunResult,
 ): Promise<MirrorRunResult> {
-  const definition = await getExamDefinition(ctx, examId);
   if (definition === null) return { ...result, outcome: "off" }; // no event was ever appended through the exam API
   if (definition.legacyCleared) return { ...result, outcome: "cleared" };
   if (definition.legacyMirrorFailure !== undefined) return { ...result, outcome: "failed" };
@@ -358,13 +359,14 @@ async function entryAt(ctx: QueryCtx, stream: StreamId, toVersion: number): Prom
   } catch {
     return null; // rebuild/verify report unreadable streams; the array keeps what it had
   }
-  return attempt.participation === null ? null : entryOfFacts(stream.userId, { ...attempt.participation, answers: attempt.answers });
+  const facts = factsOfState(attempt);
+  return facts === null ? null : entryOfFacts(stream.userId, facts);
 }
 
 /** The scheduled run: folds what has settled. */
-export async function runSettledMirror(ctx: MutationCtx, examId: Id<"exams">): Promise<MirrorRunResult> {
+export async function runSettledMirror(ctx: MutationCtx, examId: Id<"exams">, definition: ExamDefinition | null): Promise<MirrorRunResult> {
   const now = Date.now();
-  return runMirror(ctx, examId, { upTo: now - MIRROR_SETTLE_MS, now });
+  return runMirror(ctx, examId, definition, { upTo: now - MIRROR_SETTLE_MS, now });
 }
 
 /**
@@ -372,8 +374,8 @@ export async function runSettledMirror(ctx: MutationCtx, examId: Id<"exams">): P
  * operator's drain): true when the array is current (or the mirror is off for the exam), false when
  * the budget ran out first (call again).
  */
-export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">): Promise<MirrorRunResult> {
-  return runMirror(ctx, examId, { upTo: Infinity, schedule: false });
+export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">, definition: ExamDefinition | null): Promise<MirrorRunResult> {
+  return runMirror(ctx, examId, definition, { upTo: Infinity, schedule: false });
 }
 
 /** Whether the exam mirrors inside each student's own transaction (per exam, or the global setting). */
@@ -386,11 +388,11 @@ async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition | 
  * (default): schedules the exam's job, which writes nothing another student's action writes.
  * Synchronous: the run happens here, reading and rewriting the exam document and reading the
  * exam's latest events and counter shards, as V1 did; every student of the exam then contends.
+ * `definition`: as the write path read it (the exam API has set it up; a direct import may not have: null).
  */
-export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">): Promise<void> {
-  const definition = await getExamDefinition(ctx, examId); // the exam API has set it up; a direct import may not have
+export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, definition: ExamDefinition | null): Promise<void> {
   if (await mirrorsSynchronously(ctx, definition)) {
-    await runMirror(ctx, examId, { upTo: Infinity });
+    await runMirror(ctx, examId, definition, { upTo: Infinity });
     return;
   }
   // Even with the mirror off the job runs: it folds the counter shards into the exam's summary.
@@ -434,8 +436,11 @@ export async function streamHasUnmirroredEvents(
  * has not reached their latest events (the mirror is on for the exam and their stream's head is a live
  * event past the watermark). Such entries are pending, not issues.
  */
-export async function unmirroredCheck(ctx: QueryCtx, examId: Id<"exams">): Promise<(userId: Id<"users">) => Promise<boolean>> {
-  const definition = await getExamDefinition(ctx, examId);
+export async function unmirroredCheck(
+  ctx: QueryCtx,
+  examId: Id<"exams">,
+  definition: ExamDefinition | null,
+): Promise<(userId: Id<"users">) => Promise<boolean>> {
   if (definition === null || !mirrorEnabledFor(definition)) return async () => false;
   const mirroredThrough = (await loadMirrorState(ctx, examId))?.mirroredThrough ?? null;
   return (userId) => streamHasUnmirroredEvents(ctx, { examId, userId }, mirroredThrough);

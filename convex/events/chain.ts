@@ -13,8 +13,8 @@
  *   open = checked.open;
  * }
  */
-import { parseStoredEvent } from "../events/catalog";
-import { eventHash, type HashedEventContent } from "../events/hash";
+import { parseStoredEvent } from "./catalog";
+import { eventHash, type HashedEventContent } from "./hash";
 import type { Issue, IssueKind } from "../lib/issues";
 
 /** A stored event as the check needs it: its hashed content, its stored hash and its id. */

@@ -2,9 +2,12 @@
  * The one write path: every student action, from the V1 or the V2 API, and
  * every legacy import, is a command decided against the attempt's state,
  * appended to its stream, and projected into the V2 rows in the same mutation;
- * the V1 array follows through the exam's mirror job (projections/legacyMirror.ts).
+ * the V1 array follows through the exam's mirror job (projections/mirrorJob.ts).
+ * A student's action, whole (rules, legacy import, one load, decide, append,
+ * project, mirror, the facts the view shows): {@link runStudentCommand}.
  *
  * @example
+ * const { rules, facts } = await runStudentCommand(ctx, examId, "live_v2", (_rules, at) => ({ command: { type: "StartExam", data: { at } } }));
  * await executeCommand(ctx, {
  *   stream: { examId, userId },
  *   command: { type: "StartExam", data: { at: Date.now() } },
@@ -15,9 +18,12 @@
 import type { Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
+import { requireUser } from "../lib/auth";
+import { errorCode } from "../lib/errors";
+import { factsOfState } from "../lib/v1Entry";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import {
-  appendAtHead,
+  appendToStream,
   findByIdempotencyKey,
   readStream,
   readStreamHead,
@@ -25,8 +31,13 @@ import {
   type StreamId,
 } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
-import { loadStoredAttempt, writeAttemptRows, type PendingCounters, type StoredAttempt } from "../projections/store";
-import { afterLiveWrite } from "../projections/legacyMirror";
+import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
+import type { PendingCounters } from "../projections/counters";
+import { afterLiveWrite } from "../projections/mirrorJob";
+import { ensureExamCopies, getExamDefinition, legacyArrayImported, type ExamDefinition } from "../copies/examDefinitions";
+import { healExamFacts } from "../copies/examCopies";
+import { infoOf, loadExamDoc } from "../reads/examSources";
+import type { ExamInfo, QuestionDocs } from "../reads/examViews";
 
 export type LoadedAttempt = {
   stored: StoredAttempt;
@@ -74,6 +85,10 @@ export type CommandInput = {
    * not read again. Serializable transactions keep that read true until commit.
    */
   streamKnownEmpty?: boolean;
+  /** The exam's definition as the caller read it in this transaction (handed to the mirror); read here when absent. */
+  definition?: ExamDefinition | null;
+  /** The attempt as the caller loaded it in this transaction ({@link importLegacyAttempt}), unchanged since: not read again. */
+  loaded?: LoadedAttempt;
 };
 
 export type CommandResult = {
@@ -88,7 +103,7 @@ export type CommandResult = {
 /** Decides, appends and projects one command. Throws a domain error, writing nothing, if it is rejected. */
 export async function executeCommand(ctx: MutationCtx, input: CommandInput): Promise<CommandResult> {
   const { stream, command, idempotencyKey } = input;
-  const loaded = input.streamKnownEmpty === true ? emptyAttempt() : await loadAttempt(ctx, stream);
+  const loaded = input.streamKnownEmpty === true ? emptyAttempt() : (input.loaded ?? (await loadAttempt(ctx, stream)));
   // A legacy import key names its stream and is appended only there: an empty stream has not seen it (no lookup).
   const unseen = idempotencyKey === undefined || (loaded.head.version === 0 && isLegacyImportKeyOf(idempotencyKey, stream));
   const earlier = unseen ? null : await findByIdempotencyKey(ctx, idempotencyKey);
@@ -102,7 +117,8 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   const events = decide(command, loaded.state);
   if (events.length === 0) return unchanged({ version: loaded.head.version, events: [], duplicate: false });
   const head = loaded.head.version === 0 ? null : loaded.head;
-  const appended = await appendAtHead(ctx, stream, head, loaded.head.version, events, {
+  const appended = await appendToStream(ctx, stream, loaded.head.version, events, {
+    head,
     actor: input.actor,
     origin: input.origin,
     commandId: input.commandId ?? crypto.randomUUID(),
@@ -123,7 +139,9 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   // written into the summary by its own flush). A legacy import's or roll-forward's source IS the array entry:
   // nothing to write back.
   const fromArray = input.origin === "legacy_import" || input.origin === "legacy_rollforward";
-  if (!fromArray || input.counters === undefined) await afterLiveWrite(ctx, stream.examId);
+  if (!fromArray || input.counters === undefined) {
+    await afterLiveWrite(ctx, stream.examId, input.definition !== undefined ? input.definition : await getExamDefinition(ctx, stream.examId));
+  }
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
 
@@ -134,6 +152,29 @@ export function legacyImportKey(examId: Id<"exams">, userId: Id<"users">, source
 
 function isLegacyImportKeyOf(key: string, stream: StreamId): boolean {
   return key.startsWith(legacyImportKey(stream.examId, stream.userId, 0).slice(0, -1)); // "legacy:<exam>:<user>:"
+}
+
+/**
+ * The write path's first step for a student's action: a participant who exists only in the V1 array has
+ * their entries put into the log first (same keys as the backfill). Once the exam is cleared or marked
+ * backfilled, no V1 entry can be missing from the log: neither the stream nor the exam document is read.
+ * Returns the attempt as it loaded it when nothing was imported, for the command that follows (one load).
+ */
+export async function importLegacyAttempt(
+  ctx: MutationCtx,
+  stream: StreamId,
+  definition: ExamDefinition,
+): Promise<LoadedAttempt | undefined> {
+  if (legacyArrayImported(definition)) return undefined;
+  const loaded = await loadAttempt(ctx, stream);
+  if (loaded.head.version > 0) return loaded;
+  const exam = await ctx.db.get("exams", stream.examId);
+  const entries: LegacyEntry[] = (exam?.participants ?? []).flatMap((participant, sourceIndex) =>
+    participant.userId === stream.userId ? [{ participant, sourceIndex }] : [],
+  );
+  if (entries.length === 0) return loaded;
+  await importLegacyEntries(ctx, stream, entries, undefined, { definition });
+  return undefined; // the command loads the attempt the import left
 }
 
 /** A V1 array entry and where it stands in the array. */
@@ -149,7 +190,7 @@ export async function importLegacyEntries(
   stream: StreamId,
   entries: readonly LegacyEntry[],
   actor: Actor = { kind: "system", name: "legacy import" },
-  batch: Pick<CommandInput, "counters" | "streamKnownEmpty"> = {},
+  batch: Pick<CommandInput, "counters" | "streamKnownEmpty" | "definition"> = {},
 ): Promise<{ eventsWritten: number; state: AttemptState | null }> {
   let eventsWritten = 0;
   let state: AttemptState | null = null;
@@ -166,6 +207,7 @@ export async function importLegacyEntries(
       idempotencyKey,
       counters: batch.counters,
       streamKnownEmpty,
+      definition: batch.definition,
     });
     if (!result.duplicate) eventsWritten += result.events.length;
     state = result.state;
@@ -199,4 +241,104 @@ export async function rollForwardLegacyEntry(
     counters: batch.counters,
   });
   return { eventsWritten: result.events.length, changed };
+}
+
+// ---------------------------------------------------------------- a student's action, whole
+
+/**
+ * The exam facts a command is decided with and its answer is shown from.
+ * V1 writes use the live exam document (so a V1 read and a V1 write never
+ * disagree); V2 writes use the definition copy, and before rejecting a student
+ * on a copied fact they re-read the live document, heal the copy and accept
+ * what either allows (the session the student saw, or the exam as it is now).
+ */
+export type ExamRules = {
+  /** What the returned view shows: the exam as the source read it. */
+  info: ExamInfo;
+  questionIds: Id<"questions">[];
+  /** What the decider enforces (the more lenient of copy and live after a re-check). */
+  durationMs: number;
+  maxPauses: number;
+  /** Question ids the student may have been shown: an answer to one no longer in the exam is kept, worth nothing. */
+  shownQuestionIds: Id<"questions">[];
+  formerQuestionIds: Id<"questions">[];
+  definition: ExamDefinition;
+};
+
+/** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
+async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
+  const doc = await loadExamDoc(ctx, examId);
+  await healExamFacts(ctx, examId, doc);
+  const { definition, list } = await ensureExamCopies(ctx, examId);
+  const { questionIds, durationMs, maxPauses } = doc;
+  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+}
+
+/** The exam as its copies say (created from the document when missing). */
+async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
+  const { definition, list } = await ensureExamCopies(ctx, examId);
+  const { durationMs, maxPauses } = definition;
+  const questionIds = list.questionIds;
+  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+}
+
+/** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */
+function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
+  return {
+    ...live,
+    durationMs: Math.max(copy.durationMs, live.durationMs),
+    maxPauses: Math.max(copy.maxPauses, live.maxPauses),
+    shownQuestionIds: [...new Set([...copy.shownQuestionIds, ...live.shownQuestionIds])],
+  };
+}
+
+/** Rejections a stale copy could cause: worth re-checking against the live exam. */
+const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
+
+/** A command, built from the exam's rules, with the question documents it graded with (what the results view shows). */
+type BuiltCommand = { command: AttemptCommand; questions?: QuestionDocs };
+
+/**
+ * Runs one of the caller's commands: the exam's rules (see ExamRules), the
+ * caller's legacy V1 entries imported if their stream is still empty, then the
+ * command decided at the server's time through executeCommand (load once, decide,
+ * append, project, mirror).
+ * Returns what the views need: the rules, the attempt's facts, and the questions the command was built with.
+ */
+export async function runStudentCommand(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  origin: Origin,
+  build: (rules: ExamRules, at: number) => Promise<BuiltCommand> | BuiltCommand,
+  { live }: { live: boolean } = { live: origin === "live_v1" },
+) {
+  const user = await requireUser(ctx);
+  // A V2 write reads the copy first (what the student was shown), then the live exam, which heals the copy.
+  const copy = origin === "live_v2" ? await copiedRules(ctx, examId) : null;
+  let rules = live ? await liveRules(ctx, examId) : copy!;
+  if (live && copy !== null) rules = lenientRules(copy, rules);
+  const stream = { examId, userId: user._id };
+  const loaded = await importLegacyAttempt(ctx, stream, rules.definition);
+  const at = Date.now();
+  let built: BuiltCommand | undefined;
+  const execute = async () =>
+    executeCommand(ctx, {
+      stream,
+      command: (built = await build(rules, at)).command,
+      actor: { kind: "user", userId: user._id },
+      origin,
+      definition: rules.definition,
+      loaded,
+    });
+  let result;
+  try {
+    result = await execute();
+  } catch (error) {
+    // Nothing is written before the decider rejects: re-deciding with the live facts is safe.
+    if (live || !COPY_DEPENDENT_CODES.has(errorCode(error) ?? "")) throw error;
+    rules = lenientRules(rules, await liveRules(ctx, examId));
+    result = await execute();
+  }
+  const facts = factsOfState(result.state);
+  return { user, rules, facts, at, questions: built?.questions ?? [] };
 }

@@ -11,8 +11,9 @@
  */
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
-import { vAttemptStatus, type V1Answer, type V1Participant } from "../lib/validators";
-import { elapsedMs, pointsOf, rankingScore, remainingMs, type GradingQuestion, type ParticipationFacts } from "../events/decider";
+import { vAttemptStatus, type V1Participant } from "../lib/validators";
+import { elapsedMs, pointsOf, rankingScore, remainingMs, statusOfFacts, type GradingQuestion, type ParticipationFacts } from "../events/decider";
+import { firstEntries, type AttemptFacts } from "../lib/v1Entry";
 import { domainError } from "../lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 
@@ -24,9 +25,6 @@ export type ExamInfo = {
   durationMs: number;
   maxPauses: number;
 };
-
-/** One attempt as both sources describe it: the participant's facts and graded answers (V1 array order). */
-export type AttemptFacts = ParticipationFacts & { answers: V1Answer[] };
 
 /** Caps that keep every read bounded (defined once in lib/limits.ts). */
 export const LIMITS = {
@@ -49,69 +47,6 @@ export function parseLimit(limit: number | undefined, { fallback, max }: { fallb
     throw domainError("INVALID_ARGUMENT", `limit must be a whole number from 0 (got ${limit}); above ${max} it is clamped to ${max}.`);
   }
   return Math.min(max, limit);
-}
-
-// ---------------------------------------------------------------- attempt facts
-
-/** The attempt an embedded V1 array holds for a user: the FIRST entry wins, as in the legacy code. */
-export function firstEntryOf(participants: readonly V1Participant[] | undefined, userId: Id<"users">): V1Participant | null {
-  return participants?.find((p) => p.userId === userId) ?? null;
-}
-
-/** The first entry of every user, in array order (later duplicates are ignored, as V1's `find` did). */
-export function firstEntries(participants: readonly V1Participant[] | undefined): V1Participant[] {
-  const seen = new Set<string>();
-  const out: V1Participant[] = [];
-  for (const p of participants ?? []) {
-    if (seen.has(p.userId)) continue;
-    seen.add(p.userId);
-    out.push(p);
-  }
-  return out;
-}
-
-export function factsOfEntry(entry: V1Participant): AttemptFacts {
-  const { userId: _userId, ...facts } = entry;
-  return facts;
-}
-
-/** Participation facts of a V2 row (its bookkeeping fields dropped). */
-export function factsOfRow(row: Doc<"examParticipations">, answers: readonly Doc<"examAnswers">[] = []): AttemptFacts {
-  const { score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = row;
-  return {
-    score,
-    startedAt,
-    isPaused,
-    pauseCount,
-    totalPausedMs,
-    ...(completedAt === undefined ? {} : { completedAt }),
-    ...(pausedAt === undefined ? {} : { pausedAt }),
-    answers: [...answers]
-      .sort((a, b) => a.position - b.position)
-      .map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect })),
-  };
-}
-
-/** The V1 array entry an attempt is stored as (what the V1 code would have written). */
-export function entryOfFacts(userId: Id<"users">, facts: AttemptFacts): V1Participant {
-  const { score, answers, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = facts;
-  return {
-    userId,
-    score,
-    answers,
-    startedAt,
-    ...(completedAt === undefined ? {} : { completedAt }),
-    isPaused,
-    ...(pausedAt === undefined ? {} : { pausedAt }),
-    pauseCount,
-    totalPausedMs,
-  };
-}
-
-export function statusOfFacts(facts: ParticipationFacts | null): Infer<typeof vAttemptStatus> {
-  if (facts === null) return "not_started";
-  if (facts.completedAt !== undefined) return "completed";
-  return facts.isPaused ? "paused" : "in_progress";
 }
 
 // ---------------------------------------------------------------- session

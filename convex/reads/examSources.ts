@@ -1,17 +1,17 @@
 /**
  * Where the exam API reads attempts from. The V1 functions and their V2 twins
- * share every handler and every view (model/examViews.ts); they differ only in
+ * share every handler and every view (reads/examViews.ts); they differ only in
  * the source they are given here:
  *
  * - `v1Source`, per exam, reads the exam document (always the live facts) and
  *   its embedded array (the first entry of a user wins, as in the legacy code)
- *   while that array is current (see projections/legacyMirror.ts); otherwise
+ *   while that array is current (see projections/mirrorJob.ts); otherwise
  *   the V2 tables. Its cross-exam lists (metadata, dashboard, recent) are served
  *   from the definitions and the V2 rows, reading an exam's array only where it
  *   may hold attempts missing from V2 (neither backfilled nor cleared): exam
  *   documents of ~1 MiB each would otherwise exceed the read limit.
  * - `v2Source` reads `examDefinitions` (a copy of the exam's own fields, kept
- *   current by model/examCopies.ts), for a session the exam's question sheet
+ *   current by copies/examCopies.ts), for a session the exam's question sheet
  *   (the same mechanism's copy of what a student sees of the questions), for
  *   grading and results the live `questions` documents,
  *   `examParticipations`, `examAnswers` and the sharded counters; it reads an
@@ -25,20 +25,19 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
-import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/legacyMirror";
-import { countParticipants, loadAnswers, loadParticipation } from "../projections/store";
-import { getExamDefinition, getQuestionList, getQuestionSheet, legacyArrayImported, sheetRowOf, type ExamDefinition } from "./examDefinitions";
+import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/mirrorJob";
+import { loadAnswers, loadParticipation } from "../projections/tables";
+import { countParticipants } from "../projections/counters";
+import { getExamDefinition, getQuestionList, getQuestionSheet, legacyArrayImported, sheetRowOf, type ExamDefinition } from "../copies/examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
+import { transactionUsage } from "../lib/budget";
+import { factsOfEntry, firstEntries, firstEntryOf, type AttemptFacts } from "../lib/v1Entry";
+import { factsOfRow } from "../projections/attempt";
 import {
   byExamId,
   countEntries,
-  factsOfEntry,
-  factsOfRow,
-  firstEntries,
-  firstEntryOf,
   maxScoreOf,
   sheetOfDocs,
-  type AttemptFacts,
   type ExamInfo,
   type MyAttempt,
   type QuestionContent,
@@ -215,14 +214,14 @@ const V1_LIST_RANGES_PER_UNMIGRATED_EXAM = 4;
 
 /** Refuses with LIMIT_EXCEEDED, by name, before one more not-migrated exam could take a V1 list past half a limit. */
 async function v1ListBudget(ctx: QueryCtx): Promise<void> {
-  const m = await ctx.meta.getTransactionMetrics();
-  if (m.bytesRead.used + CONVEX_LIMITS.documentBytes > HALF_TRANSACTION_LIMITS.bytesRead) {
+  const m = await transactionUsage(ctx);
+  if (m.bytesRead + CONVEX_LIMITS.documentBytes > HALF_TRANSACTION_LIMITS.bytesRead) {
     throw domainError(
       "LIMIT_EXCEEDED",
       `Reading the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.bytesRead}-byte read limit: run the migration.`,
     );
   }
-  if (m.databaseQueries.used + V1_LIST_RANGES_PER_UNMIGRATED_EXAM > HALF_TRANSACTION_LIMITS.databaseQueries) {
+  if (m.databaseQueries + V1_LIST_RANGES_PER_UNMIGRATED_EXAM > HALF_TRANSACTION_LIMITS.databaseQueries) {
     throw domainError(
       "LIMIT_EXCEEDED",
       `Checking the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.databaseQueries}-index-range limit: run the migration.`,

@@ -1,0 +1,13 @@
+/**
+ * One migration batch exactly as `migrations:migrateExamParticipants` runs it (same options, the same
+ * ctx.db that keeps exam copies current, one transaction), with faults injected: the tests of aborted
+ * batches and quarantined entries. The Convex functions take no faults.
+ */
+import { withExamCopies } from "../../convex/copies/examCopies";
+import { runMigrationBatch, type MigrationFaults } from "../../convex/migration/batch";
+import { batchOptions } from "../../convex/migrations";
+import type { TestConvex } from "./convex";
+
+export function migrateWithFaults(t: TestConvex, args: Parameters<typeof batchOptions>[0], faults: MigrationFaults) {
+  return t.run((ctx) => runMigrationBatch({ ...ctx, db: withExamCopies(ctx) }, { ...batchOptions(args), faults }));
+}
