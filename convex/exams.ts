@@ -58,10 +58,10 @@ const recentArgs = { limit: v.optional(v.number()) };
 
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts, at } = await runStudentCommand(ctx, examId, origin, (_r, at) => ({ command: { type: "StartExam", data: { at } } }));
+    const { rules, attempt, at } = await runStudentCommand(ctx, examId, origin, (_r, at) => ({ command: { type: "StartExam", data: { at } } }));
     // V2 shows what getExamSessionV2 shows: the question sheet (healed with the copies), else the live questions.
     const sheet = origin === "live_v2" ? await getQuestionSheet(ctx, examId) : null;
-    return sessionView(rules.info, sheet?.questions ?? sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), facts, at);
+    return sessionView(rules.info, sheet?.questions ?? sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), attempt, at);
   };
 }
 
@@ -70,24 +70,24 @@ function submitHandler(origin: Origin) {
     // Grading always uses the live question documents (both twins). V1 decides from the live exam; V2 from the
     // copies (kept current by every write through copies/functions.ts), and from the live exam only before it would
     // reject: a V2 student's action never reads the exam document, which holds the whole legacy array (issue 12).
-    const { user, rules, facts, questions } = await runStudentCommand(ctx, examId, origin, async (r, at) => {
+    const { user, rules, attempt, questions } = await runStudentCommand(ctx, examId, origin, async (r, at) => {
       const questions = await loadQuestions(ctx, r.questionIds);
       const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
       const data = { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses };
       return { command: { type: "SubmitAnswers", data }, questions };
     });
-    const answered = facts!.answers.map((a) => a.questionId).filter((id) => !rules.questionIds.includes(id));
+    const answered = attempt.answers.map((a) => a.questionId).filter((id) => !rules.questionIds.includes(id));
     const others = await loadQuestions(ctx, [...new Set(answered)]);
-    return resultsView(rules.info, { maxScore: maxScoreOf(questions), questions: [...questions, ...others] }, user._id, facts!);
+    return resultsView(rules.info, { maxScore: maxScoreOf(questions), questions: [...questions, ...others] }, user._id, attempt);
   };
 }
 
 function pauseHandler(origin: Origin, type: "PauseExam" | "ResumeExam") {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, facts } = await runStudentCommand(ctx, examId, origin, (r, at) => ({
+    const { rules, attempt } = await runStudentCommand(ctx, examId, origin, (r, at) => ({
       command: type === "PauseExam" ? { type, data: { at, durationMs: r.durationMs, maxPauses: r.maxPauses } } : { type, data: { at } },
     }));
-    return pauseStatusView(rules.info, facts);
+    return pauseStatusView(rules.info, attempt);
   };
 }
 
@@ -110,8 +110,8 @@ function resultsHandler(source: ExamSource) {
     if (userId !== me._id && !isAdmin) throw domainError("FORBIDDEN", "You may only see your own results.");
     const exam = await source.exam(ctx, args.examId);
     const attempt = await exam.attempt(userId, { withAnswers: true });
-    if (attempt === null) throw domainError("NOT_FOUND", "There is no attempt at this exam.");
-    if (attempt.completedAt === undefined && !isAdmin) {
+    if (attempt.participation === null) throw domainError("NOT_FOUND", "There is no attempt at this exam.");
+    if (attempt.participation.completedAt === undefined && !isAdmin) {
       throw domainError("NOT_COMPLETED", "Results are shown once you have completed the exam.");
     }
     return resultsView(exam.info, await exam.resultQuestions(attempt.answers.map((a) => a.questionId)), userId, attempt);
@@ -160,7 +160,7 @@ function dashboardHandler(source: ExamSource) {
     if (attempts.length > MAX_ATTEMPTS_PER_USER) {
       throw domainError("LIMIT_EXCEEDED", `More than ${MAX_ATTEMPTS_PER_USER} attempts (MAX_ATTEMPTS_PER_USER): the dashboard cannot be complete.`);
     }
-    return dashboardStatsView(attempts.map((a) => a.facts));
+    return dashboardStatsView(attempts.map((a) => a.participation));
   };
 }
 

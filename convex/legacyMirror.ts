@@ -22,8 +22,8 @@ import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { LOOP_SHARES, budgetSpent } from "./lib/budget";
 import { ensureExamDefinition, getExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
-import { entryOfFacts } from "./lib/v1Entry";
-import { factsOfRow } from "./projections/attempt";
+import { entryOfState } from "./lib/v1Entry";
+import { stateFromRows } from "./projections/attempt";
 import { loadAnswers } from "./projections/tables";
 import { foldCounterSummary } from "./projections/counters";
 import schema from "./schema";
@@ -305,7 +305,7 @@ export const setExamLegacyMirror = internalMutation({
       .take(CONVEX_LIMITS.arrayElements + 1);
     let participants = exam.participants ?? [];
     for (const row of rows) {
-      participants = withEntry(participants, entryOfFacts(row.userId, factsOfRow(row, await loadAnswers(ctx, row._id))));
+      participants = withEntry(participants, entryOfState(row.userId, stateFromRows(row, await loadAnswers(ctx, row._id)))!);
     }
     const problem = documentLimitProblem({ ...exam, participants });
     if (problem !== null) throw domainError("INVALID_ARGUMENT", `Cannot mirror this exam: ${problem}.`);

@@ -6,25 +6,21 @@
  * as an uninterrupted one; lag status and drain; cleanup drains first and
  * verification calls unmirrored entries pending; the exam list reads one summary.
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { api, internal } from "../convex/_generated/api";
 import * as exams from "../convex/exams";
 import { runExamMirror } from "../convex/legacyMirror";
 import type { Id } from "../convex/_generated/dataModel";
-import { MIRROR_RUN_DELAY_MS, mirrorTestHooks } from "../convex/projections/mirrorJob";
+import { MIRROR_RUN_DELAY_MS, runSettledMirror } from "../convex/projections/mirrorJob";
+import { getExamDefinition, markLegacyBackfilled } from "../convex/copies/examDefinitions";
 import { countParticipants } from "../convex/projections/counters";
-import { markLegacyBackfilled } from "../convex/copies/examDefinitions";
 import { recordCall } from "../src/bench/recording";
 import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { arrayAndTables, syncDefinitions } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 useFakeClock(T0);
-afterEach(() => {
-  mirrorTestHooks.beforeStep = undefined;
-  mirrorTestHooks.maxEventsPerRun = undefined;
-});
 
 /** An exam with `n` students (same ids in every instance built the same way), its definition synced and marked backfilled. */
 async function world(n: number, o: { sync?: boolean } = {}) {
@@ -163,17 +159,17 @@ describe("the mirror job", () => {
           const w = await world(3);
           await rounds(w);
           vi.setSystemTime(Date.now() + MIRROR_RUN_DELAY_MS);
-          mirrorTestHooks.maxEventsPerRun = perRun;
           let steps = 0;
           const aborts = new Set(abortAt);
-          mirrorTestHooks.beforeStep = () => {
+          const beforeStep = () => {
             if (aborts.has(++steps)) throw new Error(`abort at step ${steps}`);
           };
+          // A run as runExamMirror does it, with the faults injected; a throw rolls its transaction back.
+          const run = () => w.t.run(async (ctx) => runSettledMirror(ctx, w.examId, await getExamDefinition(ctx, w.examId), { maxEvents: perRun, beforeStep }));
           for (let i = 0; i < 60; i++) {
-            const r = await w.t.mutation(internal.legacyMirror.runExamMirror, { examId: w.examId }).catch(() => null);
+            const r = await run().catch(() => null);
             if (r !== null && r.eventsRead === 0) break;
           }
-          mirrorTestHooks.beforeStep = undefined;
           await runScheduled(w.t);
           expect(await examDoc(w)).toEqual(expected);
           const status = await w.t.query(internal.legacyMirror.legacyMirrorStatus, {});

@@ -4,10 +4,10 @@
  * appended to its stream, and projected into the V2 rows in the same mutation;
  * the V1 array follows through the exam's mirror job (projections/mirrorJob.ts).
  * A student's action, whole (rules, legacy import, one load, decide, append,
- * project, mirror, the facts the view shows): {@link runStudentCommand}.
+ * project, mirror, the state the view shows): {@link runStudentCommand}.
  *
  * @example
- * const { rules, facts } = await runStudentCommand(ctx, examId, "live_v2", (_rules, at) => ({ command: { type: "StartExam", data: { at } } }));
+ * const { rules, attempt } = await runStudentCommand(ctx, examId, "live_v2", (_rules, at) => ({ command: { type: "StartExam", data: { at } } }));
  * await executeCommand(ctx, {
  *   stream: { examId, userId },
  *   command: { type: "StartExam", data: { at: Date.now() } },
@@ -20,7 +20,6 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { requireUser } from "../lib/auth";
 import { errorCode } from "../lib/errors";
-import { factsOfState } from "../lib/v1Entry";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import {
   appendToStream,
@@ -303,7 +302,7 @@ type BuiltCommand = { command: AttemptCommand; questions?: QuestionDocs };
  * caller's legacy V1 entries imported if their stream is still empty, then the
  * command decided at the server's time through executeCommand (load once, decide,
  * append, project, mirror).
- * Returns what the views need: the rules, the attempt's facts, and the questions the command was built with.
+ * Returns what the views need: the rules, the attempt's state after it, and the questions the command was built with.
  */
 export async function runStudentCommand(
   ctx: MutationCtx,
@@ -339,6 +338,5 @@ export async function runStudentCommand(
     rules = lenientRules(rules, await liveRules(ctx, examId));
     result = await execute();
   }
-  const facts = factsOfState(result.state);
-  return { user, rules, facts, at, questions: built?.questions ?? [] };
+  return { user, rules, attempt: result.state, at, questions: built?.questions ?? [] };
 }

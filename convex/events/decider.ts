@@ -28,6 +28,9 @@ export type AttemptState = {
   legacySourceIndexes: number[];
 };
 
+/** An attempt as the views show it: the state without its bookkeeping (a V1 entry gives this much). */
+export type ShownAttempt = Pick<AttemptState, "participation" | "answers">;
+
 /** A question as grading needs it. */
 export type GradingQuestion = {
   questionId: Id<"questions">;

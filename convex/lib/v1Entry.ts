@@ -1,17 +1,17 @@
 /**
- * The V1 entry mappers, in one place: an attempt's facts from a V1 array entry
- * or from the decider's state, and back to the entry the V1 code would have
- * written (a V2 row's facts: factsOfRow in projections/attempt.ts).
+ * The V1 entry mappers, in one place: the decider's state of a V1 array entry,
+ * and back to the entry the V1 code would have written (the state of V2 rows:
+ * stateFromRows in projections/attempt.ts).
  * Used by the reads (V1 and V2 sources), the legacy mirror job and its repair.
  *
  * @example
- * const facts = factsOfState(replay(events));            // the decider's state → facts (null: not started)
- * const entry = entryOfFacts(userId, facts!);            // → the V1 array entry
+ * const entry = entryOfState(userId, replay(events));    // → the V1 array entry (null: not started)
  * const first = firstEntryOf(exam.participants, userId); // V1: the first entry wins
+ * const shown = stateOfEntry(first);                     // what the views show of it
  */
 import type { Id } from "../_generated/dataModel";
 import type { V1Answer, V1Participant } from "./validators";
-import type { AttemptState, ParticipationFacts } from "../events/decider";
+import type { ParticipationFacts, ShownAttempt } from "../events/decider";
 
 /** A V1 entry's participation fields (everything but userId and answers): what an attempt's facts hold. */
 export const V1_FACT_FIELDS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;
@@ -21,9 +21,6 @@ export function splitEntry(entry: V1Participant): { facts: ParticipationFacts; a
   const { userId: _userId, answers, ...facts } = entry;
   return { facts, answers };
 }
-
-/** One attempt as both sources describe it: the participant's facts and graded answers (V1 array order). */
-export type AttemptFacts = ParticipationFacts & { answers: V1Answer[] };
 
 /** The attempt an embedded V1 array holds for a user: the FIRST entry wins, as in the legacy code. */
 export function firstEntryOf(participants: readonly V1Participant[] | undefined, userId: Id<"users">): V1Participant | null {
@@ -42,19 +39,18 @@ export function firstEntries(participants: readonly V1Participant[] | undefined)
   return out;
 }
 
-export function factsOfEntry(entry: V1Participant): AttemptFacts {
-  const { userId: _userId, ...facts } = entry;
-  return facts;
+/** A V1 entry as the decider's state shows it (what the views read, from either source). */
+export function stateOfEntry(entry: V1Participant | null): ShownAttempt {
+  if (entry === null) return { participation: null, answers: [] };
+  const { facts, answers } = splitEntry(entry);
+  return { participation: facts, answers };
 }
 
-/** The facts of an attempt's state (null: not started): what the views show. */
-export function factsOfState(state: AttemptState): AttemptFacts | null {
-  return state.participation === null ? null : { ...state.participation, answers: state.answers };
-}
-
-/** The V1 array entry an attempt is stored as (what the V1 code would have written). */
-export function entryOfFacts(userId: Id<"users">, facts: AttemptFacts): V1Participant {
-  const { score, answers, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = facts;
+/** The V1 array entry an attempt is stored as (what the V1 code would have written); null before it starts. */
+export function entryOfState(userId: Id<"users">, state: ShownAttempt): V1Participant | null {
+  if (state.participation === null) return null;
+  const { score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = state.participation;
+  const answers = state.answers;
   return {
     userId,
     score,

@@ -10,7 +10,6 @@ import type { Doc } from "../_generated/dataModel";
 import type { V1Answer } from "../lib/validators";
 import { initialState, rankingScore, replay, type AttemptState, type ParticipationFacts } from "../events/decider";
 import type { RecordedEvent } from "../events/store";
-import { factsOfState, type AttemptFacts } from "../lib/v1Entry";
 
 /** The last event a row reflects. */
 export type StreamHead = { version: number; hash: string };
@@ -52,28 +51,28 @@ export function projectStream(events: readonly RecordedEvent[]): AttemptRows {
   return attemptRows(replay(events), { version: last.metadata.version, hash: last.metadata.hash });
 }
 
+/** A participation row's facts (bookkeeping fields dropped): what its attempt's state holds. */
+export function participationOf(row: Doc<"examParticipations">): ParticipationFacts {
+  const { score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = row;
+  const participation: ParticipationFacts = { score, startedAt, isPaused, pauseCount, totalPausedMs };
+  if (completedAt !== undefined) participation.completedAt = completedAt;
+  if (pausedAt !== undefined) participation.pausedAt = pausedAt;
+  return participation;
+}
+
 /** The state stored rows describe: the inverse of {@link attemptRows}. */
 export function stateFromRows(
   row: Doc<"examParticipations"> | null,
   answers: readonly Doc<"examAnswers">[],
 ): AttemptState {
   if (row === null) return initialState();
-  const { score, startedAt, completedAt, isPaused, pausedAt, pauseCount, totalPausedMs } = row;
-  const participation: ParticipationFacts = { score, startedAt, isPaused, pauseCount, totalPausedMs };
-  if (completedAt !== undefined) participation.completedAt = completedAt;
-  if (pausedAt !== undefined) participation.pausedAt = pausedAt;
   return {
-    participation,
+    participation: participationOf(row),
     answers: [...answers]
       .sort((a, b) => a.position - b.position)
       .map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect })),
     legacySourceIndexes: row.legacySourceIndexes ?? [],
   };
-}
-
-/** Participation facts of a V2 row and its answers (bookkeeping fields dropped): the state the rows describe, as the views read it. */
-export function factsOfRow(row: Doc<"examParticipations">, answers: readonly Doc<"examAnswers">[] = []): AttemptFacts {
-  return factsOfState(stateFromRows(row, answers))!;
 }
 
 /** The fields of a stored participation row that {@link attemptRows} produces. */

@@ -45,7 +45,7 @@ import { LOOP_SHARES, READ_METRICS, budgetSpent } from "../lib/budget";
 import { canonicalJson } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
-import { entryOfFacts, factsOfState } from "../lib/v1Entry";
+import { entryOfState } from "../lib/v1Entry";
 import { foldCounterSummary } from "./counters";
 
 /** The exam's definition copy (copies/examDefinitions.ts): its mirror switches and failure. The callers read it and pass it in. */
@@ -63,13 +63,13 @@ export const MIRROR_RUN_DELAY_MS = MIRROR_SETTLE_MS + 1_000;
 /** A run stops taking attempts once any of its reads passes this share of a Convex limit (events: half of it). */
 const RUN_READ_SHARE = LOOP_SHARES.mirrorRunReads;
 
-/** Test-only: fault injection and smaller runs. Never set in production. */
-export const mirrorTestHooks: {
-  /** Called at each step of a run; a throw aborts the run's transaction (nothing it wrote is kept). */
+/** What a caller may inject into one run (tests: fault injection and smaller runs; production passes none). */
+export type MirrorRunFaults = {
+  /** Called at each step of the run; a throw aborts the run's transaction (nothing it wrote is kept). */
   beforeStep?: (step: "events" | "attempt" | "exam" | "watermark", examId: Id<"exams">) => void;
-  /** Stop a run after this many events (resumed by the run it schedules). */
-  maxEventsPerRun?: number;
-} = {};
+  /** Stop the run after this many events (resumed by the run it schedules). */
+  maxEvents?: number;
+};
 
 async function setting(ctx: QueryCtx, key: "legacyMirror" | "legacyMirrorSync"): Promise<boolean | undefined> {
   const doc = await ctx.db
@@ -223,7 +223,7 @@ export async function runMirror(
   ctx: MutationCtx,
   examId: Id<"exams">,
   definition: ExamDefinition | null,
-  o: { upTo: number; now?: number; schedule?: boolean },
+  o: { upTo: number; now?: number; schedule?: boolean; faults?: MirrorRunFaults },
 ): Promise<MirrorRunResult> {
   const now = o.now ?? Date.now();
   // Scheduled: the shards (which students keep writing) are folded by a job of their own, so that this run,
@@ -252,7 +252,7 @@ async function mirrorEvents(
   ctx: MutationCtx,
   examId: Id<"exams">,
   definition: ExamDefinition | null,
-  o: { upTo: number; schedule?: boolean },
+  o: { upTo: number; schedule?: boolean; faults?: MirrorRunFaults },
   now: number,
   result: MirrorRunResult,
 ): Promise<MirrorRunResult> {
@@ -273,9 +273,9 @@ async function mirrorEvents(
   const passed: { at: number; live: boolean }[] = [];
   const attempts = new Map<Id<"users">, { firstEvent: number; toVersion: number }>();
   let isDone = true;
-  mirrorTestHooks.beforeStep?.("events", examId);
+  o.faults?.beforeStep?.("events", examId);
   for await (const event of eventsAfter(ctx, examId, after, o.upTo)) {
-    const maxEvents = mirrorTestHooks.maxEventsPerRun;
+    const maxEvents = o.faults?.maxEvents;
     if (passed.length > 0 && ((maxEvents !== undefined && passed.length >= maxEvents) || (await readBudgetSpent(ctx, RUN_READ_SHARE / 2)))) {
       isDone = false;
       break;
@@ -299,7 +299,7 @@ async function mirrorEvents(
       isDone = false;
       break;
     }
-    mirrorTestHooks.beforeStep?.("attempt", examId);
+    o.faults?.beforeStep?.("attempt", examId);
     entries.set(userId, await entryAt(ctx, { examId, userId }, toVersion));
   }
   result.eventsRead = passed.length;
@@ -313,7 +313,7 @@ async function mirrorEvents(
 
   const wanted = [...entries.values()].filter((e): e is V1Participant => e !== null);
   if (wanted.length > 0) {
-    mirrorTestHooks.beforeStep?.("exam", examId);
+    o.faults?.beforeStep?.("exam", examId);
     const exam = await ctx.db.get("exams", examId);
     if (exam !== null) {
       const before = exam.participants ?? [];
@@ -338,7 +338,7 @@ async function mirrorEvents(
       }
     }
   }
-  mirrorTestHooks.beforeStep?.("watermark", examId);
+  o.faults?.beforeStep?.("watermark", examId);
   const fields = {
     mirroredThrough,
     lastRunAt: now,
@@ -359,14 +359,18 @@ async function entryAt(ctx: QueryCtx, stream: StreamId, toVersion: number): Prom
   } catch {
     return null; // rebuild/verify report unreadable streams; the array keeps what it had
   }
-  const facts = factsOfState(attempt);
-  return facts === null ? null : entryOfFacts(stream.userId, facts);
+  return entryOfState(stream.userId, attempt);
 }
 
 /** The scheduled run: folds what has settled. */
-export async function runSettledMirror(ctx: MutationCtx, examId: Id<"exams">, definition: ExamDefinition | null): Promise<MirrorRunResult> {
+export async function runSettledMirror(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  definition: ExamDefinition | null,
+  faults?: MirrorRunFaults,
+): Promise<MirrorRunResult> {
   const now = Date.now();
-  return runMirror(ctx, examId, definition, { upTo: now - MIRROR_SETTLE_MS, now });
+  return runMirror(ctx, examId, definition, { upTo: now - MIRROR_SETTLE_MS, now, faults });
 }
 
 /**

@@ -31,8 +31,9 @@ import { countParticipants } from "../projections/counters";
 import { getExamDefinition, getQuestionList, getQuestionSheet, legacyArrayImported, sheetRowOf, type ExamDefinition } from "../copies/examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import { transactionUsage } from "../lib/budget";
-import { factsOfEntry, firstEntries, firstEntryOf, type AttemptFacts } from "../lib/v1Entry";
-import { factsOfRow } from "../projections/attempt";
+import { firstEntries, firstEntryOf, stateOfEntry } from "../lib/v1Entry";
+import { participationOf, stateFromRows } from "../projections/attempt";
+import type { ShownAttempt } from "../events/decider";
 import {
   byExamId,
   countEntries,
@@ -49,7 +50,8 @@ import {
 /** One exam as a source sees it: its fields, and ways to load its questions and one user's attempt. */
 export type ExamHandle = {
   info: ExamInfo;
-  attempt: (userId: Id<"users">, o: { withAnswers: boolean }) => Promise<AttemptFacts | null>;
+  /** The user's attempt as the decider's state shows it (participation null: not started). */
+  attempt: (userId: Id<"users">, o: { withAnswers: boolean }) => Promise<ShownAttempt>;
   /** The questions as a student sees them (session), in exam order; never correct answers. */
   questions: () => Promise<QuestionContent[]>;
   /** Points available and the live documents of the answered questions, with correct answers (results). */
@@ -129,16 +131,11 @@ async function attemptFromRows(
   withAnswers: boolean,
   imported: boolean,
   legacyDoc: () => Promise<Doc<"exams">>,
-): Promise<AttemptFacts | null> {
+): Promise<ShownAttempt> {
   const row = await loadParticipation(ctx, { examId, userId });
-  if (row !== null) return factsOfRow(row, withAnswers ? await loadAnswers(ctx, row._id) : []);
-  if (imported) return null;
-  return entryFacts((await legacyDoc()).participants, userId);
-}
-
-function entryFacts(participants: Doc<"exams">["participants"], userId: Id<"users">): AttemptFacts | null {
-  const entry = firstEntryOf(participants, userId);
-  return entry === null ? null : factsOfEntry(entry);
+  if (row !== null) return stateFromRows(row, withAnswers ? await loadAnswers(ctx, row._id) : []);
+  if (imported) return stateOfEntry(null);
+  return stateOfEntry(firstEntryOf((await legacyDoc()).participants, userId));
 }
 
 /** Top completed attempts through the index `by_exam_and_rank`, plus any tie at the cut. */
@@ -311,7 +308,7 @@ export const v2Source: ExamSource = {
   },
 
   async myAttempts(ctx, userId, limit) {
-    return (await rowsOfUser(ctx, userId, limit)).map(({ row, definition }) => ({ examId: row.examId, title: definition.title, facts: factsOfRow(row) }));
+    return (await rowsOfUser(ctx, userId, limit)).map(({ row, definition }) => ({ examId: row.examId, title: definition.title, participation: participationOf(row) }));
   },
 };
 
@@ -324,7 +321,7 @@ export const v1Source: ExamSource = {
     return {
       info: infoOf(doc),
       attempt: async (userId, { withAnswers }) => {
-        if (current) return entryFacts(doc.participants, userId);
+        if (current) return stateOfEntry(firstEntryOf(doc.participants, userId));
         return attemptFromRows(ctx, examId, userId, withAnswers, imported, async () => doc);
       },
       ...questionsOf(ctx, doc.questionIds),
@@ -357,12 +354,12 @@ export const v1Source: ExamSource = {
     for (const definition of pending) {
       const exam = await budgetedExamDoc(ctx, definition.examId);
       if (exam === null) continue;
-      const facts = (await arrayIsCurrent(ctx, definition, globallyEnabled))
-        ? entryFacts(exam.participants, userId)
+      const { participation } = (await arrayIsCurrent(ctx, definition, globallyEnabled))
+        ? stateOfEntry(firstEntryOf(exam.participants, userId))
         : await attemptFromRows(ctx, exam._id, userId, false, false, async () => exam);
-      if (facts !== null) out.push({ examId: exam._id, title: exam.title, facts });
+      if (participation !== null) out.push({ examId: exam._id, title: exam.title, participation });
     }
     const rows = await rowsOfUser(ctx, userId, limit, new Set(pending.map((d) => d.examId)));
-    return [...out, ...rows.map(({ row, definition }) => ({ examId: row.examId, title: definition.title, facts: factsOfRow(row) }))];
+    return [...out, ...rows.map(({ row, definition }) => ({ examId: row.examId, title: definition.title, participation: participationOf(row) }))];
   },
 };

@@ -2,7 +2,7 @@
  * The ONE definition of every result shape the exam API returns: return
  * validators and pure view builders shared by the V1 functions and their V2
  * twins. V1 and V2 differ only in where they load an attempt from (the exam's
- * embedded array or the V2 tables); both hand the same facts to these builders,
+ * embedded array or the V2 tables); both hand the decider's state of it to these builders,
  * which is what makes "V1 equals V2 for the same history" hold by construction.
  *
  * @example
@@ -12,8 +12,17 @@
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
 import { vAttemptStatus, type V1Participant } from "../lib/validators";
-import { elapsedMs, pointsOf, rankingScore, remainingMs, statusOfFacts, type GradingQuestion, type ParticipationFacts } from "../events/decider";
-import { firstEntries, type AttemptFacts } from "../lib/v1Entry";
+import {
+  elapsedMs,
+  pointsOf,
+  rankingScore,
+  remainingMs,
+  statusOfFacts,
+  type GradingQuestion,
+  type ParticipationFacts,
+  type ShownAttempt,
+} from "../events/decider";
+import { firstEntries } from "../lib/v1Entry";
 import { domainError } from "../lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 
@@ -121,7 +130,8 @@ function questionViews(questions: readonly QuestionContent[]) {
   return questions.map((q) => ({ questionId: q.questionId, text: q.text, options: q.options, points: pointsOf(q) }));
 }
 
-export function sessionView(exam: ExamInfo, questions: readonly QuestionContent[], attempt: ParticipationFacts | null, now: number): ExamSession {
+export function sessionView(exam: ExamInfo, questions: readonly QuestionContent[], shown: ShownAttempt, now: number): ExamSession {
+  const attempt = shown.participation;
   const status = statusOfFacts(attempt);
   const remaining = attempt === null ? exam.durationMs : remainingMs(attempt, exam.durationMs, now);
   return {
@@ -158,7 +168,8 @@ export const vPauseStatus = v.object({
 });
 export type PauseStatus = Infer<typeof vPauseStatus>;
 
-export function pauseStatusView(exam: ExamInfo, attempt: ParticipationFacts | null): PauseStatus {
+export function pauseStatusView(exam: ExamInfo, shown: ShownAttempt): PauseStatus {
+  const attempt = shown.participation;
   const pauseCount = attempt?.pauseCount ?? 0;
   return {
     status: statusOfFacts(attempt),
@@ -206,7 +217,9 @@ export function maxScoreOf(examQuestions: QuestionDocs): number {
 /** What results need of the questions: the exam's points available, and the answered questions' documents. */
 export type ResultQuestions = { maxScore: number; questions: QuestionDocs };
 
-export function resultsView(exam: ExamInfo, { maxScore, questions }: ResultQuestions, userId: Id<"users">, attempt: AttemptFacts): ParticipantResults {
+/** An attempt that has started (callers answer NOT_FOUND for one that has not). */
+export function resultsView(exam: ExamInfo, { maxScore, questions }: ResultQuestions, userId: Id<"users">, shown: ShownAttempt): ParticipantResults {
+  const attempt = shown.participation!;
   const byId = new Map(questions.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
   return {
     examId: exam.examId,
@@ -219,7 +232,7 @@ export function resultsView(exam: ExamInfo, { maxScore, questions }: ResultQuest
     ...(attempt.completedAt === undefined ? {} : { completedAt: attempt.completedAt }),
     pauseCount: attempt.pauseCount,
     totalPausedMs: attempt.totalPausedMs,
-    answers: attempt.answers.map((a) => {
+    answers: shown.answers.map((a) => {
       const q = byId.get(a.questionId);
       return q === undefined ? { ...a } : { ...a, questionText: q.text, correctAnswer: q.correctAnswer };
     }),
@@ -235,9 +248,10 @@ export type QuestionAccess = Infer<typeof vQuestionAccess>;
 export function questionAccessView(
   exam: ExamInfo,
   inExam: boolean,
-  attempt: ParticipationFacts | null,
+  shown: ShownAttempt,
   now: number,
 ): QuestionAccess {
+  const attempt = shown.participation;
   if (!inExam) return { allowed: false, reason: "not_in_exam" };
   const status = statusOfFacts(attempt);
   if (status !== "in_progress") return { allowed: false, reason: status };
@@ -316,7 +330,7 @@ export function byExamId(a: { examId: string }, b: { examId: string }): number {
 // ---------------------------------------------------------------- the caller's own attempts
 
 /** One of the caller's attempts, on any exam. */
-export type MyAttempt = { examId: Id<"exams">; title: string; facts: ParticipationFacts };
+export type MyAttempt = { examId: Id<"exams">; title: string; participation: ParticipationFacts };
 
 export const vDashboardStats = v.object({
   examsStarted: v.number(),
@@ -356,13 +370,13 @@ export function compareRecent(a: { startedAt: number; examId: string }, b: { sta
 
 export function recentExamsView(attempts: readonly MyAttempt[], limit: number): RecentExam[] {
   return attempts
-    .map(({ examId, title, facts }) => ({
+    .map(({ examId, title, participation: p }) => ({
       examId,
       title,
-      status: statusOfFacts(facts),
-      score: facts.score,
-      startedAt: facts.startedAt,
-      ...(facts.completedAt === undefined ? {} : { completedAt: facts.completedAt }),
+      status: statusOfFacts(p),
+      score: p.score,
+      startedAt: p.startedAt,
+      ...(p.completedAt === undefined ? {} : { completedAt: p.completedAt }),
     }))
     .sort(compareRecent)
     .slice(0, limit);

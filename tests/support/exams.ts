@@ -9,8 +9,8 @@
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { errorCode } from "../../convex/lib/errors";
-import { entryOfFacts, firstEntries } from "../../convex/lib/v1Entry";
-import { factsOfRow } from "../../convex/projections/attempt";
+import { entryOfState, firstEntries } from "../../convex/lib/v1Entry";
+import { stateFromRows } from "../../convex/projections/attempt";
 import type { V1Participant } from "../../convex/lib/validators";
 import type { TestConvex } from "./convex";
 
@@ -121,7 +121,7 @@ export async function arrayAndTables(
         .query("examAnswers")
         .withIndex("by_participation_and_question", (q) => q.eq("participationId", row._id))
         .collect();
-      tables[row.userId] = entryOfFacts(row.userId, factsOfRow(row, answers));
+      tables[row.userId] = entryOfState(row.userId, stateFromRows(row, answers))!;
     }
     return { array, tables };
   });
