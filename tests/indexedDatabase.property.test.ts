@@ -6,9 +6,9 @@
  * range operator, both orders, first / take / collect / paginate.
  */
 import fc from "fast-check";
-import { convexTest } from "convex-test";
+import { convexTest, documentReplyInternals } from "convex-test";
 import { defineSchema, defineTable, internalMutationGeneric, makeFunctionReference } from "convex/server";
-import { v, type Value } from "convex/values";
+import { jsonToConvex, v, type Value } from "convex/values";
 import { describe, expect, it, vi } from "vitest";
 import { IndexedDatabaseFake } from "../src/runtime/indexedDatabase";
 import { modules as projectModules } from "./support/convex";
@@ -262,5 +262,59 @@ describe("IndexedDatabaseFake", () => {
       /Incorrect field used in `withIndex`/,
     );
     /* eslint-enable @typescript-eslint/no-explicit-any */
+  });
+});
+
+/** A value's full shape, key order included: numbers as -0 / NaN / ±Infinity are told apart, bytes and bigints spelled out. */
+function shape(value: unknown): unknown {
+  if (typeof value === "number") return Object.is(value, -0) ? "-0" : Number.isFinite(value) ? value : String(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (value instanceof ArrayBuffer) return { bytes: [...new Uint8Array(value)] };
+  if (Array.isArray(value)) return value.map(shape);
+  if (typeof value === "object" && value !== null) return Object.keys(value).map((k) => [k, shape((value as Record<string, unknown>)[k])]);
+  return value;
+}
+
+/** Stored field values: every Convex type, nested, and undefined fields (a patch that removed a field leaves one). */
+const storedValue = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double(),
+    fc.constantFrom(-0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY),
+    fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    fc.string({ unit: "binary" }),
+    fc.uint8Array({ maxLength: 4 }).map((bytes) => new Uint8Array(bytes).buffer),
+    fc.array(tie("value"), { maxLength: 4 }),
+    fc.dictionary(fc.constantFrom("a", "B", "b", "z", "_x", "10", "2", "a-b"), fc.option(tie("value"), { nil: undefined }), { maxKeys: 5 }),
+  ),
+}));
+const storedDocument = fc
+  .dictionary(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9_]{0,4}$/), fc.option(storedValue.value, { nil: undefined }), { maxKeys: 6 })
+  .map((fields) => ({ ...fields, _id: "10001;items", _creationTime: 1_700_000_000_000.5 }));
+
+describe("convex-test's value replies (asyncSyscallValue)", () => {
+  it("hand a function exactly what the JSON reply decodes to, as a copy of its own, for every stored document", () => {
+    fc.assert(
+      fc.property(storedDocument, (doc) => {
+        const before = shape(doc);
+        const fromJson = jsonToConvex(JSON.parse(documentReplyInternals.toJson(doc)));
+        const value = documentReplyInternals.toValue(doc)!;
+        expect(shape(value)).toEqual(shape(fromJson));
+        // The caller owns the copy: changing it leaves the stored document as it was.
+        const scribble = (x: unknown) => {
+          if (typeof x !== "object" || x === null || x instanceof ArrayBuffer) return;
+          for (const k of Object.keys(x)) {
+            scribble((x as Record<string, unknown>)[k]);
+            (x as Record<string, unknown>)[k] = "changed";
+          }
+        };
+        scribble(value);
+        expect(shape(doc)).toEqual(before);
+      }),
+      { numRuns: 500 },
+    );
+    expect(documentReplyInternals.toValue(null)).toBeNull();
   });
 });
