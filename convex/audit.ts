@@ -24,13 +24,7 @@ import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/st
 import { loadParticipation } from "./projections/tables";
 import { examFactsOf, factsOfCopies, getExamDefinition, getQuestionList } from "./copies/examDefinitions";
 import { attemptAt, effectiveTime, occurredAt } from "./auditTrail/timeline";
-import {
-  checkChainBatch,
-  checkProjectionHead,
-  checkRowHasEvents,
-  type ChainEvent,
-  type OpenStream,
-} from "./events/chain";
+import { checkChainBatch, checkProjectionHead, checkRowHasEvents, type ChainEvent, type OpenStream } from "./events/chain";
 
 // ---------------------------------------------------------------- access
 
@@ -186,7 +180,10 @@ async function examChangesBetween(ctx: QueryCtx, examId: Id<"exams">, after: num
     .take(MAX_CHANGES_PER_PAGE + 1);
   const questionIds = [...new Set([...(list?.questionIds ?? []), ...(list?.formerQuestionIds ?? [])])];
   if (questionIds.length > MAX_QUESTIONS_IN_TRAIL) {
-    throw domainError("LIMIT_EXCEEDED", `The exam has had more than ${MAX_QUESTIONS_IN_TRAIL} questions (MAX_QUESTIONS_IN_TRAIL): one index range each would pass half of Convex's limit.`);
+    throw domainError(
+      "LIMIT_EXCEEDED",
+      `The exam has had more than ${MAX_QUESTIONS_IN_TRAIL} questions (MAX_QUESTIONS_IN_TRAIL): one index range each would pass half of Convex's limit.`,
+    );
   }
   const ofQuestions = await Promise.all(
     questionIds.map((questionId) =>
@@ -198,7 +195,10 @@ async function examChangesBetween(ctx: QueryCtx, examId: Id<"exams">, after: num
   );
   const all = [...own, ...ofQuestions.flat()].sort((a, b) => a.at - b.at || a._creationTime - b._creationTime);
   if (all.length > MAX_CHANGES_PER_PAGE) {
-    throw domainError("LIMIT_EXCEEDED", `More than ${MAX_CHANGES_PER_PAGE} exam changes in one page of the trail: ask for fewer events per page.`);
+    throw domainError(
+      "LIMIT_EXCEEDED",
+      `More than ${MAX_CHANGES_PER_PAGE} exam changes in one page of the trail: ask for fewer events per page.`,
+    );
   }
   return all.map(({ _id, _creationTime: _c, ...change }) => ({ changeId: _id, ...change }));
 }
@@ -255,9 +255,7 @@ const vStateAt = v.object({
   eventsApplied: v.number(),
   /** False when `at` falls in a V1 attempt's unrecorded past: see `legacy`. */
   exact: v.boolean(),
-  legacy: v.optional(
-    v.object({ startedAt: v.number(), knownFrom: v.number(), importedAt: v.number(), note: v.string() }),
-  ),
+  legacy: v.optional(v.object({ startedAt: v.number(), knownFrom: v.number(), importedAt: v.number(), note: v.string() })),
   redacted: v.boolean(),
   /**
    * The exam's facts in force at `at` (null if the exam did not exist then): its facts now, with every
@@ -286,7 +284,10 @@ async function examFactsAt(ctx: QueryCtx, examId: Id<"exams">, at: number): Prom
     .order("desc")
     .take(MAX_CHANGES_WALKED_BACK + 1);
   if (later.length > MAX_CHANGES_WALKED_BACK) {
-    throw domainError("LIMIT_EXCEEDED", `More than ${MAX_CHANGES_WALKED_BACK} changes of this exam since \`at\`: its facts then cannot be rebuilt.`);
+    throw domainError(
+      "LIMIT_EXCEEDED",
+      `More than ${MAX_CHANGES_WALKED_BACK} changes of this exam since \`at\`: its facts then cannot be rebuilt.`,
+    );
   }
   for (const change of later) facts = change.before === null ? null : { ...(facts ?? {}), ...(change.before as object) };
   return facts as StateAt["exam"];
@@ -300,9 +301,7 @@ export const getParticipationStateAt = query({
     const { subject, isAdmin } = await attemptSubject(ctx, userId);
     // Reads the stream only up to the first event after `at`.
     const events: RecordedEvent[] = [];
-    const docs = ctx.db
-      .query("examEvents")
-      .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", examId).eq("userId", subject));
+    const docs = ctx.db.query("examEvents").withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", examId).eq("userId", subject));
     for await (const doc of docs) {
       const event = toRecordedEvent(doc);
       events.push(event);
@@ -402,8 +401,7 @@ export const verifyAuditChain = internalQuery({
   handler: async (ctx, args) => {
     const examId = args.examId ?? null;
     const numItems = Math.max(1, Math.min(args.batchSize ?? DEFAULT_EVENTS_PER_BATCH, DEFAULT_EVENTS_PER_BATCH));
-    const state: ChainCursor =
-      args.cursor == null ? { examId, phase: "events", page: null, open: null } : parseCursor(args.cursor, examId);
+    const state: ChainCursor = args.cursor == null ? { examId, phase: "events", page: null, open: null } : parseCursor(args.cursor, examId);
     const issues: Issue[] = [];
     const summary = { phase: state.phase, eventsChecked: 0, streamsChecked: 0, rowsChecked: 0 };
     let next: ChainCursor | null;

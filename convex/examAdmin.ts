@@ -149,8 +149,14 @@ export const deleteExam = mutation({
     await requireAdmin(ctx);
     const exam = await loadExam(ctx, examId);
     const [event, row] = await Promise.all([
-      ctx.db.query("examEvents").withIndex("by_exam", (q) => q.eq("examId", examId)).first(),
-      ctx.db.query("examParticipations").withIndex("by_exam_and_user", (q) => q.eq("examId", examId)).first(),
+      ctx.db
+        .query("examEvents")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .first(),
+      ctx.db
+        .query("examParticipations")
+        .withIndex("by_exam_and_user", (q) => q.eq("examId", examId))
+        .first(),
     ]);
     if ((exam.participants?.length ?? 0) > 0 || event !== null || row !== null) {
       throw domainError("CONFLICT", "This exam has attempts (V1 or V2): it cannot be deleted.");
@@ -188,7 +194,13 @@ export const getExamForEditing = query({
       exam.questionIds.map(async (questionId) => {
         const q = await ctx.db.get("questions", questionId);
         if (q === null) return { questionId, deleted: true as const };
-        return { questionId, text: q.text, options: q.options, correctAnswer: q.correctAnswer, ...(q.points === undefined ? {} : { points: q.points }) };
+        return {
+          questionId,
+          text: q.text,
+          options: q.options,
+          correctAnswer: q.correctAnswer,
+          ...(q.points === undefined ? {} : { points: q.points }),
+        };
       }),
     );
     const { title, questionIds, durationMs, maxPauses } = exam;

@@ -58,7 +58,9 @@ const recentArgs = { limit: v.optional(v.number()) };
 
 function startExamHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId }: { examId: Id<"exams"> }) => {
-    const { rules, attempt, at } = await runStudentCommand(ctx, examId, origin, (_r, at) => ({ command: { type: "StartExam", data: { at } } }));
+    const { rules, attempt, at } = await runStudentCommand(ctx, examId, origin, (_r, at) => ({
+      command: { type: "StartExam", data: { at } },
+    }));
     // V2 shows what getExamSessionV2 shows: the question sheet (healed with the copies), else the live questions.
     const sheet = origin === "live_v2" ? await getQuestionSheet(ctx, examId) : null;
     return sessionView(rules.info, sheet?.questions ?? sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), attempt, at);
@@ -158,7 +160,10 @@ function dashboardHandler(source: ExamSource) {
     const user = await requireUser(ctx);
     const attempts = await source.myAttempts(ctx, user._id, MAX_ATTEMPTS_PER_USER + 1);
     if (attempts.length > MAX_ATTEMPTS_PER_USER) {
-      throw domainError("LIMIT_EXCEEDED", `More than ${MAX_ATTEMPTS_PER_USER} attempts (MAX_ATTEMPTS_PER_USER): the dashboard cannot be complete.`);
+      throw domainError(
+        "LIMIT_EXCEEDED",
+        `More than ${MAX_ATTEMPTS_PER_USER} attempts (MAX_ATTEMPTS_PER_USER): the dashboard cannot be complete.`,
+      );
     }
     return dashboardStatsView(attempts.map((a) => a.participation));
   };
@@ -182,7 +187,11 @@ export const resumeFromPause = mutation({ args: examArgs, returns: vPauseStatus,
 export const getExamSession = query({ args: examArgs, returns: vExamSession, handler: sessionHandler(v1Source) });
 export const getParticipantExamResults = query({ args: resultsArgs, returns: vParticipantResults, handler: resultsHandler(v1Source) });
 export const getPauseStatus = query({ args: examArgs, returns: vPauseStatus, handler: pauseStatusHandler(v1Source) });
-export const validateQuestionAccess = query({ args: questionAccessArgs, returns: vQuestionAccess, handler: questionAccessHandler(v1Source) });
+export const validateQuestionAccess = query({
+  args: questionAccessArgs,
+  returns: vQuestionAccess,
+  handler: questionAccessHandler(v1Source),
+});
 export const getExamLeaderboard = query({ args: leaderboardArgs, returns: vLeaderboard, handler: leaderboardHandler(v1Source) });
 export const getAllExamsMetadata = query({ args: {}, returns: vExamMetadataList, handler: metadataHandler(v1Source) });
 export const getMyDashboardStats = query({ args: {}, returns: vDashboardStats, handler: dashboardHandler(v1Source) });
@@ -197,7 +206,11 @@ export const resumeFromPauseV2 = mutation({ args: examArgs, returns: vPauseStatu
 export const getExamSessionV2 = query({ args: examArgs, returns: vExamSession, handler: sessionHandler(v2Source) });
 export const getParticipantExamResultsV2 = query({ args: resultsArgs, returns: vParticipantResults, handler: resultsHandler(v2Source) });
 export const getPauseStatusV2 = query({ args: examArgs, returns: vPauseStatus, handler: pauseStatusHandler(v2Source) });
-export const validateQuestionAccessV2 = query({ args: questionAccessArgs, returns: vQuestionAccess, handler: questionAccessHandler(v2Source) });
+export const validateQuestionAccessV2 = query({
+  args: questionAccessArgs,
+  returns: vQuestionAccess,
+  handler: questionAccessHandler(v2Source),
+});
 export const getExamLeaderboardV2 = query({ args: leaderboardArgs, returns: vLeaderboard, handler: leaderboardHandler(v2Source) });
 export const getAllExamsMetadataV2 = query({ args: {}, returns: vExamMetadataList, handler: metadataHandler(v2Source) });
 export const getMyDashboardStatsV2 = query({ args: {}, returns: vDashboardStats, handler: dashboardHandler(v2Source) });

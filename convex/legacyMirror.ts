@@ -206,7 +206,7 @@ export const drainLegacyMirror = internalAction({
   }),
   handler: async (ctx) => {
     const totals = { calls: 0, examsDrained: 0, liveEvents: 0, entriesWritten: 0, examDocumentWrites: 0 };
-    for (let cursor: string | undefined; ; ) {
+    for (let cursor: string | undefined; ;) {
       const page: Infer<typeof vDrainPage> = await ctx.runMutation(internal.legacyMirror.drainLegacyMirrorPage, { cursor });
       totals.calls += 1;
       totals.examsDrained += page.examsDrained;
@@ -218,7 +218,7 @@ export const drainLegacyMirror = internalAction({
     }
     const lagging: { examId: Id<"exams">; events: number }[] = [];
     const notMirrored: { examId: Id<"exams">; reason: string }[] = [];
-    for (let cursor: string | undefined; ; ) {
+    for (let cursor: string | undefined; ;) {
       const page: Infer<typeof vMirrorStatus> = await ctx.runQuery(internal.legacyMirror.legacyMirrorStatus, { cursor });
       for (const e of page.exams) {
         if (e.legacyCleared) notMirrored.push({ examId: e.examId, reason: "array cleared by cleanup" });
@@ -343,7 +343,8 @@ export const syncExamDefinitions = internalMutation({
       await syncExamDefinition(ctx, exam);
       synced += 1;
       after = exam._creationTime;
-      if (synced >= max || (await pageBudgetSpent(ctx, LOOP_SHARES.syncPage))) return { synced, isDone: false, continueCursor: String(after) };
+      if (synced >= max || (await pageBudgetSpent(ctx, LOOP_SHARES.syncPage)))
+        return { synced, isDone: false, continueCursor: String(after) };
     }
   },
 });

@@ -38,7 +38,6 @@ const PARTICIPATION_PAGE = 2_000;
 /** Participations whose answers one query call counts (one index range each). */
 const ANSWER_COUNT_CHUNK = 500;
 
-
 // ---------------------------------------------------------------- status (step 2)
 
 const vInside = v.object({ examId: v.id("exams"), nextIndex: v.number() });
@@ -155,7 +154,7 @@ type PendingEntry = Infer<typeof vPendingEntry>;
 /** Every quarantined entry (the action pages through them). */
 async function allQuarantined(ctx: { runQuery: ActionCtx["runQuery"] }): Promise<QuarantinedEntry[]> {
   const out: QuarantinedEntry[] = [];
-  for (let cursor: string | null = null, done = false; !done; ) {
+  for (let cursor: string | null = null, done = false; !done;) {
     const page: Infer<typeof vQuarantinePage> = await ctx.runQuery(internal.migrations.quarantinePage, { cursor });
     out.push(...page.entries);
     cursor = page.continueCursor;
@@ -226,10 +225,7 @@ export const checkMigrationStatus = internalAction({
       inside = page.inside;
       if (page.isDone) break;
     }
-    const progress: Infer<typeof vProgressOfPasses> = await ctx.runQuery(
-      internal.migrations.progressOfPasses,
-      {},
-    );
+    const progress: Infer<typeof vProgressOfPasses> = await ctx.runQuery(internal.migrations.progressOfPasses, {});
     const quarantined = await allQuarantined(ctx);
     return {
       v1,
@@ -438,7 +434,13 @@ export const verifyExamPage = internalQuery({
       findings.push(...examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missing));
       // Entries the migration set aside: their missing participation is listed in issues, the reason here.
       for await (const q of ctx.db.query("migrationQuarantine").withIndex("by_exam_and_index", (r) => r.eq("examId", examId))) {
-        findings.push({ kind: "quarantined_participant", examId, userId: q.userId, sourceIndex: q.sourceIndex, message: `not imported: ${q.reason}` });
+        findings.push({
+          kind: "quarantined_participant",
+          examId,
+          userId: q.userId,
+          sourceIndex: q.sourceIndex,
+          message: `not imported: ${q.reason}`,
+        });
       }
     }
     const examQuestions = new Set<string>(exam.questionIds);
@@ -508,7 +510,9 @@ export const participationUsersPage = internalQuery({
     const rows: { participationId: Id<"examParticipations">; userId: Id<"users"> }[] = [];
     const range = ctx.db
       .query("examParticipations")
-      .withIndex("by_exam_and_user", (q) => (afterUserId === undefined ? q.eq("examId", examId) : q.eq("examId", examId).gt("userId", afterUserId)));
+      .withIndex("by_exam_and_user", (q) =>
+        afterUserId === undefined ? q.eq("examId", examId) : q.eq("examId", examId).gt("userId", afterUserId),
+      );
     for await (const row of range) {
       // A page ends between users, so that a user's rows are never split.
       if (rows.length >= PARTICIPATION_PAGE && row.userId !== rows[rows.length - 1]!.userId) {
@@ -574,7 +578,7 @@ export const verifyMigrationIntegrity = internalAction({
     for (const id of examIds) {
       const v1Users = new Set<string>();
       let cleared = false;
-      for (let fromIndex: number | null = 0; fromIndex !== null; ) {
+      for (let fromIndex: number | null = 0; fromIndex !== null;) {
         const page: Infer<typeof vVerifyExamPage> = await ctx.runQuery(internal.migrations.verifyExamPage, { examId: id, fromIndex });
         issues.push(...page.issues);
         pending.push(...page.pending);
@@ -592,8 +596,11 @@ export const verifyMigrationIntegrity = internalAction({
       if (cleared) clearedExams += 1;
       // Rows no V1 entry accounts for: extras (a cleared exam's V1 copy lives in the log; the mirror adds live attempts).
       const extras: { participationId: Id<"examParticipations">; userId: Id<"users"> }[] = [];
-      for (let afterUserId: Id<"users"> | undefined, done = false; !done; ) {
-        const page: Infer<typeof vParticipationUsersPage> = await ctx.runQuery(internal.migrations.participationUsersPage, { examId: id, afterUserId });
+      for (let afterUserId: Id<"users"> | undefined, done = false; !done;) {
+        const page: Infer<typeof vParticipationUsersPage> = await ctx.runQuery(internal.migrations.participationUsersPage, {
+          examId: id,
+          afterUserId,
+        });
         extras.push(...page.rows.filter((row) => !v1Users.has(row.userId)));
         afterUserId = page.afterUserId;
         done = page.isDone;

@@ -92,9 +92,7 @@ export default defineSchema({
     legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write
     legacyCleared: v.boolean(), // the V1 array was emptied by cleanup; V1 functions read V2 data
     legacyBackfilled: v.optional(v.boolean()), // every V1 entry of this exam has been imported; a first write need not read the exam document
-    legacyMirrorFailure: v.optional(
-      v.object({ userId: v.id("users"), reason: v.string(), at: v.number() }),
-    ), // set when a write could not be mirrored into the V1 array
+    legacyMirrorFailure: v.optional(v.object({ userId: v.id("users"), reason: v.string(), at: v.number() })), // set when a write could not be mirrored into the V1 array
     legacyMirrorSync: v.optional(v.boolean()), // operator setting: mirror inside each student's own transaction (zero lag, contention)
   })
     .index("by_exam", ["examId"])

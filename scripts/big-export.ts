@@ -55,7 +55,11 @@ const questions = Array.from({ length: QUESTIONS }, (_, i) => ({
 function exam(n: number) {
   const participants = Array.from({ length: PARTICIPANTS }, (_, p) => {
     const userId = users[(n * 7 + p) % USERS]!._id;
-    const answers = questions.map((q, i) => ({ questionId: q._id, selectedAnswer: "ABCD"[(n + p + i) % 4]!, isCorrect: (n + p + i) % 4 === 0 }));
+    const answers = questions.map((q, i) => ({
+      questionId: q._id,
+      selectedAnswer: "ABCD"[(n + p + i) % 4]!,
+      isCorrect: (n + p + i) % 4 === 0,
+    }));
     const startedAt = T0 + 86_400_000 + n * 60_000 + p;
     return {
       userId,
@@ -104,7 +108,9 @@ function bytes(size: number): () => Readable {
 
 const storageBytes = Math.round(storageGiB * 2 ** 30);
 const secondBytes = Math.round(secondFileGiB * 2 ** 30);
-console.log(`writing ${zip}: ${examCount} exams of ${lineBytes.toLocaleString("en-US")} bytes each (Convex size ${convexBytes.toLocaleString("en-US")}), a ${storageGiB} GiB and a ${secondFileGiB} GiB stored file`);
+console.log(
+  `writing ${zip}: ${examCount} exams of ${lineBytes.toLocaleString("en-US")} bytes each (Convex size ${convexBytes.toLocaleString("en-US")}), a ${storageGiB} GiB and a ${secondFileGiB} GiB stored file`,
+);
 const started = performance.now();
 await writeExportZip(zip, {
   tables: {
@@ -116,7 +122,13 @@ await writeExportZip(zip, {
   },
   storage: [
     { _id: realId(10010, "video"), _creationTime: T0 + 1.5, size: storageBytes, contentType: "video/mp4", content: bytes(storageBytes) },
-    { _id: realId(10010, "scans"), _creationTime: T0 + 2.5, size: secondBytes, contentType: "application/pdf", content: bytes(secondBytes) },
+    {
+      _id: realId(10010, "scans"),
+      _creationTime: T0 + 2.5,
+      size: secondBytes,
+      contentType: "application/pdf",
+      content: bytes(secondBytes),
+    },
   ],
 });
 const zipBytes = statSync(zip).size;
@@ -126,7 +138,9 @@ console.log(
 );
 try {
   if (runCheck) {
-    const check = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "../src/cli/main.ts"), "check-snapshot", zip], { stdio: "inherit" });
+    const check = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "../src/cli/main.ts"), "check-snapshot", zip], {
+      stdio: "inherit",
+    });
     process.exitCode = check.status ?? 1;
   }
 } finally {

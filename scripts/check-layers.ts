@@ -25,7 +25,8 @@ const convexDir = path.join(root, "convex");
 const LAYER_NAMES = ["lib/events", "projections", "feature", "function file"] as const;
 
 /** A module registers Convex functions when it exports a builder call (query, internalMutation, …). */
-const REGISTERS_FUNCTIONS = /export\s+const\s+\w+\s*=\s*(?:internal)?(?:query|mutation|action|Query|Mutation|Action)\s*\(|export\s+default\s+crons/;
+const REGISTERS_FUNCTIONS =
+  /export\s+const\s+\w+\s*=\s*(?:internal)?(?:query|mutation|action|Query|Mutation|Action)\s*\(|export\s+default\s+crons/;
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

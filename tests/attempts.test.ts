@@ -51,9 +51,7 @@ describe("executeCommand", () => {
   it("decides from the log when the projected row was damaged, and repairs the row", async () => {
     const { t, userId, stream } = await setup();
     const act = (type: "StartExam" | "ResumeExam", at: number) =>
-      t.run((ctx) =>
-        executeCommand(ctx, { stream, command: { type, data: { at } }, actor: { kind: "user", userId }, origin: "live_v2" }),
-      );
+      t.run((ctx) => executeCommand(ctx, { stream, command: { type, data: { at } }, actor: { kind: "user", userId }, origin: "live_v2" }));
     await act("StartExam", 1_000);
     await t.run((ctx) =>
       executeCommand(ctx, {

@@ -39,7 +39,11 @@ describe("grading never leaks through the audit trail", () => {
     await expect(ada.as.query(api.exams.getParticipantExamResultsV2, { examId })).rejects.toThrow(/completed/);
     await expect(ada.as.query(api.exams.getParticipantExamResults, { examId })).rejects.toThrow(/completed/);
     // An admin sees everything.
-    const asAdmin = await admin.as.query(api.audit.getParticipationHistory, { examId, userId: ada.userId, paginationOpts: { numItems: 10, cursor: null } });
+    const asAdmin = await admin.as.query(api.audit.getParticipationHistory, {
+      examId,
+      userId: ada.userId,
+      paginationOpts: { numItems: 10, cursor: null },
+    });
     expect(JSON.stringify(asAdmin.page)).toMatch(/isCorrect/);
     // Once the student completes, their own grading is theirs to see.
     await ada.as.mutation(api.exams.submitExamAnswersV2, { examId, answers: [{ questionId: questionIds[0]!, selectedAnswer: "a" }] });
@@ -54,7 +58,12 @@ describe("exam edits in the audit trail", () => {
     const admin = await seedUser(t, "admin", "admin");
     const ada = await seedUser(t, "ada");
     const q0 = await admin.as.mutation(api.examAdmin.createQuestion, { text: "Q0", options: ["a", "b"], correctAnswer: "a" });
-    const examId = await admin.as.mutation(api.examAdmin.createExam, { title: "Exam", questionIds: [q0], durationMs: 30 * MIN, maxPauses: 1 });
+    const examId = await admin.as.mutation(api.examAdmin.createExam, {
+      title: "Exam",
+      questionIds: [q0],
+      durationMs: 30 * MIN,
+      maxPauses: 1,
+    });
     vi.setSystemTime(T0 + MIN);
     await ada.as.mutation(api.exams.startExamV2, { examId });
     vi.setSystemTime(T0 + 2 * MIN);
@@ -70,10 +79,8 @@ describe("exam edits in the audit trail", () => {
       const events: string[] = [];
       let cursor: string | null = null;
       for (;;) {
-        const page: { page: { type: string }[]; examChanges: typeof changes; isDone: boolean; continueCursor: string } = await admin.as.query(
-          api.audit.getExamAuditTrail,
-          { examId, paginationOpts: { numItems, cursor } },
-        );
+        const page: { page: { type: string }[]; examChanges: typeof changes; isDone: boolean; continueCursor: string } =
+          await admin.as.query(api.audit.getExamAuditTrail, { examId, paginationOpts: { numItems, cursor } });
         events.push(...page.page.map((e) => e.type));
         changes.push(...page.examChanges);
         if (page.isDone) break;
@@ -97,7 +104,12 @@ describe("exam edits in the audit trail", () => {
     const ada = await seedUser(t, "ada");
     const q0 = await admin.as.mutation(api.examAdmin.createQuestion, { text: "Q0", options: ["a", "b"], correctAnswer: "a" });
     const q1 = await admin.as.mutation(api.examAdmin.createQuestion, { text: "Q1", options: ["a", "b"], correctAnswer: "a" });
-    const examId = await admin.as.mutation(api.examAdmin.createExam, { title: "Exam", questionIds: [q0], durationMs: 30 * MIN, maxPauses: 1 });
+    const examId = await admin.as.mutation(api.examAdmin.createExam, {
+      title: "Exam",
+      questionIds: [q0],
+      durationMs: 30 * MIN,
+      maxPauses: 1,
+    });
     await ada.as.mutation(api.exams.startExamV2, { examId });
     vi.setSystemTime(T0 + 10 * MIN);
     await admin.as.mutation(api.examAdmin.updateExam, { examId, durationMs: 45 * MIN, maxPauses: 2, questionIds: [q0, q1] });

@@ -19,7 +19,12 @@ async function setup() {
 }
 
 async function codeOf(promise: Promise<unknown>) {
-  return errorCode(await promise.then(() => undefined, (e: unknown) => e));
+  return errorCode(
+    await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  );
 }
 
 /** Every page of a paginated audit query, `numItems` at a time. */
@@ -184,14 +189,27 @@ describe("getParticipationStateAt", () => {
     });
     expect(await at(T0 + 10 * MINUTE)).toMatchObject({ status: "paused", version: 2 }); // the pause's own moment
     const after = await at(T0 + 20 * MINUTE);
-    expect(after).toMatchObject({ status: "in_progress", participation: { isPaused: false, pauseCount: 1, totalPausedMs: 5 * MINUTE }, version: 3 });
+    expect(after).toMatchObject({
+      status: "in_progress",
+      participation: { isPaused: false, pauseCount: 1, totalPausedMs: 5 * MINUTE },
+      version: 3,
+    });
     expect(after.participation).not.toHaveProperty("pausedAt");
     expect(after.participation).not.toHaveProperty("score"); // not completed at that time: no grading for the student
     const done = await at(T0 + 31 * MINUTE);
-    expect(done).toMatchObject({ status: "completed", participation: { completedAt: T0 + 30 * MINUTE, score: 2 }, version: 4, redacted: false });
+    expect(done).toMatchObject({
+      status: "completed",
+      participation: { completedAt: T0 + 30 * MINUTE, score: 2 },
+      version: 4,
+      redacted: false,
+    });
     expect(done.answers.map((x) => x.isCorrect)).toEqual([true, true, false]);
     // An admin sees the same attempt unredacted at any time.
-    const adminDuring = await admin.as.query(api.audit.getParticipationStateAt, { examId: exam.examId, userId: ada.userId, at: T0 + 12 * MINUTE });
+    const adminDuring = await admin.as.query(api.audit.getParticipationStateAt, {
+      examId: exam.examId,
+      userId: ada.userId,
+      at: T0 + 12 * MINUTE,
+    });
     expect(adminDuring).toMatchObject({ redacted: false, participation: { score: 0 } });
   });
 
@@ -209,7 +227,9 @@ describe("getParticipationStateAt", () => {
     };
     const importedAt = T0 + 24 * 60 * MINUTE; // the migration ran the next day
     vi.setSystemTime(importedAt);
-    await t.run((ctx) => importLegacyEntries(ctx, { examId: exam.examId, userId: ada.userId }, [{ participant: completed, sourceIndex: 0 }]));
+    await t.run((ctx) =>
+      importLegacyEntries(ctx, { examId: exam.examId, userId: ada.userId }, [{ participant: completed, sourceIndex: 0 }]),
+    );
     const at = (time: number) => ada.as.query(api.audit.getParticipationStateAt, { examId: exam.examId, at: time });
 
     expect(await at(T0 - 1)).toMatchObject({ status: "not_started", exact: true, version: 0 });
@@ -246,7 +266,11 @@ describe("getParticipationStateAt", () => {
     await attemptDriver(t, exam, ada.userId).resume(T0 + 25 * MINUTE);
     const at = (time: number) => ada.as.query(api.audit.getParticipationStateAt, { examId: exam.examId, at: time });
 
-    expect(await at(T0 + 5 * MINUTE)).toMatchObject({ status: "in_progress", exact: false, participation: { pauseCount: 0, isPaused: false } });
+    expect(await at(T0 + 5 * MINUTE)).toMatchObject({
+      status: "in_progress",
+      exact: false,
+      participation: { pauseCount: 0, isPaused: false },
+    });
     expect(await at(T0 + 15 * MINUTE)).toMatchObject({ status: "paused", exact: false, participation: { pausedAt: T0 + 10 * MINUTE } });
     expect(await at(importedAt)).toMatchObject({ status: "paused", exact: true, version: 1 });
     expect(await at(T0 + 26 * MINUTE)).toMatchObject({

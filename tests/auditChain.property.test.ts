@@ -75,40 +75,34 @@ describe("checkChainBatch", () => {
 
   it("names every single edit, removal or insertion (a removed head through the projection row)", async () => {
     await fc.assert(
-      fc.asyncProperty(
-        arbStreams,
-        arbCuts,
-        fc.nat(),
-        fc.constantFrom("edit", "remove", "insert"),
-        async (lengths, cuts, pick, tamper) => {
-          const events = await streamsOf(lengths);
-          const original = await check(events, []);
-          const target = events[pick % events.length]!;
-          const index = events.indexOf(target);
-          const tampered = [...events];
-          if (tamper === "edit") tampered[index] = { ...target, recordedAt: target.recordedAt + 1 };
-          if (tamper === "remove") tampered.splice(index, 1);
-          if (tamper === "insert") tampered.splice(index + 1, 0, { ...target, eventId: "inserted", commandId: "forged" });
-          const { issues, closed } = await check(tampered, cuts);
-          const rowIssues = original.closed.flatMap((head) => {
-            const now = closed.find((c) => c.userId === head.userId);
-            return now === undefined ? [] : checkProjectionHead(now, { version: head.version, lastEventHash: head.hash });
-          });
-          const all = [...issues, ...rowIssues];
-          const next = events[index + 1];
-          const isHead = next === undefined || next.userId !== target.userId;
-          if (tamper === "edit") expect(all).toContainEqual(expect.objectContaining({ kind: "hash_mismatch", eventId: target.eventId }));
-          if (tamper === "insert") expect(all).toContainEqual(expect.objectContaining({ eventId: "inserted" }));
-          if (tamper === "remove" && !isHead) {
-            expect(all).toContainEqual(expect.objectContaining({ kind: "missing_versions", eventId: next!.eventId }));
-          }
-          if (tamper === "remove" && isHead && target.version > 1) {
-            expect(all).toContainEqual(expect.objectContaining({ kind: "projection_head_mismatch", userId: target.userId }));
-          }
-          // (Removing a one-event stream leaves no events: the row scan reports it, not the chain.)
-          for (const issue of all) expect(issue.userId).toBe(target.userId);
-        },
-      ),
+      fc.asyncProperty(arbStreams, arbCuts, fc.nat(), fc.constantFrom("edit", "remove", "insert"), async (lengths, cuts, pick, tamper) => {
+        const events = await streamsOf(lengths);
+        const original = await check(events, []);
+        const target = events[pick % events.length]!;
+        const index = events.indexOf(target);
+        const tampered = [...events];
+        if (tamper === "edit") tampered[index] = { ...target, recordedAt: target.recordedAt + 1 };
+        if (tamper === "remove") tampered.splice(index, 1);
+        if (tamper === "insert") tampered.splice(index + 1, 0, { ...target, eventId: "inserted", commandId: "forged" });
+        const { issues, closed } = await check(tampered, cuts);
+        const rowIssues = original.closed.flatMap((head) => {
+          const now = closed.find((c) => c.userId === head.userId);
+          return now === undefined ? [] : checkProjectionHead(now, { version: head.version, lastEventHash: head.hash });
+        });
+        const all = [...issues, ...rowIssues];
+        const next = events[index + 1];
+        const isHead = next === undefined || next.userId !== target.userId;
+        if (tamper === "edit") expect(all).toContainEqual(expect.objectContaining({ kind: "hash_mismatch", eventId: target.eventId }));
+        if (tamper === "insert") expect(all).toContainEqual(expect.objectContaining({ eventId: "inserted" }));
+        if (tamper === "remove" && !isHead) {
+          expect(all).toContainEqual(expect.objectContaining({ kind: "missing_versions", eventId: next!.eventId }));
+        }
+        if (tamper === "remove" && isHead && target.version > 1) {
+          expect(all).toContainEqual(expect.objectContaining({ kind: "projection_head_mismatch", userId: target.userId }));
+        }
+        // (Removing a one-event stream leaves no events: the row scan reports it, not the chain.)
+        for (const issue of all) expect(issue.userId).toBe(target.userId);
+      }),
       { numRuns: 150 },
     );
   });

@@ -46,8 +46,12 @@ function contentOf(doc: Doc<"examEvents">) {
 }
 
 async function participationOf(t: TestConvex, examId: Id<"exams">, userId: Id<"users">) {
-  return t.run(async (ctx) =>
-    (await ctx.db.query("examParticipations").withIndex("by_exam_and_user", (q) => q.eq("examId", examId).eq("userId", userId)).unique())!,
+  return t.run(
+    async (ctx) =>
+      (await ctx.db
+        .query("examParticipations")
+        .withIndex("by_exam_and_user", (q) => q.eq("examId", examId).eq("userId", userId))
+        .unique())!,
   );
 }
 
@@ -131,7 +135,14 @@ describe("verifyAuditChain", () => {
     await t.run(async (ctx) =>
       ctx.db.insert(
         "examEvents",
-        await rehashed({ ...contentOf(head), version: 6, type: "ExamPaused", schemaVersion: 2, data: { pausedAt: T0 + 9 * MINUTE }, prevHash: head.hash }),
+        await rehashed({
+          ...contentOf(head),
+          version: 6,
+          type: "ExamPaused",
+          schemaVersion: 2,
+          data: { pausedAt: T0 + 9 * MINUTE },
+          prevHash: head.hash,
+        }),
       ),
     );
     const { issues } = await verifyWholeChain(t);

@@ -71,7 +71,10 @@ describe("old-version events", () => {
       occurredAt: T0 + 10 * MINUTE,
       origin: "live_v1",
     });
-    const trail = await admin.as.query(api.audit.getExamAuditTrail, { examId: exam.examId, paginationOpts: { numItems: 10, cursor: null } });
+    const trail = await admin.as.query(api.audit.getExamAuditTrail, {
+      examId: exam.examId,
+      paginationOpts: { numItems: 10, cursor: null },
+    });
     expect(trail.page[3]!.data).toEqual({ pausedAt: T0 + 20 * MINUTE });
 
     // Point in time: during and after an old pause.
@@ -96,7 +99,10 @@ describe("old-version events", () => {
     expect((await verifyWholeChain(t)).issues).toEqual([]);
 
     // verifyProjections replays the old events and agrees with the rows; rebuild writes the same rows back.
-    expect(await t.action(internal.projections.rebuild.verifyProjections, { examId: exam.examId })).toMatchObject({ isValid: true, issues: [] });
+    expect(await t.action(internal.projections.rebuild.verifyProjections, { examId: exam.examId })).toMatchObject({
+      isValid: true,
+      issues: [],
+    });
     await t.run((ctx) => ctx.db.patch("examParticipations", rows.row!._id, { totalPausedMs: 0 })); // a damaged row
     expect((await t.action(internal.projections.rebuild.verifyProjections, { examId: exam.examId })).isValid).toBe(false);
     await t.action(internal.projections.rebuild.rebuildAllProjections, { examId: exam.examId });

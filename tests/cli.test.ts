@@ -38,7 +38,9 @@ describe("full rehearsals (child processes)", () => {
   test("a passing rehearsal exits 0, writes the backup and the JSON report; a failing check exits 1; a snapshot rehearses", async () => {
     const snapshot = join(root, "export");
     await writeExportFolder(snapshot, datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })));
-    const keyOf = new Map([...datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })).idOf].map(([k, v]) => [v, k]));
+    const keyOf = new Map(
+      [...datasetTables(generateV1Dataset({ exams: 2, participants: 5, answers: 20, seed: 7, dirty: true })).idOf].map(([k, v]) => [v, k]),
+    );
     const [pass, fault, fromSnapshot] = await Promise.all([
       cli([...TINY, "-q", "--workers", "1", "--out-dir", join(root, "pass"), "--json", join(root, "pass.json")]),
       // Without -q and without a terminal: a progress line per exam and phase, as it happens.
@@ -59,12 +61,22 @@ describe("full rehearsals (child processes)", () => {
     expect(report.smoke.pairs).toBeGreaterThan(0);
     expect(report.smoke.different).toBe(0);
     // The report is the operator's plan: calls per guide step at the batch size, costs, time, riskiest exams, V1 = V2 line by line.
-    expect(report.plan.steps.map((st) => st.step)).toEqual(["2. status", "3. backup", "4. migrate", "5. verify", "views", "audit", "8. cleanup"]);
+    expect(report.plan.steps.map((st) => st.step)).toEqual([
+      "2. status",
+      "3. backup",
+      "4. migrate",
+      "5. verify",
+      "views",
+      "audit",
+      "8. cleanup",
+    ]);
     expect(report.plan.steps.every((st) => st.calls >= 1 && st.productionMs > 0 && st.largestShare !== null)).toBe(true);
     expect(report.plan.riskiest.find((r) => r.by === "participants")!.exams[0]).toMatchObject({ value: 3 });
     expect(report.plan.reconciliation.reconciled).toBe(true);
     expect(pass.stdout).toMatch(/Operator's plan[\s\S]*4\. migrate[\s\S]*V1 participants 6 = /);
-    const backup = JSON.parse(readFileSync(join(root, "pass", "v1_backup.json"), "utf8")) as { exams: { examId: string; participants: unknown[] }[] };
+    const backup = JSON.parse(readFileSync(join(root, "pass", "v1_backup.json"), "utf8")) as {
+      exams: { examId: string; participants: unknown[] }[];
+    };
     // The backup names exams by the input's ids, not the embedded instances' (which repeat across instances).
     expect(backup.exams.map((e) => e.examId)).toEqual(["e0", "e1"]);
     expect(backup.exams.flatMap((e) => e.participants)).toHaveLength(6);
@@ -97,13 +109,35 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
   test("--help explains every option of the rehearsal", async () => {
     const { code, stdout } = await inProcess(["rehearse", "--help"]);
     expect(code).toBe(0);
-    for (const option of ["--exams", "--participants", "--answers", "--seed", "--clean", "--snapshot", "--out-dir", "--batch-size", "--smoke-users", "--workers", "--no-cleanup", "--json", "--quiet", "--fault"]) {
+    for (const option of [
+      "--exams",
+      "--participants",
+      "--answers",
+      "--seed",
+      "--clean",
+      "--snapshot",
+      "--out-dir",
+      "--batch-size",
+      "--smoke-users",
+      "--workers",
+      "--no-cleanup",
+      "--json",
+      "--quiet",
+      "--fault",
+    ]) {
       expect(stdout).toContain(option);
     }
   });
 
   test("bad options", async () => {
-    for (const args of [["--exams", "many"], ["--batch-size", "0"], ["--fault", "nope"], ["--no-such-option"], ["--snapshot", "x", "--exams", "3"], ["--answers", "10", "--participants", "0"]]) {
+    for (const args of [
+      ["--exams", "many"],
+      ["--batch-size", "0"],
+      ["--fault", "nope"],
+      ["--no-such-option"],
+      ["--snapshot", "x", "--exams", "3"],
+      ["--answers", "10", "--participants", "0"],
+    ]) {
       const { code, stderr } = await inProcess(args);
       expect(code, args.join(" ")).toBe(2);
       expect(stderr.length, args.join(" ")).toBeGreaterThan(0);
@@ -113,7 +147,11 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
   test("an unwritable --json path or an --out-dir that is a file: one line, exit 2, before anything runs", async () => {
     const file = join(root, "a-file");
     writeFileSync(file, "x");
-    for (const args of [["--json", join(root, "no-such-dir", "r.json")], ["--json", root], ["--out-dir", file]]) {
+    for (const args of [
+      ["--json", join(root, "no-such-dir", "r.json")],
+      ["--json", root],
+      ["--out-dir", file],
+    ]) {
       const { code, stdout, stderr } = await inProcess([...TINY, "-q", ...args]);
       expect(code, args.join(" ")).toBe(2);
       expect(stdout).toBe("");
@@ -127,7 +165,9 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     await writeExportZip(good, datasetTables(generateV1Dataset({ exams: 2, participants: 4, answers: 8 })));
     const ok = await inProcess(["check-snapshot", good]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/a Convex export \(zip\), loadable[\s\S]*exams 2 .*participants 4, answers 8[\s\S]*peak memory \(max RSS\) \d/);
+    expect(ok.stdout).toMatch(
+      /a Convex export \(zip\), loadable[\s\S]*exams 2 .*participants 4, answers 8[\s\S]*peak memory \(max RSS\) \d/,
+    );
     const bad = await inProcess(["check-snapshot", join(root, "nowhere.zip")]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("bad snapshot");
@@ -146,7 +186,9 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     await writeExportZip(path, exported);
     const { code, stderr } = await inProcess(["--snapshot", path, "-q"]);
     expect(code).toBe(2);
-    expect(stderr).toContain(`bad snapshot: table "exams", line 1, document ${exported.idOf.get("e0")}, field "participants[1].score": expected number, got string`);
+    expect(stderr).toContain(
+      `bad snapshot: table "exams", line 1, document ${exported.idOf.get("e0")}, field "participants[1].score": expected number, got string`,
+    );
     expect((await inProcess(["--snapshot", join(root, "nowhere"), "-q"])).code).toBe(2);
   });
 });

@@ -33,13 +33,21 @@ const submit = (at: number, answers: { questionId: Id<"questions">; selectedAnsw
 
 describe("StartExam", () => {
   it("starts a new attempt", () =>
-    given([]).when({ type: "StartExam", data: { at: 100 } }).then([started]));
+    given([])
+      .when({ type: "StartExam", data: { at: 100 } })
+      .then([started]));
   it("returns the same session while in progress", () =>
-    given([started]).when({ type: "StartExam", data: { at: 200 } }).then([]));
+    given([started])
+      .when({ type: "StartExam", data: { at: 200 } })
+      .then([]));
   it("returns the same session while paused", () =>
-    given([started, paused]).when({ type: "StartExam", data: { at: 400 } }).then([]));
+    given([started, paused])
+      .when({ type: "StartExam", data: { at: 400 } })
+      .then([]));
   it("rejects a completed attempt", () =>
-    given([started, submitted]).when({ type: "StartExam", data: { at: 500 } }).thenThrows("ALREADY_COMPLETED"));
+    given([started, submitted])
+      .when({ type: "StartExam", data: { at: 500 } })
+      .thenThrows("ALREADY_COMPLETED"));
 });
 
 describe("PauseExam", () => {
@@ -47,8 +55,7 @@ describe("PauseExam", () => {
   it("pauses a running attempt", () => given([started]).when(pause(300)).then([paused]));
   it("rejects before the start", () => given([]).when(pause(300)).thenThrows("NOT_IN_PROGRESS"));
   it("rejects while paused", () => given([started, paused]).when(pause(350)).thenThrows("PAUSED"));
-  it("rejects one pause too many", () =>
-    given([started, paused, resumed]).when(pause(600)).thenThrows("NO_PAUSES_LEFT"));
+  it("rejects one pause too many", () => given([started, paused, resumed]).when(pause(600)).thenThrows("NO_PAUSES_LEFT"));
   it("rejects after time is up", () => given([started]).when(pause(1_100)).thenThrows("TIME_UP"));
   it("rejects a completed attempt", () => given([started, submitted]).when(pause(500)).thenThrows("ALREADY_COMPLETED"));
 });
@@ -64,7 +71,12 @@ describe("ResumeExam", () => {
 describe("SubmitAnswers", () => {
   it("grades on the server with points", () =>
     given([started])
-      .when(submit(400, [{ questionId: q(1), selectedAnswer: "b" }, { questionId: q(2), selectedAnswer: "b" }]))
+      .when(
+        submit(400, [
+          { questionId: q(1), selectedAnswer: "b" },
+          { questionId: q(2), selectedAnswer: "b" },
+        ]),
+      )
       .then([
         {
           type: "AnswersSubmitted",
@@ -82,28 +94,42 @@ describe("SubmitAnswers", () => {
   it("rejects submitting twice", () => given([started, submitted]).when(submit(450, [])).thenThrows("ALREADY_COMPLETED"));
   it("rejects while paused", () => given([started, paused]).when(submit(400, [])).thenThrows("PAUSED"));
   it("rejects a question not in the exam", () =>
-    given([started]).when(submit(400, [{ questionId: q(3), selectedAnswer: "a" }])).thenThrows("INVALID_ANSWER"));
+    given([started])
+      .when(submit(400, [{ questionId: q(3), selectedAnswer: "a" }]))
+      .thenThrows("INVALID_ANSWER"));
   it("rejects the same question twice", () =>
     given([started])
-      .when(submit(400, [{ questionId: q(1), selectedAnswer: "a" }, { questionId: q(1), selectedAnswer: "b" }]))
+      .when(
+        submit(400, [
+          { questionId: q(1), selectedAnswer: "a" },
+          { questionId: q(1), selectedAnswer: "b" },
+        ]),
+      )
       .thenThrows("INVALID_ANSWER"));
   it("rejects an answer that is not an option", () =>
-    given([started]).when(submit(400, [{ questionId: q(1), selectedAnswer: "z" }])).thenThrows("INVALID_ANSWER"));
+    given([started])
+      .when(submit(400, [{ questionId: q(1), selectedAnswer: "z" }]))
+      .thenThrows("INVALID_ANSWER"));
   it("accepts within the grace period, pauses excluded", () =>
-    given([started, paused, resumed]).when(submit(100 + 1_000 + 200 + SUBMIT_GRACE_MS, [])).then([
-      { type: "AnswersSubmitted", data: { submittedAt: 100 + 1_000 + 200 + SUBMIT_GRACE_MS, answers: [], score: 0 } },
-    ]));
+    given([started, paused, resumed])
+      .when(submit(100 + 1_000 + 200 + SUBMIT_GRACE_MS, []))
+      .then([{ type: "AnswersSubmitted", data: { submittedAt: 100 + 1_000 + 200 + SUBMIT_GRACE_MS, answers: [], score: 0 } }]));
   it("rejects after time and grace are up", () =>
-    given([started]).when(submit(100 + 1_000 + SUBMIT_GRACE_MS + 1, [])).thenThrows("TIME_UP"));
+    given([started])
+      .when(submit(100 + 1_000 + SUBMIT_GRACE_MS + 1, []))
+      .thenThrows("TIME_UP"));
 });
 
 describe("ImportLegacyParticipant", () => {
-  const importAt = (sourceIndex: number) =>
-    ({ type: "ImportLegacyParticipant", data: { participant: legacy, sourceIndex } }) as const;
+  const importAt = (sourceIndex: number) => ({ type: "ImportLegacyParticipant", data: { participant: legacy, sourceIndex } }) as const;
   it("imports a V1 entry as stored", () =>
-    given([]).when(importAt(0)).then([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }]));
+    given([])
+      .when(importAt(0))
+      .then([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }]));
   it("is idempotent per source index", () =>
-    given([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }]).when(importAt(0)).then([]));
+    given([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }])
+      .when(importAt(0))
+      .then([]));
   it("keeps a second entry for the same user as a duplicate", () =>
     given([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }])
       .when(importAt(3))
@@ -134,9 +160,13 @@ describe("ReconcileLegacyEntry (rolling forward what old code wrote into the V1 
   const imported: ExamEvent = { type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } };
   const later: V1Participant = { ...legacy, completedAt: 900, score: 9 };
   it("writes nothing when the attempt already is the entry", () =>
-    given([imported]).when({ type: "ReconcileLegacyEntry", data: { participant: legacy, sourceIndex: 0 } }).then([]));
+    given([imported])
+      .when({ type: "ReconcileLegacyEntry", data: { participant: legacy, sourceIndex: 0 } })
+      .then([]));
   it("writes nothing before the entry is imported (the import does that)", () =>
-    given([]).when({ type: "ReconcileLegacyEntry", data: { participant: later, sourceIndex: 0 } }).then([]));
+    given([])
+      .when({ type: "ReconcileLegacyEntry", data: { participant: later, sourceIndex: 0 } })
+      .then([]));
   it("records an entry that changed, and the attempt becomes it (the import's source index kept)", () => {
     given([imported])
       .when({ type: "ReconcileLegacyEntry", data: { participant: later, sourceIndex: 0 } })

@@ -61,7 +61,11 @@ describe("appendToStream", () => {
     const { appended, reads } = await t.run(async (ctx) => {
       const head = await readStreamHead(ctx, stream);
       const used = (await ctx.meta.getTransactionMetrics()).documentsRead.used;
-      const appended = await appendToStream(ctx, stream, 1, [{ type: "ExamPaused", data: { pausedAt: 2 } }], { ...meta, commandId: "c2", head });
+      const appended = await appendToStream(ctx, stream, 1, [{ type: "ExamPaused", data: { pausedAt: 2 } }], {
+        ...meta,
+        commandId: "c2",
+        head,
+      });
       return { appended, reads: (await ctx.meta.getTransactionMetrics()).documentsRead.used - used };
     });
     expect(reads).toBe(0);
@@ -72,14 +76,10 @@ describe("appendToStream", () => {
   it("turns a repeated idempotency key into a no-op returning the first result", async () => {
     const { t, stream, meta } = await setup();
     const withKey = { ...meta, idempotencyKey: "start-once" };
-    const first = await t.run((ctx) =>
-      appendToStream(ctx, stream, 0, [{ type: "ExamStarted", data: { startedAt: 1 } }], withKey),
-    );
+    const first = await t.run((ctx) => appendToStream(ctx, stream, 0, [{ type: "ExamStarted", data: { startedAt: 1 } }], withKey));
     const before = await snapshotTables(t);
     // Same key, even with a stale version and other data: nothing is written.
-    const second = await t.run((ctx) =>
-      appendToStream(ctx, stream, 0, [{ type: "ExamStarted", data: { startedAt: 99 } }], withKey),
-    );
+    const second = await t.run((ctx) => appendToStream(ctx, stream, 0, [{ type: "ExamStarted", data: { startedAt: 99 } }], withKey));
     expect(second.duplicate).toBe(true);
     expect(second.version).toBe(first.version);
     expect(second.events.map((e) => e.metadata.eventId)).toEqual(first.events.map((e) => e.metadata.eventId));

@@ -21,7 +21,10 @@ describe("limit arguments", () => {
     const { examId, questionIds } = await seedExam(t, { questions: 1 });
     await ada.as.mutation(api.exams.startExamV2, { examId });
     await ada.as.mutation(api.exams.submitExamAnswersV2, { examId, answers: [{ questionId: questionIds[0]!, selectedAnswer: "a" }] });
-    for (const [name, args] of [["getExamLeaderboard", { examId }], ["getMyRecentExams", {}]] as const) {
+    for (const [name, args] of [
+      ["getExamLeaderboard", { examId }],
+      ["getMyRecentExams", {}],
+    ] as const) {
       expect(await callRead(ada.as, name, which, { ...args, limit: 0 })).toEqual([]);
       for (const bad of [-1, 0.5, Number.POSITIVE_INFINITY, Number.NaN]) {
         expect(await callRead(ada.as, name, which, { ...args, limit: bad })).toEqual({ error: "INVALID_ARGUMENT" });
@@ -38,8 +41,15 @@ describe("endsAt", () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const { examId } = await seedExam(t, { questions: 1, durationMs: 30 * MIN, maxPauses: 2 });
-    const w = (name: "startExam" | "startPause" | "resumeFromPause") => attempt(() => ada.as.mutation(api.exams[which === "v1" ? name : (`${name}V2` as const)], { examId }));
-    const session = async () => (await callRead(ada.as, "getExamSession", which, { examId })) as { endsAt: number | null; startedAt?: number; remainingMs: number; timeUp: boolean };
+    const w = (name: "startExam" | "startPause" | "resumeFromPause") =>
+      attempt(() => ada.as.mutation(api.exams[which === "v1" ? name : (`${name}V2` as const)], { examId }));
+    const session = async () =>
+      (await callRead(ada.as, "getExamSession", which, { examId })) as {
+        endsAt: number | null;
+        startedAt?: number;
+        remainingMs: number;
+        timeUp: boolean;
+      };
     expect((await session()).endsAt).toBeNull();
     await w("startExam");
     const started = await session();

@@ -47,17 +47,40 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ field: fc.constant("maxPauses" as const), value: fc.integer({ min: 0, max: 2 }) }),
   fc.record({ field: fc.constant("questionIds" as const), value: fc.shuffledSubarray([0, 1, 2, 3]) }),
   fc.record({ field: fc.constant("text" as const), q: question, value: fc.constantFrom("X", "Y") }),
-  fc.record({ field: fc.constant("options" as const), q: question, value: fc.constantFrom<string[]>(["a", "b"], ["a", "b", "c"], ["b", "c"]) }),
+  fc.record({
+    field: fc.constant("options" as const),
+    q: question,
+    value: fc.constantFrom<string[]>(["a", "b"], ["a", "b", "c"], ["b", "c"]),
+  }),
   fc.record({ field: fc.constant("points" as const), q: question, value: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ field: fc.constant("correctAnswer" as const), q: question, value: fc.constantFrom("a", "b") }),
   fc.record({ field: fc.constant("deleteQuestion" as const), q: question }),
 );
 const student = fc.integer({ min: 0, max: STUDENTS - 1 });
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("write" as const), name: fc.constantFrom<WriteName>("startExam", "startPause", "resumeFromPause"), student, api: fc.constantFrom<Api>("v1", "v2") }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("submitShown" as const), student, api: fc.constantFrom<Api>("v1", "v2"), option: fc.constantFrom("a", "b") }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("write" as const),
+      name: fc.constantFrom<WriteName>("startExam", "startPause", "resumeFromPause"),
+      student,
+      api: fc.constantFrom<Api>("v1", "v2"),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("submitShown" as const),
+      student,
+      api: fc.constantFrom<Api>("v1", "v2"),
+      option: fc.constantFrom("a", "b"),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 8 * MIN }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("edit" as const), how: fc.constantFrom("admin" as const, "outOfBand" as const), edit }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("edit" as const), how: fc.constantFrom("admin" as const, "outOfBand" as const), edit }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: "repair" as const }) },
 );
 
@@ -69,8 +92,14 @@ async function world(): Promise<World> {
   const students: SeededUser[] = [];
   for (let i = 0; i < STUDENTS; i++) students.push(await seedUser(t, `s${i}`));
   const q: Id<"questions">[] = [];
-  for (let i = 0; i < QUESTIONS; i++) q.push(await admin.as.mutation(api.examAdmin.createQuestion, { text: `Q${i}`, options: ["a", "b", "c"], correctAnswer: "a" }));
-  const examId = await admin.as.mutation(api.examAdmin.createExam, { title: "Exam", questionIds: q.slice(0, 3), durationMs: 10 * MIN, maxPauses: 1 });
+  for (let i = 0; i < QUESTIONS; i++)
+    q.push(await admin.as.mutation(api.examAdmin.createQuestion, { text: `Q${i}`, options: ["a", "b", "c"], correctAnswer: "a" }));
+  const examId = await admin.as.mutation(api.examAdmin.createExam, {
+    title: "Exam",
+    questionIds: q.slice(0, 3),
+    durationMs: 10 * MIN,
+    maxPauses: 1,
+  });
   return { t, admin, students, examId, q };
 }
 
@@ -88,7 +117,9 @@ async function applyEdit(w: World, how: "admin" | "outOfBand", e: Edit) {
     return w.t.run(async (ctx) => ((await ctx.db.get("questions", questionId)) === null ? null : ctx.db.delete("questions", questionId)));
   }
   if (how === "admin") return attempt(() => admin.mutation(api.examAdmin.updateQuestion, { questionId, [e.field]: e.value }));
-  return w.t.run(async (ctx) => ((await ctx.db.get("questions", questionId)) === null ? null : ctx.db.patch("questions", questionId, { [e.field]: e.value })));
+  return w.t.run(async (ctx) =>
+    (await ctx.db.get("questions", questionId)) === null ? null : ctx.db.patch("questions", questionId, { [e.field]: e.value }),
+  );
 }
 
 async function repair(t: TestConvex) {
@@ -104,7 +135,9 @@ async function staleCopies(t: TestConvex) {
   const out: unknown[] = [];
   let cursor: string | null = null;
   for (;;) {
-    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamCopies, { cursor });
+    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamCopies, {
+      cursor,
+    });
     out.push(...r.stale);
     if (r.isDone) return out;
     cursor = r.continueCursor;
@@ -115,8 +148,13 @@ async function submitShown(w: World, s: Extract<Step, { kind: "submitShown" }>) 
   const who = w.students[s.student]!.as;
   const v2 = s.api === "v2";
   const session = await who.query(v2 ? api.exams.getExamSessionV2 : api.exams.getExamSession, { examId: w.examId });
-  const answers = session.questions.map((q) => ({ questionId: q.questionId, selectedAnswer: q.options.includes(s.option) ? s.option : q.options[0]! }));
-  const result = await attempt(() => who.mutation(v2 ? api.exams.submitExamAnswersV2 : api.exams.submitExamAnswers, { examId: w.examId, answers }));
+  const answers = session.questions.map((q) => ({
+    questionId: q.questionId,
+    selectedAnswer: q.options.includes(s.option) ? s.option : q.options[0]!,
+  }));
+  const result = await attempt(() =>
+    who.mutation(v2 ? api.exams.submitExamAnswersV2 : api.exams.submitExamAnswers, { examId: w.examId, answers }),
+  );
   // Grace: a session read in the last 10 s may be submitted until 10 s after the deadline.
   if (session.status === "in_progress" && session.remainingMs > 0) expect(result).toMatchObject({ status: "completed" });
 }
@@ -130,29 +168,33 @@ async function expectV1EqualsV2(w: World) {
 }
 
 describe("exam edits, for every history", () => {
-  it("what a session shows is accepted, and V1 ≡ V2 for every read whenever no out-of-band edit awaits repair", { timeout: 300_000 }, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 3, maxLength: 12 }), async (steps) => {
-        vi.setSystemTime(T0);
-        const w = await world();
-        let pendingRepair = false;
-        for (const s of steps) {
-          if (s.kind === "write") await callWrite(w.students[s.student]!.as, s.name, s.api, { examId: w.examId });
-          else if (s.kind === "submitShown") await submitShown(w, s);
-          else if (s.kind === "advance") vi.setSystemTime(Date.now() + s.ms);
-          else if (s.kind === "edit") {
-            await applyEdit(w, s.how, s.edit);
-            if (s.how === "outOfBand") pendingRepair = true;
-          } else {
-            await repair(w.t);
-            pendingRepair = false;
+  it(
+    "what a session shows is accepted, and V1 ≡ V2 for every read whenever no out-of-band edit awaits repair",
+    { timeout: 300_000 },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 3, maxLength: 12 }), async (steps) => {
+          vi.setSystemTime(T0);
+          const w = await world();
+          let pendingRepair = false;
+          for (const s of steps) {
+            if (s.kind === "write") await callWrite(w.students[s.student]!.as, s.name, s.api, { examId: w.examId });
+            else if (s.kind === "submitShown") await submitShown(w, s);
+            else if (s.kind === "advance") vi.setSystemTime(Date.now() + s.ms);
+            else if (s.kind === "edit") {
+              await applyEdit(w, s.how, s.edit);
+              if (s.how === "outOfBand") pendingRepair = true;
+            } else {
+              await repair(w.t);
+              pendingRepair = false;
+            }
+            if (!pendingRepair && (s.kind === "edit" || s.kind === "repair")) await expectV1EqualsV2(w);
           }
-          if (!pendingRepair && (s.kind === "edit" || s.kind === "repair")) await expectV1EqualsV2(w);
-        }
-        await repair(w.t);
-        await expectV1EqualsV2(w);
-      }),
-      { numRuns: 40 },
-    );
-  });
+          await repair(w.t);
+          await expectV1EqualsV2(w);
+        }),
+        { numRuns: 40 },
+      );
+    },
+  );
 });

@@ -33,7 +33,12 @@ async function world(): Promise<World> {
   for (let i = 0; i < 4; i++) {
     q.push(await admin.as.mutation(api.examAdmin.createQuestion, { text: `Q${i}`, options: ["a", "b", "c"], correctAnswer: "a" }));
   }
-  const examId = await admin.as.mutation(api.examAdmin.createExam, { title: "Exam", questionIds: q.slice(0, 3), durationMs: 30 * MIN, maxPauses: 0 });
+  const examId = await admin.as.mutation(api.examAdmin.createExam, {
+    title: "Exam",
+    questionIds: q.slice(0, 3),
+    durationMs: 30 * MIN,
+    maxPauses: 0,
+  });
   await ada.as.mutation(api.exams.startExam, { examId });
   await bob.as.mutation(api.exams.startExamV2, { examId });
   return { t, admin, ada, bob, examId, q };
@@ -128,7 +133,9 @@ async function verifyAll(t: TestConvex) {
   const stale: unknown[] = [];
   let cursor: string | null = null;
   for (;;) {
-    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamCopies, { cursor });
+    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamCopies, {
+      cursor,
+    });
     stale.push(...r.stale);
     if (r.isDone) return stale;
     cursor = r.continueCursor;
@@ -182,7 +189,9 @@ describe("edits that V1 used to get wrong", () => {
     expect(session).toMatchObject({ status: "in_progress", endsAt: session.startedAt! + 120 * MIN });
     expect(Math.abs(session.remainingMs - 75 * MIN)).toBeLessThan(1_000); // started within a second of T0
     const answers = session.questions.map((q) => ({ questionId: q.questionId, selectedAnswer: "a" }));
-    await expect(w.ada.as.mutation(api.exams.submitExamAnswers, { examId: w.examId, answers })).resolves.toMatchObject({ status: "completed" });
+    await expect(w.ada.as.mutation(api.exams.submitExamAnswers, { examId: w.examId, answers })).resolves.toMatchObject({
+      status: "completed",
+    });
   });
 
   it("an answer to a question removed since the session showed it is kept, isCorrect false, worth nothing; nothing regrades a completed attempt", async () => {
@@ -206,7 +215,12 @@ describe("edits that V1 used to get wrong", () => {
 
   it("an exam deleted out of band leaves the V2 lists after the repair; its log stays", async () => {
     const w = await world();
-    const other = await w.admin.as.mutation(api.examAdmin.createExam, { title: "Other", questionIds: [w.q[3]], durationMs: MIN, maxPauses: 0 });
+    const other = await w.admin.as.mutation(api.examAdmin.createExam, {
+      title: "Other",
+      questionIds: [w.q[3]],
+      durationMs: MIN,
+      maxPauses: 0,
+    });
     await w.bob.as.mutation(api.exams.startExamV2, { examId: other });
     await w.t.run((ctx) => ctx.db.delete("exams", other));
     expect(await verifyAll(w.t)).toEqual([{ examId: other, field: "definition", copy: "present", live: "exam deleted" }]);
@@ -215,7 +229,12 @@ describe("edits that V1 used to get wrong", () => {
     expect(listed.map((e) => e.examId)).toEqual([w.examId]);
     expect((await w.bob.as.query(api.exams.getMyRecentExamsV2, {})).map((e) => e.examId)).toEqual([w.examId]);
     expect(await w.bob.as.query(api.exams.getMyDashboardStatsV2, {})).toEqual(await w.bob.as.query(api.exams.getMyDashboardStats, {}));
-    const events = await w.t.run((ctx) => ctx.db.query("examEvents").withIndex("by_exam", (q) => q.eq("examId", other)).collect());
+    const events = await w.t.run((ctx) =>
+      ctx.db
+        .query("examEvents")
+        .withIndex("by_exam", (q) => q.eq("examId", other))
+        .collect(),
+    );
     expect(events.length).toBe(1);
   });
 
@@ -232,7 +251,9 @@ describe("edits that V1 used to get wrong", () => {
 describe("exam authoring (§6)", () => {
   it("is for admins only, validates every argument, and refuses to delete an exam with attempts", async () => {
     const w = await world();
-    await expect(w.ada.as.mutation(api.examAdmin.createQuestion, { text: "x", options: ["a", "b"], correctAnswer: "a" })).rejects.toThrow(/admin/);
+    await expect(w.ada.as.mutation(api.examAdmin.createQuestion, { text: "x", options: ["a", "b"], correctAnswer: "a" })).rejects.toThrow(
+      /admin/,
+    );
     await expect(w.ada.as.query(api.examAdmin.getExamForEditing, { examId: w.examId })).rejects.toThrow(/admin/);
     for (const bad of [
       { text: "", options: ["a", "b"], correctAnswer: "a" },
@@ -244,7 +265,9 @@ describe("exam authoring (§6)", () => {
       await expect(w.admin.as.mutation(api.examAdmin.createQuestion, bad)).rejects.toThrow();
     }
     for (const bad of [{ durationMs: 0 }, { durationMs: 1.5 }, { maxPauses: -1 }, { title: " " }, { questionIds: [w.q[0], w.q[0]] }]) {
-      await expect(w.admin.as.mutation(api.examAdmin.updateExam, { examId: w.examId, ...bad })).rejects.toThrow(/INVALID_ARGUMENT|must|needs|twice/);
+      await expect(w.admin.as.mutation(api.examAdmin.updateExam, { examId: w.examId, ...bad })).rejects.toThrow(
+        /INVALID_ARGUMENT|must|needs|twice/,
+      );
     }
     await expect(w.admin.as.mutation(api.examAdmin.deleteExam, { examId: w.examId })).rejects.toThrow(/attempts/);
     const editing = await w.admin.as.query(api.examAdmin.getExamForEditing, { examId: w.examId });
@@ -258,7 +281,13 @@ describe("exam authoring (§6)", () => {
 describe("the one mechanism (copies/functions.ts: withExamCopies)", () => {
   it("keeps copies current in either call style, records changes, and leaves participants-only writes alone", async () => {
     const w = await world();
-    const changesOf = () => w.t.run((ctx) => ctx.db.query("examChanges").withIndex("by_exam_and_at", (q) => q.eq("examId", w.examId)).collect());
+    const changesOf = () =>
+      w.t.run((ctx) =>
+        ctx.db
+          .query("examChanges")
+          .withIndex("by_exam_and_at", (q) => q.eq("examId", w.examId))
+          .collect(),
+      );
     const before = (await changesOf()).length;
     const cost = await w.t.run(async (ctx) => {
       const db = withExamCopies(ctx);
@@ -305,9 +334,21 @@ describe("exam authoring access and bad input", () => {
     ];
     const bad: [string, () => Promise<unknown>, string][] = [
       ["update a deleted question", () => w.admin.as.mutation(api.examAdmin.updateQuestion, { questionId: gone, text: "y" }), "NOT_FOUND"],
-      ["exam with a missing question", () => w.admin.as.mutation(api.examAdmin.createExam, { title: "x", questionIds: [gone], durationMs: MIN, maxPauses: 0 }), "INVALID_ARGUMENT"],
-      ["options without the correct answer", () => w.admin.as.mutation(api.examAdmin.updateQuestion, { questionId: w.q[0], options: ["x", "y"] }), "INVALID_ARGUMENT"],
-      ["non-finite duration", () => w.admin.as.mutation(api.examAdmin.updateExam, { examId: w.examId, durationMs: Number.POSITIVE_INFINITY }), "INVALID_ARGUMENT"],
+      [
+        "exam with a missing question",
+        () => w.admin.as.mutation(api.examAdmin.createExam, { title: "x", questionIds: [gone], durationMs: MIN, maxPauses: 0 }),
+        "INVALID_ARGUMENT",
+      ],
+      [
+        "options without the correct answer",
+        () => w.admin.as.mutation(api.examAdmin.updateQuestion, { questionId: w.q[0], options: ["x", "y"] }),
+        "INVALID_ARGUMENT",
+      ],
+      [
+        "non-finite duration",
+        () => w.admin.as.mutation(api.examAdmin.updateExam, { examId: w.examId, durationMs: Number.POSITIVE_INFINITY }),
+        "INVALID_ARGUMENT",
+      ],
       ["delete an exam with attempts", () => w.admin.as.mutation(api.examAdmin.deleteExam, { examId: w.examId }), "CONFLICT"],
     ];
     const before = await snapshotTables(w.t);
@@ -324,7 +365,8 @@ describe("the scheduled repair (crons.ts: examAdmin.runExamCopyRepair)", () => {
   it("walks every exam batch after batch, each scheduling the next, and leaves nothing stale", async () => {
     const w = await world();
     await w.t.run(async (ctx) => {
-      for (let i = 0; i < 25; i++) await ctx.db.insert("exams", { title: `Imported ${i}`, questionIds: [w.q[i % 4]!], durationMs: MIN, maxPauses: 0 });
+      for (let i = 0; i < 25; i++)
+        await ctx.db.insert("exams", { title: `Imported ${i}`, questionIds: [w.q[i % 4]!], durationMs: MIN, maxPauses: 0 });
       await ctx.db.patch("exams", w.examId, { title: "Edited behind our back" });
     });
     expect((await verifyAll(w.t)).length).toBe(26);

@@ -100,25 +100,28 @@ async function everyonesReads(w: World, which: Api, perStudentOnly = false) {
 describe("the exam API", () => {
   it("returns equal results through V1 (one Convex) and V2 (another) after every step of any history", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof({ arbitrary: writeStep, weight: 3 }, { arbitrary: advanceStep, weight: 1 }), { minLength: 4, maxLength: 20 }), async (steps) => {
-        vi.setSystemTime(T0);
-        const t1 = newConvexTest();
-        const t2 = newConvexTest();
-        const w1 = await world(t1, true);
-        const w2 = await world(t2, true);
-        expect(w2.examId).toBe(w1.examId); // same creation order, same ids: results compare as they are
-        expect(await everyonesReads(w2, "v2")).toEqual(await everyonesReads(w1, "v1"));
-        for (const step of steps) {
-          if (step.kind === "advance") {
-            vi.setSystemTime(Date.now() + step.ms);
-          } else {
-            const v1 = await callWrite(w1.users[step.student]!.as, step.name, "v1", writeArgs(w1, step));
-            const v2 = await callWrite(w2.users[step.student]!.as, step.name, "v2", writeArgs(w2, step));
-            expect(v2).toEqual(v1);
-          }
+      fc.asyncProperty(
+        fc.array(fc.oneof({ arbitrary: writeStep, weight: 3 }, { arbitrary: advanceStep, weight: 1 }), { minLength: 4, maxLength: 20 }),
+        async (steps) => {
+          vi.setSystemTime(T0);
+          const t1 = newConvexTest();
+          const t2 = newConvexTest();
+          const w1 = await world(t1, true);
+          const w2 = await world(t2, true);
+          expect(w2.examId).toBe(w1.examId); // same creation order, same ids: results compare as they are
           expect(await everyonesReads(w2, "v2")).toEqual(await everyonesReads(w1, "v1"));
-        }
-      }),
+          for (const step of steps) {
+            if (step.kind === "advance") {
+              vi.setSystemTime(Date.now() + step.ms);
+            } else {
+              const v1 = await callWrite(w1.users[step.student]!.as, step.name, "v1", writeArgs(w1, step));
+              const v2 = await callWrite(w2.users[step.student]!.as, step.name, "v2", writeArgs(w2, step));
+              expect(v2).toEqual(v1);
+            }
+            expect(await everyonesReads(w2, "v2")).toEqual(await everyonesReads(w1, "v1"));
+          }
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -127,10 +130,13 @@ describe("the exam API", () => {
     const mirrorStep = fc.record({ kind: fc.constant("mirror" as const), enabled: fc.boolean() });
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof({ arbitrary: writeStep, weight: 4 }, { arbitrary: advanceStep, weight: 1 }, { arbitrary: mirrorStep, weight: 1 }), {
-          minLength: 1,
-          maxLength: 16,
-        }),
+        fc.array(
+          fc.oneof({ arbitrary: writeStep, weight: 4 }, { arbitrary: advanceStep, weight: 1 }, { arbitrary: mirrorStep, weight: 1 }),
+          {
+            minLength: 1,
+            maxLength: 16,
+          },
+        ),
         fc.boolean(),
         async (steps, backfilled) => {
           vi.setSystemTime(T0);
@@ -155,8 +161,8 @@ describe("the exam API", () => {
               expect(legacyOnly.length === 0 ? array : imported).toEqual(tables);
             }
             // Whatever the mirror's state, both APIs tell the same story (aggregates: once the backfill ran).
-            const legacyImported = await t.run(async (ctx) =>
-              (await loadParticipation(ctx, { examId: w.examId, userId: legacyUser })) !== null,
+            const legacyImported = await t.run(
+              async (ctx) => (await loadParticipation(ctx, { examId: w.examId, userId: legacyUser })) !== null,
             );
             expect(await everyonesReads(w, "v2", !legacyImported)).toEqual(await everyonesReads(w, "v1", !legacyImported));
           }
@@ -166,5 +172,3 @@ describe("the exam API", () => {
     );
   });
 });
-
-

@@ -62,107 +62,119 @@ async function lists(ada: SeededUser, which: "" | "V2") {
 }
 
 describe("1,000 exams and a student with an attempt on each", () => {
-  it("metadata and dashboard are complete and equal through V1 and V2; one exam more is LIMIT_EXCEEDED; limited lists still answer", { timeout: 240_000 }, async () => {
-    const t = newConvexTest();
-    const ada = await seedUser(t, "ada");
-    // Not migrated yet (mirror on, its job not run): V1 checks each exam's array (about 4 index ranges an exam), V2 reads its rows.
-    const first = await examsWithAttempts(t, ada, 400);
-    const before = (await lists(ada, "")) as [{ examId: string; participantCount: number }[], unknown, unknown[]];
-    expect(before[0].map((m) => m.examId).sort()).toEqual([...first].sort());
-    expect(before[0].every((m) => m.participantCount === 1)).toBe(true);
-    expect(before[1]).toEqual({ examsStarted: 400, examsCompleted: 0, averageScore: null, bestScore: null });
-    expect(await lists(ada, "V2")).toEqual(before);
-    // 1,000 exams not migrated: past what V1 may check in half the index-range limit, it refuses by name.
-    const examIds = [...first, ...(await examsWithAttempts(t, ada, MAX_LISTED_EXAMS - 400, 400))];
-    expect(await lists(ada, "")).toEqual([{ error: "LIMIT_EXCEEDED" }, { error: "LIMIT_EXCEEDED" }, { error: "LIMIT_EXCEEDED" }]);
-    await expect(ada.as.query(api.exams.getAllExamsMetadata, {})).rejects.toThrow(/index-range limit: run the migration/);
-    const [metadata, dashboard, recent] = (await lists(ada, "V2")) as [{ examId: string; participantCount: number }[], unknown, unknown[]];
-    expect(metadata.map((m) => m.examId).sort()).toEqual([...examIds].sort());
-    expect(metadata.every((m) => m.participantCount === 1)).toBe(true);
-    expect(dashboard).toEqual({ examsStarted: 1_000, examsCompleted: 0, averageScore: null, bestScore: null });
-    expect(recent).toHaveLength(10);
+  it(
+    "metadata and dashboard are complete and equal through V1 and V2; one exam more is LIMIT_EXCEEDED; limited lists still answer",
+    { timeout: 240_000 },
+    async () => {
+      const t = newConvexTest();
+      const ada = await seedUser(t, "ada");
+      // Not migrated yet (mirror on, its job not run): V1 checks each exam's array (about 4 index ranges an exam), V2 reads its rows.
+      const first = await examsWithAttempts(t, ada, 400);
+      const before = (await lists(ada, "")) as [{ examId: string; participantCount: number }[], unknown, unknown[]];
+      expect(before[0].map((m) => m.examId).sort()).toEqual([...first].sort());
+      expect(before[0].every((m) => m.participantCount === 1)).toBe(true);
+      expect(before[1]).toEqual({ examsStarted: 400, examsCompleted: 0, averageScore: null, bestScore: null });
+      expect(await lists(ada, "V2")).toEqual(before);
+      // 1,000 exams not migrated: past what V1 may check in half the index-range limit, it refuses by name.
+      const examIds = [...first, ...(await examsWithAttempts(t, ada, MAX_LISTED_EXAMS - 400, 400))];
+      expect(await lists(ada, "")).toEqual([{ error: "LIMIT_EXCEEDED" }, { error: "LIMIT_EXCEEDED" }, { error: "LIMIT_EXCEEDED" }]);
+      await expect(ada.as.query(api.exams.getAllExamsMetadata, {})).rejects.toThrow(/index-range limit: run the migration/);
+      const [metadata, dashboard, recent] = (await lists(ada, "V2")) as [
+        { examId: string; participantCount: number }[],
+        unknown,
+        unknown[],
+      ];
+      expect(metadata.map((m) => m.examId).sort()).toEqual([...examIds].sort());
+      expect(metadata.every((m) => m.participantCount === 1)).toBe(true);
+      expect(dashboard).toEqual({ examsStarted: 1_000, examsCompleted: 0, averageScore: null, bestScore: null });
+      expect(recent).toHaveLength(10);
 
-    // Migrated (backfilled, arrays not cleared): V1 serves the lists from V2 data.
-    await markAllBackfilled(t, examIds);
-    expect(await lists(ada, "")).toEqual([metadata, dashboard, recent]);
+      // Migrated (backfilled, arrays not cleared): V1 serves the lists from V2 data.
+      await markAllBackfilled(t, examIds);
+      expect(await lists(ada, "")).toEqual([metadata, dashboard, recent]);
 
-    // One more than the maximum: the complete lists refuse, naming the limit; the limited ones still answer.
-    const [extra] = await examsWithAttempts(t, ada, 1, MAX_LISTED_EXAMS);
-    await markAllBackfilled(t, [extra!]);
-    for (const which of ["", "V2"] as const) {
-      const [m, d, r] = await lists(ada, which);
-      expect(m).toEqual({ error: "LIMIT_EXCEEDED" });
-      expect(d).toEqual({ error: "LIMIT_EXCEEDED" });
-      expect((r as { examId: string }[]).map((e) => e.examId)[0]).toBe(extra);
-    }
-    await expect(ada.as.query(api.exams.getAllExamsMetadataV2, {})).rejects.toThrow(/MAX_LISTED_EXAMS/);
-    const limited = await ada.as.query(api.exams.getMyRecentExamsV2, { limit: 100 });
-    expect(limited).toHaveLength(100);
-    expect(await ada.as.query(api.exams.getMyRecentExams, { limit: 100 })).toEqual(limited);
-  });
+      // One more than the maximum: the complete lists refuse, naming the limit; the limited ones still answer.
+      const [extra] = await examsWithAttempts(t, ada, 1, MAX_LISTED_EXAMS);
+      await markAllBackfilled(t, [extra!]);
+      for (const which of ["", "V2"] as const) {
+        const [m, d, r] = await lists(ada, which);
+        expect(m).toEqual({ error: "LIMIT_EXCEEDED" });
+        expect(d).toEqual({ error: "LIMIT_EXCEEDED" });
+        expect((r as { examId: string }[]).map((e) => e.examId)[0]).toBe(extra);
+      }
+      await expect(ada.as.query(api.exams.getAllExamsMetadataV2, {})).rejects.toThrow(/MAX_LISTED_EXAMS/);
+      const limited = await ada.as.query(api.exams.getMyRecentExamsV2, { limit: 100 });
+      expect(limited).toHaveLength(100);
+      expect(await ada.as.query(api.exams.getMyRecentExams, { limit: 100 })).toEqual(limited);
+    },
+  );
 });
 
 describe("17 exams of about 1 MB before cleanup", () => {
-  it("V1's aggregates answer within limits once migrated, and refuse by name (not 'read too much') before", { timeout: 240_000 }, async () => {
-    const t = newConvexTest();
-    const ada = await seedUser(t, "ada");
-    const users = await t.run(async (ctx) => {
-      const ids: Id<"users">[] = [ada.userId];
-      for (let i = 0; i < 4; i++) ids.push(await ctx.db.insert("users", { name: `S${i}`, tokenIdentifier: `s|${i}`, role: "student" }));
-      return ids;
-    });
-    const examIds: Id<"exams">[] = [];
-    for (let e = 0; e < 17; e++) {
-      examIds.push(
-        await t.run(async (ctx) => {
-          const questionId = await ctx.db.insert("questions", { text: "Q", options: ["a", "b"], correctAnswer: "a" });
-          // 5 participants × 200 answers of 960-character selections: about 1 MB, under 1 MiB.
-          const participants: V1Participant[] = users.map((userId, i) => ({
-            userId,
-            score: 0,
-            answers: Array.from({ length: 200 }, () => ({ questionId, selectedAnswer: "x".repeat(960), isCorrect: false })),
-            startedAt: T0 - 1_000 * (e * 10 + i),
-            completedAt: T0 - 500,
-            isPaused: false,
-            pauseCount: 0,
-            totalPausedMs: 0,
-          }));
-          return ctx.db.insert("exams", { title: `Big ${e}`, questionIds: [questionId], durationMs: 60_000, maxPauses: 0, participants });
-        }),
-      );
-    }
-    const size = await t.run(async (ctx) => getDocumentSize((await ctx.db.get("exams", examIds[0]!))!));
-    expect(size).toBeGreaterThan(0.9 * CONVEX_LIMITS.documentBytes);
-    expect(size).toBeLessThan(CONVEX_LIMITS.documentBytes);
-    // The copies exist (repair), the arrays are not migrated: V1 would need 17 MB: a named refusal.
-    for (let cursor: string | null = null, done = false; !done; ) {
-      const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamCopies, { cursor });
-      [done, cursor] = [r.isDone, r.continueCursor];
-    }
-    for (const name of ["getAllExamsMetadata", "getMyDashboardStats", "getMyRecentExams"] as const) {
-      await expect(ada.as.query(api.exams[name], {})).rejects.toThrow(/run the migration/);
-    }
-    // Migrated, not cleaned up: V1 answers from V2 data, equal to V2.
-    for (let i = 0; i < 200; i++) {
-      const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 2 });
-      if (r.isDone) break;
-    }
-    const v1 = [
-      await ada.as.query(api.exams.getAllExamsMetadata, {}),
-      await ada.as.query(api.exams.getMyDashboardStats, {}),
-      await ada.as.query(api.exams.getMyRecentExams, { limit: 20 }),
-    ];
-    expect(v1[0]).toHaveLength(17);
-    expect(v1[1]).toMatchObject({ examsStarted: 17, examsCompleted: 17 });
-    expect(v1[2]).toHaveLength(17);
-    expect(v1).toEqual([
-      await ada.as.query(api.exams.getAllExamsMetadataV2, {}),
-      await ada.as.query(api.exams.getMyDashboardStatsV2, {}),
-      await ada.as.query(api.exams.getMyRecentExamsV2, { limit: 20 }),
-    ]);
-    const afterCleanup = await t.run(async (ctx) => (await ctx.db.get("exams", examIds[0]!))!.participants?.length);
-    expect(afterCleanup).toBe(5); // not cleaned up: the arrays are still there
-  });
+  it(
+    "V1's aggregates answer within limits once migrated, and refuse by name (not 'read too much') before",
+    { timeout: 240_000 },
+    async () => {
+      const t = newConvexTest();
+      const ada = await seedUser(t, "ada");
+      const users = await t.run(async (ctx) => {
+        const ids: Id<"users">[] = [ada.userId];
+        for (let i = 0; i < 4; i++) ids.push(await ctx.db.insert("users", { name: `S${i}`, tokenIdentifier: `s|${i}`, role: "student" }));
+        return ids;
+      });
+      const examIds: Id<"exams">[] = [];
+      for (let e = 0; e < 17; e++) {
+        examIds.push(
+          await t.run(async (ctx) => {
+            const questionId = await ctx.db.insert("questions", { text: "Q", options: ["a", "b"], correctAnswer: "a" });
+            // 5 participants × 200 answers of 960-character selections: about 1 MB, under 1 MiB.
+            const participants: V1Participant[] = users.map((userId, i) => ({
+              userId,
+              score: 0,
+              answers: Array.from({ length: 200 }, () => ({ questionId, selectedAnswer: "x".repeat(960), isCorrect: false })),
+              startedAt: T0 - 1_000 * (e * 10 + i),
+              completedAt: T0 - 500,
+              isPaused: false,
+              pauseCount: 0,
+              totalPausedMs: 0,
+            }));
+            return ctx.db.insert("exams", { title: `Big ${e}`, questionIds: [questionId], durationMs: 60_000, maxPauses: 0, participants });
+          }),
+        );
+      }
+      const size = await t.run(async (ctx) => getDocumentSize((await ctx.db.get("exams", examIds[0]!))!));
+      expect(size).toBeGreaterThan(0.9 * CONVEX_LIMITS.documentBytes);
+      expect(size).toBeLessThan(CONVEX_LIMITS.documentBytes);
+      // The copies exist (repair), the arrays are not migrated: V1 would need 17 MB: a named refusal.
+      for (let cursor: string | null = null, done = false; !done;) {
+        const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamCopies, { cursor });
+        [done, cursor] = [r.isDone, r.continueCursor];
+      }
+      for (const name of ["getAllExamsMetadata", "getMyDashboardStats", "getMyRecentExams"] as const) {
+        await expect(ada.as.query(api.exams[name], {})).rejects.toThrow(/run the migration/);
+      }
+      // Migrated, not cleaned up: V1 answers from V2 data, equal to V2.
+      for (let i = 0; i < 200; i++) {
+        const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 2 });
+        if (r.isDone) break;
+      }
+      const v1 = [
+        await ada.as.query(api.exams.getAllExamsMetadata, {}),
+        await ada.as.query(api.exams.getMyDashboardStats, {}),
+        await ada.as.query(api.exams.getMyRecentExams, { limit: 20 }),
+      ];
+      expect(v1[0]).toHaveLength(17);
+      expect(v1[1]).toMatchObject({ examsStarted: 17, examsCompleted: 17 });
+      expect(v1[2]).toHaveLength(17);
+      expect(v1).toEqual([
+        await ada.as.query(api.exams.getAllExamsMetadataV2, {}),
+        await ada.as.query(api.exams.getMyDashboardStatsV2, {}),
+        await ada.as.query(api.exams.getMyRecentExamsV2, { limit: 20 }),
+      ]);
+      const afterCleanup = await t.run(async (ctx) => (await ctx.db.get("exams", examIds[0]!))!.participants?.length);
+      expect(afterCleanup).toBe(5); // not cleaned up: the arrays are still there
+    },
+  );
 });
 
 describe("the dataset generator", () => {

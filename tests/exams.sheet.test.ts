@@ -21,7 +21,10 @@ useFakeClock(T0);
 
 async function sheetOf(t: TestConvex, examId: Id<"exams">) {
   return t.run((ctx) =>
-    ctx.db.query("examQuestions").withIndex("by_exam_and_position", (q) => q.eq("examId", examId)).collect(),
+    ctx.db
+      .query("examQuestions")
+      .withIndex("by_exam_and_position", (q) => q.eq("examId", examId))
+      .collect(),
   );
 }
 
@@ -33,7 +36,9 @@ async function resync(t: TestConvex, examId: Id<"exams">) {
 /** Entries of `n` other users with `answers` answers each: they make the exam document big. */
 async function bigArray(t: TestConvex, questionId: Id<"questions">, n: number, answers: number): Promise<V1Participant[]> {
   const userIds = await t.run(async (ctx) =>
-    Promise.all(Array.from({ length: n }, (_, i) => ctx.db.insert("users", { name: `Legacy ${i}`, tokenIdentifier: `legacy|${i}`, role: "student" }))),
+    Promise.all(
+      Array.from({ length: n }, (_, i) => ctx.db.insert("users", { name: `Legacy ${i}`, tokenIdentifier: `legacy|${i}`, role: "student" })),
+    ),
   );
   return userIds.map((userId) => ({
     userId,
@@ -56,11 +61,25 @@ describe("the exam definition (the one copy of an exam's facts)", () => {
     expect(rows.map((r) => [r.position, r.questionId])).toEqual(questionIds.map((id, i) => [i, id]));
     for (const row of rows) expect(Object.keys(row).sort()).toEqual(["_creationTime", "_id", "examId", "position", "questionId"]);
     const copies = await t.run(async (ctx) => [
-      await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
-      await ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
+      await ctx.db
+        .query("examDefinitions")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .unique(),
+      await ctx.db
+        .query("examQuestionLists")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .unique(),
     ]);
-    const sheet = await t.run((ctx) => ctx.db.query("examQuestionSheets").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
-    expect(copies).toMatchObject([{ questionCount: 4, maxScore: 6 }, { questionIds, formerQuestionIds: [] }]);
+    const sheet = await t.run((ctx) =>
+      ctx.db
+        .query("examQuestionSheets")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .unique(),
+    );
+    expect(copies).toMatchObject([
+      { questionCount: 4, maxScore: 6 },
+      { questionIds, formerQuestionIds: [] },
+    ]);
     expect(sheet?.questions).toEqual(session.questions.map(({ points, ...q }) => (points === 3 ? { ...q, points } : q)));
     expect(JSON.stringify([copies, sheet])).not.toMatch(/correctAnswer/);
     expect(JSON.stringify(session.questions)).not.toMatch(/correctAnswer/);
@@ -88,11 +107,23 @@ describe("the exam definition (the one copy of an exam's facts)", () => {
     });
     await ada.as.mutation(api.exams.startExamV2, { examId });
     // Until healed, V2 shows the copies as they were, all of a piece.
-    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual(["Question 1", "Question 2", "Question 3"]);
+    expect((await ada.as.query(api.exams.getExamSessionV2, { examId })).questions.map((q) => q.text)).toEqual([
+      "Question 1",
+      "Question 2",
+      "Question 3",
+    ]);
     expect((await resync(t, examId)).cost.documentsWritten).toBe(6); // definition, list, sheet; rows of q1 and q2 out, q2 at 1 in
-    const list = await t.run((ctx) => ctx.db.query("examQuestionLists").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
+    const list = await t.run((ctx) =>
+      ctx.db
+        .query("examQuestionLists")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .unique(),
+    );
     expect(list).toMatchObject({ questionIds: [q0, q2], formerQuestionIds: [q1] });
-    expect(await ada.as.query(api.exams.validateQuestionAccessV2, { examId, questionId: q1 })).toEqual({ allowed: false, reason: "not_in_exam" });
+    expect(await ada.as.query(api.exams.validateQuestionAccessV2, { examId, questionId: q1 })).toEqual({
+      allowed: false,
+      reason: "not_in_exam",
+    });
     expect(await ada.as.query(api.exams.getExamSessionV2, { examId })).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
     const graded = await ada.as.mutation(api.exams.submitExamAnswersV2, { examId, answers: [{ questionId: q0, selectedAnswer: "b" }] });
     expect(graded.answers[0]).toMatchObject({ isCorrect: true, correctAnswer: "b" });
@@ -101,7 +132,12 @@ describe("the exam definition (the one copy of an exam's facts)", () => {
 
 describe("the question sheet (a copy of what a session shows)", () => {
   const sheetDoc = (t: TestConvex, examId: Id<"exams">) =>
-    t.run((ctx) => ctx.db.query("examQuestionSheets").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
+    t.run((ctx) =>
+      ctx.db
+        .query("examQuestionSheets")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .unique(),
+    );
 
   it("an edit made behind its back is named by verifyExamCopies, shown as it was until healed, then healed by the repair", async () => {
     const t = newConvexTest();
@@ -115,7 +151,7 @@ describe("the question sheet (a copy of what a session shows)", () => {
     const before = await ada.as.query(api.exams.getExamSessionV2, { examId });
     expect(before.questions[1]).toMatchObject({ text: "Question 2", options: ["a", "b", "c", "d"] });
 
-    for (let cursor: string | null = null; ; ) {
+    for (let cursor: string | null = null; ;) {
       const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamCopies, { cursor });
       if (r.isDone) break;
       cursor = r.continueCursor;
@@ -131,11 +167,19 @@ describe("the question sheet (a copy of what a session shows)", () => {
     const admin = await seedUser(t, "admin", "admin");
     const ada = await seedUser(t, "ada");
     const { examId, questionIds } = await seedExam(t, { questions: 2 });
-    const other = await admin.as.mutation(api.examAdmin.createExam, { title: "Other", questionIds: [questionIds[1]!], durationMs: 60_000, maxPauses: 0 });
+    const other = await admin.as.mutation(api.examAdmin.createExam, {
+      title: "Other",
+      questionIds: [questionIds[1]!],
+      durationMs: 60_000,
+      maxPauses: 0,
+    });
     await t.run(async (ctx) => void (await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!)));
     await admin.as.mutation(api.examAdmin.updateQuestion, { questionId: questionIds[1]!, text: "Shared, edited", points: 4 });
     for (const id of [examId, other]) {
-      expect((await sheetDoc(t, id))?.questions.find((q) => q.questionId === questionIds[1])).toMatchObject({ text: "Shared, edited", points: 4 });
+      expect((await sheetDoc(t, id))?.questions.find((q) => q.questionId === questionIds[1])).toMatchObject({
+        text: "Shared, edited",
+        points: 4,
+      });
     }
     expect((await ada.as.query(api.exams.getExamSessionV2, { examId: other })).questions).toEqual([
       { questionId: questionIds[1], text: "Shared, edited", options: ["a", "b", "c", "d"], points: 4 },
@@ -158,7 +202,11 @@ describe("the question sheet (a copy of what a session shows)", () => {
     expect(await ada.as.query(api.exams.getExamSessionV2, { examId })).toEqual(await ada.as.query(api.exams.getExamSession, { examId }));
     // Back under the limit: the sheet returns.
     await admin.as.mutation(api.examAdmin.updateQuestion, { questionId: questionIds[0]!, text: "Short again" });
-    expect((await sheetDoc(t, examId))?.questions.map((q) => q.text.length)).toEqual(["Short again".length, long.length, "Question 3".length]);
+    expect((await sheetDoc(t, examId))?.questions.map((q) => q.text.length)).toEqual([
+      "Short again".length,
+      long.length,
+      "Question 3".length,
+    ]);
   });
 });
 

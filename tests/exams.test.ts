@@ -58,13 +58,34 @@ describe.each(APIS)("auth matrix (%s)", (which) => {
   const exam = (s: Setup) => ({ examId: s.examId });
   const cases: Case[] = [
     { name: "startExam", before: "none", args: exam, owner: "ok", other: "ok", admin: "ok" },
-    { name: "submitExamAnswers", before: "started", args: (s) => ({ examId: s.examId, answers: s.answers }), owner: "ok", other: "NOT_IN_PROGRESS", admin: "NOT_IN_PROGRESS" },
+    {
+      name: "submitExamAnswers",
+      before: "started",
+      args: (s) => ({ examId: s.examId, answers: s.answers }),
+      owner: "ok",
+      other: "NOT_IN_PROGRESS",
+      admin: "NOT_IN_PROGRESS",
+    },
     { name: "startPause", before: "started", args: exam, owner: "ok", other: "NOT_IN_PROGRESS", admin: "NOT_IN_PROGRESS" },
     { name: "resumeFromPause", before: "paused", args: exam, owner: "ok", other: "NOT_IN_PROGRESS", admin: "NOT_IN_PROGRESS" },
     { name: "getExamSession", before: "started", args: exam, owner: "ok", other: "ok", admin: "ok" },
-    { name: "getParticipantExamResults", before: "completed", args: (s) => ({ examId: s.examId, userId: s.owner.userId }), owner: "ok", other: "FORBIDDEN", admin: "ok" },
+    {
+      name: "getParticipantExamResults",
+      before: "completed",
+      args: (s) => ({ examId: s.examId, userId: s.owner.userId }),
+      owner: "ok",
+      other: "FORBIDDEN",
+      admin: "ok",
+    },
     { name: "getPauseStatus", before: "paused", args: exam, owner: "ok", other: "ok", admin: "ok" },
-    { name: "validateQuestionAccess", before: "started", args: (s) => ({ examId: s.examId, questionId: s.questionIds[0] }), owner: "ok", other: "ok", admin: "ok" },
+    {
+      name: "validateQuestionAccess",
+      before: "started",
+      args: (s) => ({ examId: s.examId, questionId: s.questionIds[0] }),
+      owner: "ok",
+      other: "ok",
+      admin: "ok",
+    },
     { name: "getExamLeaderboard", before: "completed", args: exam, owner: "ok", other: "ok", admin: "ok" },
     { name: "getAllExamsMetadata", before: "started", args: () => ({}), owner: "ok", other: "ok", admin: "ok" },
     { name: "getMyDashboardStats", before: "completed", args: () => ({}), owner: "ok", other: "ok", admin: "ok" },
@@ -100,7 +121,9 @@ describe.each(APIS)("auth matrix (%s)", (which) => {
     const before = await snapshotTables(s.t);
     expect(await callRead(s.owner.as, "getParticipantExamResults", which, { examId: s.examId })).toEqual({ error: "NOT_COMPLETED" });
     expect(await callRead(s.other.as, "getParticipantExamResults", which, { examId: s.examId })).toEqual({ error: "NOT_FOUND" });
-    const forAdmin = (await callRead(s.admin.as, "getParticipantExamResults", which, { examId: s.examId, userId: s.owner.userId })) as { status: string };
+    const forAdmin = (await callRead(s.admin.as, "getParticipantExamResults", which, { examId: s.examId, userId: s.owner.userId })) as {
+      status: string;
+    };
     expect(forAdmin.status).toBe("in_progress");
     expect(await snapshotTables(s.t)).toEqual(before);
   });
@@ -110,7 +133,9 @@ describe.each(APIS)("bad input is rejected with its code and changes nothing (%s
   async function rejects(s: Setup, name: (typeof WRITES)[number] | (typeof READS)[number], args: object, code: string) {
     const before = await snapshotTables(s.t);
     const isWrite = (WRITES as readonly string[]).includes(name);
-    const result = isWrite ? await callWrite(s.owner.as, name as never, which, args) : await callRead(s.owner.as, name as never, which, args);
+    const result = isWrite
+      ? await callWrite(s.owner.as, name as never, which, args)
+      : await callRead(s.owner.as, name as never, which, args);
     expect(result).toEqual({ error: code });
     expect(await snapshotTables(s.t)).toEqual(before);
   }
@@ -136,10 +161,29 @@ describe.each(APIS)("bad input is rejected with its code and changes nothing (%s
     const s = await setup();
     await start(s);
     const q = s.questionIds;
-    await rejects(s, "submitExamAnswers", { examId: s.examId, answers: [{ questionId: s.foreignQuestion, selectedAnswer: "a" }] }, "INVALID_ANSWER");
-    await rejects(s, "submitExamAnswers", { examId: s.examId, answers: [{ questionId: q[0], selectedAnswer: "a" }, { questionId: q[0], selectedAnswer: "b" }] }, "INVALID_ANSWER");
+    await rejects(
+      s,
+      "submitExamAnswers",
+      { examId: s.examId, answers: [{ questionId: s.foreignQuestion, selectedAnswer: "a" }] },
+      "INVALID_ANSWER",
+    );
+    await rejects(
+      s,
+      "submitExamAnswers",
+      {
+        examId: s.examId,
+        answers: [
+          { questionId: q[0], selectedAnswer: "a" },
+          { questionId: q[0], selectedAnswer: "b" },
+        ],
+      },
+      "INVALID_ANSWER",
+    );
     await rejects(s, "submitExamAnswers", { examId: s.examId, answers: [{ questionId: q[0], selectedAnswer: "zzz" }] }, "INVALID_ANSWER");
-    expect(await callRead(s.owner.as, "validateQuestionAccess", which, { examId: s.examId, questionId: s.foreignQuestion })).toEqual({ allowed: false, reason: "not_in_exam" });
+    expect(await callRead(s.owner.as, "validateQuestionAccess", which, { examId: s.examId, questionId: s.foreignQuestion })).toEqual({
+      allowed: false,
+      reason: "not_in_exam",
+    });
   });
 
   it("submitting twice, starting a completed exam", async () => {
@@ -175,9 +219,14 @@ describe.each(APIS)("bad input is rejected with its code and changes nothing (%s
     vi.setSystemTime(T0 + 10 * 60_000); // 10 min paused: not counted
     await s.owner.as.mutation(fn("resumeFromPause", which), { examId: s.examId });
     vi.setSystemTime(T0 + 10 * 60_000 + DURATION - 1);
-    expect(await callRead(s.owner.as, "validateQuestionAccess", which, { examId: s.examId, questionId: s.questionIds[0] })).toEqual({ allowed: true });
+    expect(await callRead(s.owner.as, "validateQuestionAccess", which, { examId: s.examId, questionId: s.questionIds[0] })).toEqual({
+      allowed: true,
+    });
     vi.setSystemTime(T0 + 10 * 60_000 + DURATION);
-    expect(await callRead(s.owner.as, "validateQuestionAccess", which, { examId: s.examId, questionId: s.questionIds[0] })).toEqual({ allowed: false, reason: "time_up" });
+    expect(await callRead(s.owner.as, "validateQuestionAccess", which, { examId: s.examId, questionId: s.questionIds[0] })).toEqual({
+      allowed: false,
+      reason: "time_up",
+    });
     const session = (await callRead(s.owner.as, "getExamSession", which, { examId: s.examId })) as { remainingMs: number; timeUp: boolean };
     expect(session).toMatchObject({ remainingMs: 0, timeUp: true });
     vi.setSystemTime(T0 + 10 * 60_000 + DURATION + SUBMIT_GRACE_MS + 1);
@@ -188,7 +237,9 @@ describe.each(APIS)("bad input is rejected with its code and changes nothing (%s
     const s = await setup();
     await start(s);
     vi.setSystemTime(T0 + DURATION + SUBMIT_GRACE_MS);
-    const results = (await s.owner.as.mutation(fn("submitExamAnswers", which), { examId: s.examId, answers: s.answers })) as { score: number };
+    const results = (await s.owner.as.mutation(fn("submitExamAnswers", which), { examId: s.examId, answers: s.answers })) as {
+      score: number;
+    };
     expect(results.score).toBe(3);
   });
 
@@ -262,7 +313,13 @@ describe("legacy attempts", () => {
     expect(exam!.participants!.map((p) => p.userId)).toEqual([ada.userId, bob.userId, ada.userId]);
     expect(exam!.participants![1]).toEqual(bobEntry);
     expect(exam!.participants![2]).toEqual(adaDuplicate);
-    expect(exam!.participants![0]).toMatchObject({ score: 3, completedAt: T0 + 61_000, pauseCount: 1, totalPausedMs: 60_000, isPaused: false });
+    expect(exam!.participants![0]).toMatchObject({
+      score: 3,
+      completedAt: T0 + 61_000,
+      pauseCount: 1,
+      totalPausedMs: 60_000,
+      isPaused: false,
+    });
     expect(exam!.participants![0]).not.toHaveProperty("pausedAt");
 
     // The backfill, later, over every entry: writes nothing for ada (bob is imported now).
@@ -294,7 +351,10 @@ describe("legacy attempts", () => {
 
     await t.run(async (ctx) => {
       await ctx.db.patch("exams", examId, { participants: [] });
-      const def = await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique();
+      const def = await ctx.db
+        .query("examDefinitions")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .unique();
       await ctx.db.patch("examDefinitions", def!._id, { legacyCleared: true });
     });
     for (const u of [ada, bob, admin]) {
@@ -324,7 +384,10 @@ describe("the legacy mirror", () => {
     expect(session.status).toBe("in_progress");
     await runScheduled(t); // the exam's mirror job finds the array too big
     const { def, exam } = await t.run(async (ctx) => ({
-      def: await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique(),
+      def: await ctx.db
+        .query("examDefinitions")
+        .withIndex("by_exam", (q) => q.eq("examId", examId))
+        .unique(),
       exam: await ctx.db.get("exams", examId),
     }));
     expect(def!.legacyMirrorFailure).toMatchObject({ userId: ada.userId, reason: expect.stringMatching(/bytes/) });
@@ -335,8 +398,12 @@ describe("the legacy mirror", () => {
 
   it("refuses an array past 8,192 entries", () => {
     const entries = Array.from({ length: 8_193 }, () => legacyEntry("u" as Id<"users">));
-    expect(documentLimitProblem({ title: "", questionIds: [], durationMs: 1, maxPauses: 0, participants: entries })).toMatch(/8193 entries/);
-    expect(documentLimitProblem({ title: "", questionIds: [], durationMs: 1, maxPauses: 0, participants: entries.slice(0, 10) })).toBeNull();
+    expect(documentLimitProblem({ title: "", questionIds: [], durationMs: 1, maxPauses: 0, participants: entries })).toMatch(
+      /8193 entries/,
+    );
+    expect(
+      documentLimitProblem({ title: "", questionIds: [], durationMs: 1, maxPauses: 0, participants: entries.slice(0, 10) }),
+    ).toBeNull();
   });
 
   it("can be switched off per exam and for all exams, and back on with a resync from V2", async () => {

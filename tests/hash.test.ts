@@ -15,8 +15,7 @@ function referenceCanonicalJson(value: unknown): string {
     if (typeof value === "number" && !Number.isFinite(value)) return `{"$float":"${value}"}`;
     return JSON.stringify(value) ?? "null";
   }
-  if (Array.isArray(value))
-    return `[${value.map(referenceCanonicalJson).join(",")}]`;
+  if (Array.isArray(value)) return `[${value.map(referenceCanonicalJson).join(",")}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -33,9 +32,7 @@ function outcome(f: () => string): string {
 
 async function subtleHex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) =>
-    b.toString(16).padStart(2, "0"),
-  ).join("");
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 describe("event hash building blocks", () => {
@@ -48,20 +45,22 @@ describe("event hash building blocks", () => {
     });
     fc.assert(
       fc.property(values, (value) => {
-        expect(outcome(() => canonicalJson(value))).toBe(
-          outcome(() => referenceCanonicalJson(value)),
-        );
+        expect(outcome(() => canonicalJson(value))).toBe(outcome(() => referenceCanonicalJson(value)));
       }),
       { numRuns: 2000 },
     );
-    expect(
-      canonicalJson({ b: 1, a: [undefined, { d: undefined, c: "é\n" }] }),
-    ).toBe('{"a":[null,{"c":"é\\n"}],"b":1}');
+    expect(canonicalJson({ b: 1, a: [undefined, { d: undefined, c: "é\n" }] })).toBe('{"a":[null,{"c":"é\\n"}],"b":1}');
   });
 
   it("NaN and ±Infinity (values V1 may store) hash as themselves: never equal to null, to each other or to a string", () => {
     const texts = [NaN, Infinity, -Infinity, null, "NaN"].map((score) => canonicalJson({ score }));
-    expect(texts).toEqual(['{"score":{"$float":"NaN"}}', '{"score":{"$float":"Infinity"}}', '{"score":{"$float":"-Infinity"}}', '{"score":null}', '{"score":"NaN"}']);
+    expect(texts).toEqual([
+      '{"score":{"$float":"NaN"}}',
+      '{"score":{"$float":"Infinity"}}',
+      '{"score":{"$float":"-Infinity"}}',
+      '{"score":null}',
+      '{"score":"NaN"}',
+    ]);
     expect(canonicalJson({ score: NaN })).toBe(canonicalJson({ score: Number("x") }));
   });
 
@@ -82,7 +81,21 @@ describe("event hash building blocks", () => {
         recordedAt: fc.nat(),
         prevHash: fc.stringMatching(/^[0-9a-f]{64}$/),
       },
-      { requiredKeys: ["examId", "userId", "version", "type", "schemaVersion", "data", "actor", "origin", "commandId", "recordedAt", "prevHash"] },
+      {
+        requiredKeys: [
+          "examId",
+          "userId",
+          "version",
+          "type",
+          "schemaVersion",
+          "data",
+          "actor",
+          "origin",
+          "commandId",
+          "recordedAt",
+          "prevHash",
+        ],
+      },
     );
     await fc.assert(
       fc.asyncProperty(content, async (c) => {

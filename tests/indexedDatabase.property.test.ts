@@ -18,7 +18,10 @@ const child = internalMutationGeneric({
   args: { a: v.number(), fails: v.boolean() },
   handler: async (ctx, { a, fails }) => {
     const id = await ctx.db.insert("items", { a });
-    const first = await ctx.db.query("items").withIndex("by_a", (q) => q.eq("a", a)).first();
+    const first = await ctx.db
+      .query("items")
+      .withIndex("by_a", (q) => q.eq("a", a))
+      .first();
     if (first !== null) await ctx.db.patch("items", first._id, { b: "bb" });
     if (fails) throw new Error("child rolled back");
     return id;
@@ -88,7 +91,13 @@ type Op =
   | { kind: "nested"; a: number; fails: boolean };
 
 const valueFor = (field: string): fc.Arbitrary<Value | undefined> =>
-  field === "b" ? fc.oneof(str, fc.constant(undefined)) : field === "c" ? fc.oneof(fc.constant(null), num, str, fc.boolean(), fc.constant(undefined)) : field === "_creationTime" ? fc.integer({ min: 0, max: 40 }).map((k) => T0 + k) : num;
+  field === "b"
+    ? fc.oneof(str, fc.constant(undefined))
+    : field === "c"
+      ? fc.oneof(fc.constant(null), num, str, fc.boolean(), fc.constant(undefined))
+      : field === "_creationTime"
+        ? fc.integer({ min: 0, max: 40 }).map((k) => T0 + k)
+        : num;
 
 const T0 = Date.UTC(2026, 0, 1);
 
@@ -104,7 +113,11 @@ const read: fc.Arbitrary<Read> = fc
       fc.constant({ kind: "collect" as const }),
       fc.constant({ kind: "first" as const }),
       fc.record({ kind: fc.constant("take" as const), n: fc.integer({ min: 0, max: 4 }) }),
-      fc.record({ kind: fc.constant("paginate" as const), numItems: fc.integer({ min: 1, max: 3 }), pages: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({
+        kind: fc.constant("paginate" as const),
+        numItems: fc.integer({ min: 1, max: 3 }),
+        pages: fc.integer({ min: 1, max: 4 }),
+      }),
     ),
     filterA: fc.option(num, { nil: undefined }),
     seed: fc.array(fc.oneof(num, str, fc.constant(null), fc.constant(undefined)), { minLength: 6, maxLength: 6 }),
@@ -133,8 +146,22 @@ const read: fc.Arbitrary<Read> = fc
   });
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("insert" as const), table: fc.constantFrom("items" as const, "items" as const, "others" as const), fields }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("patch" as const), target: fc.nat(), fields: fc.record({ a: num, b: str, n: fc.record({ x: num }) }, { requiredKeys: [] }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("insert" as const),
+      table: fc.constantFrom("items" as const, "items" as const, "others" as const),
+      fields,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("patch" as const),
+      target: fc.nat(),
+      fields: fc.record({ a: num, b: str, n: fc.record({ x: num }) }, { requiredKeys: [] }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("replace" as const), target: fc.nat(), fields }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), target: fc.nat() }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("read" as const), read }) },
@@ -159,7 +186,10 @@ function rangeOf(r: Read) {
 }
 function queryOf(ctx: Ctx, r: Read) {
   const db = ctx.db as any;
-  let q = r.index === "by_creation_time" && r.eqs.length === 0 && !r.lower && !r.upper ? db.query(r.table) : db.query(r.table).withIndex(r.index, rangeOf(r));
+  let q =
+    r.index === "by_creation_time" && r.eqs.length === 0 && !r.lower && !r.upper
+      ? db.query(r.table)
+      : db.query(r.table).withIndex(r.index, rangeOf(r));
   q = q.order(r.order);
   if (r.filterA !== undefined) q = q.filter((f: any) => f.neq(f.field("a"), r.filterA));
   return q;
@@ -177,7 +207,10 @@ async function runRead(ctx: Ctx, r: Read): Promise<unknown> {
       const pages = [];
       let cursor: string | null = null;
       for (let i = 0; i < r.how.pages; i++) {
-        const page: { page: unknown[]; isDone: boolean; continueCursor: string } = await queryOf(ctx, r).paginate({ numItems: r.how.numItems, cursor });
+        const page: { page: unknown[]; isDone: boolean; continueCursor: string } = await queryOf(ctx, r).paginate({
+          numItems: r.how.numItems,
+          cursor,
+        });
         pages.push(page);
         if (page.isDone) break;
         cursor = page.continueCursor;
@@ -195,7 +228,8 @@ async function runTransaction(t: ReturnType<typeof convexTest>, tx: { ops: Op[];
       for (const o of tx.ops) {
         const db = ctx.db as any;
         if (o.kind === "insert") seen.push(await db.insert(o.table, o.fields));
-        else if (o.kind === "nested") seen.push(await ctx.runMutation(childRef, { a: o.a, fails: o.fails }).catch((e: Error) => `child error: ${e.message}`));
+        else if (o.kind === "nested")
+          seen.push(await ctx.runMutation(childRef, { a: o.a, fails: o.fails }).catch((e: Error) => `child error: ${e.message}`));
         else if (o.kind === "read") seen.push(await runRead(ctx, o.read));
         else if (o.kind === "readAcrossWrite") {
           // A query read partly, then a write to its table, then the rest: the query keeps its snapshot.
@@ -257,10 +291,17 @@ describe("IndexedDatabaseFake", () => {
   it("rejects what convex-test rejects: an undeclared index, a range on the wrong field", async () => {
     const indexed = convexTest({ schema, modules, DatabaseFake: IndexedDatabaseFake });
     /* eslint-disable @typescript-eslint/no-explicit-any */
-    await expect(indexed.run((ctx) => (ctx.db as any).query("items").withIndex("by_nothing").collect())).rejects.toThrow(/not declared in the schema/);
-    await expect(indexed.run((ctx) => (ctx.db as any).query("items").withIndex("by_b_and_a", (q: any) => q.eq("a", 1)).collect())).rejects.toThrow(
-      /Incorrect field used in `withIndex`/,
+    await expect(indexed.run((ctx) => (ctx.db as any).query("items").withIndex("by_nothing").collect())).rejects.toThrow(
+      /not declared in the schema/,
     );
+    await expect(
+      indexed.run((ctx) =>
+        (ctx.db as any)
+          .query("items")
+          .withIndex("by_b_and_a", (q: any) => q.eq("a", 1))
+          .collect(),
+      ),
+    ).rejects.toThrow(/Incorrect field used in `withIndex`/);
     /* eslint-enable @typescript-eslint/no-explicit-any */
   });
 });

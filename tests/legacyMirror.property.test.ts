@@ -26,7 +26,8 @@ async function world(t: TestConvex, examCount = 1) {
   for (let i = 0; i < STUDENTS; i++) students.push(await seedUser(t, `student${i}`));
   const admin = await seedUser(t, "admin", "admin");
   const exams = [];
-  for (let i = 0; i < examCount; i++) exams.push(await seedExam(t, { questions: 2, durationMs: DURATION, maxPauses: 2, title: `Exam ${i}` }));
+  for (let i = 0; i < examCount; i++)
+    exams.push(await seedExam(t, { questions: 2, durationMs: DURATION, maxPauses: 2, title: `Exam ${i}` }));
   await syncDefinitions(t);
   for (const e of exams) await t.run((ctx) => markLegacyBackfilled(ctx, e.examId));
   return { t, students, admin, exams };
@@ -106,29 +107,33 @@ describe("rebuildProjections while students write", () => {
       { weight: 2, arbitrary: fc.record({ kind: fc.constant("rebuild" as const), steps: fc.integer({ min: 1, max: 3 }) }) },
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof(write, write), { minLength: 1, maxLength: 4 }), fc.array(step, { minLength: 2, maxLength: 16 }), async (before, steps) => {
-        vi.setSystemTime(T0);
-        const w = await world(newConvexTest(), 2);
-        for (const s of before) {
-          vi.setSystemTime(Date.now() + 1_000);
-          await act(w, s);
-        }
-        let cursor: string | undefined;
-        for (const s of steps) {
-          if ("steps" in s) {
-            const r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: s.steps });
-            cursor = r.isDone ? undefined : r.continueCursor;
-          } else {
+      fc.asyncProperty(
+        fc.array(fc.oneof(write, write), { minLength: 1, maxLength: 4 }),
+        fc.array(step, { minLength: 2, maxLength: 16 }),
+        async (before, steps) => {
+          vi.setSystemTime(T0);
+          const w = await world(newConvexTest(), 2);
+          for (const s of before) {
             vi.setSystemTime(Date.now() + 1_000);
             await act(w, s);
           }
-        }
-        // The pass under way finishes (as many calls as it takes), then the tables and counters are checked against the log.
-        for (let r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: 2 }); !r.isDone; ) {
-          r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: r.continueCursor, maxSteps: 2 });
-        }
-        expect(await w.t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true, issues: [] });
-      }),
+          let cursor: string | undefined;
+          for (const s of steps) {
+            if ("steps" in s) {
+              const r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: s.steps });
+              cursor = r.isDone ? undefined : r.continueCursor;
+            } else {
+              vi.setSystemTime(Date.now() + 1_000);
+              await act(w, s);
+            }
+          }
+          // The pass under way finishes (as many calls as it takes), then the tables and counters are checked against the log.
+          for (let r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: 2 }); !r.isDone;) {
+            r = await w.t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: r.continueCursor, maxSteps: 2 });
+          }
+          expect(await w.t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true, issues: [] });
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -87,7 +87,8 @@ describe("a student's action", () => {
       const { touched } = await recordCall(ada!.as, fn as never, args as never);
       expect(touched.tablesRead.has("exams")).toBe(false);
       expect([...touched.writtenTables].sort()).toEqual(expect.arrayContaining(["examEvents"]));
-      for (const table of touched.writtenTables) expect(["examEvents", "examParticipations", "examAnswers", "examCounterShards"]).toContain(table);
+      for (const table of touched.writtenTables)
+        expect(["examEvents", "examParticipations", "examAnswers", "examCounterShards"]).toContain(table);
       expect([...touched.written].filter((d) => d.startsWith("examCounterShards:")).length).toBeLessThanOrEqual(1); // start and submit move it
     }
     // What it wrote belongs to ada: her events, her row, her answers.
@@ -108,11 +109,17 @@ describe("the mirror job", () => {
     vi.setSystemTime(Date.now() + MIRROR_RUN_DELAY_MS);
     for (let i = 0; i < 3; i++) runs.push(await w.t.mutation(internal.legacyMirror.runExamMirror, { examId: w.examId }));
     expect(runs[0]).toMatchObject({ examWritten: true, entriesWritten: 4, liveEvents: 16, isDone: true });
-    expect(runs.slice(1)).toEqual([expect.objectContaining({ eventsRead: 0, examWritten: false }), expect.objectContaining({ eventsRead: 0, examWritten: false })]);
+    expect(runs.slice(1)).toEqual([
+      expect.objectContaining({ eventsRead: 0, examWritten: false }),
+      expect.objectContaining({ eventsRead: 0, examWritten: false }),
+    ]);
     const before = await examDoc(w);
     await runScheduled(w.t); // the 16 scheduled runs: nothing left for them
     expect(await examDoc(w)).toEqual(before);
-    expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({ arrayCurrent: true, lag: { events: 0 } });
+    expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({
+      arrayCurrent: true,
+      lag: { events: 0 },
+    });
   });
 
   it("folds an exam near the document limit (60 attempts × 200 answers) in one run within half of every limit, reading settled events only", async () => {
@@ -165,7 +172,10 @@ describe("the mirror job", () => {
             if (aborts.has(++steps)) throw new Error(`abort at step ${steps}`);
           };
           // A run as runExamMirror does it, with the faults injected; a throw rolls its transaction back.
-          const run = () => w.t.run(async (ctx) => runSettledMirror(ctx, w.examId, await getExamDefinition(ctx, w.examId), { maxEvents: perRun, beforeStep }));
+          const run = () =>
+            w.t.run(async (ctx) =>
+              runSettledMirror(ctx, w.examId, await getExamDefinition(ctx, w.examId), { maxEvents: perRun, beforeStep }),
+            );
           for (let i = 0; i < 60; i++) {
             const r = await run().catch(() => null);
             if (r !== null && r.eventsRead === 0) break;
@@ -192,7 +202,10 @@ describe("lag, drain and synchronous mode", () => {
     expect(lagging.lag.ageMs).toBeGreaterThan(1_900);
     const drained = await w.t.action(internal.legacyMirror.drainLegacyMirror, {});
     expect(drained).toMatchObject({ arraysCurrent: true, lagging: [], liveEvents: 2, entriesWritten: 2, examDocumentWrites: 1 });
-    expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({ arrayCurrent: true, lag: { events: 0, oldestAt: null } });
+    expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({
+      arrayCurrent: true,
+      lag: { events: 0, oldestAt: null },
+    });
     const { array, tables } = await arrayAndTables(w.t, w.examId);
     expect(array).toEqual(tables);
   });
@@ -215,9 +228,18 @@ describe("migration commands while the mirror lags", () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const bob = await seedUser(t, "bob");
-    const entry = (userId: Id<"users">) => ({ userId, score: 0, answers: [], startedAt: T0 - 60_000, isPaused: false, pauseCount: 0, totalPausedMs: 0 });
+    const entry = (userId: Id<"users">) => ({
+      userId,
+      score: 0,
+      answers: [],
+      startedAt: T0 - 60_000,
+      isPaused: false,
+      pauseCount: 0,
+      totalPausedMs: 0,
+    });
     const exam = await seedExam(t, { questions: 2, participants: [entry(ada.userId)] });
-    for (let r = await t.mutation(internal.migrations.migrateExamParticipants, {}); !r.isDone; ) r = await t.mutation(internal.migrations.migrateExamParticipants, {});
+    for (let r = await t.mutation(internal.migrations.migrateExamParticipants, {}); !r.isDone;)
+      r = await t.mutation(internal.migrations.migrateExamParticipants, {});
     vi.setSystemTime(Date.now() + 1_000);
     await ada.as.mutation(api.exams.startPauseV2, { examId: exam.examId }); // a live change to a migrated entry
     await bob.as.mutation(api.exams.startExamV2, { examId: exam.examId }); // a live attempt with no entry yet
@@ -227,13 +249,20 @@ describe("migration commands while the mirror lags", () => {
   it("verifyMigrationIntegrity names entries with unmirrored events as pending, not as issues", async () => {
     const { t, ada, bob, examId } = await legacyExam();
     // The status tells the live events behind from the migration's imports (already in the array).
-    expect((await t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({ arrayCurrent: false, lag: { events: 2, importsToPass: 1 } });
+    expect((await t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({
+      arrayCurrent: false,
+      lag: { events: 2, importsToPass: 1 },
+    });
     const report = await t.action(internal.migrations.verifyMigrationIntegrity, {});
     expect(report.isValid).toBe(true);
     expect(report.issues).toEqual([]);
     expect(report.pending.map((p) => p.userId).sort()).toEqual([ada.userId, bob.userId].sort());
     await runScheduled(t);
-    expect(await t.action(internal.migrations.verifyMigrationIntegrity, { examId })).toMatchObject({ isValid: true, issues: [], pending: [] });
+    expect(await t.action(internal.migrations.verifyMigrationIntegrity, { examId })).toMatchObject({
+      isValid: true,
+      issues: [],
+      pending: [],
+    });
   });
 
   it("cleanup drains the exam's mirror before it verifies, so a lagging exam is cleared", async () => {
@@ -271,9 +300,21 @@ describe("the exam list's counts", () => {
   it("come from one summary as soon as the migration has filled an exam (its batch sets it from the shards it read)", async () => {
     const t = newConvexTest();
     const users = [await seedUser(t, "a"), await seedUser(t, "b"), await seedUser(t, "c")];
-    const entry = (userId: Id<"users">, completedAt?: number) => ({ userId, score: 0, answers: [], startedAt: T0 - 60_000, isPaused: false, pauseCount: 0, totalPausedMs: 0, ...(completedAt === undefined ? {} : { completedAt }) });
-    const { examId } = await seedExam(t, { participants: [entry(users[0]!.userId, T0 - 1), entry(users[1]!.userId), entry(users[2]!.userId)] });
-    for (let r = await t.mutation(internal.migrations.migrateExamParticipants, {}); !r.isDone; ) r = await t.mutation(internal.migrations.migrateExamParticipants, {});
+    const entry = (userId: Id<"users">, completedAt?: number) => ({
+      userId,
+      score: 0,
+      answers: [],
+      startedAt: T0 - 60_000,
+      isPaused: false,
+      pauseCount: 0,
+      totalPausedMs: 0,
+      ...(completedAt === undefined ? {} : { completedAt }),
+    });
+    const { examId } = await seedExam(t, {
+      participants: [entry(users[0]!.userId, T0 - 1), entry(users[1]!.userId), entry(users[2]!.userId)],
+    });
+    for (let r = await t.mutation(internal.migrations.migrateExamParticipants, {}); !r.isDone;)
+      r = await t.mutation(internal.migrations.migrateExamParticipants, {});
     expect(await counts(t, examId)).toEqual({ participants: 3, completed: 1, answers: 0, reads: 1 });
   });
 
@@ -281,7 +322,16 @@ describe("the exam list's counts", () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const leg = await seedUser(t, "legacy");
-    const paused = { userId: leg.userId, score: 0, answers: [], startedAt: T0 - 60_000, isPaused: true, pausedAt: T0 - 30_000, pauseCount: 1, totalPausedMs: 0 };
+    const paused = {
+      userId: leg.userId,
+      score: 0,
+      answers: [],
+      startedAt: T0 - 60_000,
+      isPaused: true,
+      pausedAt: T0 - 30_000,
+      pauseCount: 1,
+      totalPausedMs: 0,
+    };
     const { examId } = await seedExam(t, { questions: 2, participants: [paused] });
     await syncDefinitions(t);
     vi.setSystemTime(T0 + 1_000);

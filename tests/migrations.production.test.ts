@@ -57,7 +57,10 @@ describe("checkMigrationStatus judges completeness by identity", () => {
     expect(status.v1.totalParticipants).toBe(2);
     expect(status).toMatchObject({ migrationComplete: false, pendingExams: [exam.examId], participantsWithoutV2: 2 });
     await migrateToEnd(t);
-    expect(await t.action(internal.migrations.checkMigrationStatus, {})).toMatchObject({ migrationComplete: true, participantsWithoutV2: 0 });
+    expect(await t.action(internal.migrations.checkMigrationStatus, {})).toMatchObject({
+      migrationComplete: true,
+      participantsWithoutV2: 0,
+    });
   });
 });
 
@@ -99,7 +102,11 @@ describe("values V1 allows and dangling ids are findings, never a stop", () => {
     await t.run((ctx) => ctx.db.delete("questions", exam.questionIds[1]!));
     const reports = await migrateToEnd(t);
     expect(reports.flatMap((r) => r.findings)).toContainEqual(
-      expect.objectContaining({ kind: "unknown_exam_question", examId: exam.examId, message: expect.stringContaining(exam.questionIds[1]!) }),
+      expect.objectContaining({
+        kind: "unknown_exam_question",
+        examId: exam.examId,
+        message: expect.stringContaining(exam.questionIds[1]!),
+      }),
     );
     const verified = await t.action(internal.migrations.verifyMigrationIntegrity, {});
     expect(verified.isValid).toBe(true);
@@ -117,13 +124,19 @@ describe("values V1 allows and dangling ids are findings, never a stop", () => {
     const reports = await migrateToEnd(t, {}, { importEntry });
     expect(reports.reduce((n, r) => n + r.quarantined, 0)).toBe(1);
     const rows = await t.run((ctx) => ctx.db.query("examParticipations").collect());
-    expect(rows.map((r) => `${r.examId}/${r.userId}`).sort()).toEqual([`${first.examId}/${b!.userId}`, `${second.examId}/${a!.userId}`].sort());
+    expect(rows.map((r) => `${r.examId}/${r.userId}`).sort()).toEqual(
+      [`${first.examId}/${b!.userId}`, `${second.examId}/${a!.userId}`].sort(),
+    );
     const status = await t.action(internal.migrations.checkMigrationStatus, {});
     expect(status).toMatchObject({ migrationComplete: false, pendingExams: [first.examId], participantsWithoutV2: 1 });
-    expect(status.quarantined).toEqual([{ examId: first.examId, userId: a!.userId, sourceIndex: 0, reason: expect.stringContaining("INVALID_EVENT") }]);
+    expect(status.quarantined).toEqual([
+      { examId: first.examId, userId: a!.userId, sourceIndex: 0, reason: expect.stringContaining("INVALID_EVENT") },
+    ]);
     const verified = await t.action(internal.migrations.verifyMigrationIntegrity, {});
     expect(verified.issues).toEqual([expect.objectContaining({ kind: "missing_participation", examId: first.examId, userId: a!.userId })]);
-    expect(verified.findings).toContainEqual(expect.objectContaining({ kind: "quarantined_participant", examId: first.examId, userId: a!.userId }));
+    expect(verified.findings).toContainEqual(
+      expect.objectContaining({ kind: "quarantined_participant", examId: first.examId, userId: a!.userId }),
+    );
     // Once the cause is fixed, the next run imports it and the quarantine no longer blocks completeness.
     await migrateToEnd(t);
     expect((await t.action(internal.migrations.checkMigrationStatus, {})).migrationComplete).toBe(true);
@@ -176,7 +189,11 @@ describe("rolling forward after a rollback (old code ran again)", () => {
     );
     expect(rowOfA).toMatchObject({ completedAt: edited[0]!.completedAt, score: 1 });
     // A student sees the rolled-forward entry of an attempt not yet completed without its grading, as for an import.
-    const history = await b!.as.query(api.audit.getParticipationHistory, { examId: exam.examId, userId: b!.userId, paginationOpts: { numItems: 10, cursor: null } });
+    const history = await b!.as.query(api.audit.getParticipationHistory, {
+      examId: exam.examId,
+      userId: b!.userId,
+      paginationOpts: { numItems: 10, cursor: null },
+    });
     const change = history.page.find((e) => e.type === "LegacyEntryChanged")!;
     expect(change).toMatchObject({ origin: "legacy_rollforward", redacted: true });
     expect(change.data.participant.score).toBeUndefined();

@@ -28,7 +28,15 @@ async function insertUsers(t: TestConvex, count: number): Promise<Id<"users">[]>
 }
 
 function participant(userId: Id<"users">, answers: V1Participant["answers"] = []): V1Participant {
-  return { userId, score: answers.filter((a) => a.isCorrect).length, answers, startedAt: 1_700_000_000_000, isPaused: false, pauseCount: 0, totalPausedMs: 0 };
+  return {
+    userId,
+    score: answers.filter((a) => a.isCorrect).length,
+    answers,
+    startedAt: 1_700_000_000_000,
+    isPaused: false,
+    pauseCount: 0,
+    totalPausedMs: 0,
+  };
 }
 
 describe("migration at V1's limits", () => {
@@ -60,7 +68,12 @@ describe("migration at V1's limits", () => {
     expect(second.alreadyMigrated).toBe(0);
     expect(second.stoppedInsideExam!.nextIndex).toBe(stoppedAt + second.participantsMigrated);
     const indexes = await t.run(async (ctx) =>
-      (await ctx.db.query("examEvents").withIndex("by_exam", (q) => q.eq("examId", examId)).collect()).map((e) => e.data.sourceIndex as number),
+      (
+        await ctx.db
+          .query("examEvents")
+          .withIndex("by_exam", (q) => q.eq("examId", examId))
+          .collect()
+      ).map((e) => e.data.sourceIndex as number),
     );
     expect(indexes.sort((a, b) => a - b)).toEqual(Array.from({ length: second.stoppedInsideExam!.nextIndex }, (_, i) => i));
   });
@@ -90,7 +103,10 @@ describe("migration at V1's limits", () => {
     expect(reports.at(-1)!.isDone).toBe(true);
     expect(reports.reduce((n, r) => n + r.answersMigrated, 0)).toBe(7 * 1650);
     const verified = await t.action(internal.migrations.verifyMigrationIntegrity, { examId });
-    expect(verified).toMatchObject({ isValid: true, summary: { v1Participants: 7, v2Participants: 7, v1Answers: 11_550, v2Answers: 11_550 } });
+    expect(verified).toMatchObject({
+      isValid: true,
+      summary: { v1Participants: 7, v2Participants: 7, v1Answers: 11_550, v2Answers: 11_550 },
+    });
     // Cleanup re-checks the exam across calls too, then clears it.
     const cleared = [];
     for (let i = 0; i < 20; i++) {

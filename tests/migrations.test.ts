@@ -42,11 +42,14 @@ async function normalizedState(t: TestConvex) {
       const { lastEventHash: _h, ...rest } = strip(r);
       return rest;
     });
-    const answers = (await ctx.db.query("examAnswers").collect()).map((a) => ({ ...strip(a), participationId: key.get(a.participationId) }));
+    const answers = (await ctx.db.query("examAnswers").collect()).map((a) => ({
+      ...strip(a),
+      participationId: key.get(a.participationId),
+    }));
     const counters = (await ctx.db.query("examCounterShards").collect()).map(strip);
     const definitions = (await ctx.db.query("examDefinitions").collect()).map(strip);
     const exams = (await ctx.db.query("exams").collect()).map(strip);
-    const sort = <T,>(xs: T[]) => xs.map((x) => JSON.stringify(x)).sort();
+    const sort = <T>(xs: T[]) => xs.map((x) => JSON.stringify(x)).sort();
     return {
       events: sort(events),
       participations: sort(participations),

@@ -111,9 +111,7 @@ describe("inline projections", () => {
           const command = toCommand(s, now, userId);
           const before = await snapshotTables(t);
           const rejected = await t
-            .run((ctx) =>
-              executeCommand(ctx, { stream, command, actor: { kind: "user", userId }, origin: "live_v2", recordedAt: now }),
-            )
+            .run((ctx) => executeCommand(ctx, { stream, command, actor: { kind: "user", userId }, origin: "live_v2", recordedAt: now }))
             .then(() => undefined)
             .catch((error: unknown) => error);
           if (rejected !== undefined) {

@@ -91,7 +91,14 @@ async function corrupt(t: TestConvex, kind: EditKind, row: Doc<"examParticipatio
       case "event_insert": {
         const last = events[events.length - 1]!;
         const { _id: _e, _creationTime: _c, ...copy } = last;
-        await ctx.db.insert("examEvents", { ...copy, version: last.version + 1, type: "ExamPaused", data: { pausedAt: 5 }, prevHash: last.hash, hash: "0".repeat(64) });
+        await ctx.db.insert("examEvents", {
+          ...copy,
+          version: last.version + 1,
+          type: "ExamPaused",
+          data: { pausedAt: 5 },
+          prevHash: last.hash,
+          hash: "0".repeat(64),
+        });
         break;
       }
     }
@@ -102,7 +109,11 @@ async function corrupt(t: TestConvex, kind: EditKind, row: Doc<"examParticipatio
 async function verifyAll(t: TestConvex) {
   const integrity = await t.action(internal.migrations.verifyMigrationIntegrity, {});
   const projections = await t.action(internal.projections.rebuild.verifyProjections, {});
-  return { integrity, projections, issues: [...integrity.issues, ...projections.issues] as { examId: string; userId?: string; kind: string; message: string }[] };
+  return {
+    integrity,
+    projections,
+    issues: [...integrity.issues, ...projections.issues] as { examId: string; userId?: string; kind: string; message: string }[],
+  };
 }
 
 async function participations(t: TestConvex) {
@@ -114,7 +125,11 @@ describe("verification after out-of-band corruption", () => {
     const t = await migrated();
     const { integrity, projections } = await verifyAll(t);
     expect(integrity).toMatchObject({ isValid: true, issues: [] });
-    expect(projections).toMatchObject({ isValid: true, issues: [], summary: { streams: 30, events: 30, participations: 30, answers: 120 } });
+    expect(projections).toMatchObject({
+      isValid: true,
+      issues: [],
+      summary: { streams: 30, events: 30, participations: 30, answers: 120 },
+    });
   });
 
   it("detects and names every one of ≥ 100 random edits of rows and events", async () => {
@@ -136,7 +151,10 @@ describe("verification after out-of-band corruption", () => {
             expect(named, `${edit.kind} on ${edit.examId}/${edit.userId}`).not.toEqual([]);
             if (edit.kind.startsWith("row") || edit.kind.startsWith("answer")) {
               // Row edits are V1↔V2 differences too.
-              expect(integrity.issues.some((i) => i.examId === edit.examId && i.userId === edit.userId), edit.kind).toBe(true);
+              expect(
+                integrity.issues.some((i) => i.examId === edit.examId && i.userId === edit.userId),
+                edit.kind,
+              ).toBe(true);
             }
           }
         },
@@ -162,10 +180,16 @@ describe("rebuildProjections", () => {
             .collect();
           out[`${row.examId}/${row.userId}`] = {
             row,
-            answers: answers.map(({ questionId, selectedAnswer, isCorrect, position }) => ({ questionId, selectedAnswer, isCorrect, position })).sort((a, b) => a.position - b.position),
+            answers: answers
+              .map(({ questionId, selectedAnswer, isCorrect, position }) => ({ questionId, selectedAnswer, isCorrect, position }))
+              .sort((a, b) => a.position - b.position),
           };
         }
-        return { out, answers: (await ctx.db.query("examAnswers").collect()).length, counters: (await ctx.db.query("examCounterShards").collect()).map(({ _id, _creationTime, ...c }) => c) };
+        return {
+          out,
+          answers: (await ctx.db.query("examAnswers").collect()).length,
+          counters: (await ctx.db.query("examCounterShards").collect()).map(({ _id, _creationTime, ...c }) => c),
+        };
       });
     const expected = await contentOf();
     const edits: Edit[] = [];
@@ -233,7 +257,7 @@ describe("rebuildProjections", () => {
       for (const row of before.slice(0, 3)) await ctx.db.delete("examParticipations", row._id);
     });
     let cursor: string | undefined;
-    for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, { maxSteps: 2 }); !r.isDone; ) {
+    for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, { maxSteps: 2 }); !r.isDone;) {
       cursor = r.continueCursor;
       r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor, maxSteps: 2 });
     }
@@ -247,7 +271,12 @@ describe("rebuildProjections", () => {
     const before = await participations(t);
     const cursor = JSON.parse(first.continueCursor) as Record<string, unknown>;
     // When it comes back damaged (not JSON, a phase or an id that is not one), then it is INVALID_ARGUMENT and nothing changed
-    for (const bad of ["not json", JSON.stringify({ ...cursor, phase: "later" }), JSON.stringify({ ...cursor, after: { examId: 7, userId: null } }), "[]"]) {
+    for (const bad of [
+      "not json",
+      JSON.stringify({ ...cursor, phase: "later" }),
+      JSON.stringify({ ...cursor, after: { examId: 7, userId: null } }),
+      "[]",
+    ]) {
       const rebuild = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: bad }).catch((e: unknown) => e);
       expect(errorCode(rebuild)).toBe("INVALID_ARGUMENT");
       const verify = await t.query(internal.projections.rebuild.verifyProjectionsPage, { cursor: bad }).catch((e: unknown) => e);
@@ -255,7 +284,7 @@ describe("rebuildProjections", () => {
     }
     expect(await participations(t)).toEqual(before);
     // And the real cursor still resumes, to the end
-    for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: first.continueCursor }); !r.isDone; ) {
+    for (let r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: first.continueCursor }); !r.isDone;) {
       r = await t.mutation(internal.projections.rebuild.rebuildProjections, { cursor: r.continueCursor });
     }
     expect(await t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true, issues: [] });

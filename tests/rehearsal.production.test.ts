@@ -27,10 +27,27 @@ const repo = join(import.meta.dirname, "..");
 
 function rehearse(snapshot: string, name: string) {
   const json = join(root, `${name}.json`);
-  const args = ["--import", "tsx", join(repo, "src/cli/main.ts"), "--snapshot", snapshot, "--workers", "1", "--out-dir", join(root, name), "--json", json];
+  const args = [
+    "--import",
+    "tsx",
+    join(repo, "src/cli/main.ts"),
+    "--snapshot",
+    snapshot,
+    "--workers",
+    "1",
+    "--out-dir",
+    join(root, name),
+    "--json",
+    json,
+  ];
   return new Promise<{ code: number; stdout: string; stderr: string; report: () => Report }>((resolve) => {
     execFile(process.execPath, args, { cwd: repo, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr, report: () => JSON.parse(readFileSync(json, "utf8")) as Report });
+      resolve({
+        code: error ? ((error as { code?: number }).code ?? 1) : 0,
+        stdout,
+        stderr,
+        report: () => JSON.parse(readFileSync(json, "utf8")) as Report,
+      });
     });
   });
 }
@@ -46,15 +63,36 @@ function dirtyExport(): { spec: ExportSpec; nanUser: string; emptyExam: string; 
   const deletedListed = realId(10002, "a-deleted-question");
   exams[1]!.questionIds.push(deletedListed);
   const emptyExam = realId(10003, "no-participants");
-  exams.push({ _id: emptyExam, _creationTime: exams[1]!._creationTime + 0.5, title: "Nobody came", questionIds: [deletedListed], participants: [] } as never);
-  exams.push({ _id: realId(10003, "no-array"), _creationTime: exams[1]!._creationTime + 0.75, title: "No array", questionIds: [], durationMs: 60_000.0, maxPauses: 0 } as never);
+  exams.push({
+    _id: emptyExam,
+    _creationTime: exams[1]!._creationTime + 0.5,
+    title: "Nobody came",
+    questionIds: [deletedListed],
+    participants: [],
+  } as never);
+  exams.push({
+    _id: realId(10003, "no-array"),
+    _creationTime: exams[1]!._creationTime + 0.75,
+    title: "No array",
+    questionIds: [],
+    durationMs: 60_000.0,
+    maxPauses: 0,
+  } as never);
   (exams[2] as unknown as Record<string, unknown>).durationMs = 600_000;
   (exams[2] as unknown as Record<string, unknown>).maxPauses = 1;
   return {
     spec: {
       tables: { ...exported.tables, pageViews: [{ _id: realId(10004, "pv"), _creationTime: 1_767_225_600_000.25, path: "/", hits: 12n }] },
       tableNumbers: { ...exported.tableNumbers, pageViews: 10004 },
-      storage: [{ _id: realId(10005, "logo"), _creationTime: 1_767_225_600_001.5, size: 4, contentType: "image/png", content: Buffer.from([137, 80, 78, 71]) }],
+      storage: [
+        {
+          _id: realId(10005, "logo"),
+          _creationTime: 1_767_225_600_001.5,
+          size: 4,
+          contentType: "image/png",
+          content: Buffer.from([137, 80, 78, 71]),
+        },
+      ],
       topLevelFolder: "snapshot_1767225600",
     },
     nanUser: nan.userId,
@@ -71,7 +109,8 @@ async function deployment(prepare: (t: TestConvex) => Promise<void>): Promise<Ex
   return deploymentExport(t);
 }
 
-const migrateCall = (t: TestConvex, args: object = {}) => t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 1, ...args });
+const migrateCall = (t: TestConvex, args: object = {}) =>
+  t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 1, ...args });
 
 type Run = Awaited<ReturnType<typeof rehearse>>;
 
@@ -85,18 +124,23 @@ async function prepareRuns() {
 
   const partly = await deployment(async (t) => void (await migrateCall(t)));
   const complete = await deployment(async (t) => {
-    for (let done = false; !done; ) done = (await migrateCall(t, { batchSize: 5 })).isDone;
+    for (let done = false; !done;) done = (await migrateCall(t, { batchSize: 5 })).isDone;
   });
   // Rolled back to the old code after a full migration: it submits one attempt and pauses another in the arrays.
   let editedUser = "";
   const rolledBack = await deployment(async (t) => {
-    for (let done = false; !done; ) done = (await migrateCall(t, { batchSize: 5 })).isDone;
+    for (let done = false; !done;) done = (await migrateCall(t, { batchSize: 5 })).isDone;
     editedUser = await t.run(async (ctx) => {
       const exams = await ctx.db.query("exams").collect();
       const exam = exams.find((e) => e.participants!.some((p) => p.completedAt === undefined))!;
       const participants = exam.participants!.map((p) => ({ ...p }));
       const open = participants.findIndex((p) => p.completedAt === undefined);
-      participants[open] = { ...participants[open]!, isPaused: true, pausedAt: participants[open]!.startedAt + 1_000, pauseCount: participants[open]!.pauseCount + 1 };
+      participants[open] = {
+        ...participants[open]!,
+        isPaused: true,
+        pausedAt: participants[open]!.startedAt + 1_000,
+        pauseCount: participants[open]!.pauseCount + 1,
+      };
       const done = participants.findIndex((p) => p.completedAt !== undefined);
       participants[done] = { ...participants[done]!, completedAt: participants[done]!.completedAt! + 5_000 };
       await ctx.db.patch("exams", exam._id, { participants });
@@ -129,25 +173,30 @@ describe("rehearsing production's real exports (npm start -- --snapshot)", () =>
     return run.report();
   };
 
-  test.each(["zip", "folder"] as const)("a dirty export in Convex's layout (%s; the ZIP inside a top-level folder) passes and every piece of dirt is reported", async (kind) => {
-    const { nanUser, emptyExam, deletedListed } = prepared.dirt;
-    const report = passed(await prepared.runs[kind]);
-    expect(report.passed).toBe(true);
-    expect(report.input).toMatchObject({ source: "snapshot", exams: 4, ignoredTables: ["pageViews"], storage: { files: 1, bytes: 4 } });
-    expect(report.phases.every((p) => p.failed === 0)).toBe(true);
-    expect(report.status.after?.migrationComplete).toBe(true);
-    const found = items(report);
-    expect(found).toContainEqual(expect.objectContaining({ kind: "non_finite_number", userKey: nanUser }));
-    expect(found).toContainEqual(expect.objectContaining({ kind: "unknown_exam_question", message: expect.stringContaining(deletedListed) }));
-    expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_participants", examKey: emptyExam }));
-    expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_questions" }));
-    // The generator's own dirt, under the export's real ids.
-    for (const k of ["duplicate_participant", "unknown_question", "score_mismatch"]) expect(found.map((f) => f.kind)).toContain(k);
-    // Exams without participants are rehearsed, not skipped.
-    const empty = report.exams.find((e) => e.examKey === emptyExam)!;
-    expect(empty.failures).toBe(0);
-    expect(empty.phases.smoke).toContain("no participants");
-  });
+  test.each(["zip", "folder"] as const)(
+    "a dirty export in Convex's layout (%s; the ZIP inside a top-level folder) passes and every piece of dirt is reported",
+    async (kind) => {
+      const { nanUser, emptyExam, deletedListed } = prepared.dirt;
+      const report = passed(await prepared.runs[kind]);
+      expect(report.passed).toBe(true);
+      expect(report.input).toMatchObject({ source: "snapshot", exams: 4, ignoredTables: ["pageViews"], storage: { files: 1, bytes: 4 } });
+      expect(report.phases.every((p) => p.failed === 0)).toBe(true);
+      expect(report.status.after?.migrationComplete).toBe(true);
+      const found = items(report);
+      expect(found).toContainEqual(expect.objectContaining({ kind: "non_finite_number", userKey: nanUser }));
+      expect(found).toContainEqual(
+        expect.objectContaining({ kind: "unknown_exam_question", message: expect.stringContaining(deletedListed) }),
+      );
+      expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_participants", examKey: emptyExam }));
+      expect(found).toContainEqual(expect.objectContaining({ kind: "exam_without_questions" }));
+      // The generator's own dirt, under the export's real ids.
+      for (const k of ["duplicate_participant", "unknown_question", "score_mismatch"]) expect(found.map((f) => f.kind)).toContain(k);
+      // Exams without participants are rehearsed, not skipped.
+      const empty = report.exams.find((e) => e.examKey === emptyExam)!;
+      expect(empty.failures).toBe(0);
+      expect(empty.phases.smoke).toContain("no participants");
+    },
+  );
 
   test("a partly migrated deployment is loaded as it stands, verified, and the rest is migrated", async () => {
     const report = passed(await prepared.runs.partly);

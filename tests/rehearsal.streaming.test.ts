@@ -29,7 +29,9 @@ async function twoExamExport(name: string) {
   const dir = join(root, name);
   await writeExportFolder(dir, datasetTables(generateV1Dataset({ exams: 2, participants: 4, answers: 8, seed: 5 })));
   const table = join(dir, "exams", "documents.jsonl");
-  const lines = readFileSync(table, "utf8").split("\n").filter((l) => l !== "");
+  const lines = readFileSync(table, "utf8")
+    .split("\n")
+    .filter((l) => l !== "");
   expect(lines).toHaveLength(2);
   return { dir, table, lines };
 }

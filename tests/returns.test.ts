@@ -29,7 +29,12 @@ describe("returns validators", () => {
     // Given every function the backend registers
     const functions = await registeredFunctions();
     expect(functions.map((f) => f.name)).toEqual(
-      expect.arrayContaining(["migrations:verifyMigrationIntegrity", "projections/rebuild:verifyProjections", "audit:verifyAuditChain", "exams:startExam"]),
+      expect.arrayContaining([
+        "migrations:verifyMigrationIntegrity",
+        "projections/rebuild:verifyProjections",
+        "audit:verifyAuditChain",
+        "exams:startExam",
+      ]),
     );
     // When their result validators are read as Convex exports them
     const without = functions.filter(({ fn }) => JSON.parse(fn.exportReturns!()) === null).map((f) => f.name);

@@ -34,7 +34,9 @@ describe("the V2 tables of a migrated deployment's export", () => {
     // Ids in the export are real Convex ids, the embedded ones are gone.
     expect(production!.tables.examEvents.every((e) => !/exams$/.test(String(e.fields.examId)))).toBe(true);
 
-    const tampered = production!.tables.examEvents.map((e, i) => (i === 0 ? { ...e, fields: { ...e.fields, recordedAt: (e.fields.recordedAt as number) + 1 } } : e));
+    const tampered = production!.tables.examEvents.map((e, i) =>
+      i === 0 ? { ...e, fields: { ...e.fields, recordedAt: (e.fields.recordedAt as number) + 1 } } : e,
+    );
     const problems = await checkExportedChain(tampered);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/version 1 \(line 1\): hash does not match the event's content/);
@@ -66,7 +68,9 @@ describe("the V2 tables of a migrated deployment's export", () => {
     expect((await instance.action(internal.migrations.checkMigrationStatus, {})).migrationComplete).toBe(true);
 
     const drifted = await load((p) => void ((p.tables.examCounterShards[0]!.fields.participants as number) += 1));
-    expect(drifted.loaded.failures).toEqual([expect.stringMatching(/^counters: shard \d+ of exam .* says .*"participants":\d+.* as exported, its rows give/)]);
+    expect(drifted.loaded.failures).toEqual([
+      expect.stringMatching(/^counters: shard \d+ of exam .* says .*"participants":\d+.* as exported, its rows give/),
+    ]);
     const views = await drifted.instance.action(internal.projections.rebuild.verifyProjections, { examId: drifted.examId });
     expect(views.issues).toContainEqual(expect.objectContaining({ kind: "counter_mismatch" }));
   });

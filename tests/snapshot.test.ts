@@ -23,7 +23,14 @@ const tmp = () => join(root, `case${n++}`);
 
 const NUM = { users: 10001, questions: 10002, exams: 10003, pageViews: 10004 };
 const id = (table: keyof typeof NUM, key: string) => realId(NUM[table], key);
-const [ada, bob, q1, gone, e1, e2] = [id("users", "ada"), id("users", "bob"), id("questions", "q1"), id("questions", "gone"), id("exams", "e1"), id("exams", "e2")];
+const [ada, bob, q1, gone, e1, e2] = [
+  id("users", "ada"),
+  id("users", "bob"),
+  id("questions", "q1"),
+  id("questions", "gone"),
+  id("exams", "e1"),
+  id("exams", "e2"),
+];
 const T = 1_767_225_600_123.456; // _creationTime: milliseconds with a fraction, as Convex gives them
 
 /** Two users, a question, one exam with two participants (one with a NaN score), an exam without participants listing a deleted question, an unrelated table, a stored file. */
@@ -58,7 +65,16 @@ function spec(): ExportSpec & { tables: Record<"users" | "questions" | "exams" |
               pauseCount: 0,
               totalPausedMs: 0,
             },
-            { userId: bob, score: 0, answers: [], startedAt: 1_700_000_000_000, isPaused: true, pausedAt: 1_700_000_100_000, pauseCount: 1, totalPausedMs: 0 },
+            {
+              userId: bob,
+              score: 0,
+              answers: [],
+              startedAt: 1_700_000_000_000,
+              isPaused: true,
+              pausedAt: 1_700_000_100_000,
+              pauseCount: 1,
+              totalPausedMs: 0,
+            },
           ],
         },
         { _id: e2, _creationTime: T + 4, title: "Empty", questionIds: [gone], durationMs: 60_000, maxPauses: 0 },
@@ -90,7 +106,13 @@ async function expectLoaded(path: string) {
   expect(empty!.participants).toEqual([]);
   // Deleted questions (listed by an exam, or answered) are dirty data for the migration to report, not load errors.
   expect(dataset.deletedQuestionKeys.sort()).toEqual([gone]);
-  expect(dataset.users.find((u) => u.key === bob)).toEqual({ key: bob, name: "Bob", email: "bob@example.edu", tokenIdentifier: "https://auth|bob", role: "student" });
+  expect(dataset.users.find((u) => u.key === bob)).toEqual({
+    key: bob,
+    name: "Bob",
+    email: "bob@example.edu",
+    tokenIdentifier: "https://auth|bob",
+    role: "student",
+  });
   expect(dataset.questions[0]).toEqual({ key: q1, text: "2+2?", options: ["3", "4"], correctAnswer: "4", points: 2 });
   return snapshot;
 }
@@ -168,7 +190,11 @@ describe("loading an export", () => {
       ...e,
       key: keyOf.get(e.key),
       questionKeys: e.questionKeys.map((k) => keyOf.get(k)),
-      participants: e.participants.map((p) => ({ ...p, userKey: keyOf.get(p.userKey), answers: p.answers.map((a) => ({ ...a, questionKey: keyOf.get(a.questionKey) })) })),
+      participants: e.participants.map((p) => ({
+        ...p,
+        userKey: keyOf.get(p.userKey),
+        answers: p.answers.map((a) => ({ ...a, questionKey: keyOf.get(a.questionKey) })),
+      })),
     }));
     expect(back).toEqual(dataset.exams);
     expect(loaded.deletedQuestionKeys.map((k) => keyOf.get(k)).sort()).toEqual([...dataset.deletedQuestionKeys].sort());
@@ -198,7 +224,9 @@ describe("a snapshot that cannot be rehearsed is rejected, naming table, documen
   const exam = (s: Spec) => s.tables.exams[0] as Record<string, unknown> & { participants: Record<string, unknown>[] };
 
   test("a line that is not JSON", async () => {
-    const e = await errorOf(() => {}, { raw: { "exams/documents.jsonl": `${exportValueJson(spec().tables.exams[1] as never)}\n{"_id": "x", "title": \n` } });
+    const e = await errorOf(() => {}, {
+      raw: { "exams/documents.jsonl": `${exportValueJson(spec().tables.exams[1] as never)}\n{"_id": "x", "title": \n` },
+    });
     expect(e.where).toMatchObject({ table: "exams", line: 2 });
     expect(e.message).toMatch(/table "exams", line 2: not a JSON document/);
   });
@@ -250,7 +278,12 @@ describe("a snapshot that cannot be rehearsed is rejected, naming table, documen
     const path = `${tmp()}.zip`;
     const big = spec();
     // Enough exam data that the exams entry spans many deflate blocks.
-    for (let i = 0; i < 300; i++) big.tables.exams.push({ ...big.tables.exams[1]!, _id: id("exams", `x${i}`), title: `Exam ${i} ${"lorem ipsum ".repeat(20)}${i * 7919}` });
+    for (let i = 0; i < 300; i++)
+      big.tables.exams.push({
+        ...big.tables.exams[1]!,
+        _id: id("exams", `x${i}`),
+        title: `Exam ${i} ${"lorem ipsum ".repeat(20)}${i * 7919}`,
+      });
     await writeExportZip(path, big);
     const bytes = readFileSync(path);
     writeFileSync(path, bytes.subarray(0, bytes.length >> 1));

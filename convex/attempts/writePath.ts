@@ -21,14 +21,7 @@ import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { requireUser } from "../lib/auth";
 import { errorCode } from "../lib/errors";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
-import {
-  appendToStream,
-  findByIdempotencyKey,
-  readStream,
-  readStreamHead,
-  type RecordedEvent,
-  type StreamId,
-} from "../events/store";
+import { appendToStream, findByIdempotencyKey, readStream, readStreamHead, type RecordedEvent, type StreamId } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
 import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
 import type { PendingCounters } from "../projections/counters";
@@ -139,7 +132,11 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   // nothing to write back.
   const fromArray = input.origin === "legacy_import" || input.origin === "legacy_rollforward";
   if (!fromArray || input.counters === undefined) {
-    await afterLiveWrite(ctx, stream.examId, input.definition !== undefined ? input.definition : await getExamDefinition(ctx, stream.examId));
+    await afterLiveWrite(
+      ctx,
+      stream.examId,
+      input.definition !== undefined ? input.definition : await getExamDefinition(ctx, stream.examId),
+    );
   }
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
@@ -270,7 +267,15 @@ async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRul
   await healExamFacts(ctx, examId, doc);
   const { definition, list } = await ensureExamCopies(ctx, examId);
   const { questionIds, durationMs, maxPauses } = doc;
-  return { info: infoOf(doc), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+  return {
+    info: infoOf(doc),
+    questionIds,
+    durationMs,
+    maxPauses,
+    shownQuestionIds: questionIds,
+    formerQuestionIds: list.formerQuestionIds,
+    definition,
+  };
 }
 
 /** The exam as its copies say (created from the document when missing). */
@@ -278,7 +283,15 @@ async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamR
   const { definition, list } = await ensureExamCopies(ctx, examId);
   const { durationMs, maxPauses } = definition;
   const questionIds = list.questionIds;
-  return { info: infoOf(definition), questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
+  return {
+    info: infoOf(definition),
+    questionIds,
+    durationMs,
+    maxPauses,
+    shownQuestionIds: questionIds,
+    formerQuestionIds: list.formerQuestionIds,
+    definition,
+  };
 }
 
 /** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */

@@ -91,12 +91,20 @@ async function examWritten(ctx: Ctx, examId: Id<"exams">, before: Doc<"exams"> |
   await recordChange(ctx, { examId }, before === null ? "insert" : after === null ? "delete" : "update", diff.before, diff.after);
 }
 
-async function questionWritten(ctx: Ctx, questionId: Id<"questions">, before: Doc<"questions"> | null, after: Partial<Doc<"questions">> | null) {
+async function questionWritten(
+  ctx: Ctx,
+  questionId: Id<"questions">,
+  before: Doc<"questions"> | null,
+  after: Partial<Doc<"questions">> | null,
+) {
   const diff = changedFields(QUESTION_FIELDS, before, after);
   if (diff.changed.length === 0) return;
   if (diff.changed.some((f) => f !== "correctAnswer") || after === null) {
     // Points available, membership rows and question sheets of every exam holding the question follow (the answer key is never copied).
-    const rows = await ctx.db.query("examQuestions").withIndex("by_question", (q) => q.eq("questionId", questionId)).collect();
+    const rows = await ctx.db
+      .query("examQuestions")
+      .withIndex("by_question", (q) => q.eq("questionId", questionId))
+      .collect();
     for (const examId of new Set(rows.map((r) => r.examId))) {
       const copies = await loadCopies(ctx, examId);
       const facts = factsOfCopies(copies.definition, copies.list);
@@ -216,7 +224,11 @@ export async function staleCopiesOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams
  * Heals one exam's copies against its document (or removes the copies of a
  * deleted exam), recording the edit it found as a "repair" change. Returns what was stale.
  */
-export async function healExamCopy(ctx: Pick<MutationCtx, "db" | "auth">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleCopy[]> {
+export async function healExamCopy(
+  ctx: Pick<MutationCtx, "db" | "auth">,
+  examId: Id<"exams">,
+  exam: Doc<"exams"> | null,
+): Promise<StaleCopy[]> {
   const stale = await staleCopiesOf(ctx, examId, exam);
   if (stale.length === 0) return stale;
   const actor: Actor = { kind: "system", name: "exam copy repair" };
@@ -239,7 +251,8 @@ export async function healExamCopy(ctx: Pick<MutationCtx, "db" | "auth">, examId
  */
 export async function healExamFacts(ctx: Pick<MutationCtx, "db" | "auth">, examId: Id<"exams">, exam: Doc<"exams">): Promise<void> {
   const copies = await loadCopiesOfExam(ctx, examId);
-  if (JSON.stringify(factsOfCopies(copies.definition, copies.list)) !== JSON.stringify(examFactsOf(exam))) await healExamCopy(ctx, examId, exam);
+  if (JSON.stringify(factsOfCopies(copies.definition, copies.list)) !== JSON.stringify(examFactsOf(exam)))
+    await healExamCopy(ctx, examId, exam);
 }
 
 async function loadCopiesOfExam(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">) {
@@ -274,7 +287,11 @@ export async function walkExamCopies(
       .query("exams")
       .paginate({ cursor: cursor.page, numItems: COPY_BATCH.exams, maximumBytesRead: COPY_BATCH.maximumBytesRead });
     for (const exam of page.page) stale.push(...(await visit(exam._id, exam)));
-    return { stale, checked: page.page.length, next: page.isDone ? { phase: "definitions", page: null } : { phase: "exams", page: page.continueCursor } };
+    return {
+      stale,
+      checked: page.page.length,
+      next: page.isDone ? { phase: "definitions", page: null } : { phase: "exams", page: page.continueCursor },
+    };
   }
   const page = await ctx.db.query("examDefinitions").paginate({ cursor: cursor.page, numItems: COPY_BATCH.definitions });
   for (const definition of page.page) {

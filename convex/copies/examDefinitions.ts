@@ -56,11 +56,7 @@ export async function loadQuestionSheet(ctx: Pick<QueryCtx, "db">, examId: Id<"e
 }
 
 /** One membership row: whether `questionId` is an (existing) question of the exam (one small read). */
-export async function sheetRowOf(
-  ctx: QueryCtx,
-  examId: Id<"exams">,
-  questionId: Id<"questions">,
-): Promise<QuestionSheetRow | null> {
+export async function sheetRowOf(ctx: QueryCtx, examId: Id<"exams">, questionId: Id<"questions">): Promise<QuestionSheetRow | null> {
   return ctx.db
     .query("examQuestions")
     .withIndex("by_exam_and_question", (q) => q.eq("examId", examId).eq("questionId", questionId))
@@ -74,7 +70,16 @@ function sheetOfQuestions(examId: Id<"exams">, questions: readonly (Doc<"questio
   return questions.flatMap((q, position) =>
     q === null
       ? []
-      : [{ examId, position, questionId: q._id, text: q.text, options: q.options, ...(q.points === undefined ? {} : { points: q.points }) }],
+      : [
+          {
+            examId,
+            position,
+            questionId: q._id,
+            text: q.text,
+            options: q.options,
+            ...(q.points === undefined ? {} : { points: q.points }),
+          },
+        ],
   );
 }
 
@@ -91,7 +96,12 @@ export async function getQuestionSheet(ctx: Pick<QueryCtx, "db">, examId: Id<"ex
 
 /** The sheet the exam's questions call for, or null when it would exceed MAX_QUESTION_SHEET_BYTES (sessions then read the questions). */
 function wantedSheet(examId: Id<"exams">, sheet: readonly SheetFields[]): SheetQuestion[] | null {
-  const questions = sheet.map(({ questionId, text, options, points }) => ({ questionId, text, options, ...(points === undefined ? {} : { points }) }));
+  const questions = sheet.map(({ questionId, text, options, points }) => ({
+    questionId,
+    text,
+    options,
+    ...(points === undefined ? {} : { points }),
+  }));
   return getConvexSize({ examId, questions }) <= MAX_QUESTION_SHEET_BYTES ? questions : null;
 }
 
@@ -137,7 +147,13 @@ export type ExamCopies = Awaited<ReturnType<typeof loadCopies>>;
 function wantedCopies(examId: Id<"exams">, exam: ExamFacts, questions: readonly (Doc<"questions"> | null)[]) {
   const { title, questionIds, durationMs, maxPauses } = exam;
   return {
-    definition: { title, questionCount: questionIds.length, maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0), durationMs, maxPauses },
+    definition: {
+      title,
+      questionCount: questionIds.length,
+      maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0),
+      durationMs,
+      maxPauses,
+    },
     questionIds,
     rows: questions.flatMap((q, position) => (q === null ? [] : [{ examId, position, questionId: q._id }])),
     sheet: wantedSheet(examId, sheetOfQuestions(examId, questions)),
@@ -153,7 +169,12 @@ function staleOf(copies: ExamCopies, wanted: WantedCopies): CopyField[] {
   const d = copies.definition;
   const out: CopyField[] = [];
   for (const k of ["title", "durationMs", "maxPauses"] as const) if (d === null || d[k] !== wanted.definition[k]) out.push(k);
-  if (copies.list === null || !same(copies.list.questionIds, wanted.questionIds) || d === null || d.questionCount !== wanted.definition.questionCount) {
+  if (
+    copies.list === null ||
+    !same(copies.list.questionIds, wanted.questionIds) ||
+    d === null ||
+    d.questionCount !== wanted.definition.questionCount
+  ) {
     out.push("questionIds");
   }
   if (d === null || d.maxScore !== wanted.definition.maxScore) out.push("maxScore");
@@ -173,7 +194,10 @@ function formerIdsAfter(list: Doc<"examQuestionLists"> | null, questionIds: read
 
 /** Compares an exam's copies with the exam (reads its question documents); writes nothing. */
 export async function staleCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: ExamFacts) {
-  const [copies, questions] = await Promise.all([loadCopies(ctx, examId), Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id)))]);
+  const [copies, questions] = await Promise.all([
+    loadCopies(ctx, examId),
+    Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id))),
+  ]);
   const wanted = wantedCopies(examId, exam, questions);
   return { copies, questions, wanted, stale: staleOf(copies, wanted) };
 }
@@ -254,7 +278,10 @@ export async function ensureExamDefinition(ctx: MutationCtx, examId: Id<"exams">
 }
 
 /** The exam's definition and question list, created from the exam document when either is missing. */
-export async function ensureExamCopies(ctx: MutationCtx, examId: Id<"exams">): Promise<{ definition: ExamDefinition; list: Doc<"examQuestionLists"> }> {
+export async function ensureExamCopies(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+): Promise<{ definition: ExamDefinition; list: Doc<"examQuestionLists"> }> {
   const [definition, list] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId)]);
   if (definition !== null && list !== null) return { definition, list };
   const exam = await ctx.db.get("exams", examId);

@@ -79,9 +79,7 @@ export const eventCatalog = {
   }),
   AnswersSubmitted: entry({
     version: 1,
-    schema: z
-      .object({ submittedAt: zTime, answers: z.array(zGradedAnswer), score: zV1Number })
-      .strict(),
+    schema: z.object({ submittedAt: zTime, answers: z.array(zGradedAnswer), score: zV1Number }).strict(),
     upcasters: {},
     description: "The student submitted final answers, graded on the server; the attempt is complete.",
   }),

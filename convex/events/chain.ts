@@ -58,7 +58,9 @@ async function checkEvent(event: ChainEvent, prev: OpenStream | null): Promise<{
   const prevVersion = prev?.version ?? 0;
   const expected = prevVersion + 1;
   if (prev !== null && event.version === prev.version) {
-    issues.push(issueAt("duplicate_version", event, `${at}: a second event with version ${event.version} (first: ${prev.eventId}): inserted.`));
+    issues.push(
+      issueAt("duplicate_version", event, `${at}: a second event with version ${event.version} (first: ${prev.eventId}): inserted.`),
+    );
     return { issues, accepted: false };
   }
   if (!Number.isInteger(event.version) || event.version < expected) {
@@ -70,9 +72,7 @@ async function checkEvent(event: ChainEvent, prev: OpenStream | null): Promise<{
     issues.push(issueAt("missing_versions", event, `${at}: ${missing} missing before it: removed.`));
   } else if (event.prevHash !== (prev?.hash ?? "")) {
     const before = prev === null ? "the stream's start (empty)" : `the hash of v${prev.version} (${prev.eventId})`;
-    issues.push(
-      issueAt("broken_link", event, `${at}: prevHash is not ${before}: the event before it was replaced, or this one inserted.`),
-    );
+    issues.push(issueAt("broken_link", event, `${at}: prevHash is not ${before}: the event before it was replaced, or this one inserted.`));
   }
   return { issues, accepted: true };
 }
@@ -81,11 +81,7 @@ async function checkEvent(event: ChainEvent, prev: OpenStream | null): Promise<{
  * Checks a batch of events given in (examId, userId, version) order. `open` is
  * the stream left open by the previous batch; `isLast` closes the final stream.
  */
-export async function checkChainBatch(
-  events: readonly ChainEvent[],
-  open: OpenStream | null,
-  isLast: boolean,
-): Promise<ChainBatchResult> {
+export async function checkChainBatch(events: readonly ChainEvent[], open: OpenStream | null, isLast: boolean): Promise<ChainBatchResult> {
   const issues: Issue[] = [];
   const closed: ClosedStream[] = [];
   let current = open;
@@ -129,7 +125,9 @@ export type ProjectionHead = { version: number; lastEventHash: string };
 export function checkProjectionHead(head: ClosedStream, row: ProjectionHead | null): Issue[] {
   const where = { examId: head.examId, userId: head.userId, version: head.version, eventId: head.eventId };
   if (row === null) {
-    return [{ kind: "missing_projection_row", ...where, message: `The stream has events up to v${head.version} but no examParticipations row.` }];
+    return [
+      { kind: "missing_projection_row", ...where, message: `The stream has events up to v${head.version} but no examParticipations row.` },
+    ];
   }
   if (row.version === head.version && row.lastEventHash === head.hash) return [];
   const extra =

@@ -97,10 +97,7 @@ export function pointsOf(question: { points?: number }): number {
 }
 
 /** Grades submitted answers against the exam's questions. Throws INVALID_ANSWER for a bad submission. */
-export function gradeAnswers(
-  answers: SubmittedAnswer[],
-  questions: GradingQuestion[],
-): { answers: V1Answer[]; score: number } {
+export function gradeAnswers(answers: SubmittedAnswer[], questions: GradingQuestion[]): { answers: V1Answer[]; score: number } {
   const byId = new Map(questions.map((q) => [q.questionId as string, q]));
   const seen = new Set<string>();
   let score = 0;

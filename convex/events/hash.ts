@@ -65,9 +65,25 @@ export type HashedEventContent = {
 
 /** The hash an event must carry, given its content (which includes the previous event's hash). */
 export async function eventHash(content: HashedEventContent): Promise<string> {
-  const { examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash } =
-    content;
+  const { examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash } = content;
   return bytesToHex(
-    sha256(encoder.encode(canonicalJson({ examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash }))),
+    sha256(
+      encoder.encode(
+        canonicalJson({
+          examId,
+          userId,
+          version,
+          type,
+          schemaVersion,
+          data,
+          actor,
+          origin,
+          commandId,
+          idempotencyKey,
+          recordedAt,
+          prevHash,
+        }),
+      ),
+    ),
   );
 }

@@ -47,12 +47,7 @@ export const vOrigin = v.union(v.literal("live_v1"), v.literal("live_v2"), v.lit
 export type Origin = Infer<typeof vOrigin>;
 
 /** Status of one attempt as the API reports it. */
-export const vAttemptStatus = v.union(
-  v.literal("not_started"),
-  v.literal("in_progress"),
-  v.literal("paused"),
-  v.literal("completed"),
-);
+export const vAttemptStatus = v.union(v.literal("not_started"), v.literal("in_progress"), v.literal("paused"), v.literal("completed"));
 export type AttemptStatus = Infer<typeof vAttemptStatus>;
 
 /** An answer as a student submits it (graded on the server). */

@@ -163,15 +163,27 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
       events = decided.length;
       const bytes = approximateBytes(participant);
       const rows = isFirst && events > 0 ? 2 + participant.answers.length : 0; // participation, counter, answers
-      batch.pending = addUsage(batch.pending, { ...NO_USAGE, documentsWritten: events + rows, bytesWritten: 2 * bytes * Math.min(1, events) });
+      batch.pending = addUsage(batch.pending, {
+        ...NO_USAGE,
+        documentsWritten: events + rows,
+        bytesWritten: 2 * bytes * Math.min(1, events),
+      });
     }
   } else {
     const streamKnownEmpty = batch.untouchedExam === examId && !batch.importedUsers.has(participant.userId);
     batch.importedUsers.add(participant.userId);
-    const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, { counters: batch.counters, streamKnownEmpty });
+    const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, {
+      counters: batch.counters,
+      streamKnownEmpty,
+    });
     events = imported.eventsWritten;
     if (events === 0 && isFirst && batch.arrayCurrent) {
-      const rolled = await rollForwardLegacyEntry(ctx, stream, { participant, sourceIndex }, { counters: batch.counters, state: imported.state });
+      const rolled = await rollForwardLegacyEntry(
+        ctx,
+        stream,
+        { participant, sourceIndex },
+        { counters: batch.counters, state: imported.state },
+      );
       if (rolled.eventsWritten > 0) {
         report.rolledForward += 1;
         report.eventsWritten += rolled.eventsWritten;
@@ -206,13 +218,22 @@ async function mirrorGlobal(batch: Batch): Promise<boolean> {
 async function quarantine(batch: Batch, examId: Id<"exams">, participant: V1Participant, sourceIndex: number, error: unknown) {
   const reason = `${errorCode(error)}: ${error instanceof Error ? error.message : String(error)}`;
   batch.report.quarantined += 1;
-  note(batch, [{ kind: "quarantined_participant", examId, userId: participant.userId, sourceIndex, message: `not imported (${reason}); kept in migrationQuarantine, the V1 entry is untouched` }]);
+  note(batch, [
+    {
+      kind: "quarantined_participant",
+      examId,
+      userId: participant.userId,
+      sourceIndex,
+      message: `not imported (${reason}); kept in migrationQuarantine, the V1 entry is untouched`,
+    },
+  ]);
   if (batch.options.dryRun) return;
   const existing = await batch.ctx.db
     .query("migrationQuarantine")
     .withIndex("by_exam_and_index", (q) => q.eq("examId", examId).eq("sourceIndex", sourceIndex))
     .first();
-  if (existing === null) await batch.ctx.db.insert("migrationQuarantine", { examId, userId: participant.userId, sourceIndex, reason, at: Date.now() });
+  if (existing === null)
+    await batch.ctx.db.insert("migrationQuarantine", { examId, userId: participant.userId, sourceIndex, reason, at: Date.now() });
 }
 
 /** Whether the exam has no event and no row yet (two empty index ranges, which then stay empty for this transaction unless it writes). */

@@ -61,7 +61,11 @@ export function participantFindings(
     if (q === null) {
       findings.push({ kind: "unknown_question", ...at, message: `answer ${position}: question ${answer.questionId} no longer exists` });
     } else if (!examQuestionIds.has(answer.questionId)) {
-      findings.push({ kind: "question_not_in_exam", ...at, message: `answer ${position}: question ${answer.questionId} is not part of this exam` });
+      findings.push({
+        kind: "question_not_in_exam",
+        ...at,
+        message: `answer ${position}: question ${answer.questionId} is not part of this exam`,
+      });
     }
     const earlier = seen.get(answer.questionId);
     if (earlier !== undefined) {
@@ -112,10 +116,15 @@ export function examFindings(
 ): Issue[] {
   const findings: Issue[] = [];
   for (const id of missingQuestionIds) {
-    findings.push({ kind: "unknown_exam_question", examId, message: `questionIds lists ${id}, which no longer exists (position ${questionIds.indexOf(id)}); kept as stored, left off the question sheet` });
+    findings.push({
+      kind: "unknown_exam_question",
+      examId,
+      message: `questionIds lists ${id}, which no longer exists (position ${questionIds.indexOf(id)}); kept as stored, left off the question sheet`,
+    });
   }
   if (questionIds.length === 0) findings.push({ kind: "exam_without_questions", examId, message: "the exam has no questions" });
-  if (participants.length === 0) findings.push({ kind: "exam_without_participants", examId, message: "the exam has no participants: nothing to migrate" });
+  if (participants.length === 0)
+    findings.push({ kind: "exam_without_participants", examId, message: "the exam has no participants: nothing to migrate" });
   if (documentBytes >= CONVEX_LIMITS.documentBytes * NEAR_LIMIT_SHARE) {
     findings.push({
       kind: "near_document_limit",

@@ -61,10 +61,7 @@ export function participationOf(row: Doc<"examParticipations">): ParticipationFa
 }
 
 /** The state stored rows describe: the inverse of {@link attemptRows}. */
-export function stateFromRows(
-  row: Doc<"examParticipations"> | null,
-  answers: readonly Doc<"examAnswers">[],
-): AttemptState {
+export function stateFromRows(row: Doc<"examParticipations"> | null, answers: readonly Doc<"examAnswers">[]): AttemptState {
   if (row === null) return initialState();
   return {
     participation: participationOf(row),

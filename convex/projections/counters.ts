@@ -90,7 +90,11 @@ export class PendingCounters {
       // sum, so an exam the migration filled is listed from one document at once. Students leave theirs to the fold.
       if (changed) {
         const before = docs.reduce<Counts>((sum, d) => addCounts(sum, d), NO_COUNTS);
-        await setCounterSummary(ctx, examId, [...deltas.values()].reduce<Counts>((sum, d) => addCounts(sum, d), before));
+        await setCounterSummary(
+          ctx,
+          examId,
+          [...deltas.values()].reduce<Counts>((sum, d) => addCounts(sum, d), before),
+        );
       }
     }
     this.byExam.clear();

@@ -154,11 +154,7 @@ export async function mirrorLag(ctx: QueryCtx, examId: Id<"exams">, o: { count?:
  * An exam the new backend never touched (no definition) has only its array.
  * The global switch is read only when the definition alone says yes (or pass it in, read once).
  */
-export async function arrayIsCurrent(
-  ctx: QueryCtx,
-  definition: ExamDefinition | null,
-  globallyEnabled?: boolean,
-): Promise<boolean> {
+export async function arrayIsCurrent(ctx: QueryCtx, definition: ExamDefinition | null, globallyEnabled?: boolean): Promise<boolean> {
   if (definition === null) return true;
   if (!mirrorEnabledFor(definition)) return false;
   if (!(globallyEnabled ?? (await legacyMirrorGloballyEnabled(ctx)))) return false;
@@ -276,7 +272,10 @@ async function mirrorEvents(
   o.faults?.beforeStep?.("events", examId);
   for await (const event of eventsAfter(ctx, examId, after, o.upTo)) {
     const maxEvents = o.faults?.maxEvents;
-    if (passed.length > 0 && ((maxEvents !== undefined && passed.length >= maxEvents) || (await readBudgetSpent(ctx, RUN_READ_SHARE / 2)))) {
+    if (
+      passed.length > 0 &&
+      ((maxEvents !== undefined && passed.length >= maxEvents) || (await readBudgetSpent(ctx, RUN_READ_SHARE / 2)))
+    ) {
       isDone = false;
       break;
     }

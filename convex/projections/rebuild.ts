@@ -23,7 +23,12 @@ import { counterMismatches, vCounts } from "./counters";
 import { rebuildPage, verifyPage } from "./replay";
 
 const vSkippedStream = v.object({ examId: v.id("exams"), userId: v.id("users"), reason: v.string() });
-const vRebuildTotals = { streamsRebuilt: v.number(), documentsWritten: v.number(), participationsRemoved: v.number(), orphanAnswersRemoved: v.number() };
+const vRebuildTotals = {
+  streamsRebuilt: v.number(),
+  documentsWritten: v.number(),
+  participationsRemoved: v.number(),
+  orphanAnswersRemoved: v.number(),
+};
 const vRebuildPage = v.object({
   ...vRebuildTotals,
   skippedStreams: v.array(vSkippedStream),
@@ -110,7 +115,10 @@ export const verifyProjections = internalAction({
     const summary = { streams: 0, events: 0, participations: 0, answers: 0 };
     let cursor: string | undefined;
     for (;;) {
-      const page: Infer<typeof vVerifyProjectionsPage> = await ctx.runQuery(internal.projections.rebuild.verifyProjectionsPage, { examId, cursor });
+      const page: Infer<typeof vVerifyProjectionsPage> = await ctx.runQuery(internal.projections.rebuild.verifyProjectionsPage, {
+        examId,
+        cursor,
+      });
       issues.push(...page.issues);
       for (const k of Object.keys(summary) as (keyof typeof summary)[]) summary[k] += page.summary[k];
       for (const { examId: exam, counts } of page.examsLeft) {

@@ -56,7 +56,11 @@ export type PageArgs = {
  */
 export async function rebuildPage(
   ctx: MutationCtx,
-  { examId, cursor, maxSteps }: PageArgs & {
+  {
+    examId,
+    cursor,
+    maxSteps,
+  }: PageArgs & {
     /** Stop after this many steps (streams, exams recounted, participations swept): tests exercise resuming with it. */
     maxSteps?: number;
   },
@@ -77,8 +81,7 @@ export async function rebuildPage(
   let handled = 0;
   const roomFor = async () =>
     handled === 0 ||
-    ((maxSteps === undefined || handled < maxSteps) &&
-      fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
+    ((maxSteps === undefined || handled < maxSteps) && fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
 
   if (at.phase === "orphans" && examId !== undefined) at.phase = "streams"; // one exam: its answers are reached through its rows
   if (at.phase === "orphans") {

@@ -16,10 +16,7 @@ export type StoredAttempt = {
   answers: Doc<"examAnswers">[];
 };
 
-export async function loadParticipation(
-  ctx: QueryCtx,
-  stream: StreamId,
-): Promise<Doc<"examParticipations"> | null> {
+export async function loadParticipation(ctx: QueryCtx, stream: StreamId): Promise<Doc<"examParticipations"> | null> {
   return ctx.db
     .query("examParticipations")
     .withIndex("by_exam_and_user", (q) => q.eq("examId", stream.examId).eq("userId", stream.userId))
@@ -52,11 +49,7 @@ export async function writeAttemptRows(
   rows: AttemptRows,
   counters?: PendingCounters,
 ): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
-  const delta = addCounts(
-    countsOfAttempt(rows.participation, rows.answers.length),
-    countsOfAttempt(stored.row, stored.answers.length),
-    -1,
-  );
+  const delta = addCounts(countsOfAttempt(rows.participation, rows.answers.length), countsOfAttempt(stored.row, stored.answers.length), -1);
   if (counters) counters.add(stream, delta);
   else await bumpCounters(ctx, stream, delta);
   let written = 0;

@@ -14,7 +14,6 @@ import { canonicalJson } from "../events/hash";
 import { V1_FACT_FIELDS } from "../lib/v1Entry";
 import type { AnswerRow, ParticipationRow } from "./attempt";
 
-
 /** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
 export function diffFields(
   expected: Record<string, unknown>,
@@ -41,7 +40,13 @@ export function diffAnswers(where: Where, expected: readonly V1Answer[], actual:
       return;
     }
     if (have.length > 1) {
-      issues.push({ kind: "duplicated_answer", ...where, position, actual: have.length, message: `${at}: answer ${position} is stored ${have.length} times` });
+      issues.push({
+        kind: "duplicated_answer",
+        ...where,
+        position,
+        actual: have.length,
+        message: `${at}: answer ${position} is stored ${have.length} times`,
+      });
     }
     const { position: _p, ...row } = have[0]!;
     for (const d of diffFields(want, row, ["questionId", "selectedAnswer", "isCorrect"])) {
@@ -106,7 +111,12 @@ export function compareV1Entry(check: EntryCheck): Issue[] {
   }
   const issues: Issue[] = [];
   if (rows.length > 1) {
-    issues.push({ kind: "duplicated_participation", ...where, actual: rows.length, message: `${at}: ${rows.length} participation rows for one attempt` });
+    issues.push({
+      kind: "duplicated_participation",
+      ...where,
+      actual: rows.length,
+      message: `${at}: ${rows.length} participation rows for one attempt`,
+    });
   }
   for (const d of diffFields(entry, row, V1_FACT_FIELDS)) {
     issues.push({
@@ -151,14 +161,21 @@ export function compareProjection(
   const [row] = rows;
   if (expected.participation === null) {
     if (row === undefined) return [];
-    return [{ kind: "extra_participation", ...where, actual: rows.length, message: `${at}: participation row(s) but no events in the log` }];
+    return [
+      { kind: "extra_participation", ...where, actual: rows.length, message: `${at}: participation row(s) but no events in the log` },
+    ];
   }
   if (row === undefined) {
     return [{ kind: "missing_participation", ...where, message: `${at}: the log has the attempt, examParticipations has no row` }];
   }
   const issues: Issue[] = [];
   if (rows.length > 1) {
-    issues.push({ kind: "duplicated_participation", ...where, actual: rows.length, message: `${at}: ${rows.length} participation rows for one attempt` });
+    issues.push({
+      kind: "duplicated_participation",
+      ...where,
+      actual: rows.length,
+      message: `${at}: ${rows.length} participation rows for one attempt`,
+    });
   }
   const { _id: _i, ...stored } = row;
   for (const d of diffFields(expected.participation, stored)) {

@@ -37,11 +37,17 @@ export function parseReplayCursor(cursor: string | null | undefined, firstPhase:
   try {
     json = JSON.parse(cursor);
   } catch {
-    throw domainError("INVALID_ARGUMENT", `cursor is not JSON: pass back the continueCursor of the previous call (got ${JSON.stringify(cursor.slice(0, 80))}).`);
+    throw domainError(
+      "INVALID_ARGUMENT",
+      `cursor is not JSON: pass back the continueCursor of the previous call (got ${JSON.stringify(cursor.slice(0, 80))}).`,
+    );
   }
   const parsed = zReplayCursor.safeParse(json);
   if (!parsed.success) {
-    throw domainError("INVALID_ARGUMENT", `cursor is not a continueCursor of this function: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}`);
+    throw domainError(
+      "INVALID_ARGUMENT",
+      `cursor is not a continueCursor of this function: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}`,
+    );
   }
   return parsed.data;
 }
@@ -92,7 +98,11 @@ function rowsAfter(ctx: QueryCtx, range: { examId?: Id<"exams">; afterUser?: Id<
  * event and one row past the stream (the next one's first). The caller inserts or
  * removes rows only of streams the walk has passed, so the open reads are not disturbed.
  */
-export function streamsAfter(ctx: QueryCtx, onlyExam: Id<"exams"> | undefined, after: ReplayCursor["after"]): () => Promise<ExamStream | null> {
+export function streamsAfter(
+  ctx: QueryCtx,
+  onlyExam: Id<"exams"> | undefined,
+  after: ReplayCursor["after"],
+): () => Promise<ExamStream | null> {
   // The rest of `after`'s exam, then (whole log) the exams after it.
   const ranges = [
     ...(after !== null ? [{ examId: after.examId, afterUser: after.userId }] : onlyExam !== undefined ? [{ examId: onlyExam }] : []),

@@ -28,7 +28,14 @@ import { domainError } from "../lib/errors";
 import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/mirrorJob";
 import { loadAnswers, loadParticipation } from "../projections/tables";
 import { countParticipants } from "../projections/counters";
-import { getExamDefinition, getQuestionList, getQuestionSheet, legacyArrayImported, sheetRowOf, type ExamDefinition } from "../copies/examDefinitions";
+import {
+  getExamDefinition,
+  getQuestionList,
+  getQuestionSheet,
+  legacyArrayImported,
+  sheetRowOf,
+  type ExamDefinition,
+} from "../copies/examDefinitions";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import { transactionUsage } from "../lib/budget";
 import { firstEntries, firstEntryOf, stateOfEntry } from "../lib/v1Entry";
@@ -78,13 +85,19 @@ export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
 }
 
 /** An exam's questions read from its document's ids and the live `questions` documents (V1, and V2 without copies). */
-function questionsOf(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
+function questionsOf(
+  ctx: QueryCtx,
+  questionIds: readonly Id<"questions">[],
+): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, questionIds)),
     resultQuestions: async (answered) => {
       const examQuestions = await loadQuestions(ctx, questionIds);
       const listed = new Set<string>(questionIds);
-      const others = await loadQuestions(ctx, [...new Set(answered)].filter((id) => !listed.has(id)));
+      const others = await loadQuestions(
+        ctx,
+        [...new Set(answered)].filter((id) => !listed.has(id)),
+      );
       return { maxScore: maxScoreOf(examQuestions), questions: [...examQuestions, ...others] };
     },
     hasQuestion: async (questionId) => questionIds.includes(questionId) && (await ctx.db.get("questions", questionId)) !== null,
@@ -151,9 +164,7 @@ async function rankedFromIndex(ctx: QueryCtx, examId: Id<"exams">, limit: number
     // Equal score and completion time at the cut: fetch the whole tie so the order is the same total order as V1's.
     const tie = await ctx.db
       .query("examParticipations")
-      .withIndex("by_exam_and_rank", (q) =>
-        q.eq("examId", examId).eq("rankScore", last.rankScore).eq("rankTieBreak", last.rankTieBreak),
-      )
+      .withIndex("by_exam_and_rank", (q) => q.eq("examId", examId).eq("rankScore", last.rankScore).eq("rankTieBreak", last.rankTieBreak))
       .take(LIST_LIMITS.leaderboard.max);
     const seen = new Set(top.map((r) => r._id));
     rows = [...top, ...tie.filter((r) => !seen.has(r._id))];
@@ -243,7 +254,10 @@ async function rowsOfUser(ctx: QueryCtx, userId: Id<"users">, limit: number, ski
     const last = out[out.length - 1];
     if (out.length >= limit && last !== undefined && row.startedAt < last.row.startedAt) break;
     if (++scanned > MAX_ATTEMPTS_PER_USER * 2) {
-      throw domainError("LIMIT_EXCEEDED", `More than ${MAX_ATTEMPTS_PER_USER * 2} attempts scanned for one user (2 × MAX_ATTEMPTS_PER_USER).`);
+      throw domainError(
+        "LIMIT_EXCEEDED",
+        `More than ${MAX_ATTEMPTS_PER_USER * 2} attempts scanned for one user (2 × MAX_ATTEMPTS_PER_USER).`,
+      );
     }
     if (skip.has(row.examId)) continue;
     if (!definitions.has(row.examId)) definitions.set(row.examId, await getExamDefinition(ctx, row.examId));
@@ -275,7 +289,9 @@ function questionsForV2(ctx: QueryCtx, examId: Id<"exams">, definition: ExamDefi
     },
     // Results and access need no list: points available come with the definition, membership is one row.
     resultQuestions: async (answered: readonly Id<"questions">[]) =>
-      hasRows ? { maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) } : (await resolve()).resultQuestions(answered),
+      hasRows
+        ? { maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }
+        : (await resolve()).resultQuestions(answered),
     hasQuestion: async (questionId: Id<"questions">) =>
       hasRows ? (await sheetRowOf(ctx, examId, questionId)) !== null : (await resolve()).hasQuestion(questionId),
   } satisfies Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion">;
@@ -301,14 +317,16 @@ export const v2Source: ExamSource = {
 
   async allExams(ctx) {
     const defs = await allDefinitions(ctx);
-    const out = await Promise.all(
-      defs.map(async (d) => ({ info: infoOf(d), counts: await countParticipants(ctx, d.examId) })),
-    );
+    const out = await Promise.all(defs.map(async (d) => ({ info: infoOf(d), counts: await countParticipants(ctx, d.examId) })));
     return out.sort((a, b) => byExamId(a.info, b.info));
   },
 
   async myAttempts(ctx, userId, limit) {
-    return (await rowsOfUser(ctx, userId, limit)).map(({ row, definition }) => ({ examId: row.examId, title: definition.title, participation: participationOf(row) }));
+    return (await rowsOfUser(ctx, userId, limit)).map(({ row, definition }) => ({
+      examId: row.examId,
+      title: definition.title,
+      participation: participationOf(row),
+    }));
   },
 };
 
@@ -360,6 +378,9 @@ export const v1Source: ExamSource = {
       if (participation !== null) out.push({ examId: exam._id, title: exam.title, participation });
     }
     const rows = await rowsOfUser(ctx, userId, limit, new Set(pending.map((d) => d.examId)));
-    return [...out, ...rows.map(({ row, definition }) => ({ examId: row.examId, title: definition.title, participation: participationOf(row) }))];
+    return [
+      ...out,
+      ...rows.map(({ row, definition }) => ({ examId: row.examId, title: definition.title, participation: participationOf(row) })),
+    ];
   },
 };

@@ -117,7 +117,16 @@ export function gradingQuestionsOf(
   mayHaveSeen: readonly Id<"questions">[],
 ): GradingQuestion[] {
   const live = docs.flatMap((q) =>
-    q === null ? [] : [{ questionId: q._id, options: q.options, correctAnswer: q.correctAnswer, ...(q.points === undefined ? {} : { points: q.points }) }],
+    q === null
+      ? []
+      : [
+          {
+            questionId: q._id,
+            options: q.options,
+            correctAnswer: q.correctAnswer,
+            ...(q.points === undefined ? {} : { points: q.points }),
+          },
+        ],
   );
   const graded = new Set<string>(live.map((q) => q.questionId));
   const retired = [...new Set([...questionIds, ...mayHaveSeen])]
@@ -218,7 +227,12 @@ export function maxScoreOf(examQuestions: QuestionDocs): number {
 export type ResultQuestions = { maxScore: number; questions: QuestionDocs };
 
 /** An attempt that has started (callers answer NOT_FOUND for one that has not). */
-export function resultsView(exam: ExamInfo, { maxScore, questions }: ResultQuestions, userId: Id<"users">, shown: ShownAttempt): ParticipantResults {
+export function resultsView(
+  exam: ExamInfo,
+  { maxScore, questions }: ResultQuestions,
+  userId: Id<"users">,
+  shown: ShownAttempt,
+): ParticipantResults {
   const attempt = shown.participation!;
   const byId = new Map(questions.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
   return {
@@ -245,12 +259,7 @@ export const vQuestionAccess = v.object({ allowed: v.boolean(), reason: v.option
 export type QuestionAccess = Infer<typeof vQuestionAccess>;
 
 /** `inExam`: the question is one of the exam's (existing) questions. */
-export function questionAccessView(
-  exam: ExamInfo,
-  inExam: boolean,
-  shown: ShownAttempt,
-  now: number,
-): QuestionAccess {
+export function questionAccessView(exam: ExamInfo, inExam: boolean, shown: ShownAttempt, now: number): QuestionAccess {
   const attempt = shown.participation;
   if (!inExam) return { allowed: false, reason: "not_in_exam" };
   const status = statusOfFacts(attempt);
@@ -280,11 +289,7 @@ export function compareRanked(a: RankedAttempt, b: RankedAttempt): number {
   return (sa === sb ? 0 : sb > sa ? 1 : -1) || a.completedAt - b.completedAt || (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0);
 }
 
-export function leaderboardView(
-  attempts: readonly RankedAttempt[],
-  limit: number,
-  names: ReadonlyMap<string, string>,
-): LeaderboardEntry[] {
+export function leaderboardView(attempts: readonly RankedAttempt[], limit: number, names: ReadonlyMap<string, string>): LeaderboardEntry[] {
   return [...attempts]
     .sort(compareRanked)
     .slice(0, limit)

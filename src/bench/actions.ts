@@ -44,7 +44,12 @@ export async function bench(): Promise<BenchSection> {
       await t.run(async (ctx) => {
         for (const userId of userIds.slice(i, i + 100)) {
           const stream = { examId, userId };
-          await executeCommand(ctx, { stream, command: { type: "StartExam", data: { at } }, actor: { kind: "user", userId }, origin: "live_v2" });
+          await executeCommand(ctx, {
+            stream,
+            command: { type: "StartExam", data: { at } },
+            actor: { kind: "user", userId },
+            origin: "live_v2",
+          });
         }
       });
     }
@@ -58,7 +63,12 @@ export async function bench(): Promise<BenchSection> {
         "submit (20 answers)",
         {
           type: "SubmitAnswers",
-          data: { at: at + 600_000, ...timing, questions: grading, answers: grading.map((q) => ({ questionId: q.questionId, selectedAnswer: "A" })) },
+          data: {
+            at: at + 600_000,
+            ...timing,
+            questions: grading,
+            answers: grading.map((q) => ({ questionId: q.questionId, selectedAnswer: "A" })),
+          },
         },
       ],
     ];

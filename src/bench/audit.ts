@@ -38,7 +38,9 @@ async function attemptOfLength(length: number) {
     const events: ExamEvent[] = [{ type: "ExamStarted", data: { startedAt: T0 } }];
     for (let i = 1; i < length; i++) {
       const at = T0 + i * STEP_MS;
-      events.push(i % 2 === 1 ? { type: "ExamPaused", data: { pausedAt: at } } : { type: "ExamResumed", data: { resumedAt: at, pausedMs: STEP_MS } });
+      events.push(
+        i % 2 === 1 ? { type: "ExamPaused", data: { pausedAt: at } } : { type: "ExamResumed", data: { resumedAt: at, pausedMs: STEP_MS } },
+      );
     }
     return { examId, userId, events };
   });

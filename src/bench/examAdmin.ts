@@ -31,7 +31,12 @@ export async function bench(): Promise<BenchSection> {
   await t.run((ctx) => ctx.db.insert("users", { name: "S", tokenIdentifier: "bench|s", role: "student" }));
   const asStudent = t.withIdentity({ tokenIdentifier: "bench|s", subject: "s" });
   const rows: BenchRow[] = [];
-  const measure = async <A extends Record<string, unknown>>(what: string, as: typeof admin, fn: Parameters<typeof measureCall>[1], args: A) => {
+  const measure = async <A extends Record<string, unknown>>(
+    what: string,
+    as: typeof admin,
+    fn: Parameters<typeof measureCall>[1],
+    args: A,
+  ) => {
     const { result, cost } = await measureCall(as, fn as never, args as never);
     rows.push(row(what, cost));
     return result as unknown;
@@ -41,7 +46,10 @@ export async function bench(): Promise<BenchSection> {
   for (let i = 0; i < QUESTIONS; i++) {
     const args = { text: `Question ${i + 1}`, options: ["A", "B", "C", "D"], correctAnswer: "A" };
     // One row is enough: every createQuestion costs the same.
-    const id = i === 0 ? await measure("createQuestion", admin, examAdmin.createQuestion, args) : (await measureCall(admin, examAdmin.createQuestion, args)).result;
+    const id =
+      i === 0
+        ? await measure("createQuestion", admin, examAdmin.createQuestion, args)
+        : (await measureCall(admin, examAdmin.createQuestion, args)).result;
     questionIds.push(id as Id<"questions">);
   }
   const examId = (await measure("createExam (20 questions)", admin, examAdmin.createExam, {
@@ -59,13 +67,24 @@ export async function bench(): Promise<BenchSection> {
     }
     await ctx.db.patch("exams", examId, { participants });
   });
-  await measure("updateQuestion (text: no copy to rewrite)", admin, examAdmin.updateQuestion, { questionId: questionIds[0]!, text: "Edited" });
-  await measure("updateQuestion (points: the maxScore of its exams)", admin, examAdmin.updateQuestion, { questionId: questionIds[0]!, points: 3 });
+  await measure("updateQuestion (text: no copy to rewrite)", admin, examAdmin.updateQuestion, {
+    questionId: questionIds[0]!,
+    text: "Edited",
+  });
+  await measure("updateQuestion (points: the maxScore of its exams)", admin, examAdmin.updateQuestion, {
+    questionId: questionIds[0]!,
+    points: 3,
+  });
   await measure("updateExam (title)", admin, examAdmin.updateExam, { examId, title: "Renamed" });
   await measure("updateExam (questionIds: one removed)", admin, examAdmin.updateExam, { examId, questionIds: questionIds.slice(1) });
   await measure("getExamForEditing", admin, examAdmin.getExamForEditing, { examId });
   await measure("deleteQuestion", admin, examAdmin.deleteQuestion, { questionId: questionIds[0]! });
-  const empty = (await measure("createExam (no questions)", admin, examAdmin.createExam, { title: "Empty", questionIds: [], durationMs: 60_000, maxPauses: 0 })) as Id<"exams">;
+  const empty = (await measure("createExam (no questions)", admin, examAdmin.createExam, {
+    title: "Empty",
+    questionIds: [],
+    durationMs: 60_000,
+    maxPauses: 0,
+  })) as Id<"exams">;
   await measure("deleteExam", admin, examAdmin.deleteExam, { examId: empty });
   // An edit made around the backend, then the verifier and one repair batch find and heal it.
   await t.run((ctx) => ctx.db.patch("exams", examId, { durationMs: 7_200_000 }));
@@ -82,12 +101,15 @@ export async function bench(): Promise<BenchSection> {
   const pass = createEmbeddedConvex();
   await pass.run(async (ctx) => {
     const questionId = await ctx.db.insert("questions", { text: "Q", options: ["A", "B"], correctAnswer: "A" });
-    for (let i = 0; i < PASS_EXAMS; i++) await ctx.db.insert("exams", { title: `E${i}`, questionIds: [questionId], durationMs: 60_000, maxPauses: 0 });
+    for (let i = 0; i < PASS_EXAMS; i++)
+      await ctx.db.insert("exams", { title: `E${i}`, questionIds: [questionId], durationMs: 60_000, maxPauses: 0 });
   });
   type Batch = { stale: unknown[]; continueCursor: string | null };
-  const repairBatch = async (cursor: string | null) => measureCall<{ cursor?: string | null }, Batch>(pass, examAdmin.repairExamCopies as never, { cursor });
+  const repairBatch = async (cursor: string | null) =>
+    measureCall<{ cursor?: string | null }, Batch>(pass, examAdmin.repairExamCopies as never, { cursor });
   // A first pass creates every exam's copies (all were created out of band).
-  for (let c: string | null = (await repairBatch(null)).result.continueCursor; c !== null; ) c = (await repairBatch(c)).result.continueCursor;
+  for (let c: string | null = (await repairBatch(null)).result.continueCursor; c !== null;)
+    c = (await repairBatch(c)).result.continueCursor;
   let cursor: string | null = null;
   await pass.run(async (ctx) => {
     const all = await ctx.db.query("exams").take(PASS_EXAMS);

@@ -59,7 +59,7 @@ async function rebuildToEnd(t: EmbeddedConvex): Promise<{ ms: number; written: n
   const start = performance.now();
   let written = 0;
   let calls = 0;
-  for (let cursor: string | undefined; ; ) {
+  for (let cursor: string | undefined; ;) {
     const { result, cost } = await measureCall<{ cursor?: string }, RebuildResult>(t, rebuildProjections as never, { cursor });
     written += cost.documentsWritten;
     calls += 1;

@@ -63,15 +63,28 @@ function installClock() {
 }
 type Clock = ReturnType<typeof installClock>;
 
-type Actions = { perAction: { action: Action; student: number; written: string[]; docsWritten: number; bytesWritten: number; readsExam: boolean; bytesRead: number }[]; examWrites: number };
+type Actions = {
+  perAction: {
+    action: Action;
+    student: number;
+    written: string[];
+    docsWritten: number;
+    bytesWritten: number;
+    readsExam: boolean;
+    bytesRead: number;
+  }[];
+  examWrites: number;
+};
 
 async function setup(t: EmbeddedConvex, sync: boolean) {
   const ids = await t.run(async (ctx) => {
     const questionIds: Id<"questions">[] = [];
-    for (let i = 0; i < QUESTIONS; i++) questionIds.push(await ctx.db.insert("questions", { text: `Q${i}`, options: ["a", "b", "c", "d"], correctAnswer: "a" }));
+    for (let i = 0; i < QUESTIONS; i++)
+      questionIds.push(await ctx.db.insert("questions", { text: `Q${i}`, options: ["a", "b", "c", "d"], correctAnswer: "a" }));
     const examId = await ctx.db.insert("exams", { title: "Bench", questionIds, durationMs: 24 * 3_600_000, maxPauses: 2 });
     const users: Id<"users">[] = [];
-    for (let i = 0; i < STUDENTS; i++) users.push(await ctx.db.insert("users", { name: `s${i}`, tokenIdentifier: `bench|mirror-${i}`, role: "student" }));
+    for (let i = 0; i < STUDENTS; i++)
+      users.push(await ctx.db.insert("users", { name: `s${i}`, tokenIdentifier: `bench|mirror-${i}`, role: "student" }));
     await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!);
     await markLegacyBackfilled(ctx, examId);
     return { examId, questionIds, users };
@@ -112,7 +125,12 @@ async function run(t: EmbeddedConvex, clock: Clock, sync: boolean, jobEvery: num
     clock.advance(MIRROR_RUN_DELAY_MS);
     await t.finishInProgressScheduledFunctions();
   }
-  const state = await t.run((ctx) => ctx.db.query("examMirrorStates").withIndex("by_exam", (q) => q.eq("examId", examId)).unique());
+  const state = await t.run((ctx) =>
+    ctx.db
+      .query("examMirrorStates")
+      .withIndex("by_exam", (q) => q.eq("examId", examId))
+      .unique(),
+  );
   // Synchronous runs happen inside the actions: their exam-document writes are counted from the actions' own writes.
   const examWrites = sync ? perAction.filter((a) => a.written.some((d) => d.startsWith("exams:"))).length : (state?.runs ?? 0);
   return { perAction, examWrites };
@@ -143,7 +161,9 @@ export async function bench(): Promise<BenchSection> {
       const t = createEmbeddedConvex();
       const { perAction, examWrites } = await run(t, clock, s.sync, s.jobEvery);
       const writers = sharedWrites(perAction);
-      writesPer1000.push(`${s.label}: ${examWrites} exam-document writes for ${perAction.length} actions = ${((examWrites / perAction.length) * 1000).toFixed(1)} per 1,000`);
+      writesPer1000.push(
+        `${s.label}: ${examWrites} exam-document writes for ${perAction.length} actions = ${((examWrites / perAction.length) * 1000).toFixed(1)} per 1,000`,
+      );
       if (s.jobEvery === 10) continue; // its per-action figures are those of the other async runs
       for (const action of ACTIONS) {
         const of = perAction.filter((a) => a.action === action);
@@ -174,14 +194,20 @@ export async function bench(): Promise<BenchSection> {
     };
     for (const k of [COUNTER_SHARDS, 8]) {
       const c = perShard(k);
-      notes.push(`${k} counter shards, ${STUDENTS} students: ${c.length} shards used, students per shard mean ${(STUDENTS / c.length).toFixed(1)}, max ${Math.max(...c)} (a student's start or submit contends with the others of its shard)`);
+      notes.push(
+        `${k} counter shards, ${STUDENTS} students: ${c.length} shards used, students per shard mean ${(STUDENTS / c.length).toFixed(1)}, max ${Math.max(...c)} (a student's start or submit contends with the others of its shard)`,
+      );
     }
     notes.push(...writesPer1000);
     notes.push(
       `${STUDENTS} students × start, pause (V2), resume, submit ${QUESTIONS} answers; the exam marked backfilled (no legacy-entry lookup). "shared docs written": documents the action writes that another student's action also writes (recorded ids). Target: none but the counter shard (async), at most one exam-document write per job run.`,
       "The job's delay is simulated (the section's own clock): 'job every N actions' runs every scheduled job after N actions, as a burst of N actions within one delay would; one run folds them all.",
     );
-    return { title: "Legacy mirror off the write path: shared documents per action, exam-document writes, async vs sync (200 students)", rows, notes };
+    return {
+      title: "Legacy mirror off the write path: shared documents per action, exam-document writes, async vs sync (200 students)",
+      rows,
+      notes,
+    };
   } finally {
     clock.restore();
   }

@@ -66,12 +66,30 @@ export async function bench(): Promise<BenchSection> {
   const questionIds = dataset.exams[0]!.questionKeys.map((k) => ids.questions.get(k)!);
   const pairs: Pair[] = [
     { name: "getExamSession", perStudent: true, args: { examId }, v1: e.getExamSession, v2: e.getExamSessionV2 },
-    { name: "getParticipantExamResults", perStudent: true, args: { examId }, v1: e.getParticipantExamResults, v2: e.getParticipantExamResultsV2 },
+    {
+      name: "getParticipantExamResults",
+      perStudent: true,
+      args: { examId },
+      v1: e.getParticipantExamResults,
+      v2: e.getParticipantExamResultsV2,
+    },
     { name: "getPauseStatus", perStudent: true, args: { examId }, v1: e.getPauseStatus, v2: e.getPauseStatusV2 },
-    { name: "validateQuestionAccess", perStudent: true, args: { examId, questionId: questionIds[0]! }, v1: e.validateQuestionAccess, v2: e.validateQuestionAccessV2 },
+    {
+      name: "validateQuestionAccess",
+      perStudent: true,
+      args: { examId, questionId: questionIds[0]! },
+      v1: e.validateQuestionAccess,
+      v2: e.validateQuestionAccessV2,
+    },
     { name: "getMyDashboardStats", perStudent: true, args: {}, v1: e.getMyDashboardStats, v2: e.getMyDashboardStatsV2 },
     { name: "getMyRecentExams", perStudent: true, args: {}, v1: e.getMyRecentExams, v2: e.getMyRecentExamsV2 },
-    { name: "getExamLeaderboard (top 10)", perStudent: false, args: { examId, limit: 10 }, v1: e.getExamLeaderboard, v2: e.getExamLeaderboardV2 },
+    {
+      name: "getExamLeaderboard (top 10)",
+      perStudent: false,
+      args: { examId, limit: 10 },
+      v1: e.getExamLeaderboard,
+      v2: e.getExamLeaderboardV2,
+    },
     { name: "getAllExamsMetadata", perStudent: false, args: {}, v1: e.getAllExamsMetadata, v2: e.getAllExamsMetadataV2 },
   ];
   const rows: BenchRow[] = [];
@@ -95,7 +113,8 @@ export async function bench(): Promise<BenchSection> {
       "V2 floor (1.25×+2 KB)": pair.perStudent ? Math.round(floor) : "-",
       met: met === null ? "-" : met ? "yes" : "NO",
     });
-    if (met === false) failures.push(`${pair.name}: V2 reads ${v2.cost.bytesRead} bytes to return ${returned} (floor ${Math.round(floor)})`);
+    if (met === false)
+      failures.push(`${pair.name}: V2 reads ${v2.cost.bytesRead} bytes to return ${returned} (floor ${Math.round(floor)})`);
   }
 
   // The legacy mirror's price on a write: a new student starting exam e0 with the mirror on, then off.
@@ -108,7 +127,10 @@ export async function bench(): Promise<BenchSection> {
     (await measureCall(t.withIdentity({ tokenIdentifier: `bench|new-${k}` }), e.startExamV2 as never, { examId } as never)).cost;
   const mirrored = await startCost("on");
   await t.run(async (ctx) => {
-    const def = (await ctx.db.query("examDefinitions").withIndex("by_exam", (q) => q.eq("examId", examId)).unique())!;
+    const def = (await ctx.db
+      .query("examDefinitions")
+      .withIndex("by_exam", (q) => q.eq("examId", examId))
+      .unique())!;
     await ctx.db.patch("examDefinitions", def._id, { legacyMirror: false });
   });
   const unmirrored = await startCost("off");
@@ -119,7 +141,13 @@ export async function bench(): Promise<BenchSection> {
     ["startExamV2, mirror off", unmirrored],
     ["startExamV2, mirror off, exam backfilled", backfilled],
   ] as const) {
-    rows.push({ function: label, "V2 docs": cost.documentsRead, "V2 bytes": cost.bytesRead, "V2 docs written": cost.documentsWritten, "V2 bytes written": cost.bytesWritten });
+    rows.push({
+      function: label,
+      "V2 docs": cost.documentsRead,
+      "V2 bytes": cost.bytesRead,
+      "V2 docs written": cost.documentsWritten,
+      "V2 bytes written": cost.bytesWritten,
+    });
   }
 
   return {
@@ -128,7 +156,9 @@ export async function bench(): Promise<BenchSection> {
     notes: [
       `Caller: a student who completed ${examKey}. Bytes read are every document the call read, raw, on both sides; bytes returned are getConvexSize of the result (V1 and V2 return equal results).`,
       "Target: every V2 per-student read reads at most 1.25 × the bytes it returns + 2 KB.",
-      ...(failures.length === 0 ? ["All targets met; V1 and V2 returned equal results for every function."] : failures.map((f) => `MISSED: ${f}`)),
+      ...(failures.length === 0
+        ? ["All targets met; V1 and V2 returned equal results for every function."]
+        : failures.map((f) => `MISSED: ${f}`)),
     ],
   };
 }

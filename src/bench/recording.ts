@@ -69,21 +69,29 @@ export async function recordCall<Args extends DefaultFunctionArgs>(
   args: NoInfer<Args>,
 ): Promise<{ result: unknown; touched: Touched; cost: CallCost }> {
   const { _handler } = fn as unknown as { _handler: (ctx: unknown, args: Args) => Promise<unknown> };
-  return t.run(async (ctx) => {
-    const touched: Touched = { tablesRead: new Set(), written: new Set(), writtenTables: new Set() };
-    const recording = { ...ctx, db: recordingDb(ctx.db as unknown as Db, touched) };
-    const result = await _handler(recording, args);
-    const m = await ctx.meta.getTransactionMetrics();
-    const cost = {
-      documentsRead: m.documentsRead.used,
-      bytesRead: m.bytesRead.used,
-      documentsWritten: m.documentsWritten.used,
-      bytesWritten: m.bytesWritten.used,
-    };
-    return { result, tablesRead: [...touched.tablesRead], written: [...touched.written], writtenTables: [...touched.writtenTables], cost };
-  }).then(({ result, cost, ...sets }) => ({
-    result,
-    cost,
-    touched: { tablesRead: new Set(sets.tablesRead), written: new Set(sets.written), writtenTables: new Set(sets.writtenTables) },
-  }));
+  return t
+    .run(async (ctx) => {
+      const touched: Touched = { tablesRead: new Set(), written: new Set(), writtenTables: new Set() };
+      const recording = { ...ctx, db: recordingDb(ctx.db as unknown as Db, touched) };
+      const result = await _handler(recording, args);
+      const m = await ctx.meta.getTransactionMetrics();
+      const cost = {
+        documentsRead: m.documentsRead.used,
+        bytesRead: m.bytesRead.used,
+        documentsWritten: m.documentsWritten.used,
+        bytesWritten: m.bytesWritten.used,
+      };
+      return {
+        result,
+        tablesRead: [...touched.tablesRead],
+        written: [...touched.written],
+        writtenTables: [...touched.writtenTables],
+        cost,
+      };
+    })
+    .then(({ result, cost, ...sets }) => ({
+      result,
+      cost,
+      touched: { tablesRead: new Set(sets.tablesRead), written: new Set(sets.written), writtenTables: new Set(sets.writtenTables) },
+    }));
 }

@@ -58,7 +58,8 @@ export async function bench(): Promise<BenchSection> {
   const ratios = [...perRecord.entries()].map(([kind, us]) => ({ kind, ratio: us[us.length - 1]! / us[0]! }));
   for (const { kind, ratio } of ratios) {
     rows.push({ shape: `${kind}: largest ÷ smallest`, "µs per record": Number(ratio.toFixed(2)) });
-    if (ratio > 1.3) failures.push(`${kind}: time per record grows ${ratio.toFixed(2)}× from the smallest shape to the largest (target ≤ 1.3)`);
+    if (ratio > 1.3)
+      failures.push(`${kind}: time per record grows ${ratio.toFixed(2)}× from the smallest shape to the largest (target ≤ 1.3)`);
   }
   return {
     title: "Rehearsal scaling: one exam at sizes Convex can hold, time per V1 record",
@@ -66,7 +67,9 @@ export async function bench(): Promise<BenchSection> {
     notes: [
       "Each shape rehearsed in full in its own embedded instance (IndexedDatabaseFake), in this thread; best of two runs after a warm-up.",
       "A V1 record is one participant entry or one answer; the ratio compares time per record at the largest shape of a kind with the smallest (1.0 = linear).",
-      ...(failures.length === 0 ? ["Target met: time per record at the largest shape ≤ 1.3 × at the smallest, for each kind."] : failures.map((f) => `MISSED: ${f}`)),
+      ...(failures.length === 0
+        ? ["Target met: time per record at the largest shape ≤ 1.3 × at the smallest, for each kind."]
+        : failures.map((f) => `MISSED: ${f}`)),
     ],
   };
 }

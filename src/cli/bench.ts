@@ -24,7 +24,13 @@ const cell = (v: string | number | undefined) =>
 /** A section's rows as one table; the columns are every key, in first-seen order. */
 export function renderSection(section: BenchSection): string {
   const columns = [...new Set(section.rows.flatMap((r: BenchRow) => Object.keys(r)))];
-  const body = section.rows.length === 0 ? "(no rows)" : table(columns, section.rows.map((r) => columns.map((c) => cell(r[c]))));
+  const body =
+    section.rows.length === 0
+      ? "(no rows)"
+      : table(
+          columns,
+          section.rows.map((r) => columns.map((c) => cell(r[c]))),
+        );
   return [`## ${section.title}`, "", body, ...(section.notes ?? []).map((n) => `  · ${n}`)].join("\n");
 }
 
@@ -58,7 +64,13 @@ export async function runBench(o: { jsonPath: string; only?: string[]; write: (s
   o.write(
     `\n## Summary\n\n${table(
       ["section", "title", "rows", "time", "status"],
-      report.sections.map((s) => ["error" in s ? [s.name, "-", "-"] : [s.name, s.title, s.rows.length], `${(s.ms / 1000).toFixed(1)} s`, "error" in s ? "FAILED" : "ok"].flat()),
+      report.sections.map((s) =>
+        [
+          "error" in s ? [s.name, "-", "-"] : [s.name, s.title, s.rows.length],
+          `${(s.ms / 1000).toFixed(1)} s`,
+          "error" in s ? "FAILED" : "ok",
+        ].flat(),
+      ),
       2,
     )}\n`,
   );

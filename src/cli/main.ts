@@ -111,33 +111,60 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
         "2: bad option or snapshot; 3: the rehearsal itself crashed.",
     )
     .option("--exams <n>", "exams in the generated dataset", wholeNumber(0), GUIDE_DATASET.exams)
-    .option("--participants <n>", "participants in the generated dataset, spread over the exams", wholeNumber(0), GUIDE_DATASET.participants)
-    .option("--answers <n>", "answers in the generated dataset, spread over the participants who completed", wholeNumber(0), GUIDE_DATASET.answers)
+    .option(
+      "--participants <n>",
+      "participants in the generated dataset, spread over the exams",
+      wholeNumber(0),
+      GUIDE_DATASET.participants,
+    )
+    .option(
+      "--answers <n>",
+      "answers in the generated dataset, spread over the participants who completed",
+      wholeNumber(0),
+      GUIDE_DATASET.answers,
+    )
     .option("--seed <n>", "seed of the generated dataset (same seed, same data)", wholeNumber(0), 42)
-    .option("--clean", "generate no dirty data (by default a realistic sprinkle: duplicate participants, deleted questions, score mismatches, …)")
-    .addOption(
-      new Option("--snapshot <path>", "rehearse a real Convex export instead: the ZIP from `npx convex export`, or its unzipped folder of <table>/documents.jsonl")
-        .conflicts(["exams", "participants", "answers", "seed", "clean"]),
+    .option(
+      "--clean",
+      "generate no dirty data (by default a realistic sprinkle: duplicate participants, deleted questions, score mismatches, …)",
     )
     .addOption(
-      new Option("--first-exams <n>", "with --snapshot: rehearse only the first n exams of the export (a prefix, to time a large one); the rest is still read and checked")
-        .argParser(wholeNumber(1)),
+      new Option(
+        "--snapshot <path>",
+        "rehearse a real Convex export instead: the ZIP from `npx convex export`, or its unzipped folder of <table>/documents.jsonl",
+      ).conflicts(["exams", "participants", "answers", "seed", "clean"]),
+    )
+    .addOption(
+      new Option(
+        "--first-exams <n>",
+        "with --snapshot: rehearse only the first n exams of the export (a prefix, to time a large one); the rest is still read and checked",
+      ).argParser(wholeNumber(1)),
     )
     .option("--out-dir <dir>", "where the V1 backup (v1_backup.json) is written", ".rehearsal")
     .option("--batch-size <n>", "batchSize for migrateExamParticipants (exams per call), as on production", wholeNumber(1), 5)
-    .option("--smoke-users <n>", "students per exam the smoke pass signs in as (the first who completed, the first still in progress, then others)", wholeNumber(0), 2)
+    .option(
+      "--smoke-users <n>",
+      "students per exam the smoke pass signs in as (the first who completed, the first still in progress, then others)",
+      wholeNumber(0),
+      2,
+    )
     .option("--workers <n>", "worker threads rehearsing exams in parallel (1 = in this thread)", wholeNumber(1), DEFAULT_WORKERS)
     .option("--no-cleanup", "stop before step 8 (keep the V1 arrays)")
-    .option("--json [path]", "also write the full report as JSON (default path: rehearsal-report.json; '-' for stdout instead of the text report)")
+    .option(
+      "--json [path]",
+      "also write the full report as JSON (default path: rehearsal-report.json; '-' for stdout instead of the text report)",
+    )
     .option("-q, --quiet", "no progress bars")
     .addOption(
-      new Option("--fault <kind>", "inject a fault into the first exam to see the failure path: drop-answer (verification fails), tamper-event (audit chain check fails)").choices(
-        FAULTS,
-      ),
+      new Option(
+        "--fault <kind>",
+        "inject a fault into the first exam to see the failure path: drop-answer (verification fails), tamper-event (audit chain check fails)",
+      ).choices(FAULTS),
     )
     .action(async (flags: RehearseFlags, command: Command) => {
       const sized = ["exams", "participants", "answers"].some((k) => command.getOptionValueSource(k) === "cli");
-      if (flags.firstExams !== undefined && flags.snapshot === undefined) throw new BadInput("--first-exams needs --snapshot (a generated dataset is sized with --exams).");
+      if (flags.firstExams !== undefined && flags.snapshot === undefined)
+        throw new BadInput("--first-exams needs --snapshot (a generated dataset is sized with --exams).");
       if (flags.snapshot === undefined && sized && flags.participants > 0 && flags.exams === 0) {
         throw new BadInput("--participants needs at least one exam (--exams).");
       }
@@ -151,7 +178,16 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
         input:
           flags.snapshot !== undefined
             ? { kind: "snapshot", path: flags.snapshot, ...(flags.firstExams === undefined ? {} : { firstExams: flags.firstExams }) }
-            : { kind: "generated", spec: { exams: flags.exams, participants: flags.participants, answers: flags.answers, seed: flags.seed, dirty: !flags.clean } },
+            : {
+                kind: "generated",
+                spec: {
+                  exams: flags.exams,
+                  participants: flags.participants,
+                  answers: flags.answers,
+                  seed: flags.seed,
+                  dirty: !flags.clean,
+                },
+              },
         outDir: flags.outDir,
         batchSize: flags.batchSize,
         smokeUsers: flags.smokeUsers,
@@ -168,7 +204,9 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
           try {
             writeFileSync(jsonPath, json);
           } catch (e) {
-            throw new BadInput(`the report could not be written to ${jsonPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the text report above is complete.`);
+            throw new BadInput(
+              `the report could not be written to ${jsonPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the text report above is complete.`,
+            );
           }
           out.stderr(`report written to ${jsonPath}\n`);
         }

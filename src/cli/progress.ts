@@ -14,7 +14,13 @@ import cliProgress from "cli-progress";
 import { PHASES, type PhaseName } from "../rehearsal/types.js";
 import type { ProgressSink } from "../rehearsal/run.js";
 
-export function phaseProgress({ quiet, stream = process.stderr }: { quiet: boolean; stream?: NodeJS.WriteStream }): ProgressSink | undefined {
+export function phaseProgress({
+  quiet,
+  stream = process.stderr,
+}: {
+  quiet: boolean;
+  stream?: NodeJS.WriteStream;
+}): ProgressSink | undefined {
   if (quiet) return undefined;
   const width = Math.max(...PHASES.map((p) => p.title.length));
   const counts = new Map<PhaseName, number>();
@@ -23,7 +29,8 @@ export function phaseProgress({ quiet, stream = process.stderr }: { quiet: boole
 
   if (!stream.isTTY) {
     const titleOf = (phase: PhaseName) => PHASES.find((p) => p.name === phase)!.title;
-    const phaseComplete = (phase: PhaseName) => stream.write(`${titleOf(phase).padEnd(width)}  ${total}/${total} exams  ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    const phaseComplete = (phase: PhaseName) =>
+      stream.write(`${titleOf(phase).padEnd(width)}  ${total}/${total} exams  ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     return {
       start(exams) {
         total = exams;
@@ -37,7 +44,10 @@ export function phaseProgress({ quiet, stream = process.stderr }: { quiet: boole
         const n = (counts.get(phase) ?? 0) + 1;
         counts.set(phase, n);
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
-        if (exam !== undefined) stream.write(`${seconds.padStart(7)} s  exam ${exam.index + 1}${total === null ? "" : `/${total}`} (${exam.key})  ${titleOf(phase)}\n`);
+        if (exam !== undefined)
+          stream.write(
+            `${seconds.padStart(7)} s  exam ${exam.index + 1}${total === null ? "" : `/${total}`} (${exam.key})  ${titleOf(phase)}\n`,
+          );
         if (n === total) phaseComplete(phase);
       },
       stop() {},

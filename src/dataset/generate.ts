@@ -192,7 +192,9 @@ function refuseInvalidExam(exam: DatasetExam): void {
   ];
   for (const [what, length] of arrays) {
     if (length > CONVEX_LIMITS.arrayElements) {
-      throw new Error(`${exam.key}: ${what} would have ${length} elements; Convex allows ${CONVEX_LIMITS.arrayElements} per array. Spread the data over more exams.`);
+      throw new Error(
+        `${exam.key}: ${what} would have ${length} elements; Convex allows ${CONVEX_LIMITS.arrayElements} per array. Spread the data over more exams.`,
+      );
     }
   }
   const bytes = examDocumentBytes(exam);
@@ -206,9 +208,7 @@ function refuseInvalidExam(exam: DatasetExam): void {
 
 /** Production's dirt, put in without changing the totals (entries and answers are altered, not added). */
 function sprinkleDirt(dataset: V1Dataset): void {
-  const completed = dataset.exams.flatMap((exam) =>
-    exam.participants.filter((p) => p.answers.length >= 3).map((p) => ({ exam, p })),
-  );
+  const completed = dataset.exams.flatMap((exam) => exam.participants.filter((p) => p.answers.length >= 3).map((p) => ({ exam, p })));
   const pick = (i: number) => completed[(i * 7919) % Math.max(completed.length, 1)];
   const note = (kind: DirtyRecord["kind"], exam: DatasetExam, p: DatasetParticipant) =>
     dataset.dirt.push({ kind, examKey: exam.key, userKey: p.userKey });
@@ -270,7 +270,9 @@ export async function insertDataset(
   const run = t.run;
   const exams = examKeys === undefined ? dataset.exams : dataset.exams.filter((e) => examKeys.includes(e.key));
   const userKeys = new Set(["admin", ...exams.flatMap((e) => e.participants.map((p) => p.userKey))]);
-  const questionKeys = new Set(exams.flatMap((e) => [...e.questionKeys, ...e.participants.flatMap((p) => p.answers.map((a) => a.questionKey))]));
+  const questionKeys = new Set(
+    exams.flatMap((e) => [...e.questionKeys, ...e.participants.flatMap((p) => p.answers.map((a) => a.questionKey))]),
+  );
   const ids: DatasetIds = { users: new Map(), questions: new Map(), exams: new Map() };
   // Users and questions in chunks that stay well inside one transaction's write limit.
   const users = dataset.users.filter((u) => userKeys.has(u.key));

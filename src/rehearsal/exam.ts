@@ -26,14 +26,7 @@ import { insertProduction } from "../snapshot/production.js";
 import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
 import { IdTranslator } from "./ids.js";
 import { maxCost, observeTransactions } from "./metrics.js";
-import type {
-  ExamOptions,
-  ExamOutcome,
-  Finding,
-  PhaseName,
-  ReadCost,
-  SmokeCall,
-} from "./types.js";
+import type { ExamOptions, ExamOutcome, Finding, PhaseName, ReadCost, SmokeCall } from "./types.js";
 
 /** A loop that never reports isDone is a failure, not a hang. */
 const MAX_CALLS_PER_LOOP = 10_000;
@@ -190,7 +183,8 @@ export async function rehearseExam(
         // Production's views as exported must already equal a replay of its log: damage there is not the rehearsal's doing.
         const views = await call(() => t.action(internal.projections.rebuild.verifyProjections, { examId }), false);
         if (!views.isValid) {
-          for (const issue of toFindings(ids.translate(views.issues), "load", "failure")) outcome.findings.push({ ...issue, message: `as exported: ${issue.message}` });
+          for (const issue of toFindings(ids.translate(views.issues), "load", "failure"))
+            outcome.findings.push({ ...issue, message: `as exported: ${issue.message}` });
         }
         note += `; views ${views.isValid ? "match" : "DO NOT match"} the log as exported`;
       }
@@ -206,7 +200,14 @@ export async function rehearseExam(
   });
   const run = async (name: PhaseName, body: () => Promise<string | void>) => {
     if (loaded()) return phase(name, body);
-    outcome.phases[name] = { status: "skipped", note: "skipped: the exam did not load", ms: 0, calls: 0, transactions: 0, largest: maxCost([]) };
+    outcome.phases[name] = {
+      status: "skipped",
+      note: "skipped: the exam did not load",
+      ms: 0,
+      calls: 0,
+      transactions: 0,
+      largest: maxCost([]),
+    };
     onPhase(name);
   };
 
@@ -232,7 +233,10 @@ export async function rehearseExam(
     }
     const before = outcome.statusBefore?.v1;
     if (before && (before.totalParticipants !== outcome.exported.participants || before.totalAnswers !== outcome.exported.answers)) {
-      fail("export", `the backup holds ${outcome.exported.participants} participants and ${outcome.exported.answers} answers; status counted ${before.totalParticipants} and ${before.totalAnswers}`);
+      fail(
+        "export",
+        `the backup holds ${outcome.exported.participants} participants and ${outcome.exported.answers} answers; status counted ${before.totalParticipants} and ${before.totalAnswers}`,
+      );
     }
     return `${outcome.exported.pages} page(s)`;
   });
@@ -267,7 +271,13 @@ export async function rehearseExam(
       const answer = await ctx.db.query("examAnswers").first();
       if (answer) await ctx.db.delete("examAnswers", answer._id);
     });
-    outcome.findings.push({ phase: "migrate", severity: "finding", examKey, kind: "fault_injected", message: "--fault drop-answer: one examAnswers row deleted after the migration" });
+    outcome.findings.push({
+      phase: "migrate",
+      severity: "finding",
+      examKey,
+      kind: "fault_injected",
+      message: "--fault drop-answer: one examAnswers row deleted after the migration",
+    });
   }
 
   await run("verify", async () => {
@@ -284,9 +294,11 @@ export async function rehearseExam(
   await run("projections", async () => {
     let rebuildCalls = 0;
     let cursor: string | undefined = undefined;
-    for (; rebuildCalls < MAX_CALLS_PER_LOOP; ) {
+    for (; rebuildCalls < MAX_CALLS_PER_LOOP;) {
       rebuildCalls++;
-      const progress = await call(() => t.mutation(internal.projections.rebuild.rebuildProjections, { examId, ...(cursor === undefined ? {} : { cursor }) }));
+      const progress = await call(() =>
+        t.mutation(internal.projections.rebuild.rebuildProjections, { examId, ...(cursor === undefined ? {} : { cursor }) }),
+      );
       if (progress.isDone) break;
       cursor = progress.continueCursor;
     }
@@ -301,7 +313,13 @@ export async function rehearseExam(
       const event = await ctx.db.query("examEvents").first();
       if (event) await ctx.db.patch("examEvents", event._id, { recordedAt: event.recordedAt + 1 });
     });
-    outcome.findings.push({ phase: "audit", severity: "finding", examKey, kind: "fault_injected", message: "--fault tamper-event: one event's recordedAt edited in place" });
+    outcome.findings.push({
+      phase: "audit",
+      severity: "finding",
+      examKey,
+      kind: "fault_injected",
+      message: "--fault tamper-event: one event's recordedAt edited in place",
+    });
   }
   await run("audit", async () => {
     let cursor: string | null = null;
@@ -346,11 +364,17 @@ type Read = () => Promise<Value>;
 const SMOKE_READS: { name: string; once?: boolean; twins: (as: Student, c: SmokeContext) => [Read, Read] | null }[] = [
   {
     name: "getExamSession",
-    twins: (as, { examId }) => [() => as.query(api.exams.getExamSession, { examId }), () => as.query(api.exams.getExamSessionV2, { examId })],
+    twins: (as, { examId }) => [
+      () => as.query(api.exams.getExamSession, { examId }),
+      () => as.query(api.exams.getExamSessionV2, { examId }),
+    ],
   },
   {
     name: "getPauseStatus",
-    twins: (as, { examId }) => [() => as.query(api.exams.getPauseStatus, { examId }), () => as.query(api.exams.getPauseStatusV2, { examId })],
+    twins: (as, { examId }) => [
+      () => as.query(api.exams.getPauseStatus, { examId }),
+      () => as.query(api.exams.getPauseStatusV2, { examId }),
+    ],
   },
   {
     name: "getParticipantExamResults",
@@ -377,7 +401,10 @@ const SMOKE_READS: { name: string; once?: boolean; twins: (as: Student, c: Smoke
       () => as.query(api.exams.getExamLeaderboardV2, { examId, limit: 10 }),
     ],
   },
-  { name: "getMyDashboardStats", twins: (as) => [() => as.query(api.exams.getMyDashboardStats, {}), () => as.query(api.exams.getMyDashboardStatsV2, {})] },
+  {
+    name: "getMyDashboardStats",
+    twins: (as) => [() => as.query(api.exams.getMyDashboardStats, {}), () => as.query(api.exams.getMyDashboardStatsV2, {})],
+  },
   {
     name: "getMyRecentExams",
     twins: (as) => [() => as.query(api.exams.getMyRecentExams, { limit: 5 }), () => as.query(api.exams.getMyRecentExamsV2, { limit: 5 })],
@@ -396,7 +423,11 @@ export function firstDifference(a: unknown, b: unknown, path = ""): string {
   if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
     if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) return `${path || "(top)"}: ${a.length} ≠ ${b.length} elements`;
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      const sub = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k);
+      const sub = firstDifference(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k,
+      );
       if (sub !== "") return sub;
     }
   }
@@ -447,7 +478,10 @@ async function smokePass(
           };
         } catch (e) {
           const code = errorCode(e);
-          return { cost: { bytesRead: 0, documentsRead: 0, responseBytes: 0, error: code ?? describeError(e) }, value: `error:${code ?? "crash"}` };
+          return {
+            cost: { bytesRead: 0, documentsRead: 0, responseBytes: 0, error: code ?? describeError(e) },
+            value: `error:${code ?? "crash"}`,
+          };
         }
       };
       // Time-dependent fields (remaining time) must be computed at the same instant on both sides.
@@ -463,9 +497,19 @@ async function smokePass(
       }
       const call: SmokeCall = { name: read.name, userKey, v1: v1.cost, v2: v2.cost, equal: v1.value === v2.value };
       outcome.smoke.push(call);
-      for (const [side, r] of [["V1", v1], ["V2", v2]] as const) {
+      for (const [side, r] of [
+        ["V1", v1],
+        ["V2", v2],
+      ] as const) {
         if (r.cost.error !== undefined && r.value === "error:crash") {
-          outcome.findings.push({ phase: "smoke", severity: "failure", examKey, userKey, kind: "call_failed", message: `${read.name}${side === "V2" ? "V2" : ""} failed: ${r.cost.error}` });
+          outcome.findings.push({
+            phase: "smoke",
+            severity: "failure",
+            examKey,
+            userKey,
+            kind: "call_failed",
+            message: `${read.name}${side === "V2" ? "V2" : ""} failed: ${r.cost.error}`,
+          });
         }
       }
       if (call.equal === false) {

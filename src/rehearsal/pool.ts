@@ -46,7 +46,10 @@ export async function runExams(tasks: Iterable<ExamTask> | AsyncIterable<ExamTas
   const next = pull(tasks);
   if (workers <= 1 || (Array.isArray(tasks) && tasks.length <= 1)) {
     for (let task = await next(); task !== undefined; task = await next()) {
-      events.onDone(task.index, await rehearseExam(task.dataset, task.examKey, task.options, (p) => events.onPhase(task!.index, p), task.production));
+      events.onDone(
+        task.index,
+        await rehearseExam(task.dataset, task.examKey, task.options, (p) => events.onPhase(task!.index, p), task.production),
+      );
     }
     return;
   }

@@ -195,7 +195,8 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   for (const p of phases) {
     if (p.name === "load") continue; // seeding the embedded runtime is not part of the migration
     for (const k of LIMITED_METRICS) {
-      if (largestShare === null || p.largestShare[k] > largestShare.share) largestShare = { phase: p.name, metric: k, share: p.largestShare[k] };
+      if (largestShare === null || p.largestShare[k] > largestShare.share)
+        largestShare = { phase: p.name, metric: k, share: p.largestShare[k] };
     }
   }
 
@@ -204,7 +205,8 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   for (const c of smoke) byName.set(c.name, [...(byName.get(c.name) ?? []), c]);
   const bandwidthRow = (calls: typeof smoke): Omit<BandwidthRow, "name"> => {
     const both = calls.filter((c) => c.v1 !== null && c.v2 !== null && c.v1.error === undefined && c.v2.error === undefined);
-    const avg = (f: (c: (typeof both)[number]) => number) => (both.length === 0 ? 0 : Math.round(both.reduce((n, c) => n + f(c), 0) / both.length));
+    const avg = (f: (c: (typeof both)[number]) => number) =>
+      both.length === 0 ? 0 : Math.round(both.reduce((n, c) => n + f(c), 0) / both.length);
     const row = {
       pairs: both.length,
       v1BytesRead: avg((c) => c.v1!.bytesRead),
@@ -299,7 +301,13 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   };
 }
 
-function buildPlan(outcomes: readonly ExamOutcome[], phases: PhaseSummary[], meta: ReportMeta, findings: readonly Finding[], after: StatusCounts | null): Plan {
+function buildPlan(
+  outcomes: readonly ExamOutcome[],
+  phases: PhaseSummary[],
+  meta: ReportMeta,
+  findings: readonly Finding[],
+  after: StatusCounts | null,
+): Plan {
   const phase = (name: PhaseName) => phases.find((p) => p.name === name)!;
   const batch = meta.options.batchSize;
   const extraCalls = (calls: (o: ExamOutcome) => number) => outcomes.reduce((n, o) => n + Math.max(0, calls(o) - 1), 0);
@@ -308,20 +316,61 @@ function buildPlan(outcomes: readonly ExamOutcome[], phases: PhaseSummary[], met
   const step = (stepName: string, command: string, name: PhaseName, calls: number, callsEstimated: boolean): PlanStep => {
     const p = phase(name);
     let largest: PlanStep["largestShare"] = null;
-    for (const k of LIMITED_METRICS) if (largest === null || p.largestShare[k] > largest.share) largest = { metric: k, share: p.largestShare[k] };
-    return { step: stepName, command, calls, callsEstimated, largestShare: largest, longestTransactionMs: p.longestTransactionMs, productionMs: p.ms + calls * PER_CALL_MS };
+    for (const k of LIMITED_METRICS)
+      if (largest === null || p.largestShare[k] > largest.share) largest = { metric: k, share: p.largestShare[k] };
+    return {
+      step: stepName,
+      command,
+      calls,
+      callsEstimated,
+      largestShare: largest,
+      longestTransactionMs: p.longestTransactionMs,
+      productionMs: p.ms + calls * PER_CALL_MS,
+    };
   };
   const steps = [
     step("2. status", "migrations:checkMigrationStatus", "status", 1, false),
     // Pages hold whole exams up to the read budget.
-    step("3. backup", "migrations:exportV1ParticipantData", "export", Math.max(1, Math.ceil(documentBytes / (CONVEX_LIMITS.bytesRead * BATCH_BUDGET_SHARE))), true),
-    step("4. migrate", `migrations:migrateExamParticipants {"batchSize": ${batch}}`, "migrate", Math.ceil(withParticipants / batch) + extraCalls((o) => o.migration.calls) + 1, true),
+    step(
+      "3. backup",
+      "migrations:exportV1ParticipantData",
+      "export",
+      Math.max(1, Math.ceil(documentBytes / (CONVEX_LIMITS.bytesRead * BATCH_BUDGET_SHARE))),
+      true,
+    ),
+    step(
+      "4. migrate",
+      `migrations:migrateExamParticipants {"batchSize": ${batch}}`,
+      "migrate",
+      Math.ceil(withParticipants / batch) + extraCalls((o) => o.migration.calls) + 1,
+      true,
+    ),
     step("5. verify", "migrations:verifyMigrationIntegrity", "verify", 1, false),
-    step("views", "projections/rebuild:rebuildProjections + verifyProjections", "projections", outcomes.reduce((n, o) => n + (o.phases.projections?.calls ?? 0), 0), false),
-    step("audit", "audit:verifyAuditChain", "audit", outcomes.reduce((n, o) => n + (o.phases.audit?.calls ?? 0), 0), false),
+    step(
+      "views",
+      "projections/rebuild:rebuildProjections + verifyProjections",
+      "projections",
+      outcomes.reduce((n, o) => n + (o.phases.projections?.calls ?? 0), 0),
+      false,
+    ),
+    step(
+      "audit",
+      "audit:verifyAuditChain",
+      "audit",
+      outcomes.reduce((n, o) => n + (o.phases.audit?.calls ?? 0), 0),
+      false,
+    ),
   ];
   if (meta.options.cleanup) {
-    steps.push(step("8. cleanup", `migrations:migrateExamParticipants {"clearAfterMigration": true, "batchSize": ${batch}}`, "cleanup", Math.ceil(withParticipants / batch) + extraCalls((o) => o.cleanup.calls) + 1, true));
+    steps.push(
+      step(
+        "8. cleanup",
+        `migrations:migrateExamParticipants {"clearAfterMigration": true, "batchSize": ${batch}}`,
+        "cleanup",
+        Math.ceil(withParticipants / batch) + extraCalls((o) => o.cleanup.calls) + 1,
+        true,
+      ),
+    );
   }
   const top = (value: (o: ExamOutcome) => number) =>
     [...outcomes]
@@ -344,8 +393,12 @@ function buildPlan(outcomes: readonly ExamOutcome[], phases: PhaseSummary[], met
   let reconciled = true;
   if (after !== null) {
     const live = after.v2.participations - (p - d);
-    lines.push(`V2 participations ${int(after.v2.participations)} = ${int(p - d)} users${live !== 0 ? ` ${live > 0 ? "+" : "−"} ${int(Math.abs(live))} (live attempts, or missing)` : ""}`);
-    lines.push(`V2 answer rows ${int(after.v2.answers)} = ${int(a - da)} first-entry answers${after.v2.answers !== a - da ? ` (differs by ${int(after.v2.answers - (a - da))})` : ""}`);
+    lines.push(
+      `V2 participations ${int(after.v2.participations)} = ${int(p - d)} users${live !== 0 ? ` ${live > 0 ? "+" : "−"} ${int(Math.abs(live))} (live attempts, or missing)` : ""}`,
+    );
+    lines.push(
+      `V2 answer rows ${int(after.v2.answers)} = ${int(a - da)} first-entry answers${after.v2.answers !== a - da ? ` (differs by ${int(after.v2.answers - (a - da))})` : ""}`,
+    );
     reconciled = live === 0 && after.v2.answers === a - da;
   }
   return {
@@ -372,7 +425,11 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 export function table(head: string[], rows: (string | number)[][], leftColumns = 1): string {
   const cells = [head, ...rows.map((r) => r.map(String))];
   const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
 
@@ -391,19 +448,33 @@ export function renderReport(r: Report, maxFindings = 40): string {
   out.push(`Migration rehearsal: ${r.passed ? "PASSED" : "FAILED"} (exit code ${r.exitCode})`);
 
   h("Input");
-  const src = r.input.source === "snapshot" ? `snapshot ${r.input.path}` : `generated dataset (seed ${r.input.seed}, ${r.input.dirty ? "with" : "without"} dirty data)`;
+  const src =
+    r.input.source === "snapshot"
+      ? `snapshot ${r.input.path}`
+      : `generated dataset (seed ${r.input.seed}, ${r.input.dirty ? "with" : "without"} dirty data)`;
   out.push(
     `${src}: ${int(r.input.exams)} exams, ${int(r.input.participants)} participants, ${int(r.input.answers)} answers, ${int(r.input.users)} users, ${int(r.input.questions)} questions (${int(r.input.deletedQuestions)} deleted but still answered)`,
     `largest exam document ${bytes(r.input.largestExamBytes)} (${pct(r.input.largestExamBytes / CONVEX_LIMITS.documentBytes)} of 1 MiB), largest array ${int(r.input.largestArray)} elements (${pct(r.input.largestArray / CONVEX_LIMITS.arrayElements)} of 8,192)`,
   );
   if (r.input.ignoredTables?.length) out.push(`tables in the export not rehearsed: ${r.input.ignoredTables.join(", ")}`);
   if (r.input.prefix) {
-    out.push(`ONLY THE FIRST ${int(r.input.prefix.rehearsed)} OF ${int(r.input.prefix.of)} EXAMS were rehearsed (--first-exams); the others were read and checked, not migrated`);
+    out.push(
+      `ONLY THE FIRST ${int(r.input.prefix.rehearsed)} OF ${int(r.input.prefix.of)} EXAMS were rehearsed (--first-exams); the others were read and checked, not migrated`,
+    );
   }
 
   h("Status (step 2 and final)");
   const s = (x: StatusCounts | null) =>
-    x === null ? ["-", "-", "-", "-", "-", "-"] : [int(x.v1.examsWithParticipants), int(x.v1.totalParticipants), int(x.v1.totalAnswers), int(x.v2.participations), int(x.v2.answers), String(x.migrationComplete)];
+    x === null
+      ? ["-", "-", "-", "-", "-", "-"]
+      : [
+          int(x.v1.examsWithParticipants),
+          int(x.v1.totalParticipants),
+          int(x.v1.totalAnswers),
+          int(x.v2.participations),
+          int(x.v2.answers),
+          String(x.migrationComplete),
+        ];
   out.push(
     table(
       ["", "V1 exams", "V1 participants", "V1 answers", "V2 participations", "V2 answers", "complete"],
@@ -443,17 +514,31 @@ export function renderReport(r: Report, maxFindings = 40): string {
     const show = (v: number) => (risk.by === "document size" ? bytes(v) : int(v));
     out.push(`riskiest by ${risk.by}: ${risk.exams.map((e) => `${e.examKey} "${e.title}" (${show(e.value)})`).join(", ")}`);
   }
-  out.push(`V1 against V2${r.plan.reconciliation.reconciled ? "" : " (NOT reconciled)"}:`, ...r.plan.reconciliation.lines.map((l) => `  ${l}`));
+  out.push(
+    `V1 against V2${r.plan.reconciliation.reconciled ? "" : " (NOT reconciled)"}:`,
+    ...r.plan.reconciliation.lines.map((l) => `  ${l}`),
+  );
 
   h("Phases (times summed over exams; largest transaction of each phase as a share of Convex's limits)");
   out.push(
     table(
       ["phase", "ok", "failed", "skipped", "time", "calls", ...LIMITED_METRICS.map((k) => LIMIT_LABEL[k]!)],
-      r.phases.map((p) => [p.title, p.ok, p.failed, p.skipped, secs(p.ms), int(p.calls), ...LIMITED_METRICS.map((k) => (p.name === "load" ? "-" : pct(p.largestShare[k])))]),
+      r.phases.map((p) => [
+        p.title,
+        p.ok,
+        p.failed,
+        p.skipped,
+        secs(p.ms),
+        int(p.calls),
+        ...LIMITED_METRICS.map((k) => (p.name === "load" ? "-" : pct(p.largestShare[k]))),
+      ]),
     ),
   );
   for (const p of r.phases) for (const note of p.notes) out.push(`  ${p.title}: ${note}`);
-  if (r.largestShare) out.push(`largest share of any limit: ${pct(r.largestShare.share)} of ${LIMIT_LABEL[r.largestShare.metric]} (${r.largestShare.phase}); the embedded runtime enforces 50%`);
+  if (r.largestShare)
+    out.push(
+      `largest share of any limit: ${pct(r.largestShare.share)} of ${LIMIT_LABEL[r.largestShare.metric]} (${r.largestShare.phase}); the embedded runtime enforces 50%`,
+    );
 
   h("Bandwidth: V1 against V2, per read call (averages over the smoke pass)");
   if (r.bandwidth.rows.length === 0) out.push("no smoke calls were made");
@@ -481,14 +566,21 @@ export function renderReport(r: Report, maxFindings = 40): string {
   h("Findings by exam and user");
   out.push(
     `${r.findings.failures} failure(s), ${r.findings.findings} finding(s) (dirty data reported, not failures)` +
-      (Object.keys(r.findings.byKind).length ? `: ${Object.entries(r.findings.byKind).map(([k, n]) => `${k} ${n}`).join(", ")}` : ""),
+      (Object.keys(r.findings.byKind).length
+        ? `: ${Object.entries(r.findings.byKind)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")}`
+        : ""),
   );
   if (r.plantedDirt.planted > 0) {
     out.push(`dirty records planted by the generator: ${r.plantedDirt.planted}, reported: ${r.plantedDirt.reported}`);
     for (const d of r.plantedDirt.unreported) out.push(`  NOT REPORTED: ${d.kind} in exam ${d.examKey}, user ${d.userKey}`);
   }
   let shown = 0;
-  const ordered = r.findings.byExam.map((e) => ({ ...e, items: [...e.items].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "failure" ? -1 : 1)) }));
+  const ordered = r.findings.byExam.map((e) => ({
+    ...e,
+    items: [...e.items].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === "failure" ? -1 : 1)),
+  }));
   for (const exam of ordered) {
     if (shown >= maxFindings) break;
     out.push(`exam ${exam.examKey} (${exam.title}):`);

@@ -59,7 +59,10 @@ class BackupWriter {
   private next = 0;
   private first = true;
 
-  constructor(readonly path: string, header: Record<string, unknown>) {
+  constructor(
+    readonly path: string,
+    header: Record<string, unknown>,
+  ) {
     this.partPath = `${path}.part`;
     this.fd = openSync(this.partPath, "w");
     const head = JSON.stringify(header, null, 2);
@@ -126,7 +129,13 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
       const index = handedOn++;
       run.keys[index] = exam.key;
       const dataset = subsetForExam({ users, questions, exams: [exam], deletedQuestionKeys: [...deletedQuestionKeys], dirt: [] }, exam.key);
-      await channel.put({ index, examKey: exam.key, dataset, ...(production === null ? {} : { production: productionForExam(production, exam.key) }), options: run.optionsFor(index) });
+      await channel.put({
+        index,
+        examKey: exam.key,
+        dataset,
+        ...(production === null ? {} : { production: productionForExam(production, exam.key) }),
+        options: run.optionsFor(index),
+      });
     },
   }).then(
     (summary) => {

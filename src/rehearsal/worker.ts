@@ -14,7 +14,13 @@ const port = parentPort!;
 port.on("message", async (task: ExamTask) => {
   const send = (m: WorkerMessage) => port.postMessage(m);
   try {
-    const outcome = await rehearseExam(task.dataset, task.examKey, task.options, (phase) => send({ type: "phase", index: task.index, phase }), task.production);
+    const outcome = await rehearseExam(
+      task.dataset,
+      task.examKey,
+      task.options,
+      (phase) => send({ type: "phase", index: task.index, phase }),
+      task.production,
+    );
     send({ type: "done", index: task.index, outcome });
   } catch (e) {
     send({ type: "error", index: task.index, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });

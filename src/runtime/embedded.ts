@@ -50,7 +50,12 @@ export function convexModules(): Record<string, () => Promise<unknown>> {
  * (IndexedDatabaseFake; `indexed: false` for convex-test's own scan).
  */
 export function createEmbeddedConvex(limits: Partial<TransactionMetrics> | boolean = HALF_TRANSACTION_LIMITS, { indexed = true } = {}) {
-  return convexTest({ schema, modules: convexModules(), transactionLimits: limits, ...(indexed ? { DatabaseFake: IndexedDatabaseFake } : {}) });
+  return convexTest({
+    schema,
+    modules: convexModules(),
+    transactionLimits: limits,
+    ...(indexed ? { DatabaseFake: IndexedDatabaseFake } : {}),
+  });
 }
 export type EmbeddedConvex = ReturnType<typeof createEmbeddedConvex>;
 
@@ -63,8 +68,7 @@ export type CallCost = { documentsRead: number; bytesRead: number; documentsWrit
 
 /** A registered query or mutation, public or internal. */
 type RegisteredFunction<Args extends DefaultFunctionArgs, Returns> =
-  | RegisteredQuery<FunctionVisibility, Args, Returns>
-  | RegisteredMutation<FunctionVisibility, Args, Returns>;
+  RegisteredQuery<FunctionVisibility, Args, Returns> | RegisteredMutation<FunctionVisibility, Args, Returns>;
 
 /** Runs `body` in one transaction and returns its result with what the transaction cost. */
 export async function measureRun<Result>(

@@ -113,7 +113,14 @@ export class IndexedDatabaseFake extends DatabaseFake {
   private plan(source: QuerySource): Plan | null {
     if (source.type === "FullTableScan") {
       const order = source.order ?? "asc";
-      return { table: source.tableName, index: "by_creation_time", fields: ["_creationTime", "_id"], order, range: [], start: [order === "asc" ? LOWEST : HIGHEST] };
+      return {
+        table: source.tableName,
+        index: "by_creation_time",
+        fields: ["_creationTime", "_id"],
+        order,
+        range: [],
+        start: [order === "asc" ? LOWEST : HIGHEST],
+      };
     }
     if (source.type !== "IndexRange") return null;
     const [table, index] = source.indexName.split(".") as [string, string];

@@ -96,7 +96,9 @@ function linesOf(open: () => Promise<Readable>): AsyncIterable<string> {
 
 async function openZip(path: string): Promise<Archive> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
-    yauzl.open(path, { lazyEntries: true, autoClose: false, strictFileNames: false }, (err, z) => (err ? reject(new ArchiveError(err.message)) : resolve(z))),
+    yauzl.open(path, { lazyEntries: true, autoClose: false, strictFileNames: false }, (err, z) =>
+      err ? reject(new ArchiveError(err.message)) : resolve(z),
+    ),
   );
   const all = new Map<string, yauzl.Entry>();
   await new Promise<void>((resolve, reject) => {

@@ -55,12 +55,26 @@ export async function deploymentExport(t: Pick<TestConvex<typeof schema>, "run">
   const answers = new Map<string, number>();
   for (const a of tables.examAnswers!) answers.set(a.participationId as string, (answers.get(a.participationId as string) ?? 0) + 1);
   const shards = new Map<string, Doc>();
-  for (const s of tables.examCounterShards!) shards.set(`${String(s.examId)}/${String(s.shard)}`, { ...s, participants: 0, completed: 0, answers: 0 });
+  for (const s of tables.examCounterShards!)
+    shards.set(`${String(s.examId)}/${String(s.shard)}`, { ...s, participants: 0, completed: 0, answers: 0 });
   for (const row of tables.examParticipations!) {
     const key = `${String(row.examId)}/${counterShard(row.userId as string)}`;
-    const shard = shards.get(key) ?? { _id: realId(tableNumbers.examCounterShards!, key), _creationTime: row._creationTime, examId: row.examId, shard: counterShard(row.userId as string), participants: 0, completed: 0, answers: 0 };
+    const shard = shards.get(key) ?? {
+      _id: realId(tableNumbers.examCounterShards!, key),
+      _creationTime: row._creationTime,
+      examId: row.examId,
+      shard: counterShard(row.userId as string),
+      participants: 0,
+      completed: 0,
+      answers: 0,
+    };
     const counts = countsOfAttempt(row as { completedAt?: number }, answers.get(row._id) ?? 0);
-    shards.set(key, { ...shard, participants: (shard.participants as number) + counts.participants, completed: (shard.completed as number) + counts.completed, answers: (shard.answers as number) + counts.answers });
+    shards.set(key, {
+      ...shard,
+      participants: (shard.participants as number) + counts.participants,
+      completed: (shard.completed as number) + counts.completed,
+      answers: (shard.answers as number) + counts.answers,
+    });
   }
   tables.examCounterShards = [...shards.values()];
   return { tables, tableNumbers, idOf };

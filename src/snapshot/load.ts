@@ -98,7 +98,11 @@ const isObject = (v: unknown): v is Record<string, Value> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof ArrayBuffer);
 
 /** Every `v.id(table)` value in a document, with its field path (as the validator error paths spell it). */
-function* references(validator: GenericValidator, value: Value | undefined, path: string): Generator<{ table: string; id: string; path: string }> {
+function* references(
+  validator: GenericValidator,
+  value: Value | undefined,
+  path: string,
+): Generator<{ table: string; id: string; path: string }> {
   if (value === undefined) return;
   const at = (k: string) => (path === "" ? k : `${path}.${k}`);
   switch (validator.kind) {
@@ -196,7 +200,8 @@ class Reader {
       if (typeof _id !== "string" || _id === "") throw new SnapshotError("missing or not a string", { table, line, field: "_id" });
       const bad = this.idProblem(_id, table);
       if (bad !== null) throw new SnapshotError(bad, { table, line, id: _id, field: "_id" });
-      if (typeof _creationTime !== "number") throw new SnapshotError("missing or not a number", { table, line, id: _id, field: "_creationTime" });
+      if (typeof _creationTime !== "number")
+        throw new SnapshotError("missing or not a number", { table, line, id: _id, field: "_creationTime" });
       if (ids.has(_id)) throw new SnapshotError("_id used twice", { table, line, id: _id, field: "_id" });
       ids.add(_id);
       try {
@@ -271,19 +276,28 @@ export type ScanHandlers = {
 export async function scanSnapshot(
   path: string,
   handlers: ScanHandlers = {},
-): Promise<SnapshotSummary & { users: DatasetUser[]; questions: DatasetQuestion[]; deletedQuestionKeys: string[]; production: ProductionState | null }> {
+): Promise<
+  SnapshotSummary & {
+    users: DatasetUser[];
+    questions: DatasetQuestion[];
+    deletedQuestionKeys: string[];
+    production: ProductionState | null;
+  }
+> {
   let archive: Archive;
   try {
     archive = await openArchive(path);
   } catch (e) {
-    if (e instanceof ArchiveError || isReadError(e)) throw new SnapshotError(`not a readable ZIP file or export folder: ${(e as Error).message}`);
+    if (e instanceof ArchiveError || isReadError(e))
+      throw new SnapshotError(`not a readable ZIP file or export folder: ${(e as Error).message}`);
     throw e;
   }
   try {
     return await scan(archive, path, handlers);
   } catch (e) {
     // A file that cannot be read to the end (permissions, a truncated or corrupt ZIP entry) is a bad snapshot, not a crash.
-    if (!(e instanceof SnapshotError) && (e instanceof ArchiveError || isReadError(e))) throw new SnapshotError(`the export cannot be read: ${(e as Error).message}`);
+    if (!(e instanceof SnapshotError) && (e instanceof ArchiveError || isReadError(e)))
+      throw new SnapshotError(`the export cannot be read: ${(e as Error).message}`);
     throw e;
   } finally {
     archive.close();
@@ -303,7 +317,8 @@ async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
     await reader.readTablesTable();
     const users: DatasetUser[] = [];
     const questions: DatasetQuestion[] = [];
-    for await (const doc of reader.documents("users")) if (handlers.keep !== false) users.push({ key: doc.id, ...(doc.fields as Omit<DatasetUser, "key">) });
+    for await (const doc of reader.documents("users"))
+      if (handlers.keep !== false) users.push({ key: doc.id, ...(doc.fields as Omit<DatasetUser, "key">) });
     for await (const doc of reader.documents("questions")) {
       if (handlers.keep !== false) questions.push({ key: doc.id, ...(doc.fields as Omit<DatasetQuestion, "key">) });
     }
@@ -325,7 +340,11 @@ async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
       largestExamLineBytes = Math.max(largestExamLineBytes, lineBytes);
       await handlers.onExam?.(toExam(doc), lineBytes, context);
     }
-    const documents: SnapshotSummary["documents"] = { users: reader.ids.get("users")?.size ?? 0, questions: reader.ids.get("questions")?.size ?? 0, exams };
+    const documents: SnapshotSummary["documents"] = {
+      users: reader.ids.get("users")?.size ?? 0,
+      questions: reader.ids.get("questions")?.size ?? 0,
+      exams,
+    };
     for (const table of V2_TABLES) if (reader.userTables.includes(table)) documents[table] = v2[table].length;
     const storage = await checkStorage(archive);
     const project = new Set<string>([...V1_TABLES, ...V2_TABLES]);
@@ -334,7 +353,14 @@ async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
       folder: archive.folder,
       documents,
       ignoredTables: reader.userTables.filter((t) => !project.has(t)).sort(),
-      componentTables: [...new Set(archive.names.map((n) => /^_components\/([^/]+)\/([^/_][^/]*)\/documents\.jsonl$/.exec(n)).filter((m) => m !== null).map((m) => `${m[1]}/${m[2]}`))].sort(),
+      componentTables: [
+        ...new Set(
+          archive.names
+            .map((n) => /^_components\/([^/]+)\/([^/_][^/]*)\/documents\.jsonl$/.exec(n))
+            .filter((m) => m !== null)
+            .map((m) => `${m[1]}/${m[2]}`),
+        ),
+      ].sort(),
       storage,
       examsTableBytes: archive.size("exams/documents.jsonl"),
       largestExamLineBytes,
@@ -362,9 +388,18 @@ async function checkStorage(archive: Archive): Promise<SnapshotSummary["storage"
         throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table: "_storage", line });
       }
       const name = typeof meta._id === "string" ? byId.get(meta._id) : undefined;
-      if (name === undefined) throw new SnapshotError("listed in _storage/documents.jsonl, but its file is not in the export", { table: "_storage", line, id: String(meta._id) });
+      if (name === undefined)
+        throw new SnapshotError("listed in _storage/documents.jsonl, but its file is not in the export", {
+          table: "_storage",
+          line,
+          id: String(meta._id),
+        });
       if (typeof meta.size === "number" && archive.size(name) !== meta.size) {
-        throw new SnapshotError(`the file holds ${archive.size(name)} bytes, the metadata says ${meta.size}`, { table: "_storage", line, id: String(meta._id) });
+        throw new SnapshotError(`the file holds ${archive.size(name)} bytes, the metadata says ${meta.size}`, {
+          table: "_storage",
+          line,
+          id: String(meta._id),
+        });
       }
     }
   }
@@ -375,6 +410,8 @@ async function checkStorage(archive: Archive): Promise<SnapshotSummary["storage"
 /** Loads, checks and converts a Convex export, every exam in memory (tests, small exports; the rehearsal streams with scanSnapshot). Throws {@link SnapshotError}. */
 export async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
   const exams: DatasetExam[] = [];
-  const { users, questions, deletedQuestionKeys, production, ...summary } = await scanSnapshot(path, { onExam: (exam) => void exams.push(exam) });
+  const { users, questions, deletedQuestionKeys, production, ...summary } = await scanSnapshot(path, {
+    onExam: (exam) => void exams.push(exam),
+  });
   return { ...summary, production, dataset: { users, questions, exams, deletedQuestionKeys, dirt: [] } };
 }

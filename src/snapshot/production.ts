@@ -49,7 +49,20 @@ export function productionForExam(production: ProductionState, examKey: string):
 }
 
 type Fields = Record<string, unknown>;
-const EVENT_FIELDS = ["examId", "userId", "version", "type", "schemaVersion", "data", "actor", "origin", "commandId", "idempotencyKey", "recordedAt", "prevHash"] as const;
+const EVENT_FIELDS = [
+  "examId",
+  "userId",
+  "version",
+  "type",
+  "schemaVersion",
+  "data",
+  "actor",
+  "origin",
+  "commandId",
+  "idempotencyKey",
+  "recordedAt",
+  "prevHash",
+] as const;
 const content = (fields: Fields): HashedEventContent =>
   Object.fromEntries(EVENT_FIELDS.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]])) as HashedEventContent;
 
@@ -59,10 +72,14 @@ const content = (fields: Fields): HashedEventContent =>
  * written again bucketed by the embedded ids. Totals stay as exported: a difference production
  * had (shards against rows) is kept, in shard 0, so verifyProjections sees it too.
  */
-function reshardCounters(tables: ProductionState["tables"], ids: DatasetIds): { shards: { examId: Id<"exams">; shard: number; participants: number; completed: number; answers: number }[]; failures: string[] } {
+function reshardCounters(
+  tables: ProductionState["tables"],
+  ids: DatasetIds,
+): { shards: { examId: Id<"exams">; shard: number; participants: number; completed: number; answers: number }[]; failures: string[] } {
   const failures: string[] = [];
   const answersOf = new Map<string, number>();
-  for (const a of tables.examAnswers) answersOf.set(a.fields.participationId as string, (answersOf.get(a.fields.participationId as string) ?? 0) + 1);
+  for (const a of tables.examAnswers)
+    answersOf.set(a.fields.participationId as string, (answersOf.get(a.fields.participationId as string) ?? 0) + 1);
   const exported = new Map<string, Counts[]>();
   const fromRows = new Map<string, Counts[]>();
   const embedded = new Map<string, Counts[]>();
@@ -71,7 +88,8 @@ function reshardCounters(tables: ProductionState["tables"], ids: DatasetIds): { 
     list[shard] = addCounts(list[shard]!, c);
     m.set(examId, list);
   };
-  for (const s of tables.examCounterShards) bump(exported, s.fields.examId as string, s.fields.shard as number, s.fields as unknown as Counts);
+  for (const s of tables.examCounterShards)
+    bump(exported, s.fields.examId as string, s.fields.shard as number, s.fields as unknown as Counts);
   for (const row of tables.examParticipations) {
     const counts = countsOfAttempt(row.fields as { completedAt?: number }, answersOf.get(row.id) ?? 0);
     const examId = row.fields.examId as string;
@@ -83,14 +101,22 @@ function reshardCounters(tables: ProductionState["tables"], ids: DatasetIds): { 
     const have = exported.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
     const want = fromRows.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
     have.forEach((c, shard) => {
-      if (!sameCounts(c, want[shard]!)) failures.push(`counters: shard ${shard} of exam ${examId} says ${JSON.stringify(c)} as exported, its rows give ${JSON.stringify(want[shard])}`);
+      if (!sameCounts(c, want[shard]!))
+        failures.push(
+          `counters: shard ${shard} of exam ${examId} says ${JSON.stringify(c)} as exported, its rows give ${JSON.stringify(want[shard])}`,
+        );
     });
-    const drift = addCounts(have.reduce((a, b) => addCounts(a, b), NO_COUNTS), want.reduce((a, b) => addCounts(a, b), NO_COUNTS), -1);
+    const drift = addCounts(
+      have.reduce((a, b) => addCounts(a, b), NO_COUNTS),
+      want.reduce((a, b) => addCounts(a, b), NO_COUNTS),
+      -1,
+    );
     const target = embedded.get(examId) ?? Array.from({ length: COUNTER_SHARDS }, () => NO_COUNTS);
     target[0] = addCounts(target[0]!, drift);
     const id = ids.exams.get(examId) as Id<"exams">;
     target.forEach((c, shard) => {
-      if (!sameCounts(c, NO_COUNTS) || tables.examCounterShards.some((s) => s.fields.examId === examId && s.fields.shard === shard)) shards.push({ examId: id, shard, ...c });
+      if (!sameCounts(c, NO_COUNTS) || tables.examCounterShards.some((s) => s.fields.examId === examId && s.fields.shard === shard))
+        shards.push({ examId: id, shard, ...c });
     });
   }
   return { shards, failures };
@@ -132,11 +158,20 @@ export async function insertProduction(
   const failures = (await checkExportedChain(tables.examEvents)).map((p) => `audit chain: ${p}`);
   // Snapshot ids → embedded ids, also inside strings (idempotency keys name exam and user).
   const reverse = (m: Map<string, string>) => new Map([...m].map(([k, v]) => [v, k]));
-  const toEmbedded = new IdTranslator({ users: reverse(ids.users), questions: reverse(ids.questions), exams: reverse(ids.exams) } as unknown as DatasetIds);
+  const toEmbedded = new IdTranslator({
+    users: reverse(ids.users),
+    questions: reverse(ids.questions),
+    exams: reverse(ids.exams),
+  } as unknown as DatasetIds);
   const rehash = new Map<string, string>(); // exported hash → re-sealed hash
   const participationIds = new Map<string, string>();
   const byCreation = (docs: RawDoc[]) => [...docs].sort((a, b) => a.creationTime - b.creationTime);
-  const insert = async (table: TableNames, docs: RawDoc[], map: (fields: Fields, doc: RawDoc) => Fields | Promise<Fields>, after?: (doc: RawDoc, id: string) => void) => {
+  const insert = async (
+    table: TableNames,
+    docs: RawDoc[],
+    map: (fields: Fields, doc: RawDoc) => Fields | Promise<Fields>,
+    after?: (doc: RawDoc, id: string) => void,
+  ) => {
     for (let i = 0; i < docs.length; i += 200) {
       const chunk = docs.slice(i, i + 200);
       const mapped = await Promise.all(chunk.map((d) => map(toEmbedded.translate(d.fields) as Fields, d)));
@@ -169,7 +204,10 @@ export async function insertProduction(
     (f) => ({ ...f, lastEventHash: rehash.get(f.lastEventHash as string) ?? f.lastEventHash }),
     (d, id) => participationIds.set(d.id, id),
   );
-  await insert("examAnswers", byCreation(tables.examAnswers), (f, d) => ({ ...f, participationId: participationIds.get(d.fields.participationId as string) ?? f.participationId }));
+  await insert("examAnswers", byCreation(tables.examAnswers), (f, d) => ({
+    ...f,
+    participationId: participationIds.get(d.fields.participationId as string) ?? f.participationId,
+  }));
   for (const table of ["examDefinitions", "examQuestions", "migrationQuarantine", "examApiSettings"] as const) {
     await insert(table, byCreation(tables[table]), (f) => f);
   }
@@ -196,6 +234,11 @@ export async function insertProduction(
     };
   });
   const counts = V2_TABLES.filter((table) => tables[table].length > 0).map((table) => `${tables[table].length} ${table}`);
-  const notes = counts.length === 0 ? [] : [`production state loaded: ${counts.join(", ")}; chain ${failures.some((f) => f.startsWith("audit chain")) ? "BROKEN in the export" : "verified as exported, re-sealed under embedded ids"}; counter shards re-bucketed by the embedded user ids`];
+  const notes =
+    counts.length === 0
+      ? []
+      : [
+          `production state loaded: ${counts.join(", ")}; chain ${failures.some((f) => f.startsWith("audit chain")) ? "BROKEN in the export" : "verified as exported, re-sealed under embedded ids"}; counter shards re-bucketed by the embedded user ids`,
+        ];
   return { notes, failures };
 }

@@ -117,7 +117,14 @@ function entries(spec: ExportSpec, prefix = ""): Entry[] {
       text: () =>
         spec.storage!.map(
           (f) =>
-            JSON.stringify({ _id: f._id, _creationTime: f._creationTime, sha256: f.sha256 ?? null, size: f.size, contentType: f.contentType ?? null, internalId: null }) + "\n",
+            JSON.stringify({
+              _id: f._id,
+              _creationTime: f._creationTime,
+              sha256: f.sha256 ?? null,
+              size: f.size,
+              contentType: f.contentType ?? null,
+              internalId: null,
+            }) + "\n",
         ),
     });
     for (const file of spec.storage) out.push({ name: `${prefix}_storage/${file._id}${extensionOf(file.contentType)}`, file });
@@ -168,7 +175,12 @@ export async function writeExportFolder(dir: string, spec: ExportSpec): Promise<
   for (const e of entries(spec)) {
     const path = join(root, e.name);
     mkdirSync(dirname(path), { recursive: true });
-    const source = e.text !== undefined ? Readable.from(chunks(e.text())) : typeof e.file!.content === "function" ? e.file!.content() : Readable.from([Buffer.from(e.file!.content)]);
+    const source =
+      e.text !== undefined
+        ? Readable.from(chunks(e.text()))
+        : typeof e.file!.content === "function"
+          ? e.file!.content()
+          : Readable.from([Buffer.from(e.file!.content)]);
     await pipeline(source, createWriteStream(path));
   }
 }

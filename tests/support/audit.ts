@@ -36,7 +36,12 @@ export function attemptDriver(t: TestConvex, exam: SeededExam, userId: Id<"users
         data: {
           at,
           ...timing,
-          questions: exam.questions.map((q) => ({ questionId: q._id, options: q.options, correctAnswer: q.correctAnswer, points: q.points })),
+          questions: exam.questions.map((q) => ({
+            questionId: q._id,
+            options: q.options,
+            correctAnswer: q.correctAnswer,
+            points: q.points,
+          })),
           answers: exam.questions.map((q, i) => ({
             questionId: q._id,
             selectedAnswer: i === exam.questions.length - 1 ? q.options[1]! : q.options[0]!,

@@ -26,11 +26,7 @@ export type TestConvex = ReturnType<typeof newConvexTest>;
 
 export type SeededUser = { userId: Id<"users">; tokenIdentifier: string; as: ReturnType<TestConvex["withIdentity"]> };
 
-export async function seedUser(
-  t: TestConvex,
-  name: string,
-  role: "student" | "admin" = "student",
-): Promise<SeededUser> {
+export async function seedUser(t: TestConvex, name: string, role: "student" | "admin" = "student"): Promise<SeededUser> {
   const tokenIdentifier = `test|${name}`;
   const userId = await t.run((ctx) => ctx.db.insert("users", { name, tokenIdentifier, role }));
   return { userId, tokenIdentifier, as: t.withIdentity({ tokenIdentifier, subject: name, name }) };

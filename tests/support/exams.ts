@@ -94,10 +94,7 @@ export async function readEverything(
 export async function syncDefinitions(t: TestConvex): Promise<void> {
   let cursor: string | null = null;
   for (;;) {
-    const page: { isDone: boolean; continueCursor: string } = await t.mutation(
-      internal.legacyMirror.syncExamDefinitions,
-      { cursor },
-    );
+    const page: { isDone: boolean; continueCursor: string } = await t.mutation(internal.legacyMirror.syncExamDefinitions, { cursor });
     if (page.isDone) return;
     cursor = page.continueCursor;
   }
