@@ -67,7 +67,7 @@ export async function bench(): Promise<BenchSection> {
     }
     await ctx.db.patch("exams", examId, { participants });
   });
-  await measure("updateQuestion (text: no copy to rewrite)", admin, examAdmin.updateQuestion, {
+  await measure("updateQuestion (text: the question sheet of its exam rewritten)", admin, examAdmin.updateQuestion, {
     questionId: questionIds[0]!,
     text: "Edited",
   });
@@ -140,7 +140,7 @@ export async function bench(): Promise<BenchSection> {
     title: `Exam authoring (§6) and copy repair: cost per call (exam of ${QUESTIONS} questions, V1 array of ${PARTICIPANTS.toLocaleString("en-US")} participants)`,
     rows,
     notes: [
-      "Every §6 write keeps the copies (examDefinitions, examQuestionLists, examQuestions membership rows) current and records an examChanges entry in the same transaction.",
+      "Every §6 write keeps the copies (examDefinitions, examQuestionLists, examQuestionSheets, examQuestions membership rows) current and records an examChanges entry in the same transaction.",
       "An exam update reads the exam document once (the change's `before`); a participants-only write (mirror, cleanup) reads nothing more.",
       "Last row: the largest batch's reads, the number of batches of the pass, and its wall time on this machine (embedded convex-test; a ratio, not a production figure).",
       `Repair: a batch visits up to ${COPY_BATCH.exams} exams or ${COPY_BATCH.maximumBytesRead / 1024 / 1024} MiB of exam documents; scheduled every ${EXAM_COPY_REPAIR_INTERVAL_MINUTES} minutes (convex/crons.ts).`,
