@@ -160,6 +160,16 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     }
   });
 
+  test("a dataset Convex could not store (an exam over 1 MiB): one line naming what fits, exit 2, nothing run", async () => {
+    const { code, stdout, stderr } = await inProcess(["--exams", "1", "--participants", "7000", "--answers", "0", "-q"]);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trim().split("\n"), stderr).toHaveLength(1);
+    expect(stderr).toMatch(
+      /e0: the exam document would be \d+ bytes; Convex allows 1048576 .*\(about 6,\d{3} participants of this shape fit/,
+    );
+  });
+
   test("check-snapshot streams and checks an export without migrating it", async () => {
     const good = join(root, "check.zip");
     await writeExportZip(good, datasetTables(generateV1Dataset({ exams: 2, participants: 4, answers: 8 })));

@@ -13,7 +13,7 @@ import { dirname, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { GUIDE_DATASET } from "../dataset/generate.js";
+import { GUIDE_DATASET, InvalidDatasetError } from "../dataset/generate.js";
 import { scanSnapshot, SnapshotError } from "../snapshot/load.js";
 import { EXIT, renderReport } from "../rehearsal/report.js";
 import { rehearse } from "../rehearsal/run.js";
@@ -277,7 +277,7 @@ export async function main(
       out.stderr(`exam-migrate: bad snapshot: ${e.message}\n`);
       return EXIT.badInput;
     }
-    if (e instanceof BadInput) {
+    if (e instanceof BadInput || e instanceof InvalidDatasetError) {
       out.stderr(`exam-migrate: ${e.message}\n`);
       return EXIT.badInput;
     }

@@ -69,12 +69,17 @@ function spread(total: number, parts: number): number[] {
 const OPTIONS = ["A", "B", "C", "D"];
 const T0 = Date.UTC(2026, 0, 12, 9, 0, 0);
 
+/** A dataset spec that cannot be generated (or whose exams Convex could not store): a bad input, not a crash. */
+export class InvalidDatasetError extends Error {
+  override name = "InvalidDatasetError";
+}
+
 export function generateV1Dataset(spec: DatasetSpec): V1Dataset {
   if (![spec.exams, spec.participants, spec.answers].every((n) => Number.isInteger(n) && n >= 0)) {
-    throw new Error("exams, participants and answers must be whole numbers ≥ 0");
+    throw new InvalidDatasetError("exams, participants and answers must be whole numbers ≥ 0");
   }
-  if (spec.participants > 0 && spec.exams === 0) throw new Error("participants need at least one exam");
-  if (spec.answers > 0 && spec.participants === 0) throw new Error("answers need at least one participant");
+  if (spec.participants > 0 && spec.exams === 0) throw new InvalidDatasetError("participants need at least one exam");
+  if (spec.answers > 0 && spec.participants === 0) throw new InvalidDatasetError("answers need at least one participant");
   const random = prng(spec.seed ?? 42);
   const perExam = spread(spec.participants, Math.max(spec.exams, 1));
   // About one participant in ten is still in progress (no answers yet); the rest share the answers.
@@ -192,16 +197,16 @@ function refuseInvalidExam(exam: DatasetExam): void {
   ];
   for (const [what, length] of arrays) {
     if (length > CONVEX_LIMITS.arrayElements) {
-      throw new Error(
+      throw new InvalidDatasetError(
         `${exam.key}: ${what} would have ${length} elements; Convex allows ${CONVEX_LIMITS.arrayElements} per array. Spread the data over more exams.`,
       );
     }
   }
   const bytes = examDocumentBytes(exam);
   if (bytes > CONVEX_LIMITS.documentBytes) {
-    throw new Error(
+    throw new InvalidDatasetError(
       `${exam.key}: the exam document would be ${bytes} bytes; Convex allows ${CONVEX_LIMITS.documentBytes} (1 MiB). ` +
-        "Spread the participants over more exams or give them fewer answers (largest valid: about 7,400 entries with no answers, 4,000 with one, 70 with 200).",
+        `Spread the participants over more exams or give them fewer answers (about ${Math.floor((exam.participants.length * CONVEX_LIMITS.documentBytes) / bytes).toLocaleString("en-US")} participants of this shape fit in one exam).`,
     );
   }
 }
