@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import { MAX_QUESTION_SHEET_BYTES } from "../convex/lib/limits";
 import type { Id } from "../convex/_generated/dataModel";
+import * as examAdmin from "../convex/examAdmin";
 import * as exams from "../convex/exams";
 import type { V1Participant } from "../convex/lib/validators";
 import { markLegacyBackfilled, syncExamDefinition } from "../convex/copies/examDefinitions";
@@ -184,6 +185,23 @@ describe("the question sheet (a copy of what a session shows)", () => {
     expect((await ada.as.query(api.exams.getExamSessionV2, { examId: other })).questions).toEqual([
       { questionId: questionIds[1], text: "Shared, edited", options: ["a", "b", "c", "d"], points: 4 },
     ]);
+  });
+
+  it("a text or options edit patches each sheet in place: its cost does not grow with the exam's questions", async () => {
+    const t = newConvexTest();
+    const admin = await seedUser(t, "admin", "admin");
+    const cost = async (questions: number) => {
+      const { examId, questionIds } = await seedExam(t, { questions });
+      await t.run(async (ctx) => void (await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!)));
+      const args = { questionId: questionIds[0]!, text: "Typo fixed", options: ["a", "b"] };
+      const { cost } = await measureCall(admin.as, examAdmin.updateQuestion as never, args as never);
+      const session = await admin.as.query(api.exams.getExamSessionV2, { examId });
+      expect(session).toEqual(await admin.as.query(api.exams.getExamSession, { examId }));
+      expect(session.questions[0]).toMatchObject({ text: "Typo fixed", options: ["a", "b"] });
+      return cost.documentsRead;
+    };
+    expect(await cost(40)).toBe(await cost(2));
+    expect((await t.query(internal.examAdmin.verifyExamCopies, { cursor: null })).stale).toEqual([]);
   });
 
   it("an exam whose sheet would pass MAX_QUESTION_SHEET_BYTES keeps none: its sessions read the live questions", async () => {

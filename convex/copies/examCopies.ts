@@ -23,6 +23,7 @@ import {
   getExamDefinition,
   getQuestionList,
   loadCopies,
+  patchSheetQuestion,
   staleCopies,
   syncDefinition,
   type CopyField,
@@ -101,11 +102,14 @@ async function questionWritten(
   if (diff.changed.length === 0) return;
   if (diff.changed.some((f) => f !== "correctAnswer") || after === null) {
     // Points available, membership rows and question sheets of every exam holding the question follow (the answer key is never copied).
+    // Only text or options: each exam's sheet is patched in place; points or a deletion: each exam's copies are synced.
+    const contentOnly = after !== null && !diff.changed.includes("points");
     const rows = await ctx.db
       .query("examQuestions")
       .withIndex("by_question", (q) => q.eq("questionId", questionId))
       .collect();
     for (const examId of new Set(rows.map((r) => r.examId))) {
+      if (contentOnly && (await patchSheetQuestion(ctx, examId, { ...(after as Doc<"questions">), questionId }))) continue;
       const copies = await loadCopies(ctx, examId);
       const facts = factsOfCopies(copies.definition, copies.list);
       if (facts !== null) await syncDefinition(ctx, examId, facts);

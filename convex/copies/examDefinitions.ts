@@ -96,13 +96,34 @@ export async function getQuestionSheet(ctx: Pick<QueryCtx, "db">, examId: Id<"ex
 
 /** The sheet the exam's questions call for, or null when it would exceed MAX_QUESTION_SHEET_BYTES (sessions then read the questions). */
 function wantedSheet(examId: Id<"exams">, sheet: readonly SheetFields[]): SheetQuestion[] | null {
-  const questions = sheet.map(({ questionId, text, options, points }) => ({
-    questionId,
-    text,
-    options,
-    ...(points === undefined ? {} : { points }),
-  }));
+  return sheetThatFits(examId, sheet.map(sheetQuestionOf));
+}
+
+/** What a session shows of one question. */
+function sheetQuestionOf({ questionId, text, options, points }: SheetQuestion): SheetQuestion {
+  return { questionId, text, options, ...(points === undefined ? {} : { points }) };
+}
+
+function sheetThatFits(examId: Id<"exams">, questions: SheetQuestion[]): SheetQuestion[] | null {
   return getConvexSize({ examId, questions }) <= MAX_QUESTION_SHEET_BYTES ? questions : null;
+}
+
+/**
+ * A question's text or options changed: its entries in the exam's sheet are rewritten in place (one
+ * read, one write; the sheet is dropped if it no longer fits) instead of re-reading the exam's every
+ * question. False when the exam has no sheet: the caller syncs the exam's copies.
+ */
+export async function patchSheetQuestion(ctx: Pick<MutationCtx, "db">, examId: Id<"exams">, question: SheetQuestion): Promise<boolean> {
+  const sheet = await getQuestionSheet(ctx, examId);
+  if (sheet === null) return false;
+  const entry = sheetQuestionOf(question);
+  const wanted = sheetThatFits(
+    examId,
+    sheet.questions.map((q) => (q.questionId === entry.questionId ? entry : q)),
+  );
+  if (wanted === null) await ctx.db.delete("examQuestionSheets", sheet._id);
+  else await ctx.db.patch("examQuestionSheets", sheet._id, { questions: wanted });
+  return true;
 }
 
 /** The exam's question list (ids in order, and ids removed since): what sessions and submissions read. */
