@@ -27,11 +27,10 @@ import { countParticipants } from "./projections/counters";
 import { getExamDefinition, loadQuestionSheet } from "./copies/examDefinitions";
 import { roomForOneRead } from "./lib/budget";
 import { entryIndexesByUser, participantFindings, examFindings, approximateBytes } from "./migration/plan";
-import { loadProgress, nextExam, runMigrationBatch, vBatchReport, verifyEntry, vPass, type Pass } from "./migration/batch";
+import { batchOptions, loadProgress, nextExam, runMigrationBatch, vBatchReport, verifyEntry, vPass, type Pass } from "./migration/batch";
 import { unmirroredCheck } from "./projections/mirrorJob";
 
 /** Default exams per call when batchSize is not given. */
-const DEFAULT_BATCH_SIZE = 5;
 
 /** Participation rows per verification page: small documents, well within every limit. */
 const PARTICIPATION_PAGE = 2_000;
@@ -281,13 +280,6 @@ const vBatchArgs = {
   clearAfterMigration: v.optional(v.boolean()),
   dryRun: v.optional(v.boolean()),
 };
-
-/** A batch call's options from its arguments (defaults, batchSize checked). */
-export function batchOptions(args: { batchSize?: number; clearAfterMigration?: boolean; dryRun?: boolean }) {
-  const batchSize = args.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a whole number ≥ 1, got ${batchSize}`);
-  return { batchSize, clearAfterMigration: args.clearAfterMigration ?? false, dryRun: args.dryRun ?? false };
-}
 
 /**
  * Migrates up to `batchSize` exams (migration-guide step 4), stopping early

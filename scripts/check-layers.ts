@@ -4,12 +4,14 @@
  *   0  convex/lib/, convex/events/,  pure rules, validators, limits, the log, and the data model
  *      convex/schema.ts               (validators are read from its tables): import only each other
  *   1  convex/projections/           rows from the log: import layer 0 and each other
- *   2  convex/<feature>/             attempts/, reads/, migration/, audit/, copies/: layers 0–2
+ *   2  convex/<feature>/             attempts/, reads/, migration/, auditTrail/, copies/: layers 0–2
  *   3  Convex function files         convex/*.ts: import anything; nothing imports them
  *
  * A function file inside a layer's folder (projections/rebuild.ts, an API path) keeps its folder's
  * layer, and may import the mutation builders (copies/functions.ts) besides; nothing imports it either.
- * convex/_generated/ is no layer (anything may import it). Exits 1 and lists each upward import.
+ * convex/_generated/ is no layer (anything may import it): a module may name a function through
+ * `internal.*` to schedule it (the mirror job schedules its own next run), which is a call by
+ * reference at run time, not an import. Exits 1 and lists each upward import.
  *
  * @example
  * npx tsx scripts/check-layers.ts            # this tree

@@ -6,8 +6,9 @@
  * before and after). A patch of `participants` alone (the legacy mirror,
  * cleanup) is not an edit: it passes straight through, reading nothing more.
  *
- * Edits made around it are healed by {@link repairExamCopiesBatch} (scheduled)
- * and found by {@link staleCopiesBatch}.
+ * Edits made around it are found by {@link staleCopiesOf} and healed by
+ * {@link healExamCopy}, exam after exam over {@link walkExamCopies}
+ * (examAdmin:verifyExamCopies, examAdmin:repairExamCopies, scheduled by crons.ts).
  *
  * @example
  * export const mutation = customMutation(rawMutation, customCtx((ctx) => ({ db: withExamCopies(ctx) })));

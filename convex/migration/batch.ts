@@ -38,6 +38,15 @@ import {
 import { compareV1Entry } from "../projections/verification";
 import { drainExamMirror } from "../projections/mirrorJob";
 
+const DEFAULT_BATCH_SIZE = 5;
+
+/** A batch call's options from its arguments (defaults, batchSize checked). */
+export function batchOptions(args: { batchSize?: number; clearAfterMigration?: boolean; dryRun?: boolean }) {
+  const batchSize = args.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a whole number ≥ 1, got ${batchSize}`);
+  return { batchSize, clearAfterMigration: args.clearAfterMigration ?? false, dryRun: args.dryRun ?? false };
+}
+
 const progressFields = schema.tables.migrationProgress.validator.fields;
 export const vPass = progressFields.pass;
 export type Pass = Infer<typeof vPass>;

@@ -5,7 +5,7 @@
  *
  * @example
  * const findings = participantFindings(examId, exam.questionIds, entry, firstIndex, (id) => questions.get(id));
- * if (!fitsBudget(used, importEstimate(entry.participant))) stopHere();
+ * if (!fitsBudget(await transactionUsage(ctx), attemptCostEstimate(entryBytes, answers))) stopHere(); // lib/budget.ts
  */
 import { getConvexSize, type Value } from "convex/values";
 import type { V1Participant } from "../lib/validators";

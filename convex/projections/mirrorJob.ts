@@ -415,7 +415,7 @@ export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, n
     .take(1);
   const state = await loadMirrorState(ctx, examId);
   // No event yet: nothing to claim. (`now` would claim an event a later transaction creates in this same millisecond.)
-  const mirroredThrough = Math.max(latest?._creationTime ?? -Infinity, state?.mirroredThrough ?? -Infinity);
+  const mirroredThrough = Math.max(latest?._creationTime ?? 0, state?.mirroredThrough ?? 0); // 0: before every event
   if (state === null) await ctx.db.insert("examMirrorStates", { examId, mirroredThrough, lastRunAt: now, eventsMirrored: 0, runs: 0 });
   else await ctx.db.patch("examMirrorStates", state._id, { mirroredThrough, lastRunAt: now });
 }

@@ -9,26 +9,28 @@
  * return { continueCursor: JSON.stringify(at) };
  */
 import * as z from "zod/v4";
-import { zid } from "convex-helpers/server/zod4";
+import { convexToZod, zid } from "convex-helpers/server/zod4";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
 import type { StreamId } from "../events/store";
+import { vCounts, type Counts } from "./counters";
 
-const vCounts = z.object({ participants: z.number(), completed: z.number(), answers: z.number() });
+/** A shard's counts, from the one definition (the counter shards' schema fields). */
+const zCounts = convexToZod(vCounts);
 
 /** Where a rebuild or verify call stopped (its `continueCursor`, JSON). */
 const zReplayCursor = z.object({
   phase: z.enum(["streams", "orphans", "recount"]),
   after: z.object({ examId: zid("exams"), userId: zid("users") }).nullable(),
   /** Counts per shard of the exam `after` is in, from the rows rebuilt so far (they reset its counters at its end). */
-  counts: z.record(z.string().regex(/^\d+$/), vCounts),
+  counts: z.record(z.string().regex(/^\d+$/), zCounts),
   afterParticipationId: zid("examParticipations").optional(),
   /** Exams the walk left after entering them in an earlier call: their counters are recounted, each in one transaction, before the walk goes on. */
   recount: z.array(zid("exams")).optional(),
 });
 
-export type ReplayCursor = Omit<z.infer<typeof zReplayCursor>, "counts"> & { counts: Record<number, z.infer<typeof vCounts>> };
+export type ReplayCursor = Omit<z.infer<typeof zReplayCursor>, "counts"> & { counts: Record<number, Counts> };
 
 /** The cursor a call resumes from: a fresh one when absent; INVALID_ARGUMENT (nothing done) when it is not one this walk returned. */
 export function parseReplayCursor(cursor: string | null | undefined, firstPhase: ReplayCursor["phase"] = "streams"): ReplayCursor {

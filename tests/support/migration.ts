@@ -4,8 +4,7 @@
  * batches and quarantined entries. The Convex functions take no faults.
  */
 import { withExamCopies } from "../../convex/copies/examCopies";
-import { runMigrationBatch, type MigrationFaults } from "../../convex/migration/batch";
-import { batchOptions } from "../../convex/migrations";
+import { batchOptions, runMigrationBatch, type MigrationFaults } from "../../convex/migration/batch";
 import type { TestConvex } from "./convex";
 
 export function migrateWithFaults(t: TestConvex, args: Parameters<typeof batchOptions>[0], faults: MigrationFaults) {
