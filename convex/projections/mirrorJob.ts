@@ -395,7 +395,10 @@ async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition | 
  */
 export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, definition: ExamDefinition | null): Promise<void> {
   if (await mirrorsSynchronously(ctx, definition)) {
-    await runMirror(ctx, examId, definition, { upTo: Infinity });
+    // Read again: an earlier run in this transaction (a legacy import's) may have switched the exam's mirror
+    // off or flagged it; the run must see that, not the copy the write path read first.
+    const current = definition === null ? null : await ctx.db.get("examDefinitions", definition._id);
+    await runMirror(ctx, examId, current, { upTo: Infinity });
     return;
   }
   // Even with the mirror off the job runs: it folds the counter shards into the exam's summary.
