@@ -17,6 +17,7 @@ import type { Doc, Id } from "./_generated/dataModel";
 import { internalQuery, query, type QueryCtx } from "./_generated/server";
 import { requireUser } from "./lib/auth";
 import { domainError } from "./lib/errors";
+import { parseCursor } from "./lib/cursor";
 import { HALF_TRANSACTION_LIMITS } from "./lib/limits";
 import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/validators";
 import { vIssue, type Issue } from "./lib/issues";
@@ -160,11 +161,7 @@ const zTrailCursor = z.object({ events: z.string().nullable(), changesAfter: z.n
 
 function parseTrailCursor(cursor: string | null): z.infer<typeof zTrailCursor> {
   if (cursor === null) return { events: null, changesAfter: null };
-  try {
-    return zTrailCursor.parse(JSON.parse(cursor));
-  } catch {
-    throw domainError("INVALID_ARGUMENT", "Not a cursor returned by getExamAuditTrail.");
-  }
+  return parseCursor(zTrailCursor, cursor, "getExamAuditTrail");
 }
 
 /**
@@ -359,13 +356,8 @@ const zCursor = z.object({
 });
 type ChainCursor = z.infer<typeof zCursor>;
 
-function parseCursor(cursor: string, examId: string | null): ChainCursor {
-  let parsed: ChainCursor;
-  try {
-    parsed = zCursor.parse(JSON.parse(cursor));
-  } catch {
-    throw domainError("INVALID_ARGUMENT", "Not a cursor returned by verifyAuditChain.");
-  }
+function parseChainCursor(cursor: string, examId: string | null): ChainCursor {
+  const parsed = parseCursor(zCursor, cursor, "verifyAuditChain");
   if (parsed.examId !== examId) throw domainError("INVALID_ARGUMENT", "The cursor belongs to a check of another exam.");
   return parsed;
 }
@@ -401,7 +393,8 @@ export const verifyAuditChain = internalQuery({
   handler: async (ctx, args) => {
     const examId = args.examId ?? null;
     const numItems = Math.max(1, Math.min(args.batchSize ?? DEFAULT_EVENTS_PER_BATCH, DEFAULT_EVENTS_PER_BATCH));
-    const state: ChainCursor = args.cursor == null ? { examId, phase: "events", page: null, open: null } : parseCursor(args.cursor, examId);
+    const state: ChainCursor =
+      args.cursor == null ? { examId, phase: "events", page: null, open: null } : parseChainCursor(args.cursor, examId);
     const issues: Issue[] = [];
     const summary = { phase: state.phase, eventsChecked: 0, streamsChecked: 0, rowsChecked: 0 };
     let next: ChainCursor | null;

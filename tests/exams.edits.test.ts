@@ -11,6 +11,7 @@ import type { Id } from "../convex/_generated/dataModel";
 import { newConvexTest, seedUser, snapshotTables, runScheduled, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { attempt, readEverything } from "./support/exams";
 import { withExamCopies } from "../convex/copies/examCopies";
+import { errorCode } from "../convex/lib/errors";
 
 const T0 = Date.UTC(2026, 3, 1, 9, 0, 0);
 const MIN = 60_000;
@@ -374,5 +375,20 @@ describe("the scheduled repair (crons.ts: examAdmin.runExamCopyRepair)", () => {
     await runScheduled(w.t);
     expect(await verifyAll(w.t)).toEqual([]);
     expect(await w.ada.as.query(api.exams.getAllExamsMetadataV2, {})).toHaveLength(26);
+  });
+
+  it("a damaged cursor is INVALID_ARGUMENT for verify and repair, and nothing changes", async () => {
+    const w = await world();
+    await w.t.run((ctx) => ctx.db.patch("exams", w.examId, { title: "Edited behind our back" }));
+    const before = await snapshotTables(w.t);
+    for (const cursor of ["not json", JSON.stringify({ phase: "later", page: null }), JSON.stringify({ phase: "exams" }), "[]"]) {
+      expect(errorCode(await w.t.query(internal.examAdmin.verifyExamCopies, { cursor }).catch((e: unknown) => e)), cursor).toBe(
+        "INVALID_ARGUMENT",
+      );
+      expect(errorCode(await w.t.mutation(internal.examAdmin.repairExamCopies, { cursor }).catch((e: unknown) => e)), cursor).toBe(
+        "INVALID_ARGUMENT",
+      );
+    }
+    expect(await snapshotTables(w.t)).toEqual(before);
   });
 });

@@ -30,6 +30,7 @@ import type * as exams from "../exams.js";
 import type * as legacyMirror from "../legacyMirror.js";
 import type * as lib_auth from "../lib/auth.js";
 import type * as lib_budget from "../lib/budget.js";
+import type * as lib_cursor from "../lib/cursor.js";
 import type * as lib_errors from "../lib/errors.js";
 import type * as lib_issues from "../lib/issues.js";
 import type * as lib_limits from "../lib/limits.js";
@@ -75,6 +76,7 @@ declare const fullApi: ApiFromModules<{
   legacyMirror: typeof legacyMirror;
   "lib/auth": typeof lib_auth;
   "lib/budget": typeof lib_budget;
+  "lib/cursor": typeof lib_cursor;
   "lib/errors": typeof lib_errors;
   "lib/issues": typeof lib_issues;
   "lib/limits": typeof lib_limits;

@@ -15,7 +15,9 @@
  */
 import type { Doc, Id, TableNames } from "../_generated/dataModel";
 import type { DatabaseWriter, MutationCtx, QueryCtx } from "../_generated/server";
+import * as z from "zod/v4";
 import type { Actor } from "../lib/validators";
+import { parseCursor } from "../lib/cursor";
 import {
   COPIED_FIELDS,
   deleteCopies,
@@ -268,12 +270,13 @@ async function loadCopiesOfExam(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">) 
 /** Reads per repair / verify batch: exam documents may be 1 MiB each. */
 export const COPY_BATCH = { exams: 10, maximumBytesRead: 4 * 1024 * 1024, definitions: 6 };
 
-export type CopyCursor = { phase: "exams" | "definitions"; page: string | null };
+const zCopyCursor = z.object({ phase: z.enum(["exams", "definitions"]), page: z.string().nullable() });
+export type CopyCursor = z.infer<typeof zCopyCursor>;
 
+/** Where a verify or repair walk stopped; INVALID_ARGUMENT (nothing done) when it is not one the walk returned. */
 export function parseCopyCursor(cursor: string | null | undefined): CopyCursor {
   if (cursor == null) return { phase: "exams", page: null };
-  const parsed = JSON.parse(cursor) as CopyCursor;
-  return parsed;
+  return parseCursor(zCopyCursor, cursor, "verifyExamCopies or repairExamCopies");
 }
 
 /**

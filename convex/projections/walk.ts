@@ -12,7 +12,7 @@ import * as z from "zod/v4";
 import { convexToZod, zid } from "convex-helpers/server/zod4";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { QueryCtx } from "../_generated/server";
-import { domainError } from "../lib/errors";
+import { parseCursor } from "../lib/cursor";
 import type { StreamId } from "../events/store";
 import { vCounts, type Counts } from "./counters";
 
@@ -35,23 +35,7 @@ export type ReplayCursor = Omit<z.infer<typeof zReplayCursor>, "counts"> & { cou
 /** The cursor a call resumes from: a fresh one when absent; INVALID_ARGUMENT (nothing done) when it is not one this walk returned. */
 export function parseReplayCursor(cursor: string | null | undefined, firstPhase: ReplayCursor["phase"] = "streams"): ReplayCursor {
   if (!cursor) return { phase: firstPhase, after: null, counts: {} };
-  let json: unknown;
-  try {
-    json = JSON.parse(cursor);
-  } catch {
-    throw domainError(
-      "INVALID_ARGUMENT",
-      `cursor is not JSON: pass back the continueCursor of the previous call (got ${JSON.stringify(cursor.slice(0, 80))}).`,
-    );
-  }
-  const parsed = zReplayCursor.safeParse(json);
-  if (!parsed.success) {
-    throw domainError(
-      "INVALID_ARGUMENT",
-      `cursor is not a continueCursor of this function: ${z.prettifyError(parsed.error).replace(/\n/g, " ")}`,
-    );
-  }
-  return parsed.data;
+  return parseCursor(zReplayCursor, cursor, "the previous rebuild or verify call");
 }
 
 /** A stream with its events (by version) and its participation rows (oldest first; normally one). */
