@@ -8,8 +8,16 @@ import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
 
-import type { V1Participant } from "../convex/lib/validators";
-import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
+import {
+  legacyEntry,
+  newConvexTest,
+  runScheduled,
+  seedExam,
+  seedUser,
+  useFakeClock,
+  type SeededUser,
+  type TestConvex,
+} from "./support/convex";
 import { importLegacyEntries } from "../convex/attempts/writePath";
 import { loadParticipation } from "../convex/projections/tables";
 import { arrayAndTables, callWrite, readEverything, syncDefinitions, type Api, type WriteName } from "./support/exams";
@@ -59,16 +67,7 @@ async function world(t: TestConvex, backfilled: boolean) {
   const admin = await seedUser(t, "admin", "admin");
   const exam = await seedExam(t, { questions: 3, durationMs: DURATION, maxPauses: 2 });
   const foreign = await seedExam(t, { questions: 1, title: "Other" });
-  const legacy: V1Participant = {
-    userId: users[STUDENTS]!.userId,
-    score: 0,
-    answers: [],
-    startedAt: T0 - 60_000,
-    isPaused: true,
-    pausedAt: T0 - 30_000,
-    pauseCount: 1,
-    totalPausedMs: 0,
-  };
+  const legacy = legacyEntry(users[STUDENTS]!.userId, T0 - 60_000, { isPaused: true, pausedAt: T0 - 30_000, pauseCount: 1 });
   await t.run((ctx) => ctx.db.patch("exams", exam.examId, { participants: [legacy] }));
   await syncDefinitions(t);
   if (backfilled) {

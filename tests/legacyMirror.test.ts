@@ -16,7 +16,16 @@ import { MIRROR_RUN_DELAY_MS, runSettledMirror } from "../convex/projections/mir
 import { getExamDefinition, markLegacyBackfilled } from "../convex/copies/examDefinitions";
 import { countParticipants } from "../convex/projections/counters";
 import { recordCall } from "../src/bench/recording";
-import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
+import {
+  legacyEntry,
+  newConvexTest,
+  runScheduled,
+  seedExam,
+  seedUser,
+  useFakeClock,
+  type SeededUser,
+  type TestConvex,
+} from "./support/convex";
 import { arrayAndTables, syncDefinitions } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
@@ -228,15 +237,7 @@ describe("migration commands while the mirror lags", () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const bob = await seedUser(t, "bob");
-    const entry = (userId: Id<"users">) => ({
-      userId,
-      score: 0,
-      answers: [],
-      startedAt: T0 - 60_000,
-      isPaused: false,
-      pauseCount: 0,
-      totalPausedMs: 0,
-    });
+    const entry = (userId: Id<"users">) => legacyEntry(userId, T0 - 60_000);
     const exam = await seedExam(t, { questions: 2, participants: [entry(ada.userId)] });
     for (let r = await t.mutation(internal.migrations.migrateExamParticipants, {}); !r.isDone;)
       r = await t.mutation(internal.migrations.migrateExamParticipants, {});
@@ -300,16 +301,8 @@ describe("the exam list's counts", () => {
   it("come from one summary as soon as the migration has filled an exam (its batch sets it from the shards it read)", async () => {
     const t = newConvexTest();
     const users = [await seedUser(t, "a"), await seedUser(t, "b"), await seedUser(t, "c")];
-    const entry = (userId: Id<"users">, completedAt?: number) => ({
-      userId,
-      score: 0,
-      answers: [],
-      startedAt: T0 - 60_000,
-      isPaused: false,
-      pauseCount: 0,
-      totalPausedMs: 0,
-      ...(completedAt === undefined ? {} : { completedAt }),
-    });
+    const entry = (userId: Id<"users">, completedAt?: number) =>
+      legacyEntry(userId, T0 - 60_000, completedAt === undefined ? {} : { completedAt });
     const { examId } = await seedExam(t, {
       participants: [entry(users[0]!.userId, T0 - 1), entry(users[1]!.userId), entry(users[2]!.userId)],
     });
@@ -322,16 +315,7 @@ describe("the exam list's counts", () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");
     const leg = await seedUser(t, "legacy");
-    const paused = {
-      userId: leg.userId,
-      score: 0,
-      answers: [],
-      startedAt: T0 - 60_000,
-      isPaused: true,
-      pausedAt: T0 - 30_000,
-      pauseCount: 1,
-      totalPausedMs: 0,
-    };
+    const paused = legacyEntry(leg.userId, T0 - 60_000, { isPaused: true, pausedAt: T0 - 30_000, pauseCount: 1 });
     const { examId } = await seedExam(t, { questions: 2, participants: [paused] });
     await syncDefinitions(t);
     vi.setSystemTime(T0 + 1_000);

@@ -15,7 +15,7 @@
  *   origin: "live_v2",
  * });
  */
-import type { Id } from "../_generated/dataModel";
+import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { requireUser } from "../lib/auth";
@@ -266,32 +266,24 @@ async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRul
   const doc = await loadExamDoc(ctx, examId);
   await healExamFacts(ctx, examId, doc);
   const { definition, list } = await ensureExamCopies(ctx, examId);
-  const { questionIds, durationMs, maxPauses } = doc;
-  return {
-    info: infoOf(doc),
-    questionIds,
-    durationMs,
-    maxPauses,
-    shownQuestionIds: questionIds,
-    formerQuestionIds: list.formerQuestionIds,
-    definition,
-  };
+  return rulesOf(infoOf(doc), doc, list, definition);
 }
 
 /** The exam as its copies say (created from the document when missing). */
 async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
   const { definition, list } = await ensureExamCopies(ctx, examId);
-  const { durationMs, maxPauses } = definition;
-  const questionIds = list.questionIds;
-  return {
-    info: infoOf(definition),
-    questionIds,
-    durationMs,
-    maxPauses,
-    shownQuestionIds: questionIds,
-    formerQuestionIds: list.formerQuestionIds,
-    definition,
-  };
+  return rulesOf(infoOf(definition), { ...definition, questionIds: list.questionIds }, list, definition);
+}
+
+/** The rules of an exam whose facts (`exam`: its document, or its copies) show these questions and timing. */
+function rulesOf(
+  info: ExamInfo,
+  exam: { questionIds: Id<"questions">[]; durationMs: number; maxPauses: number },
+  list: Doc<"examQuestionLists">,
+  definition: ExamDefinition,
+): ExamRules {
+  const { questionIds, durationMs, maxPauses } = exam;
+  return { info, questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
 }
 
 /** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */

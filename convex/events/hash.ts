@@ -63,27 +63,28 @@ export type HashedEventContent = {
   prevHash: string;
 };
 
+/** The names of {@link HashedEventContent}'s fields: what an event's hash covers, in one list. */
+export const HASHED_EVENT_FIELDS = [
+  "examId",
+  "userId",
+  "version",
+  "type",
+  "schemaVersion",
+  "data",
+  "actor",
+  "origin",
+  "commandId",
+  "idempotencyKey",
+  "recordedAt",
+  "prevHash",
+] as const satisfies readonly (keyof HashedEventContent)[];
+
+/** The part of a stored event (or of any record holding its fields) that its hash covers. */
+export function hashedContentOf(fields: Partial<Record<keyof HashedEventContent, unknown>>): HashedEventContent {
+  return Object.fromEntries(HASHED_EVENT_FIELDS.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]])) as HashedEventContent;
+}
+
 /** The hash an event must carry, given its content (which includes the previous event's hash). */
 export async function eventHash(content: HashedEventContent): Promise<string> {
-  const { examId, userId, version, type, schemaVersion, data, actor, origin, commandId, idempotencyKey, recordedAt, prevHash } = content;
-  return bytesToHex(
-    sha256(
-      encoder.encode(
-        canonicalJson({
-          examId,
-          userId,
-          version,
-          type,
-          schemaVersion,
-          data,
-          actor,
-          origin,
-          commandId,
-          idempotencyKey,
-          recordedAt,
-          prevHash,
-        }),
-      ),
-    ),
-  );
+  return bytesToHex(sha256(encoder.encode(canonicalJson(hashedContentOf(content)))));
 }

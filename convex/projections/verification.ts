@@ -27,6 +27,13 @@ export function diffFields(
 
 type Where = { examId: string; userId: string };
 
+/** One attempt must have one participation row. */
+function duplicatedRows(where: Where, at: string, count: number): Issue[] {
+  return count > 1
+    ? [{ kind: "duplicated_participation", ...where, actual: count, message: `${at}: ${count} participation rows for one attempt` }]
+    : [];
+}
+
 /** Answers by position: each expected answer must be the one stored row at its position, equal in every field. */
 export function diffAnswers(where: Where, expected: readonly V1Answer[], actual: readonly AnswerRow[]): Issue[] {
   const issues: Issue[] = [];
@@ -109,15 +116,7 @@ export function compareV1Entry(check: EntryCheck): Issue[] {
       },
     ];
   }
-  const issues: Issue[] = [];
-  if (rows.length > 1) {
-    issues.push({
-      kind: "duplicated_participation",
-      ...where,
-      actual: rows.length,
-      message: `${at}: ${rows.length} participation rows for one attempt`,
-    });
-  }
+  const issues: Issue[] = duplicatedRows(where, at, rows.length);
   for (const d of diffFields(entry, row, V1_FACT_FIELDS)) {
     issues.push({
       kind: "changed_field",
@@ -168,15 +167,7 @@ export function compareProjection(
   if (row === undefined) {
     return [{ kind: "missing_participation", ...where, message: `${at}: the log has the attempt, examParticipations has no row` }];
   }
-  const issues: Issue[] = [];
-  if (rows.length > 1) {
-    issues.push({
-      kind: "duplicated_participation",
-      ...where,
-      actual: rows.length,
-      message: `${at}: ${rows.length} participation rows for one attempt`,
-    });
-  }
+  const issues: Issue[] = duplicatedRows(where, at, rows.length);
   const { _id: _i, ...stored } = row;
   for (const d of diffFields(expected.participation, stored)) {
     issues.push({

@@ -19,7 +19,7 @@
 import type { TestConvex } from "convex-test";
 import type { Id, TableNames } from "../../convex/_generated/dataModel.js";
 import type schema from "../../convex/schema.js";
-import { eventHash, type HashedEventContent } from "../../convex/events/hash.js";
+import { eventHash, hashedContentOf } from "../../convex/events/hash.js";
 import type { DatasetIds } from "../dataset/generate.js";
 import { IdTranslator } from "../rehearsal/ids.js";
 import { COUNTER_SHARDS } from "../../convex/lib/limits.js";
@@ -49,22 +49,6 @@ export function productionForExam(production: ProductionState, examKey: string):
 }
 
 type Fields = Record<string, unknown>;
-const EVENT_FIELDS = [
-  "examId",
-  "userId",
-  "version",
-  "type",
-  "schemaVersion",
-  "data",
-  "actor",
-  "origin",
-  "commandId",
-  "idempotencyKey",
-  "recordedAt",
-  "prevHash",
-] as const;
-const content = (fields: Fields): HashedEventContent =>
-  Object.fromEntries(EVENT_FIELDS.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]])) as HashedEventContent;
 
 /**
  * A user's counter shard is a hash of their id, and ids change on the way into the embedded
@@ -137,7 +121,7 @@ export async function checkExportedChain(events: readonly RawDoc[]): Promise<str
       const at = `${stream} version ${String(e.fields.version)} (line ${e.line})`;
       if (e.fields.version !== i + 1) problems.push(`${at}: expected version ${i + 1}`);
       if (e.fields.prevHash !== prev) problems.push(`${at}: prevHash does not link to the event before`);
-      if ((await eventHash(content(e.fields))) !== e.fields.hash) problems.push(`${at}: hash does not match the event's content`);
+      if ((await eventHash(hashedContentOf(e.fields))) !== e.fields.hash) problems.push(`${at}: hash does not match the event's content`);
       prev = e.fields.hash as string;
     }
   }
@@ -188,7 +172,7 @@ export async function insertProduction(
     const fields = toEmbedded.translate(e.fields) as Fields;
     const stream = `${String(fields.examId)}/${String(fields.userId)}`;
     const prevHash = (fields.version as number) === 1 ? "" : (heads.get(stream) ?? "");
-    const hash = await eventHash(content({ ...fields, prevHash }));
+    const hash = await eventHash(hashedContentOf({ ...fields, prevHash }));
     heads.set(stream, hash);
     rehash.set(e.fields.hash as string, hash);
     sealed.push({ ...fields, prevHash, hash, _line: e.line });

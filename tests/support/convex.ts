@@ -72,6 +72,11 @@ export async function seedExam(t: TestConvex, o: SeedExamOptions = {}): Promise<
   });
 }
 
+/** A legacy V1 participant entry: started at `startedAt`, no answers, not paused, score 0; `fields` override. */
+export function legacyEntry(userId: Id<"users">, startedAt: number, fields: Partial<V1Participant> = {}): V1Participant {
+  return { userId, score: 0, answers: [], startedAt, isPaused: false, pauseCount: 0, totalPausedMs: 0, ...fields };
+}
+
 export const TABLES = Object.keys(schema.tables) as TableNames[];
 
 /** Every document of every table, for comparing the database before and after a call. */
