@@ -23,7 +23,8 @@ import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/vali
 import { vIssue, type Issue } from "./lib/issues";
 import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/store";
 import { loadParticipation } from "./projections/tables";
-import { examFactsOf, factsOfCopies, getExamDefinition, getQuestionList } from "./copies/examDefinitions";
+import { examFactsOf, factsOfCopies } from "./copies/examDefinitions";
+import { getExamDefinition, getQuestionList } from "./lib/examFacts";
 import { attemptAt, effectiveTime, occurredAt } from "./auditTrail/timeline";
 import { checkChainBatch, checkProjectionHead, checkRowHasEvents, type ChainEvent, type OpenStream } from "./events/chain";
 

@@ -9,7 +9,8 @@
 import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
-import { getExamDefinition, markLegacyBackfilled } from "../convex/copies/examDefinitions";
+import { markLegacyBackfilled } from "../convex/copies/examDefinitions";
+import { getExamDefinition } from "../convex/lib/examFacts";
 import { drainExamMirror } from "../convex/projections/mirrorJob";
 import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { callWrite, readEverything, syncDefinitions, type Api, type WriteName } from "./support/exams";

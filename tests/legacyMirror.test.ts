@@ -13,7 +13,8 @@ import * as exams from "../convex/exams";
 import { runExamMirror } from "../convex/legacyMirror";
 import type { Id } from "../convex/_generated/dataModel";
 import { MIRROR_RUN_DELAY_MS, runSettledMirror } from "../convex/projections/mirrorJob";
-import { getExamDefinition, markLegacyBackfilled } from "../convex/copies/examDefinitions";
+import { markLegacyBackfilled } from "../convex/copies/examDefinitions";
+import { getExamDefinition } from "../convex/lib/examFacts";
 import { countParticipants } from "../convex/projections/counters";
 import { recordCall } from "../src/bench/recording";
 import {

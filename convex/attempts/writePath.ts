@@ -26,7 +26,8 @@ import { attemptRows, stateFromRows, type StreamHead } from "../projections/atte
 import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
 import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
-import { ensureExamCopies, getExamDefinition, legacyArrayImported, type ExamDefinition } from "../copies/examDefinitions";
+import { ensureExamCopies, legacyArrayImported } from "../copies/examDefinitions";
+import { getExamDefinition, type ExamDefinition } from "../lib/examFacts";
 import { healExamFacts } from "../copies/examCopies";
 import { infoOf, loadExamDoc } from "../reads/examSources";
 import type { ExamInfo, QuestionDocs } from "../reads/examViews";

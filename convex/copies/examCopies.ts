@@ -23,8 +23,6 @@ import {
   deleteCopies,
   examFactsOf,
   factsOfCopies,
-  getExamDefinition,
-  getQuestionList,
   loadCopies,
   patchSheetQuestion,
   staleCopies,
@@ -32,6 +30,7 @@ import {
   type CopyField,
   type ExamFacts,
 } from "./examDefinitions";
+import { getExamDefinition, getQuestionList } from "../lib/examFacts";
 
 type Ctx = Pick<MutationCtx, "db" | "auth">;
 type ChangeOperation = Doc<"examChanges">["operation"];

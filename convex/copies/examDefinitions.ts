@@ -31,16 +31,9 @@ import { domainError } from "../lib/errors";
 import { MAX_QUESTION_SHEET_BYTES } from "../lib/limits";
 import { pointsOf } from "../events/decider";
 import { canonicalJson } from "../events/hash";
+import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
 
-export type ExamDefinition = Doc<"examDefinitions">;
 export type QuestionSheetRow = Doc<"examQuestions">;
-
-export async function getExamDefinition(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<ExamDefinition | null> {
-  return ctx.db
-    .query("examDefinitions")
-    .withIndex("by_exam", (q) => q.eq("examId", examId))
-    .unique();
-}
 
 /** Whether the exam's V1 array can hold no attempt missing from V2 (cleared, or fully imported). */
 export function legacyArrayImported(definition: ExamDefinition | null): boolean {
@@ -124,14 +117,6 @@ export async function patchSheetQuestion(ctx: Pick<MutationCtx, "db">, examId: I
   if (wanted === null) await ctx.db.delete("examQuestionSheets", sheet._id);
   else await ctx.db.patch("examQuestionSheets", sheet._id, { questions: wanted });
   return true;
-}
-
-/** The exam's question list (ids in order, and ids removed since): what sessions and submissions read. */
-export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<Doc<"examQuestionLists"> | null> {
-  return ctx.db
-    .query("examQuestionLists")
-    .withIndex("by_exam", (q) => q.eq("examId", examId))
-    .unique();
 }
 
 /** The exam fields copied (title, timing and pauses into the definition; question ids into the list and rows). */

@@ -24,7 +24,8 @@ import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
 import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
-import { getExamDefinition, markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "../copies/examDefinitions";
+import { markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "../copies/examDefinitions";
+import { getExamDefinition } from "../lib/examFacts";
 import { NO_USAGE, ONE_DOCUMENT_READ, addUsage, fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
   answeredQuestionIds,

@@ -47,9 +47,8 @@ import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
 import { entryOfState } from "../lib/v1Entry";
 import { foldCounterSummary } from "./counters";
-
-/** The exam's definition copy (copies/examDefinitions.ts): its mirror switches and failure. The callers read it and pass it in. */
-type ExamDefinition = Doc<"examDefinitions">;
+// The exam's definition copy: its mirror switches and failure. The callers read it and pass it in.
+import type { ExamDefinition } from "../lib/examFacts";
 
 /** Room left under Convex's 1 MiB document limit for our size estimate's error. */
 export const MIRROR_SIZE_MARGIN_BYTES = 32 * 1024;

@@ -28,14 +28,8 @@ import { domainError } from "../lib/errors";
 import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/mirrorJob";
 import { loadAnswers, loadParticipation } from "../projections/tables";
 import { countParticipants } from "../projections/counters";
-import {
-  getExamDefinition,
-  getQuestionList,
-  getQuestionSheet,
-  legacyArrayImported,
-  sheetRowOf,
-  type ExamDefinition,
-} from "../copies/examDefinitions";
+import { getQuestionSheet, legacyArrayImported, sheetRowOf } from "../copies/examDefinitions";
+import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import { transactionUsage } from "../lib/budget";
 import { firstEntries, firstEntryOf, stateOfEntry } from "../lib/v1Entry";
