@@ -19,6 +19,7 @@ import { requireAdmin } from "./lib/auth";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { healExamCopy, parseCopyCursor, staleCopiesOf, walkExamCopies, type CopyCursor } from "./copies/examCopies";
+import { refreshResultsPage } from "./projections/results";
 
 // ---------------------------------------------------------------- validation (one rule per fact)
 
@@ -255,5 +256,22 @@ export const runExamCopyRepair = internalMutation({
     const { next } = await walkExamCopies(ctx, parseCopyCursor(cursor), (examId, exam) => healExamCopy(ctx, examId, exam));
     if (next !== null) await ctx.scheduler.runAfter(0, internal.examAdmin.runExamCopyRepair, { cursor: JSON.stringify(next) });
     return null;
+  },
+});
+
+// ---------------------------------------------------------------- result copies: refresh (scheduled)
+
+/**
+ * Rewrites the exam's result copies taken under older question facts (projections/results.ts), one
+ * budgeted page per call, the next page scheduled until none is left. Scheduled by the edit that changed
+ * the facts, and by the copy repair; safe at any time (a current copy is left alone).
+ */
+export const refreshExamResults = internalMutation({
+  args: { examId: v.id("exams") },
+  returns: v.object({ refreshed: v.number(), isDone: v.boolean() }),
+  handler: async (ctx, { examId }) => {
+    const page = await refreshResultsPage(ctx, examId);
+    if (!page.isDone) await ctx.scheduler.runAfter(0, internal.examAdmin.refreshExamResults, { examId });
+    return page;
   },
 });

@@ -25,6 +25,7 @@ import {
   compareRanked,
   dashboardStatsView,
   examMetadataView,
+  gradedAnswersOf,
   gradingQuestionsOf,
   leaderboardView,
   maxScoreOf,
@@ -80,7 +81,8 @@ function submitHandler(origin: Origin) {
     });
     const answered = attempt.answers.map((a) => a.questionId).filter((id) => !rules.questionIds.includes(id));
     const others = await loadQuestions(ctx, [...new Set(answered)]);
-    return resultsView(rules.info, { maxScore: maxScoreOf(questions), questions: [...questions, ...others] }, user._id, attempt);
+    const answersShown = gradedAnswersOf(attempt.answers, [...questions, ...others]);
+    return resultsView(rules.info, { attempt, maxScore: maxScoreOf(questions), answers: answersShown }, user._id);
   };
 }
 
@@ -111,12 +113,13 @@ function resultsHandler(source: ExamSource) {
     const isAdmin = me.role === "admin";
     if (userId !== me._id && !isAdmin) throw domainError("FORBIDDEN", "You may only see your own results.");
     const exam = await source.exam(ctx, args.examId);
-    const attempt = await exam.attempt(userId, { withAnswers: true });
-    if (attempt.participation === null) throw domainError("NOT_FOUND", "There is no attempt at this exam.");
-    if (attempt.participation.completedAt === undefined && !isAdmin) {
-      throw domainError("NOT_COMPLETED", "Results are shown once you have completed the exam.");
-    }
-    return resultsView(exam.info, await exam.resultQuestions(attempt.answers.map((a) => a.questionId)), userId, attempt);
+    const results = await exam.results(userId, (participation) => {
+      if (participation === null) throw domainError("NOT_FOUND", "There is no attempt at this exam.");
+      if (participation.completedAt === undefined && !isAdmin) {
+        throw domainError("NOT_COMPLETED", "Results are shown once you have completed the exam.");
+      }
+    });
+    return resultsView(exam.info, results, userId);
   };
 }
 

@@ -1,6 +1,6 @@
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
-import { participationFields, vActor, vOrigin, vRole, vV1Participant } from "./lib/validators";
+import { participationFields, vActor, vOrigin, vResultAnswer, vRole, vV1Participant } from "./lib/validators";
 
 export default defineSchema({
   // ---- V1: the legacy shape already in production (CONTRACT §1). ----
@@ -80,8 +80,9 @@ export default defineSchema({
   // syncDefinition, called in the same transaction by every mutation built with copies/functions.ts
   // (copies/examCopies.ts) that writes `exams` or `questions`; edits made around it (dashboard, import)
   // are found by examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies (scheduled,
-  // convex/crons.ts) and, for the exam's own fields, by a V2 write before it rejects. Correct answers
-  // are never copied: grading and results read the live questions.
+  // convex/crons.ts) and, for the exam's own fields, by a V2 write before it rejects. Grading reads the
+  // live answer key (a grade decided from a stale copy would enter the log for good); results read the
+  // key copied into examResults only while the definition's questionFacts vouches for it.
   examDefinitions: defineTable({
     examId: v.id("exams"),
     title: v.string(),
@@ -94,6 +95,7 @@ export default defineSchema({
     legacyBackfilled: v.optional(v.boolean()), // every V1 entry of this exam has been imported; a first write need not read the exam document
     legacyMirrorFailure: v.optional(v.object({ userId: v.id("users"), reason: v.string(), at: v.number() })), // set when a write could not be mirrored into the V1 array
     legacyMirrorSync: v.optional(v.boolean()), // operator setting: mirror inside each student's own transaction (zero lag, contention)
+    questionFacts: v.optional(v.string()), // digest of the questions' ids, text and correct answers: which examResults copies are current (absent: none is)
   })
     .index("by_exam", ["examId"])
     // Exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled): what V1's lists read arrays of.
@@ -106,6 +108,23 @@ export default defineSchema({
     // Ids once in the exam and removed since: an answer to one is kept, isCorrect false, worth nothing.
     formerQuestionIds: v.array(v.id("questions")),
   }).index("by_exam", ["examId"]),
+
+  // One attempt's graded answers as results show them, one document: the answers (projected from the log, as
+  // examAnswers) with each question's text and correct answer COPIED in, so that results read one document
+  // instead of a row per answer and a question per answer. Written only by projections/results.ts: by the
+  // attempt projector in the transaction that writes the rows, and by the exam's result refresh after its
+  // questions' facts changed. Results use it only while `version` is the participation's and `questionFacts`
+  // the definition's; otherwise they read the rows and the live questions.
+  examResults: defineTable({
+    participationId: v.id("examParticipations"),
+    examId: v.id("exams"),
+    version: v.number(), // the participation's version the answers reflect
+    questionFacts: v.string(), // the definition's questionFacts when the text and correct answers were copied
+    answers: v.array(vResultAnswer), // in V1 array order, duplicates kept
+    liveQuestionIds: v.array(v.id("questions")), // answered questions outside the exam's list: their facts are read live
+  })
+    .index("by_participation", ["participationId"])
+    .index("by_exam_and_facts", ["examId", "questionFacts"]),
 
   // What a session shows of the exam's questions, in exam order, one document: a COPY of the
   // questions' text, options and points (never the correct answer), so that a session reads one

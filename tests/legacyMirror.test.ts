@@ -98,16 +98,21 @@ describe("a student's action", () => {
       expect(touched.tablesRead.has("exams")).toBe(false);
       expect([...touched.writtenTables].sort()).toEqual(expect.arrayContaining(["examEvents"]));
       for (const table of touched.writtenTables)
-        expect(["examEvents", "examParticipations", "examAnswers", "examCounterShards"]).toContain(table);
+        expect(["examEvents", "examParticipations", "examAnswers", "examResults", "examCounterShards"]).toContain(table);
       expect([...touched.written].filter((d) => d.startsWith("examCounterShards:")).length).toBeLessThanOrEqual(1); // start and submit move it
     }
-    // What it wrote belongs to ada: her events, her row, her answers.
+    // What it wrote belongs to ada: her events, her row, her answers, her result copy.
     const mine = await w.t.run(async (ctx) => {
       const events = await ctx.db.query("examEvents").collect();
       const rows = await ctx.db.query("examParticipations").collect();
-      return { eventUsers: [...new Set(events.map((e) => e.userId))], rowUsers: [...new Set(rows.map((r) => r.userId))] };
+      const results = await ctx.db.query("examResults").collect();
+      return {
+        eventUsers: [...new Set(events.map((e) => e.userId))],
+        rowUsers: [...new Set(rows.map((r) => r.userId))],
+        resultRows: [...new Set(results.map((r) => r.participationId))],
+      };
     });
-    expect(mine).toEqual({ eventUsers: [ada!.userId], rowUsers: [ada!.userId] });
+    expect(mine).toEqual({ eventUsers: [ada!.userId], rowUsers: [ada!.userId], resultRows: [expect.any(String)] });
   });
 });
 

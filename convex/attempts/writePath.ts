@@ -23,7 +23,8 @@ import { errorCode } from "../lib/errors";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import { appendToStream, findByIdempotencyKey, readStream, readStreamHead, type RecordedEvent, type StreamId } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
-import { loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
+import { NO_STORED_ATTEMPT, loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
+import { answerFactsOf, loadAnswerFacts, questionMapOf, type AnswerFacts } from "../projections/results";
 import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
 import { ensureExamCopies, legacyArrayImported } from "../copies/examDefinitions";
@@ -57,7 +58,7 @@ export async function loadAttempt(ctx: QueryCtx, stream: StreamId): Promise<Load
 }
 
 function emptyAttempt(): LoadedAttempt {
-  return { stored: { row: null, answers: [] }, head: { version: 0, hash: "" }, state: initialState() };
+  return { stored: NO_STORED_ATTEMPT, head: { version: 0, hash: "" }, state: initialState() };
 }
 
 export type CommandInput = {
@@ -82,6 +83,8 @@ export type CommandInput = {
   definition?: ExamDefinition | null;
   /** The attempt as the caller loaded it in this transaction ({@link importLegacyAttempt}), unchanged since: not read again. */
   loaded?: LoadedAttempt;
+  /** The exam's question facts for the attempt's result copy (projections/results.ts); read here when absent. */
+  facts?: AnswerFacts;
 };
 
 export type CommandResult = {
@@ -120,13 +123,10 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   });
   const state = replay(appended.events, loaded.state);
   const last = appended.events[appended.events.length - 1]!.metadata;
-  const { participationId } = await writeAttemptRows(
-    ctx,
-    stream,
-    loaded.stored,
-    attemptRows(state, { version: last.version, hash: last.hash }),
-    input.counters,
-  );
+  const { participationId } = await writeAttemptRows(ctx, stream, loaded.stored, attemptRows(state, { version: last.version, hash: last.hash }), {
+    facts: input.facts ?? (await loadAnswerFacts(ctx, stream.examId)),
+    counters: input.counters,
+  });
   // The V1 array entry follows live writes (rollback safety) through the exam's mirror job, which also folds the
   // counter shards into the exam's summary: a student's on-the-fly import moved a shard too (a batch's are
   // written into the summary by its own flush). A legacy import's or roll-forward's source IS the array entry:
@@ -187,7 +187,7 @@ export async function importLegacyEntries(
   stream: StreamId,
   entries: readonly LegacyEntry[],
   actor: Actor = { kind: "system", name: "legacy import" },
-  batch: Pick<CommandInput, "counters" | "streamKnownEmpty" | "definition"> = {},
+  batch: Pick<CommandInput, "counters" | "streamKnownEmpty" | "definition" | "facts"> = {},
 ): Promise<{ eventsWritten: number; state: AttemptState | null }> {
   let eventsWritten = 0;
   let state: AttemptState | null = null;
@@ -205,6 +205,7 @@ export async function importLegacyEntries(
       counters: batch.counters,
       streamKnownEmpty,
       definition: batch.definition,
+      facts: batch.facts,
     });
     if (!result.duplicate) eventsWritten += result.events.length;
     state = result.state;
@@ -300,7 +301,7 @@ function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
 /** Rejections a stale copy could cause: worth re-checking against the live exam. */
 const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
 
-/** A command, built from the exam's rules, with the question documents it graded with (what the results view shows). */
+/** A command, built from the exam's rules, with the documents of the exam's questions (rules.questionIds) it graded with. */
 type BuiltCommand = { command: AttemptCommand; questions?: QuestionDocs };
 
 /**
@@ -326,15 +327,20 @@ export async function runStudentCommand(
   const loaded = await importLegacyAttempt(ctx, stream, rules.definition);
   const at = Date.now();
   let built: BuiltCommand | undefined;
-  const execute = async () =>
-    executeCommand(ctx, {
+  const execute = async () => {
+    built = await build(rules, at);
+    // The result copy takes the facts of the questions the command graded with (no second read).
+    const known = built.questions === undefined ? undefined : questionMapOf(built.questions, rules.questionIds);
+    return executeCommand(ctx, {
       stream,
-      command: (built = await build(rules, at)).command,
+      command: built.command,
       actor: { kind: "user", userId: user._id },
       origin,
       definition: rules.definition,
       loaded,
+      facts: answerFactsOf(examId, rules.definition, rules.questionIds, known),
     });
+  };
   let result;
   try {
     result = await execute();

@@ -18,21 +18,25 @@ import type { DatabaseWriter, MutationCtx, QueryCtx } from "../_generated/server
 import * as z from "zod/v4";
 import type { Actor } from "../lib/validators";
 import { parseCursor } from "../lib/cursor";
+import { staleResults } from "../projections/results";
 import {
   COPIED_FIELDS,
   deleteCopies,
   examFactsOf,
   factsOfCopies,
   loadCopies,
-  patchSheetQuestion,
+  patchQuestionCopies,
+  refreshResults,
   staleCopies,
   syncDefinition,
+  type CopiesCtx,
   type CopyField,
+  type StaleField,
   type ExamFacts,
 } from "./examDefinitions";
 import { getExamDefinition, getQuestionList } from "../lib/examFacts";
 
-type Ctx = Pick<MutationCtx, "db" | "auth">;
+type Ctx = CopiesCtx & Pick<MutationCtx, "auth">;
 type ChangeOperation = Doc<"examChanges">["operation"];
 
 const QUESTION_FIELDS = ["text", "options", "correctAnswer", "points"] as const;
@@ -102,20 +106,20 @@ async function questionWritten(
 ) {
   const diff = changedFields(QUESTION_FIELDS, before, after);
   if (diff.changed.length === 0) return;
-  if (diff.changed.some((f) => f !== "correctAnswer") || after === null) {
-    // Points available, membership rows and question sheets of every exam holding the question follow (the answer key is never copied).
-    // Only text or options: each exam's sheet is patched in place; points or a deletion: each exam's copies are synced.
-    const contentOnly = after !== null && !diff.changed.includes("points");
-    const rows = await ctx.db
-      .query("examQuestions")
-      .withIndex("by_question", (q) => q.eq("questionId", questionId))
-      .collect();
-    for (const examId of new Set(rows.map((r) => r.examId))) {
-      if (contentOnly && (await patchSheetQuestion(ctx, examId, { ...(after as Doc<"questions">), questionId }))) continue;
-      const copies = await loadCopies(ctx, examId);
-      const facts = factsOfCopies(copies.definition, copies.list);
-      if (facts !== null) await syncDefinition(ctx, examId, facts);
-    }
+  // Every exam holding the question follows: its sheet and question-facts digest are patched in place for a
+  // text, options or correct-answer edit; its copies are synced for a points edit (points available) or a deletion.
+  const rows = await ctx.db
+    .query("examQuestions")
+    .withIndex("by_question", (q) => q.eq("questionId", questionId))
+    .collect();
+  const held = new Map<Id<"exams">, number>();
+  for (const row of rows) held.set(row.examId, (held.get(row.examId) ?? 0) + 1);
+  const next = before !== null && after !== null && !diff.changed.includes("points") ? ({ ...before, ...after } as Doc<"questions">) : null;
+  for (const [examId, count] of held) {
+    if (next !== null && (await patchQuestionCopies(ctx, examId, questionId, count, before!, next))) continue;
+    const copies = await loadCopies(ctx, examId);
+    const facts = factsOfCopies(copies.definition, copies.list);
+    if (facts !== null) await syncDefinition(ctx, examId, facts);
   }
   await recordChange(ctx, { questionId }, before === null ? "insert" : after === null ? "delete" : "update", diff.before, diff.after);
 }
@@ -195,7 +199,7 @@ export function withExamCopies(ctx: Ctx): DatabaseWriter {
 // ---------------------------------------------------------------- edits made around the wrapper
 
 /** One copied fact of one exam that disagrees with the exam (or its questions). */
-export type StaleCopy = { examId: Id<"exams">; field: CopyField | "definition"; copy: unknown; live: unknown };
+export type StaleCopy = { examId: Id<"exams">; field: StaleField | "definition"; copy: unknown; live: unknown };
 
 const copyValue = (copies: Awaited<ReturnType<typeof loadCopies>>, field: CopyField): unknown =>
   field === "questionIds"
@@ -223,7 +227,15 @@ export async function staleCopiesOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams
         : field === "questionSheet"
           ? wanted.sheet
           : wanted.definition[field];
-  return stale.map((field) => ({ examId, field, copy: copyValue(copies, field), live: live(field) }));
+  const found: StaleCopy[] = stale.map((field) => ({ examId, field, copy: copyValue(copies, field), live: live(field) }));
+  // Result copies taken under older question facts (a refresh pending or lost). While the digest itself is stale,
+  // healing it makes every copy stale at once: it alone is reported.
+  const digest = copies.definition.questionFacts;
+  if (!stale.includes("questionFacts") && digest !== undefined) {
+    const older = await staleResults(ctx, examId, digest, 1);
+    if (older.length > 0) found.push({ examId, field: "attemptResults", copy: older[0]!.questionFacts, live: digest });
+  }
+  return found;
 }
 
 /**
@@ -231,7 +243,7 @@ export async function staleCopiesOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams
  * deleted exam), recording the edit it found as a "repair" change. Returns what was stale.
  */
 export async function healExamCopy(
-  ctx: Pick<MutationCtx, "db" | "auth">,
+  ctx: Ctx,
   examId: Id<"exams">,
   exam: Doc<"exams"> | null,
 ): Promise<StaleCopy[]> {
@@ -241,6 +253,10 @@ export async function healExamCopy(
   if (exam === null) {
     const copies = await deleteCopies(ctx, examId);
     await recordChange(ctx, { examId }, "repair", factsOfCopies(copies.definition, copies.list), null, actor);
+    return stale;
+  }
+  if (stale.every((s) => s.field === "attemptResults")) {
+    await refreshResults(ctx, examId); // the facts are current: only the copies' refresh is owed
     return stale;
   }
   const { before } = await syncDefinition(ctx, examId, exam);
@@ -255,7 +271,7 @@ export async function healExamCopy(
  * Staleness from out-of-band question edits (maxScore, membership rows, the question sheet) is left
  * to the scheduled repair, which compares every question.
  */
-export async function healExamFacts(ctx: Pick<MutationCtx, "db" | "auth">, examId: Id<"exams">, exam: Doc<"exams">): Promise<void> {
+export async function healExamFacts(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exams">): Promise<void> {
   const copies = await loadCopiesOfExam(ctx, examId);
   if (JSON.stringify(factsOfCopies(copies.definition, copies.list)) !== JSON.stringify(examFactsOf(exam)))
     await healExamCopy(ctx, examId, exam);

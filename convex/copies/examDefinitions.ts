@@ -17,8 +17,12 @@
  * What a session shows of the questions (text, options, points; never the
  * correct answer) is copied too, into one `examQuestionSheets` document per
  * exam, so a session reads one document instead of one per question. Grading
- * and results read the live `questions` documents: an answer key read from a
- * stale copy would be written into the log for good.
+ * reads the live `questions` documents: an answer key read from a stale copy
+ * would be written into the log for good. Results read each attempt's result
+ * copy (projections/results.ts), which holds the answered questions' text and
+ * correct answers, while the definition's `questionFacts` ({@link questionFactsDigest})
+ * says they are the questions' facts now; this module keeps that digest current
+ * and schedules the refresh of the copies it makes stale.
  *
  * @example
  * const definition = await ensureExamDefinition(ctx, examId); // created from the exam document if missing
@@ -26,14 +30,18 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
+import { internal } from "../_generated/api";
 import { getConvexSize } from "convex/values";
 import { domainError } from "../lib/errors";
 import { MAX_QUESTION_SHEET_BYTES } from "../lib/limits";
 import { pointsOf } from "../events/decider";
-import { canonicalJson } from "../events/hash";
+import { canonicalJson, contentHash } from "../events/hash";
 import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
+import { refreshResultsPage } from "../projections/results";
 
 export type QuestionSheetRow = Doc<"examQuestions">;
+/** Question documents in the order of the ids they were read for (a deleted question is null). */
+type QuestionDocs = (Doc<"questions"> | null)[];
 
 /** Whether the exam's V1 array can hold no attempt missing from V2 (cleared, or fully imported). */
 export function legacyArrayImported(definition: ExamDefinition | null): boolean {
@@ -101,12 +109,85 @@ function sheetThatFits(examId: Id<"exams">, questions: SheetQuestion[]): SheetQu
   return getConvexSize({ examId, questions }) <= MAX_QUESTION_SHEET_BYTES ? questions : null;
 }
 
+// ---------------------------------------------------------------- the digest of what result copies hold
+
+/** What result copies hold of one question (its text and correct answer, or that it is gone): one term of the digest. */
+function questionFactsTerm(questionId: Id<"questions">, q: Pick<Doc<"questions">, "text" | "correctAnswer"> | null): bigint {
+  return BigInt(`0x${contentHash(q === null ? [questionId, null] : [questionId, q.text, q.correctAnswer]).slice(0, 32)}`);
+}
+
+const DIGEST_MODULUS = 1n << 128n;
+const digestHex = (sum: bigint) => (((sum % DIGEST_MODULUS) + DIGEST_MODULUS) % DIGEST_MODULUS).toString(16).padStart(32, "0");
+
+/**
+ * The digest of what result copies hold of an exam's questions: a term per entry of its question
+ * ids (id, text, correct answer), summed modulo 2^128. A sum, so that an edit of one question
+ * updates it in place ({@link patchQuestionFacts}) without reading the exam's other questions.
+ */
+export function questionFactsDigest(questionIds: readonly Id<"questions">[], questions: readonly (Doc<"questions"> | null)[]): string {
+  return digestHex(questionIds.reduce((sum, id, i) => sum + questionFactsTerm(id, questions[i] ?? null), 0n));
+}
+
+/**
+ * A question held `count` times by the exam changed its text or correct answer: the exam's digest
+ * is updated in place (one small read and write). False when the exam has no digest yet: the caller syncs the exam's copies.
+ */
+async function patchQuestionFacts(
+  ctx: Pick<MutationCtx, "db">,
+  examId: Id<"exams">,
+  questionId: Id<"questions">,
+  count: number,
+  before: Pick<Doc<"questions">, "text" | "correctAnswer">,
+  after: Pick<Doc<"questions">, "text" | "correctAnswer">,
+): Promise<boolean> {
+  const definition = await getExamDefinition(ctx, examId);
+  if (definition?.questionFacts === undefined) return false;
+  const delta = BigInt(count) * (questionFactsTerm(questionId, after) - questionFactsTerm(questionId, before));
+  await ctx.db.patch("examDefinitions", definition._id, { questionFacts: digestHex(BigInt(`0x${definition.questionFacts}`) + delta) });
+  return true;
+}
+
+/** What keeping the copies current takes: writes, the transaction's metrics (the refresh's budget) and the scheduler (its rest). */
+export type CopiesCtx = Pick<MutationCtx, "db" | "meta" | "scheduler">;
+
+/**
+ * The exam's question facts changed: its result copies taken before are rewritten, as many as fit in
+ * this transaction (LOOP_SHARES.resultRefreshPage), and a job (examAdmin:refreshExamResults) does the rest.
+ */
+export async function refreshResults(ctx: CopiesCtx, examId: Id<"exams">): Promise<void> {
+  const { isDone } = await refreshResultsPage(ctx, examId);
+  if (!isDone) await ctx.scheduler.runAfter(0, internal.examAdmin.refreshExamResults, { examId });
+}
+
+/**
+ * A question held `count` times by the exam changed its text, options or correct answer (not its
+ * points): the exam's sheet and digest are patched in place. False when either is missing: the caller
+ * syncs the exam's copies.
+ */
+export async function patchQuestionCopies(
+  ctx: CopiesCtx,
+  examId: Id<"exams">,
+  questionId: Id<"questions">,
+  count: number,
+  before: Doc<"questions">,
+  after: Doc<"questions">,
+): Promise<boolean> {
+  if (before.text !== after.text || !same(before.options, after.options)) {
+    if (!(await patchSheetQuestion(ctx, examId, { ...after, questionId }))) return false;
+  }
+  if (before.text !== after.text || before.correctAnswer !== after.correctAnswer) {
+    if (!(await patchQuestionFacts(ctx, examId, questionId, count, before, after))) return false;
+    await refreshResults(ctx, examId);
+  }
+  return true;
+}
+
 /**
  * A question's text or options changed: its entries in the exam's sheet are rewritten in place (one
  * read, one write; the sheet is dropped if it no longer fits) instead of re-reading the exam's every
  * question. False when the exam has no sheet: the caller syncs the exam's copies.
  */
-export async function patchSheetQuestion(ctx: Pick<MutationCtx, "db">, examId: Id<"exams">, question: SheetQuestion): Promise<boolean> {
+async function patchSheetQuestion(ctx: Pick<MutationCtx, "db">, examId: Id<"exams">, question: SheetQuestion): Promise<boolean> {
   const sheet = await getQuestionSheet(ctx, examId);
   if (sheet === null) return false;
   const entry = sheetQuestionOf(question);
@@ -123,8 +204,10 @@ export async function patchSheetQuestion(ctx: Pick<MutationCtx, "db">, examId: I
 export const COPIED_FIELDS = ["title", "questionIds", "durationMs", "maxPauses"] as const;
 export type CopiedField = (typeof COPIED_FIELDS)[number];
 export type ExamFacts = Pick<Doc<"exams">, CopiedField>;
-/** What can be stale: a copied field, maxScore (derived from the questions' points), the membership rows, the question sheet. */
-export type CopyField = CopiedField | "maxScore" | "questionRows" | "questionSheet";
+/** What can be stale: a copied field, maxScore (derived from the questions' points), the membership rows, the question sheet, the digest of the questions' facts. */
+export type CopyField = CopiedField | "maxScore" | "questionRows" | "questionSheet" | "questionFacts";
+/** What verify can report stale besides: result copies taken under an older digest (attemptResults). */
+export type StaleField = CopyField | "attemptResults";
 
 export function examFactsOf(exam: ExamFacts): ExamFacts {
   const { title, questionIds, durationMs, maxPauses } = exam;
@@ -159,6 +242,7 @@ function wantedCopies(examId: Id<"exams">, exam: ExamFacts, questions: readonly 
       maxScore: questions.reduce((sum, q) => sum + (q === null ? 0 : pointsOf(q)), 0),
       durationMs,
       maxPauses,
+      questionFacts: questionFactsDigest(questionIds, questions),
     },
     questionIds,
     rows: questions.flatMap((q, position) => (q === null ? [] : [{ examId, position, questionId: q._id }])),
@@ -184,6 +268,7 @@ function staleOf(copies: ExamCopies, wanted: WantedCopies): CopyField[] {
     out.push("questionIds");
   }
   if (d === null || d.maxScore !== wanted.definition.maxScore) out.push("maxScore");
+  if (d === null || d.questionFacts !== wanted.definition.questionFacts) out.push("questionFacts");
   const rows = copies.rows.map(rowKey).sort();
   const want = wanted.rows.map(rowKey).sort();
   if (!same(rows, want) || copies.rows.some((r) => r.text !== undefined)) out.push("questionRows");
@@ -214,10 +299,10 @@ export async function staleCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">
  * only what differs. Returns the definition and what was stale.
  */
 export async function syncDefinition(
-  ctx: Pick<MutationCtx, "db">,
+  ctx: CopiesCtx,
   examId: Id<"exams">,
   exam: ExamFacts,
-): Promise<{ definition: ExamDefinition; stale: CopyField[]; before: ExamCopies; sheet: SheetFields[] }> {
+): Promise<{ definition: ExamDefinition; stale: CopyField[]; before: ExamCopies; sheet: SheetFields[]; questions: QuestionDocs }> {
   const { copies, questions, wanted, stale } = await staleCopies(ctx, examId, exam);
   const sheet = sheetOfQuestions(examId, questions);
   let definition = copies.definition;
@@ -247,7 +332,8 @@ export async function syncDefinition(
     else if (copies.sheet === null) await ctx.db.insert("examQuestionSheets", { examId, questions: wanted.sheet });
     else await ctx.db.patch("examQuestionSheets", copies.sheet._id, { questions: wanted.sheet });
   }
-  return { definition, stale, before: copies, sheet };
+  if (stale.includes("questionFacts") && copies.definition !== null) await refreshResults(ctx, examId);
+  return { definition, stale, before: copies, sheet, questions };
 }
 
 /** Deletes every copy of an exam (the exam was deleted; its log stays). */
@@ -265,13 +351,16 @@ export async function syncExamDefinition(ctx: MutationCtx, exam: Doc<"exams">): 
   return (await syncDefinition(ctx, exam._id, exam)).definition;
 }
 
-/** {@link syncExamDefinition}, also returning the exam's questions as a student sees them now (the migration grades from it). */
+/**
+ * {@link syncExamDefinition}, also returning the exam's questions as a student sees them now (the migration grades
+ * from it) and their documents, in exam order (its result copies take their text and correct answers).
+ */
 export async function syncExamDefinitionAndSheet(
   ctx: MutationCtx,
   exam: Doc<"exams">,
-): Promise<{ definition: ExamDefinition; sheet: SheetFields[] }> {
-  const { definition, sheet } = await syncDefinition(ctx, exam._id, exam);
-  return { definition, sheet };
+): Promise<{ definition: ExamDefinition; sheet: SheetFields[]; questions: QuestionDocs }> {
+  const { definition, sheet, questions } = await syncDefinition(ctx, exam._id, exam);
+  return { definition, sheet, questions };
 }
 
 /** The exam's definition (and sheet), created from the exam document the first time it is needed. */

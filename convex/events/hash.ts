@@ -84,7 +84,12 @@ export function hashedContentOf(fields: Partial<Record<keyof HashedEventContent,
   return Object.fromEntries(HASHED_EVENT_FIELDS.filter((k) => fields[k] !== undefined).map((k) => [k, fields[k]])) as HashedEventContent;
 }
 
+/** SHA-256 of a value's canonical JSON, hex. */
+export function contentHash(value: unknown): string {
+  return bytesToHex(sha256(encoder.encode(canonicalJson(value))));
+}
+
 /** The hash an event must carry, given its content (which includes the previous event's hash). */
 export async function eventHash(content: HashedEventContent): Promise<string> {
-  return bytesToHex(sha256(encoder.encode(canonicalJson(hashedContentOf(content)))));
+  return contentHash(hashedContentOf(content));
 }

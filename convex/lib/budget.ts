@@ -47,6 +47,8 @@ export const LOOP_SHARES = {
   drainPage: 0.05,
   /** A page of definition and question-sheet syncs: room for the last exam's sheet. */
   syncPage: 0.25,
+  /** A page of result-copy refreshes: room for the last attempt's copy (read and written, up to MAX_ATTEMPT_RESULT_BYTES each). */
+  resultRefreshPage: 0.25,
 } as const;
 
 /** `share` of each of Convex's limits. */

@@ -57,5 +57,12 @@ export const LIST_LIMITS = {
  */
 export const MAX_QUESTION_SHEET_BYTES = CONVEX_LIMITS.documentBytes / 2;
 
+/**
+ * An attempt's result copy (its graded answers with the questions' text and correct answers, one
+ * document) is kept only while it is at most this big; a larger attempt's results read its answer
+ * rows and the live questions instead. Half a document, as for the sheet.
+ */
+export const MAX_ATTEMPT_RESULT_BYTES = CONVEX_LIMITS.documentBytes / 2;
+
 /** The scheduled repair of exam copies runs this often; a pass visits every exam in budgeted batches. */
 export const EXAM_COPY_REPAIR_INTERVAL_MINUTES = 5;

@@ -56,3 +56,14 @@ export const vSubmittedAnswer = v.object({
   selectedAnswer: v.string(),
 });
 export type SubmittedAnswer = Infer<typeof vSubmittedAnswer>;
+
+/** One graded answer as results show it (CONTRACT §3): the answer, and its question's text and correct answer. */
+export const vResultAnswer = v.object({
+  questionId: v.id("questions"),
+  selectedAnswer: v.string(),
+  isCorrect: v.boolean(),
+  /** Absent when the question document no longer exists. */
+  questionText: v.optional(v.string()),
+  correctAnswer: v.optional(v.string()),
+});
+export type ResultAnswer = Infer<typeof vResultAnswer>;

@@ -20,6 +20,7 @@ import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
 import { loadAnswers } from "../projections/tables";
 import { PendingCounters } from "../projections/counters";
+import { loadAnswerFacts, type AnswerFacts } from "../projections/results";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
@@ -134,6 +135,8 @@ type Batch = {
   /** Entries handled by this call: the first one is always attempted, so every call makes progress. */
   handled: number;
   questions: Map<string, { points?: number } | null>;
+  /** The question documents this call has read, by id: the result copies take their text and correct answers. */
+  questionDocs: Map<string, Doc<"questions"> | null>;
   /** Dry run: attempt states as this call's simulated imports left them. */
   simulated: Map<string, AttemptState>;
   /** Counter changes of this call's imports, written once at its end. */
@@ -144,6 +147,8 @@ type Batch = {
   mirrorGlobal?: boolean;
   /** Whether the exam being processed keeps its V1 array current (mirror on): only then can a difference come from old code. */
   arrayCurrent: boolean;
+  /** The question facts of the exam being imported, for its result copies (read once per exam and call). */
+  facts?: AnswerFacts;
 };
 
 function note(batch: Batch, findings: Issue[]) {
@@ -172,7 +177,8 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
       batch.simulated.set(participant.userId, replay(decided, state));
       events = decided.length;
       const bytes = approximateBytes(participant);
-      const rows = isFirst && events > 0 ? 2 + participant.answers.length : 0; // participation, counter, answers
+      const answers = participant.answers.length;
+      const rows = isFirst && events > 0 ? 2 + answers + (answers > 0 ? 1 : 0) : 0; // participation, counter, answers, result copy
       batch.pending = addUsage(batch.pending, {
         ...NO_USAGE,
         documentsWritten: events + rows,
@@ -182,9 +188,11 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
   } else {
     const streamKnownEmpty = batch.untouchedExam === examId && !batch.importedUsers.has(participant.userId);
     batch.importedUsers.add(participant.userId);
+    if (batch.facts?.examId !== examId) batch.facts = await loadAnswerFacts(ctx, examId, batch.questionDocs);
     const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, {
       counters: batch.counters,
       streamKnownEmpty,
+      facts: batch.facts,
     });
     events = imported.eventsWritten;
     if (events === 0 && isFirst && batch.arrayCurrent) {
@@ -266,6 +274,7 @@ async function loadQuestions(batch: Batch, ids: readonly string[]) {
     const questionId = batch.ctx.db.normalizeId("questions", id);
     const doc = questionId === null ? null : await batch.ctx.db.get("questions", questionId);
     batch.questions.set(id, doc === null ? null : { points: doc.points });
+    batch.questionDocs.set(id, doc);
   }
 }
 
@@ -306,7 +315,8 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     if (!(await fits(batch, definitionSyncEstimate(exam.questionIds.length)))) return false;
     if (!options.dryRun) {
       // The sheet holds the points of the exam's questions: grading checks need not read them again.
-      const { sheet } = await syncExamDefinitionAndSheet(ctx, exam);
+      const { sheet, questions } = await syncExamDefinitionAndSheet(ctx, exam);
+      exam.questionIds.forEach((id, i) => batch.questionDocs.set(id, questions[i] ?? null));
       for (const row of sheet) batch.questions.set(row.questionId, row.points === undefined ? {} : { points: row.points });
       const listed = new Set<string>(sheet.map((row) => row.questionId));
       missingQuestions = exam.questionIds.filter((id) => !listed.has(id));
@@ -440,6 +450,7 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     pending: NO_USAGE,
     handled: 0,
     questions: new Map(),
+    questionDocs: new Map(),
     simulated: new Map(),
     counters: new PendingCounters(),
     importedUsers: new Set(),

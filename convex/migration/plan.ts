@@ -153,14 +153,19 @@ const ATTEMPT_OVERHEAD = { documents: 6, bytes: 4096, queries: 10 };
  */
 export function attemptCostEstimate(entryBytes: number, answers: number, extraQueries = 0): Usage {
   const bytes = 2 * entryBytes + ATTEMPT_OVERHEAD.bytes;
+  // The result copy: the answered questions read (once per call), the copy written with their text and correct answers.
+  const result = answers === 0 ? 0 : entryBytes + answers * RESULT_FACTS_BYTES_PER_ANSWER;
   return {
-    bytesRead: bytes,
-    bytesWritten: bytes,
-    documentsRead: answers + ATTEMPT_OVERHEAD.documents,
-    documentsWritten: answers + ATTEMPT_OVERHEAD.documents,
+    bytesRead: bytes + answers * RESULT_FACTS_BYTES_PER_ANSWER,
+    bytesWritten: bytes + result,
+    documentsRead: 2 * answers + ATTEMPT_OVERHEAD.documents,
+    documentsWritten: answers + ATTEMPT_OVERHEAD.documents + 1,
     databaseQueries: ATTEMPT_OVERHEAD.queries + extraQueries,
   };
 }
+
+/** A question's text and correct answer as a result copy holds them, at most (estimates only: the batch stops on what it measured). */
+const RESULT_FACTS_BYTES_PER_ANSWER = 512;
 
 /**
  * Worst-case cost of syncing an exam's definition and question sheet

@@ -17,10 +17,11 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { NO_USAGE, addUsage, costBetween, fitsBudget, maxUsage, transactionUsage as usage, type Usage } from "../lib/budget";
 import { toRecordedEvent } from "../events/store";
 import { checkChainBatch } from "../events/chain";
-import { compareProjection } from "./verification";
+import { compareProjection, compareResultCopy } from "./verification";
 import type { Issue } from "../lib/issues";
 import { answerRowOf, participationRowOf, projectStream, type AttemptRows } from "./attempt";
-import { loadAnswers, writeAttemptRows } from "./tables";
+import { deleteStoredAttempt, loadAnswers, storedAttemptOf, writeAttemptRows } from "./tables";
+import { loadAnswerFacts, loadAttemptResult, type AnswerFacts } from "./results";
 import { PendingCounters, countRows, counterShard, resetCounters, type Counts } from "./counters";
 import { iterate, parseReplayCursor, pull, streamsAfter } from "./walk";
 
@@ -128,6 +129,7 @@ export async function rebuildPage(
   }
   const recountPending = () => at.recount !== undefined && at.recount.length > 0;
   const nextStream = streamsAfter(ctx, examId, at.after);
+  let facts: AnswerFacts | undefined; // the exam's question facts, for the result copies (read once per exam)
   while (at.phase === "streams" && !recountPending()) {
     if (!(await roomFor())) break;
     const before = await usage(ctx);
@@ -156,12 +158,12 @@ export async function rebuildPage(
       if (keep) countRows(at.counts, counterShard(stream.userId), { participation: keep, answers: await loadAnswers(ctx, keep._id) });
     } else {
       for (const row of extra) {
-        for (const answer of await loadAnswers(ctx, row._id)) await ctx.db.delete("examAnswers", answer._id);
-        await ctx.db.delete("examParticipations", row._id);
+        await deleteStoredAttempt(ctx, await storedAttemptOf(ctx, row));
         result.participationsRemoved += 1;
       }
-      const stored = { row: keep ?? null, answers: keep === undefined ? [] : await loadAnswers(ctx, keep._id) };
-      const written = await writeAttemptRows(ctx, stream, stored, target, pending);
+      const stored = await storedAttemptOf(ctx, keep ?? null);
+      if (facts?.examId !== stream.examId) facts = await loadAnswerFacts(ctx, stream.examId);
+      const written = await writeAttemptRows(ctx, stream, stored, target, { facts, counters: pending });
       result.documentsWritten += written.documentsWritten;
       if (target.participation === null && keep !== undefined) result.participationsRemoved += 1;
       countRows(at.counts, counterShard(stream.userId), target);
@@ -229,6 +231,7 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
     if (typeof expected !== "string") {
       const stored = rows.map((r) => ({ _id: r._id as string, ...participationRowOf(r) }));
       issues.push(...compareProjection(where, expected, stored, answers));
+      if (rows[0] !== undefined) issues.push(...compareResultCopy(where, expected, await loadAttemptResult(ctx, rows[0]._id)));
     }
     summary.streams += 1;
     summary.events += docs.length;

@@ -1,7 +1,8 @@
 /**
  * Reads and writes an attempt's V2 rows. The inline projector, rebuild and
- * cleanup all write through {@link writeAttemptRows}, so rows, participation ids
- * and participant counters (projections/counters.ts) stay consistent whoever writes.
+ * cleanup all write through {@link writeAttemptRows}, so rows, participation ids,
+ * the result copy (projections/results.ts) and participant counters
+ * (projections/counters.ts) stay consistent whoever writes.
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
@@ -9,12 +10,16 @@ import { canonicalJson } from "../events/hash";
 import type { StreamId } from "../events/store";
 import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
 import { addCounts, bumpCounters, countsOfAttempt, type PendingCounters } from "./counters";
+import { loadAttemptResult, wantedResult, writeAttemptResult, type AnswerFacts, type AttemptResult } from "./results";
 
 /** An attempt's rows as stored now. */
 export type StoredAttempt = {
   row: Doc<"examParticipations"> | null;
   answers: Doc<"examAnswers">[];
+  result: AttemptResult | null;
 };
+
+export const NO_STORED_ATTEMPT: StoredAttempt = { row: null, answers: [], result: null };
 
 export async function loadParticipation(ctx: QueryCtx, stream: StreamId): Promise<Doc<"examParticipations"> | null> {
   return ctx.db
@@ -33,13 +38,28 @@ export async function loadAnswers(ctx: QueryCtx, participationId: Id<"examPartic
 }
 
 export async function loadStoredAttempt(ctx: QueryCtx, stream: StreamId): Promise<StoredAttempt> {
-  const row = await loadParticipation(ctx, stream);
-  return { row, answers: row === null ? [] : await loadAnswers(ctx, row._id) };
+  return storedAttemptOf(ctx, await loadParticipation(ctx, stream));
+}
+
+/** The answers and result copy stored with a participation row. */
+export async function storedAttemptOf(ctx: QueryCtx, row: Doc<"examParticipations"> | null): Promise<StoredAttempt> {
+  if (row === null) return NO_STORED_ATTEMPT;
+  const [answers, result] = await Promise.all([loadAnswers(ctx, row._id), loadAttemptResult(ctx, row._id)]);
+  return { row, answers, result };
+}
+
+/** Deletes a participation row with its answers and result copy. Returns the documents written. */
+export async function deleteStoredAttempt(ctx: MutationCtx, stored: StoredAttempt): Promise<number> {
+  for (const answer of stored.answers) await ctx.db.delete("examAnswers", answer._id);
+  if (stored.result !== null) await ctx.db.delete("examResults", stored.result._id);
+  if (stored.row !== null) await ctx.db.delete("examParticipations", stored.row._id);
+  return stored.answers.length + (stored.result === null ? 0 : 1) + (stored.row === null ? 0 : 1);
 }
 
 /**
  * Makes the stored rows equal `rows`, writing only what differs. The participation
- * keeps its `_id` (rows are patched in place); answers are matched by position.
+ * keeps its `_id` (rows are patched in place); answers are matched by position; the
+ * result copy follows the answers, with the question facts `facts` describes.
  * Counters are bumped at once, or collected in `counters` for the caller to flush.
  */
 export async function writeAttemptRows(
@@ -47,22 +67,14 @@ export async function writeAttemptRows(
   stream: StreamId,
   stored: StoredAttempt,
   rows: AttemptRows,
-  counters?: PendingCounters,
+  { facts, counters }: { facts: AnswerFacts; counters?: PendingCounters },
 ): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
   const delta = addCounts(countsOfAttempt(rows.participation, rows.answers.length), countsOfAttempt(stored.row, stored.answers.length), -1);
   if (counters) counters.add(stream, delta);
   else await bumpCounters(ctx, stream, delta);
   let written = 0;
   const { row } = stored;
-  if (rows.participation === null) {
-    for (const answer of stored.answers) await ctx.db.delete("examAnswers", answer._id);
-    written += stored.answers.length;
-    if (row !== null) {
-      await ctx.db.delete("examParticipations", row._id);
-      written += 1;
-    }
-    return { participationId: null, documentsWritten: written };
-  }
+  if (rows.participation === null) return { participationId: null, documentsWritten: await deleteStoredAttempt(ctx, stored) };
 
   let participationId: Id<"examParticipations">;
   if (row === null) {
@@ -91,5 +103,7 @@ export async function writeAttemptRows(
     }
     written += 1;
   }
+  const result = await wantedResult(ctx, rows.answers, rows.participation.version, facts);
+  written += await writeAttemptResult(ctx, participationId, stored.result, result);
   return { participationId, documentsWritten: written };
 }

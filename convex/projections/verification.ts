@@ -13,6 +13,7 @@ import type { Issue } from "../lib/issues";
 import { canonicalJson } from "../events/hash";
 import { V1_FACT_FIELDS } from "../lib/v1Entry";
 import type { AnswerRow, ParticipationRow } from "./attempt";
+import { answerOf, type AttemptResult } from "./results";
 
 /** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
 export function diffFields(
@@ -179,4 +180,43 @@ export function compareProjection(
   }
   issues.push(...diffAnswers(where, expected.answers, answers));
   return issues;
+}
+
+/**
+ * An attempt's result copy against the rows its log gives: same answers (question, answer, grade, in order)
+ * and the participation's version. A missing copy is no issue (none is kept for a copy too large, an exam
+ * without a digest, an attempt completed before copies existed); its question facts are the digest's to vouch for.
+ */
+export function compareResultCopy(
+  where: Where,
+  expected: { participation: ParticipationRow | null; answers: readonly AnswerRow[] },
+  copy: AttemptResult | null,
+): Issue[] {
+  if (copy === null || expected.participation === null) return [];
+  const want = expected.answers.map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect }));
+  const have = copy.answers.map(answerOf);
+  const at = `${where.examId}/${where.userId}`;
+  if (copy.version !== expected.participation.version) {
+    return [
+      {
+        kind: "result_copy_mismatch",
+        ...where,
+        field: "version",
+        expected: expected.participation.version,
+        actual: copy.version,
+        message: `${at}: the result copy reflects version ${copy.version}, the log is at ${expected.participation.version}`,
+      },
+    ];
+  }
+  if (canonicalJson(want) === canonicalJson(have)) return [];
+  return [
+    {
+      kind: "result_copy_mismatch",
+      ...where,
+      field: "answers",
+      expected: want,
+      actual: have,
+      message: `${at}: the result copy holds ${have.length} answer(s) that differ from the ${want.length} the log gives`,
+    },
+  ];
 }

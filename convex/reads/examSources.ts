@@ -34,10 +34,13 @@ import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_U
 import { transactionUsage } from "../lib/budget";
 import { firstEntries, firstEntryOf, stateOfEntry } from "../lib/v1Entry";
 import { participationOf, stateFromRows } from "../projections/attempt";
-import type { ShownAttempt } from "../events/decider";
+import { answerOf, answersOfCopy, loadAttemptResult, usableResult } from "../projections/results";
+import type { ParticipationFacts, ShownAttempt } from "../events/decider";
 import {
   byExamId,
   countEntries,
+  gradedAnswersOf,
+  type AttemptResults,
   maxScoreOf,
   sheetOfDocs,
   type ExamInfo,
@@ -55,11 +58,25 @@ export type ExamHandle = {
   attempt: (userId: Id<"users">, o: { withAnswers: boolean }) => Promise<ShownAttempt>;
   /** The questions as a student sees them (session), in exam order; never correct answers. */
   questions: () => Promise<QuestionContent[]>;
-  /** Points available and the live documents of the answered questions, with correct answers (results). */
-  resultQuestions: (answered: readonly Id<"questions">[]) => Promise<ResultQuestions>;
+  /**
+   * The user's attempt with its graded answers and the points available (results). `check` sees the
+   * attempt's facts first and may throw (not started, not completed): nothing more is read then.
+   */
+  results: (userId: Id<"users">, check: (participation: ParticipationFacts | null) => void) => Promise<AttemptResults>;
   /** Whether `questionId` is one of the exam's (existing) questions. */
   hasQuestion: (questionId: Id<"questions">) => Promise<boolean>;
 };
+
+/** How a source reads an exam's questions: for a session, for results (the answered ones and the points available), for access. */
+type QuestionReads = Pick<ExamHandle, "questions" | "hasQuestion"> & {
+  resultQuestions: (answered: readonly Id<"questions">[]) => Promise<ResultQuestions>;
+};
+
+/** Results from an attempt and the documents of its answered questions (V1; V2 without a usable result copy). */
+async function resultsOf(attempt: ShownAttempt, resultQuestions: QuestionReads["resultQuestions"]): Promise<AttemptResults> {
+  const { maxScore, questions } = await resultQuestions(attempt.answers.map((a) => a.questionId));
+  return { attempt, maxScore, answers: gradedAnswersOf(attempt.answers, questions) };
+}
 
 export type ExamSource = {
   exam: (ctx: QueryCtx, examId: Id<"exams">) => Promise<ExamHandle>;
@@ -82,7 +99,7 @@ export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
 function questionsOf(
   ctx: QueryCtx,
   questionIds: readonly Id<"questions">[],
-): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
+): QuestionReads {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, questionIds)),
     resultQuestions: async (answered) => {
@@ -107,7 +124,7 @@ function questionsOfCopies(
   ctx: QueryCtx,
   definition: ExamDefinition,
   list: Doc<"examQuestionLists">,
-): Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion"> {
+): QuestionReads {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, list.questionIds)),
     resultQuestions: async (answered) => ({ maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }),
@@ -138,8 +155,9 @@ async function attemptFromRows(
   withAnswers: boolean,
   imported: boolean,
   legacyDoc: () => Promise<Doc<"exams">>,
+  read: Doc<"examParticipations"> | null | undefined = undefined,
 ): Promise<ShownAttempt> {
-  const row = await loadParticipation(ctx, { examId, userId });
+  const row = read !== undefined ? read : await loadParticipation(ctx, { examId, userId });
   if (row !== null) return stateFromRows(row, withAnswers ? await loadAnswers(ctx, row._id) : []);
   if (imported) return stateOfEntry(null);
   return stateOfEntry(firstEntryOf((await legacyDoc()).participants, userId));
@@ -267,7 +285,7 @@ async function rowsOfUser(ctx: QueryCtx, userId: Id<"users">, limit: number, ski
  * none (created out of band, not yet repaired). Nothing is read until asked.
  */
 function questionsForV2(ctx: QueryCtx, examId: Id<"exams">, definition: ExamDefinition | null, doc: () => Promise<Doc<"exams">>) {
-  let source: Promise<Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion">> | null = null;
+  let source: Promise<QuestionReads> | null = null;
   const resolve = () =>
     (source ??= (async () => {
       const list = definition === null ? null : await getQuestionList(ctx, examId);
@@ -288,7 +306,7 @@ function questionsForV2(ctx: QueryCtx, examId: Id<"exams">, definition: ExamDefi
         : (await resolve()).resultQuestions(answered),
     hasQuestion: async (questionId: Id<"questions">) =>
       hasRows ? (await sheetRowOf(ctx, examId, questionId)) !== null : (await resolve()).hasQuestion(questionId),
-  } satisfies Pick<ExamHandle, "questions" | "resultQuestions" | "hasQuestion">;
+  } satisfies QuestionReads;
 }
 
 export const v2Source: ExamSource = {
@@ -297,10 +315,26 @@ export const v2Source: ExamSource = {
     let doc: Doc<"exams"> | null = definition === null ? await loadExamDoc(ctx, examId) : null;
     const legacyDoc = async () => (doc ??= await loadExamDoc(ctx, examId));
     const imported = legacyArrayImported(definition);
+    const { resultQuestions, ...questions } = questionsForV2(ctx, examId, definition, legacyDoc);
     return {
       info: infoOf(definition ?? doc!),
       attempt: (userId, { withAnswers }) => attemptFromRows(ctx, examId, userId, withAnswers, imported, legacyDoc),
-      ...questionsForV2(ctx, examId, definition, legacyDoc),
+      ...questions,
+      // Results read the attempt's result copy (one document) while it is current; otherwise the rows and the live questions.
+      async results(userId, check) {
+        const row = await loadParticipation(ctx, { examId, userId });
+        if (row !== null) {
+          check(participationOf(row));
+          const copy = await loadAttemptResult(ctx, row._id);
+          if (usableResult(copy, row, definition)) {
+            const attempt = { participation: participationOf(row), answers: copy.answers.map(answerOf) };
+            return { attempt, maxScore: definition!.maxScore, answers: answersOfCopy(copy, await loadQuestions(ctx, copy.liveQuestionIds)) };
+          }
+        }
+        const attempt = await attemptFromRows(ctx, examId, userId, true, imported, legacyDoc, row);
+        if (row === null) check(attempt.participation); // a V1 entry not imported yet
+        return resultsOf(attempt, resultQuestions);
+      },
     };
   },
 
@@ -330,13 +364,20 @@ export const v1Source: ExamSource = {
     const definition = await getExamDefinition(ctx, examId);
     const current = await arrayIsCurrent(ctx, definition);
     const imported = legacyArrayImported(definition);
+    const { resultQuestions, ...questions } = questionsOf(ctx, doc.questionIds);
+    const attempt: ExamHandle["attempt"] = async (userId, { withAnswers }) => {
+      if (current) return stateOfEntry(firstEntryOf(doc.participants, userId));
+      return attemptFromRows(ctx, examId, userId, withAnswers, imported, async () => doc);
+    };
     return {
       info: infoOf(doc),
-      attempt: async (userId, { withAnswers }) => {
-        if (current) return stateOfEntry(firstEntryOf(doc.participants, userId));
-        return attemptFromRows(ctx, examId, userId, withAnswers, imported, async () => doc);
+      attempt,
+      ...questions,
+      async results(userId, check) {
+        const shown = await attempt(userId, { withAnswers: true });
+        check(shown.participation);
+        return resultsOf(shown, resultQuestions);
       },
-      ...questionsOf(ctx, doc.questionIds),
     };
   },
 

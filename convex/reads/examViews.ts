@@ -11,7 +11,7 @@
  */
 import { v, type Infer } from "convex/values";
 import type { Doc, Id } from "../_generated/dataModel";
-import { vAttemptStatus, type V1Participant } from "../lib/validators";
+import { vAttemptStatus, vResultAnswer, type ResultAnswer, type V1Answer, type V1Participant } from "../lib/validators";
 import {
   elapsedMs,
   pointsOf,
@@ -205,16 +205,7 @@ export const vParticipantResults = v.object({
   completedAt: v.optional(v.number()),
   pauseCount: v.number(),
   totalPausedMs: v.number(),
-  answers: v.array(
-    v.object({
-      questionId: v.id("questions"),
-      selectedAnswer: v.string(),
-      isCorrect: v.boolean(),
-      /** Absent when the question document no longer exists. */
-      questionText: v.optional(v.string()),
-      correctAnswer: v.optional(v.string()),
-    }),
-  ),
+  answers: v.array(vResultAnswer),
 });
 export type ParticipantResults = Infer<typeof vParticipantResults>;
 
@@ -226,15 +217,22 @@ export function maxScoreOf(examQuestions: QuestionDocs): number {
 /** What results need of the questions: the exam's points available, and the answered questions' documents. */
 export type ResultQuestions = { maxScore: number; questions: QuestionDocs };
 
-/** An attempt that has started (callers answer NOT_FOUND for one that has not). */
-export function resultsView(
-  exam: ExamInfo,
-  { maxScore, questions }: ResultQuestions,
-  userId: Id<"users">,
-  shown: ShownAttempt,
-): ParticipantResults {
-  const attempt = shown.participation!;
+/** The answers as results show them: each with its question's text and correct answer while the question exists. */
+export function gradedAnswersOf(answers: readonly V1Answer[], questions: QuestionDocs): ResultAnswer[] {
   const byId = new Map(questions.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
+  return answers.map(({ questionId, selectedAnswer, isCorrect }) => {
+    const q = byId.get(questionId);
+    const answer = { questionId, selectedAnswer, isCorrect };
+    return q === undefined ? answer : { ...answer, questionText: q.text, correctAnswer: q.correctAnswer };
+  });
+}
+
+/** What the results view shows of an attempt: its facts, the points available and the graded answers. */
+export type AttemptResults = { attempt: ShownAttempt; maxScore: number; answers: ResultAnswer[] };
+
+/** An attempt that has started (callers answer NOT_FOUND for one that has not). */
+export function resultsView(exam: ExamInfo, { attempt: shown, maxScore, answers }: AttemptResults, userId: Id<"users">): ParticipantResults {
+  const attempt = shown.participation!;
   return {
     examId: exam.examId,
     userId,
@@ -246,10 +244,7 @@ export function resultsView(
     ...(attempt.completedAt === undefined ? {} : { completedAt: attempt.completedAt }),
     pauseCount: attempt.pauseCount,
     totalPausedMs: attempt.totalPausedMs,
-    answers: shown.answers.map((a) => {
-      const q = byId.get(a.questionId);
-      return q === undefined ? { ...a } : { ...a, questionText: q.text, correctAnswer: q.correctAnswer };
-    }),
+    answers,
   };
 }
 

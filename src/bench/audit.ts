@@ -16,6 +16,7 @@ import { appendToStream, readStream } from "../../convex/events/store";
 import { executeCommand } from "../../convex/attempts/writePath";
 import { syncExamDefinition } from "../../convex/copies/examDefinitions";
 import { projectStream } from "../../convex/projections/attempt";
+import { loadAnswerFacts } from "../../convex/projections/results";
 import { loadStoredAttempt, writeAttemptRows } from "../../convex/projections/tables";
 import { createEmbeddedConvex, measureCall, measureRun, type BenchRow, type BenchSection, type CallCost } from "../runtime/embedded";
 
@@ -52,7 +53,9 @@ async function attemptOfLength(length: number) {
     );
   }
   await t.run(async (ctx) => {
-    await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)));
+    await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)), {
+      facts: await loadAnswerFacts(ctx, stream.examId),
+    });
   });
   return { t, stream, actor, admin: t.withIdentity({ tokenIdentifier: "bench|root", subject: "root" }) };
 }
@@ -74,7 +77,9 @@ export async function bench(): Promise<BenchSection> {
     );
     record("appendToStream: 1 event", length, append.cost);
     await t.run(async (ctx) => {
-      await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)));
+      await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)), {
+      facts: await loadAnswerFacts(ctx, stream.examId),
+    });
     });
     at += STEP_MS;
     const command = await measureRun(t, (ctx) =>
