@@ -123,10 +123,16 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   });
   const state = replay(appended.events, loaded.state);
   const last = appended.events[appended.events.length - 1]!.metadata;
-  const { participationId } = await writeAttemptRows(ctx, stream, loaded.stored, attemptRows(state, { version: last.version, hash: last.hash }), {
-    facts: input.facts ?? (await loadAnswerFacts(ctx, stream.examId)),
-    counters: input.counters,
-  });
+  const { participationId } = await writeAttemptRows(
+    ctx,
+    stream,
+    loaded.stored,
+    attemptRows(state, { version: last.version, hash: last.hash }),
+    {
+      facts: input.facts ?? (await loadAnswerFacts(ctx, stream.examId)),
+      counters: input.counters,
+    },
+  );
   // The V1 array entry follows live writes (rollback safety) through the exam's mirror job, which also folds the
   // counter shards into the exam's summary: a student's on-the-fly import moved a shard too (a batch's are
   // written into the summary by its own flush). A legacy import's or roll-forward's source IS the array entry:

@@ -242,11 +242,7 @@ export async function staleCopiesOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams
  * Heals one exam's copies against its document (or removes the copies of a
  * deleted exam), recording the edit it found as a "repair" change. Returns what was stale.
  */
-export async function healExamCopy(
-  ctx: Ctx,
-  examId: Id<"exams">,
-  exam: Doc<"exams"> | null,
-): Promise<StaleCopy[]> {
+export async function healExamCopy(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleCopy[]> {
   const stale = await staleCopiesOf(ctx, examId, exam);
   if (stale.length === 0) return stale;
   const actor: Actor = { kind: "system", name: "exam copy repair" };

@@ -142,9 +142,22 @@ async function patchQuestionFacts(
 ): Promise<boolean> {
   const definition = await getExamDefinition(ctx, examId);
   if (definition?.questionFacts === undefined) return false;
-  const delta = BigInt(count) * (questionFactsTerm(questionId, after) - questionFactsTerm(questionId, before));
-  await ctx.db.patch("examDefinitions", definition._id, { questionFacts: digestHex(BigInt(`0x${definition.questionFacts}`) + delta) });
+  await ctx.db.patch("examDefinitions", definition._id, {
+    questionFacts: digestAfterEdit(definition.questionFacts, questionId, count, before, after),
+  });
   return true;
+}
+
+/** {@link questionFactsDigest} after one question, held `count` times, changed from `before` to `after`: computed from the digest alone. */
+export function digestAfterEdit(
+  digest: string,
+  questionId: Id<"questions">,
+  count: number,
+  before: Pick<Doc<"questions">, "text" | "correctAnswer"> | null,
+  after: Pick<Doc<"questions">, "text" | "correctAnswer"> | null,
+): string {
+  const delta = BigInt(count) * (questionFactsTerm(questionId, after) - questionFactsTerm(questionId, before));
+  return digestHex(BigInt(`0x${digest}`) + delta);
 }
 
 /** What keeping the copies current takes: writes, the transaction's metrics (the refresh's budget) and the scheduler (its rest). */

@@ -61,11 +61,19 @@ export function answerFactsOf(
   questionIds: readonly Id<"questions">[] | null,
   questions: Map<string, Doc<"questions"> | null> = new Map(),
 ): AnswerFacts {
-  return { examId, digest: questionIds === null ? undefined : definition?.questionFacts, questionIds: new Set(questionIds ?? []), questions };
+  return {
+    examId,
+    digest: questionIds === null ? undefined : definition?.questionFacts,
+    questionIds: new Set(questionIds ?? []),
+    questions,
+  };
 }
 
 /** Question documents the caller has read, by id, for {@link AnswerFacts}.questions. */
-export function questionMapOf(docs: readonly (Doc<"questions"> | null)[], ids: readonly Id<"questions">[]): Map<string, Doc<"questions"> | null> {
+export function questionMapOf(
+  docs: readonly (Doc<"questions"> | null)[],
+  ids: readonly Id<"questions">[],
+): Map<string, Doc<"questions"> | null> {
   return new Map(ids.map((id, i) => [id as string, docs[i] ?? null]));
 }
 
@@ -99,7 +107,10 @@ export async function wantedResult(
   return getConvexSize(result) <= MAX_ATTEMPT_RESULT_BYTES ? result : null;
 }
 
-export async function loadAttemptResult(ctx: Pick<QueryCtx, "db">, participationId: Id<"examParticipations">): Promise<AttemptResult | null> {
+export async function loadAttemptResult(
+  ctx: Pick<QueryCtx, "db">,
+  participationId: Id<"examParticipations">,
+): Promise<AttemptResult | null> {
   return ctx.db
     .query("examResults")
     .withIndex("by_participation", (q) => q.eq("participationId", participationId))
@@ -186,7 +197,10 @@ export async function staleResults(ctx: Pick<QueryCtx, "db">, examId: Id<"exams"
  * until the budget is spent. A copy refreshed leaves the stale ranges, so the next call
  * goes on where this one stopped: no cursor. Done at once while the exam has no digest.
  */
-export async function refreshResultsPage(ctx: Pick<MutationCtx, "db" | "meta">, examId: Id<"exams">): Promise<{ refreshed: number; isDone: boolean }> {
+export async function refreshResultsPage(
+  ctx: Pick<MutationCtx, "db" | "meta">,
+  examId: Id<"exams">,
+): Promise<{ refreshed: number; isDone: boolean }> {
   const digest = (await getExamDefinition(ctx, examId))?.questionFacts;
   if (digest === undefined) return { refreshed: 0, isDone: true };
   let facts: AnswerFacts | undefined; // read once there is something to refresh

@@ -96,10 +96,7 @@ export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
 }
 
 /** An exam's questions read from its document's ids and the live `questions` documents (V1, and V2 without copies). */
-function questionsOf(
-  ctx: QueryCtx,
-  questionIds: readonly Id<"questions">[],
-): QuestionReads {
+function questionsOf(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): QuestionReads {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, questionIds)),
     resultQuestions: async (answered) => {
@@ -120,11 +117,7 @@ function questionsOf(
  * from its live document; results read only the answered questions (points
  * available come with the definition); access looks up one membership row.
  */
-function questionsOfCopies(
-  ctx: QueryCtx,
-  definition: ExamDefinition,
-  list: Doc<"examQuestionLists">,
-): QuestionReads {
+function questionsOfCopies(ctx: QueryCtx, definition: ExamDefinition, list: Doc<"examQuestionLists">): QuestionReads {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, list.questionIds)),
     resultQuestions: async (answered) => ({ maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }),
@@ -328,7 +321,11 @@ export const v2Source: ExamSource = {
           const copy = await loadAttemptResult(ctx, row._id);
           if (usableResult(copy, row, definition)) {
             const attempt = { participation: participationOf(row), answers: copy.answers.map(answerOf) };
-            return { attempt, maxScore: definition!.maxScore, answers: answersOfCopy(copy, await loadQuestions(ctx, copy.liveQuestionIds)) };
+            return {
+              attempt,
+              maxScore: definition!.maxScore,
+              answers: answersOfCopy(copy, await loadQuestions(ctx, copy.liveQuestionIds)),
+            };
           }
         }
         const attempt = await attemptFromRows(ctx, examId, userId, true, imported, legacyDoc, row);

@@ -231,7 +231,11 @@ export function gradedAnswersOf(answers: readonly V1Answer[], questions: Questio
 export type AttemptResults = { attempt: ShownAttempt; maxScore: number; answers: ResultAnswer[] };
 
 /** An attempt that has started (callers answer NOT_FOUND for one that has not). */
-export function resultsView(exam: ExamInfo, { attempt: shown, maxScore, answers }: AttemptResults, userId: Id<"users">): ParticipantResults {
+export function resultsView(
+  exam: ExamInfo,
+  { attempt: shown, maxScore, answers }: AttemptResults,
+  userId: Id<"users">,
+): ParticipantResults {
   const attempt = shown.participation!;
   return {
     examId: exam.examId,

@@ -1,0 +1,242 @@
+/**
+ * The result copy (`examResults`, projections/results.ts): one document per
+ * attempt holding its graded answers with the questions' text and correct
+ * answers, which V2 results read instead of a row per answer and a question per
+ * answer — used only while the definition's question-facts digest vouches for it.
+ * Given / when / then: an edit through §6, an edit behind its back, a question
+ * outside the exam, a damaged copy, a copy too large to keep.
+ */
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { api, internal } from "../convex/_generated/api";
+import type { Doc, Id } from "../convex/_generated/dataModel";
+import type { ParticipantResults } from "../convex/reads/examViews";
+import * as exams from "../convex/exams";
+import { MAX_ATTEMPT_RESULT_BYTES } from "../convex/lib/limits";
+import { importLegacyEntries } from "../convex/attempts/writePath";
+import { digestAfterEdit, questionFactsDigest } from "../convex/copies/examDefinitions";
+import { measureCall } from "../src/runtime/embedded";
+import { legacyEntry, newConvexTest, runScheduled, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
+
+const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
+useFakeClock(T0);
+
+type World = { t: TestConvex; admin: SeededUser; ada: SeededUser; examId: Id<"exams">; q: Id<"questions">[] };
+
+/** Given: an exam of three questions (created through §6), which ada took through V2 and completed. */
+async function completed(): Promise<World> {
+  const t = newConvexTest();
+  const admin = await seedUser(t, "admin", "admin");
+  const ada = await seedUser(t, "ada");
+  const q: Id<"questions">[] = [];
+  for (let i = 0; i < 3; i++) {
+    q.push(await admin.as.mutation(api.examAdmin.createQuestion, { text: `Q${i}`, options: ["a", "b"], correctAnswer: "a" }));
+  }
+  const examId = await admin.as.mutation(api.examAdmin.createExam, { title: "Exam", questionIds: q, durationMs: 3_600_000, maxPauses: 1 });
+  await ada.as.mutation(api.exams.startExamV2, { examId });
+  const answers = q.map((questionId, i) => ({ questionId, selectedAnswer: i === 1 ? "b" : "a" }));
+  await ada.as.mutation(api.exams.submitExamAnswersV2, { examId, answers });
+  return { t, admin, ada, examId, q };
+}
+
+const copies = (t: TestConvex) => t.run((ctx) => ctx.db.query("examResults").collect());
+
+/** V2 results with what they read; V1's (the live documents) for the same caller must be equal unless an edit awaits repair. */
+async function results(w: World, { awaitingRepair = false } = {}) {
+  const v2 = await measureCall<{ examId: Id<"exams"> }, ParticipantResults>(w.ada.as, exams.getParticipantExamResultsV2, {
+    examId: w.examId,
+  });
+  const v1 = await w.ada.as.query(api.exams.getParticipantExamResults, { examId: w.examId });
+  if (awaitingRepair) expect(v2.result).not.toEqual(v1);
+  else expect(v2.result).toEqual(v1);
+  return { shown: v2.result, documentsRead: v2.cost.documentsRead };
+}
+
+/** Every page of a verify or repair walk over the exam copies; the stale copies it named. */
+async function walkCopies(t: TestConvex, repair: boolean): Promise<{ field: string }[]> {
+  const stale: { field: string }[] = [];
+  for (let cursor: string | null = null; ;) {
+    const r: { stale: { field: string }[]; isDone: boolean; continueCursor: string | null } = repair
+      ? await t.mutation(internal.examAdmin.repairExamCopies, { cursor })
+      : await t.query(internal.examAdmin.verifyExamCopies, { cursor });
+    stale.push(...r.stale);
+    if (r.isDone) return stale;
+    cursor = r.continueCursor;
+  }
+}
+
+describe("the result copy", () => {
+  it("is written with the submission, and results read it: the user, the definition, the participation and the copy", async () => {
+    const w = await completed();
+    const [copy] = await copies(w.t);
+    expect(copy).toMatchObject({
+      examId: w.examId,
+      liveQuestionIds: [],
+      answers: [
+        { questionId: w.q[0], selectedAnswer: "a", isCorrect: true, questionText: "Q0", correctAnswer: "a" },
+        { questionId: w.q[1], selectedAnswer: "b", isCorrect: false, questionText: "Q1", correctAnswer: "a" },
+        { questionId: w.q[2], selectedAnswer: "a", isCorrect: true, questionText: "Q2", correctAnswer: "a" },
+      ],
+    });
+    const { shown, documentsRead } = await results(w);
+    expect(shown).toMatchObject({ score: 2, maxScore: 3, status: "completed" });
+    expect(documentsRead).toBe(4);
+  });
+
+  it("after a §6 edit of a question's text or correct answer, is rewritten in the edit's transaction: results show the edit at once", async () => {
+    const w = await completed();
+    await w.admin.as.mutation(api.examAdmin.updateQuestion, { questionId: w.q[1]!, text: "Q1, reworded", correctAnswer: "b" });
+    // No scheduled job has run (fake timers): the edit itself rewrote the copy.
+    const { shown, documentsRead } = await results(w);
+    expect(shown.answers[1]).toEqual({
+      questionId: w.q[1],
+      selectedAnswer: "b",
+      isCorrect: false,
+      questionText: "Q1, reworded",
+      correctAnswer: "b",
+    });
+    expect(documentsRead).toBe(4);
+    // Nothing regrades: isCorrect is what the submission decided, in the log.
+    expect(shown.score).toBe(2);
+    expect(await walkCopies(w.t, false)).toEqual([]);
+  });
+
+  it("after an edit behind its back, shows the facts as they were until the repair, which heals the digest and rewrites the copy", async () => {
+    const w = await completed();
+    await w.t.run((ctx) => ctx.db.patch("questions", w.q[0]!, { correctAnswer: "b" }));
+    // Given the edit went around copies/functions.ts, nothing knows yet: the copy is still vouched for.
+    expect((await results(w, { awaitingRepair: true })).shown.answers[0]).toMatchObject({ correctAnswer: "a" });
+    expect((await walkCopies(w.t, false)).map((s) => s.field)).toEqual(["questionFacts"]);
+
+    expect((await walkCopies(w.t, true)).map((s) => s.field)).toEqual(["questionFacts"]);
+    expect(await walkCopies(w.t, false)).toEqual([]);
+    const { shown, documentsRead } = await results(w);
+    expect(shown.answers[0]).toMatchObject({ questionText: "Q0", correctAnswer: "b" });
+    expect(documentsRead).toBe(4);
+  });
+
+  it("that a digest no longer vouches for is not used: results read the rows and the live questions until the refresh", async () => {
+    const w = await completed();
+    // Given a digest changed and the copy not refreshed (the refresh job's work not done yet).
+    await w.t.run(async (ctx) => {
+      const def = (await ctx.db
+        .query("examDefinitions")
+        .withIndex("by_exam", (q) => q.eq("examId", w.examId))
+        .unique())!;
+      await ctx.db.patch("examDefinitions", def._id, { questionFacts: "0".repeat(32) });
+      await ctx.db.patch("questions", w.q[2]!, { text: "Q2, live" });
+    });
+    const before = await results(w);
+    expect(before.shown.answers[2]).toMatchObject({ questionText: "Q2, live" });
+    expect(before.documentsRead).toBe(4 + 3 + 3); // user, definition, participation, the copy (not used); 3 answer rows; 3 questions
+    expect((await walkCopies(w.t, false)).map((s) => s.field)).toEqual(["questionFacts", "questionSheet"]);
+
+    // When the job runs (as the repair schedules it when a transaction's share does not suffice).
+    expect(await w.t.mutation(internal.examAdmin.refreshExamResults, { examId: w.examId })).toEqual({ refreshed: 1, isDone: true });
+    const after = await results(w);
+    expect(after.shown.answers[2]).toMatchObject({ questionText: "Q2, live" });
+    expect(after.documentsRead).toBe(4);
+    expect(await w.t.mutation(internal.examAdmin.refreshExamResults, { examId: w.examId })).toEqual({ refreshed: 0, isDone: true });
+  });
+
+  it("reads live the facts of an answered question no longer in the exam (the digest does not cover it)", async () => {
+    const w = await completed();
+    await w.admin.as.mutation(api.examAdmin.updateExam, { examId: w.examId, questionIds: [w.q[0]!, w.q[2]!] });
+    await runScheduled(w.t);
+    const [copy] = await copies(w.t);
+    expect(copy!.liveQuestionIds).toEqual([w.q[1]]);
+    // A later edit of the removed question reaches no exam's copies; results still show it as it is.
+    await w.admin.as.mutation(api.examAdmin.updateQuestion, { questionId: w.q[1]!, text: "Q1, after removal" });
+    const { shown, documentsRead } = await results(w);
+    expect(shown.answers[1]).toMatchObject({ questionText: "Q1, after removal" });
+    expect(documentsRead).toBe(5); // the copy, and the one question outside the exam
+  });
+
+  it("that disagrees with the log is named by verifyProjections and rewritten by rebuildProjections; a missing one is rebuilt", async () => {
+    const w = await completed();
+    const [copy] = await copies(w.t);
+    await w.t.run((ctx) => ctx.db.patch("examResults", copy!._id, { answers: copy!.answers.slice(0, 2) }));
+    const verified = await w.t.action(internal.projections.rebuild.verifyProjections, { examId: w.examId });
+    expect(verified.isValid).toBe(false);
+    expect(verified.issues.map((i: { kind: string }) => i.kind)).toEqual(["result_copy_mismatch"]);
+
+    await w.t.mutation(internal.projections.rebuild.rebuildProjections, { examId: w.examId });
+    expect(await w.t.action(internal.projections.rebuild.verifyProjections, { examId: w.examId })).toMatchObject({ isValid: true });
+    expect((await copies(w.t))[0]!.answers).toEqual(copy!.answers);
+
+    // An attempt completed before copies existed has none: results read the rows, and a rebuild writes it.
+    await w.t.run((ctx) => ctx.db.delete("examResults", copy!._id));
+    expect((await results(w)).documentsRead).toBe(3 + 3 + 3); // user, definition, participation (no copy); 3 answer rows; 3 questions
+    await w.t.mutation(internal.projections.rebuild.rebuildProjections, { examId: w.examId });
+    expect((await copies(w.t)).map((c: Doc<"examResults">) => c.answers)).toEqual([copy!.answers]);
+    expect((await results(w)).documentsRead).toBe(4);
+  });
+
+  it("is not kept for an attempt whose copy would exceed MAX_ATTEMPT_RESULT_BYTES: its results read the rows", async () => {
+    const t = newConvexTest();
+    const ada = await seedUser(t, "ada");
+    const text = "x".repeat(Math.ceil(MAX_ATTEMPT_RESULT_BYTES / 2));
+    const { examId, questionId } = await t.run(async (ctx) => {
+      const questionId = await ctx.db.insert("questions", { text, options: ["a"], correctAnswer: "a" });
+      const examId = await ctx.db.insert("exams", { title: "Long", questionIds: [questionId], durationMs: 60_000, maxPauses: 0 });
+      return { examId, questionId };
+    });
+    // A V1 entry answering the one long question twice (V1 data keeps duplicates): two copies of its text.
+    const answer = { questionId, selectedAnswer: "a", isCorrect: true };
+    const entry = legacyEntry(ada.userId, T0 - 60_000, { answers: [answer, answer], completedAt: T0, score: 2 });
+    await t.run(async (ctx) => {
+      await ctx.db.patch("exams", examId, { participants: [entry] });
+      await importLegacyEntries(ctx, { examId, userId: ada.userId }, [{ participant: entry, sourceIndex: 0 }]);
+    });
+    expect(await copies(t)).toEqual([]);
+    const v2 = await ada.as.query(api.exams.getParticipantExamResultsV2, { examId });
+    expect(v2.answers).toHaveLength(2);
+    expect(v2).toEqual(await ada.as.query(api.exams.getParticipantExamResults, { examId }));
+  });
+});
+
+describe("the question-facts digest", () => {
+  it("updated in place after any sequence of question edits equals the digest of the questions as they end", () => {
+    const ids = ["q0", "q1", "q2"] as unknown as Id<"questions">[];
+    const facts = fc.record({ text: fc.string({ maxLength: 4 }), correctAnswer: fc.constantFrom("a", "b") });
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...ids), { minLength: 1, maxLength: 6 }), // the exam's ids, repeats allowed
+        fc.array(fc.tuple(fc.constantFrom(...ids), fc.option(facts, { nil: null })), { maxLength: 10 }), // edits (null: deleted)
+        (examIds, edits) => {
+          const now = new Map<string, { text: string; correctAnswer: string } | null>(
+            ids.map((id) => [id, { text: id, correctAnswer: "a" }]),
+          );
+          const digestOf = () =>
+            questionFactsDigest(
+              examIds,
+              examIds.map((id) => now.get(id) as Doc<"questions"> | null),
+            );
+          let digest = digestOf();
+          for (const [id, after] of edits) {
+            const count = examIds.filter((x) => x === id).length;
+            digest = digestAfterEdit(digest, id, count, now.get(id)!, after);
+            now.set(id, after);
+          }
+          expect(digest).toBe(digestOf());
+        },
+      ),
+    );
+  });
+
+  it("changes with a question's text, its correct answer, its deletion and the exam's membership, not with its options or points", () => {
+    const [a, b] = ["qa", "qb"] as unknown as [Id<"questions">, Id<"questions">];
+    const q = (fields: Partial<Doc<"questions">> = {}) =>
+      ({ text: "T", options: ["x"], correctAnswer: "x", ...fields }) as Doc<"questions">;
+    const base = questionFactsDigest([a, b], [q(), q()]);
+    expect(questionFactsDigest([a, b], [q({ options: ["y"], points: 3 }), q()])).toBe(base);
+    for (const changed of [
+      questionFactsDigest([a, b], [q({ text: "U" }), q()]),
+      questionFactsDigest([a, b], [q({ correctAnswer: "y" }), q()]),
+      questionFactsDigest([a, b], [null, q()]),
+      questionFactsDigest([a], [q()]),
+      questionFactsDigest([a, b, b], [q(), q(), q()]),
+    ])
+      expect(changed).not.toBe(base);
+  });
+});
