@@ -1,7 +1,7 @@
 /**
  * The exam copies: the slim `examDefinitions`, the question list, and the
- * question sheet (what a session shows, one document; no correct answer
- * anywhere but `questions`), syncExamDefinition writing only differences,
+ * question sheet (what a session shows, one document; never a correct answer),
+ * syncExamDefinition writing only differences,
  * grading against the live questions, and V2 per-student reads / first writes
  * that cost the same however big the exam document (with its legacy array) grows.
  */
