@@ -78,8 +78,8 @@ export async function bench(): Promise<BenchSection> {
     record("appendToStream: 1 event", length, append.cost);
     await t.run(async (ctx) => {
       await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)), {
-      facts: await loadAnswerFacts(ctx, stream.examId),
-    });
+        facts: await loadAnswerFacts(ctx, stream.examId),
+      });
     });
     at += STEP_MS;
     const command = await measureRun(t, (ctx) =>
