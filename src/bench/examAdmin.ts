@@ -5,6 +5,7 @@
  * what one batch of the copy repair and of its verifier costs. Deterministic
  * documents and bytes from ctx.meta.getTransactionMetrics().
  */
+import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import * as examAdmin from "../../convex/examAdmin";
 import * as exams from "../../convex/exams";
@@ -14,6 +15,8 @@ import { createEmbeddedConvex, measureCall, type BenchRow, type BenchSection, ty
 
 const QUESTIONS = 20;
 const PARTICIPANTS = 1_000;
+/** V2 attempts completed before the last text edit (the first is the student measured above). */
+const COMPLETED = 50;
 const PASS_EXAMS = 200;
 
 const row = (what: string, c: CallCost): BenchRow => ({
@@ -96,6 +99,18 @@ export async function bench(): Promise<BenchSection> {
     examId,
     answers: questionIds.slice(1).map((questionId) => ({ questionId, selectedAnswer: "A" })),
   });
+  // Once students have completed the exam, a text edit also rewrites their result copies (inline, up to a quarter of the limits).
+  for (let i = 1; i < COMPLETED; i++) {
+    await t.run((ctx) => ctx.db.insert("users", { name: `C${i}`, tokenIdentifier: `bench|c${i}`, role: "student" }));
+    const student = t.withIdentity({ tokenIdentifier: `bench|c${i}`, subject: `c${i}` });
+    await student.mutation(api.exams.startExamV2, { examId });
+    const answers = questionIds.slice(1).map((questionId) => ({ questionId, selectedAnswer: "A" }));
+    await student.mutation(api.exams.submitExamAnswersV2, { examId, answers });
+  }
+  await measure(`updateQuestion (text, ${COMPLETED} attempts completed: their result copies rewritten)`, admin, examAdmin.updateQuestion, {
+    questionId: questionIds[1]!,
+    text: "Edited after the exam",
+  });
 
   // The convergence bound: a whole repair pass over PASS_EXAMS exams, a tenth of them edited around the backend.
   const pass = createEmbeddedConvex();
@@ -140,7 +155,7 @@ export async function bench(): Promise<BenchSection> {
     title: `Exam authoring (§6) and copy repair: cost per call (exam of ${QUESTIONS} questions, V1 array of ${PARTICIPANTS.toLocaleString("en-US")} participants)`,
     rows,
     notes: [
-      "Every §6 write keeps the copies (examDefinitions, examQuestionLists, examQuestionSheets, examQuestions membership rows) current and records an examChanges entry in the same transaction.",
+      "Every §6 write keeps the copies (examDefinitions, examQuestionLists, examQuestionSheets, examQuestions membership rows, and the result copies of completed attempts up to a quarter of the limits, the rest by a scheduled job) current and records an examChanges entry in the same transaction.",
       "An exam update reads the exam document once (the change's `before`); a participants-only write (mirror, cleanup) reads nothing more.",
       "Last row: the largest batch's reads, the number of batches of the pass, and its wall time on this machine (embedded convex-test; a ratio, not a production figure).",
       `Repair: a batch visits up to ${COPY_BATCH.exams} exams or ${COPY_BATCH.maximumBytesRead / 1024 / 1024} MiB of exam documents; scheduled every ${EXAM_COPY_REPAIR_INTERVAL_MINUTES} minutes (convex/crons.ts).`,
