@@ -14,7 +14,7 @@ import type { ParticipantResults } from "../convex/reads/examViews";
 import * as exams from "../convex/exams";
 import { MAX_ATTEMPT_RESULT_BYTES } from "../convex/lib/limits";
 import { importLegacyEntries } from "../convex/attempts/writePath";
-import { digestAfterEdit, questionFactsDigest } from "../convex/copies/examDefinitions";
+import { digestAfterEdit, questionFactsDigest } from "../convex/projections/results";
 import { measureCall } from "../src/runtime/embedded";
 import { legacyEntry, newConvexTest, runScheduled, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 
@@ -115,28 +115,100 @@ describe("the result copy", () => {
     expect(documentsRead).toBe(4);
   });
 
-  it("that a digest no longer vouches for is not used: results read the rows and the live questions until the refresh", async () => {
+  it("labelled with other facts than the definition's is not used: results read the rows and the live questions until the refresh", async () => {
     const w = await completed();
-    // Given a digest changed and the copy not refreshed (the refresh job's work not done yet).
-    await w.t.run(async (ctx) => {
-      const def = (await ctx.db
-        .query("examDefinitions")
-        .withIndex("by_exam", (q) => q.eq("examId", w.examId))
-        .unique())!;
-      await ctx.db.patch("examDefinitions", def._id, { questionFacts: "0".repeat(32) });
-      await ctx.db.patch("questions", w.q[2]!, { text: "Q2, live" });
-    });
+    // Given a copy taken under older facts and not refreshed yet (a refresh job's work still to do).
+    const [copy] = await copies(w.t);
+    await w.t.run((ctx) => ctx.db.patch("examResults", copy!._id, { questionFacts: "0".repeat(32) }));
     const before = await results(w);
-    expect(before.shown.answers[2]).toMatchObject({ questionText: "Q2, live" });
     expect(before.documentsRead).toBe(4 + 3 + 3); // user, definition, participation, the copy (not used); 3 answer rows; 3 questions
-    expect((await walkCopies(w.t, false)).map((s) => s.field)).toEqual(["questionFacts", "questionSheet"]);
+    expect((await walkCopies(w.t, false)).map((s) => s.field)).toEqual(["attemptResults"]);
 
-    // When the job runs (as the repair schedules it when a transaction's share does not suffice).
+    // When the job runs (scheduled by the edit or the repair when a transaction's share does not suffice).
     expect(await w.t.mutation(internal.examAdmin.refreshExamResults, { examId: w.examId })).toEqual({ refreshed: 1, isDone: true });
-    const after = await results(w);
-    expect(after.shown.answers[2]).toMatchObject({ questionText: "Q2, live" });
-    expect(after.documentsRead).toBe(4);
+    expect((await results(w)).documentsRead).toBe(4);
+    expect(await walkCopies(w.t, false)).toEqual([]);
     expect(await w.t.mutation(internal.examAdmin.refreshExamResults, { examId: w.examId })).toEqual({ refreshed: 0, isDone: true });
+  });
+
+  it("built while an edit made behind its back awaits the repair is labelled with the facts it holds: never vouched for once they change back", async () => {
+    const w = await completed();
+    const bob = await seedUser(w.t, "bob");
+    await w.t.run((ctx) => ctx.db.patch("questions", w.q[0]!, { text: "Q0 TYPO", correctAnswer: "b" }));
+    await bob.as.mutation(api.exams.startExamV2, { examId: w.examId });
+    await bob.as.mutation(api.exams.submitExamAnswersV2, { examId: w.examId, answers: [{ questionId: w.q[0]!, selectedAnswer: "b" }] });
+    // The job leaves copies alone while the definition's digest is not the live questions' (the repair heals it first).
+    expect(await w.t.mutation(internal.examAdmin.refreshExamResults, { examId: w.examId })).toEqual({ refreshed: 0, isDone: true });
+    await w.t.run((ctx) => ctx.db.patch("questions", w.q[0]!, { text: "Q0", correctAnswer: "a" })); // reverted before the repair
+    await walkCopies(w.t, true);
+    expect(await walkCopies(w.t, false)).toEqual([]);
+    const v1 = await bob.as.query(api.exams.getParticipantExamResults, { examId: w.examId });
+    expect(v1.answers[0]).toMatchObject({ questionText: "Q0", correctAnswer: "a" });
+    expect(await bob.as.query(api.exams.getParticipantExamResultsV2, { examId: w.examId })).toEqual(v1);
+    expect((await copies(w.t)).every((c: Doc<"examResults">) => c.answers[0]!.questionText === "Q0")).toBe(true);
+  });
+
+  it("left behind is refreshed by a repair that heals another fact of the exam too", async () => {
+    const w = await completed();
+    const [copy] = await copies(w.t);
+    await w.t.run(async (ctx) => {
+      await ctx.db.patch("examResults", copy!._id, { questionFacts: "0".repeat(32) });
+      await ctx.db.patch("exams", w.examId, { title: "Renamed behind its back" });
+    });
+    expect((await walkCopies(w.t, true)).map((s) => s.field)).toEqual(["title", "attemptResults"]);
+    expect(await walkCopies(w.t, false)).toEqual([]);
+  });
+
+  it("after a §6 edit, more copies than one transaction's share are refreshed by the scheduled job, and each call makes progress", async () => {
+    const t = newConvexTest();
+    const admin = await seedUser(t, "admin", "admin");
+    // 24 attempts whose copies are ~200 KB each (a long question answered twice): ~4.8 MB, over the share of one call.
+    const text = "x".repeat(100_000);
+    const questionId = await admin.as.mutation(api.examAdmin.createQuestion, { text, options: ["a", "b"], correctAnswer: "a" });
+    const examId = await admin.as.mutation(api.examAdmin.createExam, {
+      title: "Long",
+      questionIds: [questionId],
+      durationMs: 60_000,
+      maxPauses: 0,
+    });
+    const answer = { questionId, selectedAnswer: "a", isCorrect: true };
+    for (let i = 0; i < 24; i++) {
+      const s = await seedUser(t, `s${i}`);
+      const entry = legacyEntry(s.userId, T0 - 60_000, { answers: [answer, answer], completedAt: T0, score: 2 });
+      await t.run((ctx) => importLegacyEntries(ctx, { examId, userId: s.userId }, [{ participant: entry, sourceIndex: 0 }]));
+    }
+    expect(await copies(t)).toHaveLength(24);
+    await admin.as.mutation(api.examAdmin.updateQuestion, { questionId, text: `${text}!` });
+    const labels = async () => {
+      const definition = await t.run((ctx) =>
+        ctx.db
+          .query("examDefinitions")
+          .withIndex("by_exam", (q) => q.eq("examId", examId))
+          .unique(),
+      );
+      return (await copies(t)).map((c: Doc<"examResults">) => c.questionFacts === definition!.questionFacts);
+    };
+    const afterEdit = await labels();
+    expect(afterEdit.filter(Boolean).length).toBeGreaterThan(0); // the edit refreshed what fitted its share
+    expect(afterEdit.filter((current) => !current).length).toBeGreaterThan(0); // and scheduled the rest
+    await runScheduled(t);
+    expect(await labels()).toEqual(Array(24).fill(true));
+    expect((await copies(t)).every((c: Doc<"examResults">) => c.answers[0]!.questionText === `${text}!`)).toBe(true);
+  });
+
+  it("whose participation is gone is swept by rebuildProjections and named by verifyProjections", async () => {
+    const w = await completed();
+    await w.t.run(async (ctx) => {
+      for (const table of ["examAnswers", "examParticipations", "examCounterShards"] as const)
+        for (const doc of await ctx.db.query(table).collect()) await ctx.db.delete(table, doc._id);
+    });
+    const verified = await w.t.action(internal.projections.rebuild.verifyProjections, {});
+    expect(verified.issues.map((i: { kind: string }) => i.kind)).toContain("orphan_result_copy");
+    const rebuilt = await w.t.action(internal.projections.rebuild.rebuildAllProjections, {});
+    expect(rebuilt.orphanResultsRemoved).toBe(1);
+    expect(await w.t.action(internal.projections.rebuild.verifyProjections, {})).toMatchObject({ isValid: true });
+    const [copy] = await copies(w.t);
+    expect(await w.t.run((ctx) => ctx.db.get("examParticipations", copy!.participationId))).not.toBeNull();
   });
 
   it("reads live the facts of an answered question no longer in the exam (the digest does not cover it)", async () => {

@@ -24,7 +24,7 @@ import { decide, entryDifferences, initialState, replay, type AttemptCommand, ty
 import { appendToStream, findByIdempotencyKey, readStream, readStreamHead, type RecordedEvent, type StreamId } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
 import { NO_STORED_ATTEMPT, loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
-import { answerFactsOf, loadAnswerFacts, questionMapOf, type AnswerFacts } from "../projections/results";
+import { answerFactsOf, factsSource, loadAnswerFacts, type FactsSource } from "../projections/results";
 import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
 import { ensureExamCopies, legacyArrayImported } from "../copies/examDefinitions";
@@ -83,8 +83,8 @@ export type CommandInput = {
   definition?: ExamDefinition | null;
   /** The attempt as the caller loaded it in this transaction ({@link importLegacyAttempt}), unchanged since: not read again. */
   loaded?: LoadedAttempt;
-  /** The exam's question facts for the attempt's result copy (projections/results.ts); read here when absent. */
-  facts?: AnswerFacts;
+  /** The exam's question facts for the attempt's result copy (projections/results.ts); read here, if needed, when absent. */
+  facts?: FactsSource;
 };
 
 export type CommandResult = {
@@ -129,7 +129,7 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     loaded.stored,
     attemptRows(state, { version: last.version, hash: last.hash }),
     {
-      facts: input.facts ?? (await loadAnswerFacts(ctx, stream.examId)),
+      facts: input.facts ?? factsSource(() => loadAnswerFacts(ctx, stream.examId)),
       counters: input.counters,
     },
   );
@@ -336,7 +336,7 @@ export async function runStudentCommand(
   const execute = async () => {
     built = await build(rules, at);
     // The result copy takes the facts of the questions the command graded with (no second read).
-    const known = built.questions === undefined ? undefined : questionMapOf(built.questions, rules.questionIds);
+    const graded = built.questions;
     return executeCommand(ctx, {
       stream,
       command: built.command,
@@ -344,7 +344,7 @@ export async function runStudentCommand(
       origin,
       definition: rules.definition,
       loaded,
-      facts: answerFactsOf(examId, rules.definition, rules.questionIds, known),
+      facts: graded === undefined ? undefined : factsSource(async () => answerFactsOf(examId, rules.questionIds, graded)),
     });
   };
   let result;

@@ -30,6 +30,7 @@ import {
   staleCopies,
   syncDefinition,
   type CopiesCtx,
+  type ResultRefresh,
   type CopyField,
   type StaleField,
   type ExamFacts,
@@ -93,7 +94,7 @@ async function examWritten(ctx: Ctx, examId: Id<"exams">, before: Doc<"exams"> |
   if (after === null) {
     await deleteCopies(ctx, examId);
   } else {
-    await syncDefinition(ctx, examId, after);
+    await syncDefinition(ctx, examId, after, "inline");
   }
   await recordChange(ctx, { examId }, before === null ? "insert" : after === null ? "delete" : "update", diff.before, diff.after);
 }
@@ -119,7 +120,7 @@ async function questionWritten(
     if (next !== null && (await patchQuestionCopies(ctx, examId, questionId, count, before!, next))) continue;
     const copies = await loadCopies(ctx, examId);
     const facts = factsOfCopies(copies.definition, copies.list);
-    if (facts !== null) await syncDefinition(ctx, examId, facts);
+    if (facts !== null) await syncDefinition(ctx, examId, facts, "inline");
   }
   await recordChange(ctx, { questionId }, before === null ? "insert" : after === null ? "delete" : "update", diff.before, diff.after);
 }
@@ -240,9 +241,15 @@ export async function staleCopiesOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams
 
 /**
  * Heals one exam's copies against its document (or removes the copies of a
- * deleted exam), recording the edit it found as a "repair" change. Returns what was stale.
+ * deleted exam), recording the edit it found as a "repair" change, and has the
+ * result copies it leaves stale refreshed (`refresh`). Returns what was stale.
  */
-export async function healExamCopy(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleCopy[]> {
+export async function healExamCopy(
+  ctx: Ctx,
+  examId: Id<"exams">,
+  exam: Doc<"exams"> | null,
+  refresh: ResultRefresh = "inline",
+): Promise<StaleCopy[]> {
   const stale = await staleCopiesOf(ctx, examId, exam);
   if (stale.length === 0) return stale;
   const actor: Actor = { kind: "system", name: "exam copy repair" };
@@ -251,11 +258,14 @@ export async function healExamCopy(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exa
     await recordChange(ctx, { examId }, "repair", factsOfCopies(copies.definition, copies.list), null, actor);
     return stale;
   }
+  // Copies left behind under the current digest are owed a refresh; one the sync makes stale gets it there.
+  const copiesLeftBehind = stale.some((s) => s.field === "attemptResults");
   if (stale.every((s) => s.field === "attemptResults")) {
-    await refreshResults(ctx, examId); // the facts are current: only the copies' refresh is owed
+    await refreshResults(ctx, examId, refresh); // the facts are current: only the copies' refresh is owed
     return stale;
   }
-  const { before } = await syncDefinition(ctx, examId, exam);
+  const { before } = await syncDefinition(ctx, examId, exam, refresh);
+  if (copiesLeftBehind) await refreshResults(ctx, examId, refresh);
   const diff = changedFields(COPIED_FIELDS, factsOfCopies(before.definition, before.list), examFactsOf(exam));
   await recordChange(ctx, { examId }, "repair", diff.before, diff.after, actor);
   return stale;
@@ -263,14 +273,16 @@ export async function healExamCopy(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exa
 
 /**
  * A write's cheap check of the exam at hand: only if the exam's own fields
- * differ from its definition and list (two small reads) are the copies healed.
- * Staleness from out-of-band question edits (maxScore, membership rows, the question sheet) is left
- * to the scheduled repair, which compares every question.
+ * differ from its definition and list (two small reads) are the copies healed
+ * (the result copies that leaves stale by the scheduled job, not in the student's
+ * transaction). Staleness from out-of-band question edits (maxScore, membership rows,
+ * the question sheet, the question-facts digest) is left to the scheduled repair,
+ * which compares every question.
  */
 export async function healExamFacts(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exams">): Promise<void> {
   const copies = await loadCopiesOfExam(ctx, examId);
   if (JSON.stringify(factsOfCopies(copies.definition, copies.list)) !== JSON.stringify(examFactsOf(exam)))
-    await healExamCopy(ctx, examId, exam);
+    await healExamCopy(ctx, examId, exam, "scheduled");
 }
 
 async function loadCopiesOfExam(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">) {

@@ -35,9 +35,9 @@ import { getConvexSize } from "convex/values";
 import { domainError } from "../lib/errors";
 import { MAX_QUESTION_SHEET_BYTES } from "../lib/limits";
 import { pointsOf } from "../events/decider";
-import { canonicalJson, contentHash } from "../events/hash";
+import { canonicalJson } from "../events/hash";
 import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
-import { refreshResultsPage } from "../projections/results";
+import { digestAfterEdit, questionFactsDigest, refreshResultsPage } from "../projections/results";
 
 export type QuestionSheetRow = Doc<"examQuestions">;
 /** Question documents in the order of the ids they were read for (a deleted question is null). */
@@ -109,25 +109,6 @@ function sheetThatFits(examId: Id<"exams">, questions: SheetQuestion[]): SheetQu
   return getConvexSize({ examId, questions }) <= MAX_QUESTION_SHEET_BYTES ? questions : null;
 }
 
-// ---------------------------------------------------------------- the digest of what result copies hold
-
-/** What result copies hold of one question (its text and correct answer, or that it is gone): one term of the digest. */
-function questionFactsTerm(questionId: Id<"questions">, q: Pick<Doc<"questions">, "text" | "correctAnswer"> | null): bigint {
-  return BigInt(`0x${contentHash(q === null ? [questionId, null] : [questionId, q.text, q.correctAnswer]).slice(0, 32)}`);
-}
-
-const DIGEST_MODULUS = 1n << 128n;
-const digestHex = (sum: bigint) => (((sum % DIGEST_MODULUS) + DIGEST_MODULUS) % DIGEST_MODULUS).toString(16).padStart(32, "0");
-
-/**
- * The digest of what result copies hold of an exam's questions: a term per entry of its question
- * ids (id, text, correct answer), summed modulo 2^128. A sum, so that an edit of one question
- * updates it in place ({@link patchQuestionFacts}) without reading the exam's other questions.
- */
-export function questionFactsDigest(questionIds: readonly Id<"questions">[], questions: readonly (Doc<"questions"> | null)[]): string {
-  return digestHex(questionIds.reduce((sum, id, i) => sum + questionFactsTerm(id, questions[i] ?? null), 0n));
-}
-
 /**
  * A question held `count` times by the exam changed its text or correct answer: the exam's digest
  * is updated in place (one small read and write). False when the exam has no digest yet: the caller syncs the exam's copies.
@@ -148,28 +129,20 @@ async function patchQuestionFacts(
   return true;
 }
 
-/** {@link questionFactsDigest} after one question, held `count` times, changed from `before` to `after`: computed from the digest alone. */
-export function digestAfterEdit(
-  digest: string,
-  questionId: Id<"questions">,
-  count: number,
-  before: Pick<Doc<"questions">, "text" | "correctAnswer"> | null,
-  after: Pick<Doc<"questions">, "text" | "correctAnswer"> | null,
-): string {
-  const delta = BigInt(count) * (questionFactsTerm(questionId, after) - questionFactsTerm(questionId, before));
-  return digestHex(BigInt(`0x${digest}`) + delta);
-}
-
 /** What keeping the copies current takes: writes, the transaction's metrics (the refresh's budget) and the scheduler (its rest). */
 export type CopiesCtx = Pick<MutationCtx, "db" | "meta" | "scheduler">;
 
 /**
- * The exam's question facts changed: its result copies taken before are rewritten, as many as fit in
- * this transaction (LOOP_SHARES.resultRefreshPage), and a job (examAdmin:refreshExamResults) does the rest.
+ * How the result copies an edit made stale are rewritten: "inline", as many as fit in the edit's own
+ * transaction (an edit through copies/functions.ts, the copy repair), the rest by the job; "scheduled",
+ * all by the job (a student's transaction, a migration batch: their budgets are not the edit's).
  */
-export async function refreshResults(ctx: CopiesCtx, examId: Id<"exams">): Promise<void> {
-  const { isDone } = await refreshResultsPage(ctx, examId);
-  if (!isDone) await ctx.scheduler.runAfter(0, internal.examAdmin.refreshExamResults, { examId });
+export type ResultRefresh = "inline" | "scheduled";
+
+/** The exam's question facts changed: its stale result copies are rewritten (projections/results.ts), by examAdmin:refreshExamResults for what is not done inline. */
+export async function refreshResults(ctx: CopiesCtx, examId: Id<"exams">, how: ResultRefresh): Promise<void> {
+  if (how === "inline" && (await refreshResultsPage(ctx, examId)).isDone) return;
+  await ctx.scheduler.runAfter(0, internal.examAdmin.refreshExamResults, { examId });
 }
 
 /**
@@ -190,7 +163,7 @@ export async function patchQuestionCopies(
   }
   if (before.text !== after.text || before.correctAnswer !== after.correctAnswer) {
     if (!(await patchQuestionFacts(ctx, examId, questionId, count, before, after))) return false;
-    await refreshResults(ctx, examId);
+    await refreshResults(ctx, examId, "inline");
   }
   return true;
 }
@@ -307,14 +280,16 @@ export async function staleCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">
 }
 
 /**
- * Makes the exam's copies (definition, question list, membership rows) agree
+ * Makes the exam's copies (definition, question list, sheet, membership rows) agree
  * with `exam` and its question documents, creating what is missing and writing
- * only what differs. Returns the definition and what was stale.
+ * only what differs; if the question facts changed, the result copies follow (`refresh`).
+ * Returns the definition and what was stale.
  */
 export async function syncDefinition(
   ctx: CopiesCtx,
   examId: Id<"exams">,
   exam: ExamFacts,
+  refresh: ResultRefresh = "scheduled",
 ): Promise<{ definition: ExamDefinition; stale: CopyField[]; before: ExamCopies; sheet: SheetFields[]; questions: QuestionDocs }> {
   const { copies, questions, wanted, stale } = await staleCopies(ctx, examId, exam);
   const sheet = sheetOfQuestions(examId, questions);
@@ -345,7 +320,7 @@ export async function syncDefinition(
     else if (copies.sheet === null) await ctx.db.insert("examQuestionSheets", { examId, questions: wanted.sheet });
     else await ctx.db.patch("examQuestionSheets", copies.sheet._id, { questions: wanted.sheet });
   }
-  if (stale.includes("questionFacts") && copies.definition !== null) await refreshResults(ctx, examId);
+  if (stale.includes("questionFacts") && copies.definition !== null) await refreshResults(ctx, examId, refresh);
   return { definition, stale, before: copies, sheet, questions };
 }
 

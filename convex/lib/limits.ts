@@ -60,9 +60,10 @@ export const MAX_QUESTION_SHEET_BYTES = CONVEX_LIMITS.documentBytes / 2;
 /**
  * An attempt's result copy (its graded answers with the questions' text and correct answers, one
  * document) is kept only while it is at most this big; a larger attempt's results read its answer
- * rows and the live questions instead. Half a document, as for the sheet.
+ * rows and the live questions instead. A quarter of a document (222 answers make ~28 KB): the copy
+ * repair reads one copy per exam of a batch, ten exams beside 4 MiB of exam documents.
  */
-export const MAX_ATTEMPT_RESULT_BYTES = CONVEX_LIMITS.documentBytes / 2;
+export const MAX_ATTEMPT_RESULT_BYTES = CONVEX_LIMITS.documentBytes / 4;
 
 /** The scheduled repair of exam copies runs this often; a pass visits every exam in budgeted batches. */
 export const EXAM_COPY_REPAIR_INTERVAL_MINUTES = 5;

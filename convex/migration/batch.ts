@@ -9,7 +9,7 @@
  * const report = await runMigrationBatch(ctx, { batchSize: 5, dryRun: false, clearAfterMigration: false });
  * // { examsMigrated, participantsMigrated, answersMigrated, examsRemaining, isDone, ... }
  */
-import { v, type Infer } from "convex/values";
+import { getDocumentSize, v, type Infer } from "convex/values";
 import { literals, nullable, vRequired } from "convex-helpers/validators";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
@@ -20,7 +20,7 @@ import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
 import { loadAnswers } from "../projections/tables";
 import { PendingCounters } from "../projections/counters";
-import { loadAnswerFacts, type AnswerFacts } from "../projections/results";
+import { factsSource, loadAnswerFacts, type FactsSource } from "../projections/results";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
@@ -32,6 +32,7 @@ import {
   answeredQuestionIds,
   approximateBytes,
   attemptCostEstimate,
+  resultCopyEstimate,
   definitionSyncEstimate,
   examFindings,
   entryIndexesByUser,
@@ -137,6 +138,8 @@ type Batch = {
   questions: Map<string, { points?: number } | null>;
   /** The question documents this call has read, by id: the result copies take their text and correct answers. */
   questionDocs: Map<string, Doc<"questions"> | null>;
+  /** The largest of them (bytes): what one answer of a result copy may carry (the cost estimates). */
+  largestQuestionBytes: number;
   /** Dry run: attempt states as this call's simulated imports left them. */
   simulated: Map<string, AttemptState>;
   /** Counter changes of this call's imports, written once at its end. */
@@ -147,8 +150,8 @@ type Batch = {
   mirrorGlobal?: boolean;
   /** Whether the exam being processed keeps its V1 array current (mirror on): only then can a difference come from old code. */
   arrayCurrent: boolean;
-  /** The question facts of the exam being imported, for its result copies (read once per exam and call). */
-  facts?: AnswerFacts;
+  /** The question facts of the exam being imported, for its result copies (read once per exam and call, when needed). */
+  facts?: { examId: Id<"exams">; source: FactsSource };
 };
 
 function note(batch: Batch, findings: Issue[]) {
@@ -182,17 +185,18 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
       batch.pending = addUsage(batch.pending, {
         ...NO_USAGE,
         documentsWritten: events + rows,
-        bytesWritten: 2 * bytes * Math.min(1, events),
+        bytesWritten: 2 * bytes * Math.min(1, events) + (rows > 0 ? resultCopyEstimate(bytes, answers, batch.largestQuestionBytes) : 0),
       });
     }
   } else {
     const streamKnownEmpty = batch.untouchedExam === examId && !batch.importedUsers.has(participant.userId);
     batch.importedUsers.add(participant.userId);
-    if (batch.facts?.examId !== examId) batch.facts = await loadAnswerFacts(ctx, examId, batch.questionDocs);
+    if (batch.facts?.examId !== examId)
+      batch.facts = { examId, source: factsSource(() => loadAnswerFacts(ctx, examId, batch.questionDocs)) };
     const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, {
       counters: batch.counters,
       streamKnownEmpty,
-      facts: batch.facts,
+      facts: batch.facts.source,
     });
     events = imported.eventsWritten;
     if (events === 0 && isFirst && batch.arrayCurrent) {
@@ -269,12 +273,18 @@ async function hasNoAttempts(ctx: QueryCtx, examId: Id<"exams">): Promise<boolea
 }
 
 /** Reads the questions an entry's answers point at that this call has not read yet. */
+/** Keeps a question document this call read, for the result copies (and the size estimates). */
+function keepQuestionDoc(batch: Batch, id: string, doc: Doc<"questions"> | null) {
+  batch.questionDocs.set(id, doc);
+  if (doc !== null) batch.largestQuestionBytes = Math.max(batch.largestQuestionBytes, getDocumentSize(doc));
+}
+
 async function loadQuestions(batch: Batch, ids: readonly string[]) {
   for (const id of ids) {
     const questionId = batch.ctx.db.normalizeId("questions", id);
     const doc = questionId === null ? null : await batch.ctx.db.get("questions", questionId);
     batch.questions.set(id, doc === null ? null : { points: doc.points });
-    batch.questionDocs.set(id, doc);
+    keepQuestionDoc(batch, id, doc);
   }
 }
 
@@ -316,12 +326,19 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     if (!options.dryRun) {
       // The sheet holds the points of the exam's questions: grading checks need not read them again.
       const { sheet, questions } = await syncExamDefinitionAndSheet(ctx, exam);
-      exam.questionIds.forEach((id, i) => batch.questionDocs.set(id, questions[i] ?? null));
+      exam.questionIds.forEach((id, i) => keepQuestionDoc(batch, id, questions[i] ?? null));
       for (const row of sheet) batch.questions.set(row.questionId, row.points === undefined ? {} : { points: row.points });
       const listed = new Set<string>(sheet.map((row) => row.questionId));
       missingQuestions = exam.questionIds.filter((id) => !listed.has(id));
     }
     batch.handled += 1;
+  } else if (!options.dryRun && at.step === "import" && exam.questionIds.some((id) => !batch.questionDocs.has(id))) {
+    // A resumed exam: its questions once for this call (the result copies' text and correct answers), as the sync read them.
+    if (!(await fits(batch, definitionSyncEstimate(exam.questionIds.length)))) return false;
+    await loadQuestions(
+      batch,
+      [...new Set<string>(exam.questionIds)].filter((id) => !batch.questionDocs.has(id)),
+    );
   }
   const byUser = entryIndexesByUser(participants);
   const examQuestions = new Set<string>(exam.questionIds);
@@ -337,7 +354,12 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   for (; at.step === "import" && at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
     const unread = answeredQuestionIds(participant).filter((id) => !batch.questions.has(id));
-    const estimate = attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length);
+    const estimate = attemptCostEstimate(
+      approximateBytes(participant),
+      participant.answers.length,
+      unread.length,
+      batch.largestQuestionBytes,
+    );
     // A roll-forward may replay the stream and rewrite the attempt once more.
     const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
     if (!(await fits(batch, more))) return false;
@@ -451,6 +473,7 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     handled: 0,
     questions: new Map(),
     questionDocs: new Map(),
+    largestQuestionBytes: 0,
     simulated: new Map(),
     counters: new PendingCounters(),
     importedUsers: new Set(),

@@ -10,7 +10,7 @@
 import { getConvexSize, type Value } from "convex/values";
 import type { V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
-import { CONVEX_LIMITS } from "../lib/limits";
+import { CONVEX_LIMITS, MAX_ATTEMPT_RESULT_BYTES } from "../lib/limits";
 import type { Usage } from "../lib/budget";
 import { pointsOf } from "../events/decider";
 
@@ -151,21 +151,25 @@ const ATTEMPT_OVERHEAD = { documents: 6, bytes: 4096, queries: 10 };
  * whose V1 entry is `entryBytes` long: the event carries the entry, the rows its
  * fields and answers; existing rows and events are read back.
  */
-export function attemptCostEstimate(entryBytes: number, answers: number, extraQueries = 0): Usage {
+export function attemptCostEstimate(entryBytes: number, answers: number, extraQueries = 0, largestQuestionBytes = 0): Usage {
   const bytes = 2 * entryBytes + ATTEMPT_OVERHEAD.bytes;
-  // The result copy: the answered questions read (once per call), the copy written with their text and correct answers.
-  const result = answers === 0 ? 0 : entryBytes + answers * RESULT_FACTS_BYTES_PER_ANSWER;
   return {
-    bytesRead: bytes + answers * RESULT_FACTS_BYTES_PER_ANSWER,
-    bytesWritten: bytes + result,
-    documentsRead: 2 * answers + ATTEMPT_OVERHEAD.documents,
-    documentsWritten: answers + ATTEMPT_OVERHEAD.documents + 1,
+    bytesRead: bytes,
+    bytesWritten: bytes + resultCopyEstimate(entryBytes, answers, largestQuestionBytes),
+    documentsRead: answers + ATTEMPT_OVERHEAD.documents,
+    documentsWritten: answers + ATTEMPT_OVERHEAD.documents + (answers > 0 ? 1 : 0),
     databaseQueries: ATTEMPT_OVERHEAD.queries + extraQueries,
   };
 }
 
-/** A question's text and correct answer as a result copy holds them, at most (estimates only: the batch stops on what it measured). */
-const RESULT_FACTS_BYTES_PER_ANSWER = 512;
+/**
+ * At most what the attempt's result copy writes: its answers (the entry's size bounds them), each with a
+ * question's text and correct answer (`largestQuestionBytes`: the largest question document the batch has
+ * read), and never more than MAX_ATTEMPT_RESULT_BYTES (a larger copy is not kept).
+ */
+export function resultCopyEstimate(entryBytes: number, answers: number, largestQuestionBytes: number): number {
+  return answers === 0 ? 0 : Math.min(MAX_ATTEMPT_RESULT_BYTES, entryBytes + answers * largestQuestionBytes);
+}
 
 /**
  * Worst-case cost of syncing an exam's definition and question sheet

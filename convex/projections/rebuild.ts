@@ -28,6 +28,7 @@ const vRebuildTotals = {
   documentsWritten: v.number(),
   participationsRemoved: v.number(),
   orphanAnswersRemoved: v.number(),
+  orphanResultsRemoved: v.number(),
 };
 const vRebuildPage = v.object({
   ...vRebuildTotals,
@@ -55,7 +56,14 @@ export const rebuildAllProjections = internalAction({
   args: { examId: v.optional(v.id("exams")) },
   returns: v.object({ calls: v.number(), ...vRebuildTotals, skippedStreams: v.array(vSkippedStream), isDone: v.boolean() }),
   handler: async (ctx, { examId }) => {
-    const totals = { calls: 0, streamsRebuilt: 0, documentsWritten: 0, participationsRemoved: 0, orphanAnswersRemoved: 0 };
+    const totals = {
+      calls: 0,
+      streamsRebuilt: 0,
+      documentsWritten: 0,
+      participationsRemoved: 0,
+      orphanAnswersRemoved: 0,
+      orphanResultsRemoved: 0,
+    };
     const skippedStreams: Infer<typeof vSkippedStream>[] = [];
     let cursor: string | undefined;
     for (;;) {
@@ -65,6 +73,7 @@ export const rebuildAllProjections = internalAction({
       totals.documentsWritten += r.documentsWritten;
       totals.participationsRemoved += r.participationsRemoved;
       totals.orphanAnswersRemoved += r.orphanAnswersRemoved;
+      totals.orphanResultsRemoved += r.orphanResultsRemoved;
       skippedStreams.push(...r.skippedStreams);
       if (r.isDone) return { ...totals, skippedStreams, isDone: true };
       cursor = r.continueCursor;

@@ -21,7 +21,7 @@ import { compareProjection, compareResultCopy } from "./verification";
 import type { Issue } from "../lib/issues";
 import { answerRowOf, participationRowOf, projectStream, type AttemptRows } from "./attempt";
 import { deleteStoredAttempt, loadAnswers, storedAttemptOf, writeAttemptRows } from "./tables";
-import { loadAnswerFacts, loadAttemptResult, type AnswerFacts } from "./results";
+import { factsSource, loadAnswerFacts, loadAttemptResult, writeAttemptResult, type FactsSource } from "./results";
 import { PendingCounters, countRows, counterShard, resetCounters, type Counts } from "./counters";
 import { iterate, parseReplayCursor, pull, streamsAfter } from "./walk";
 
@@ -72,6 +72,7 @@ export async function rebuildPage(
     documentsWritten: 0,
     participationsRemoved: 0,
     orphanAnswersRemoved: 0,
+    orphanResultsRemoved: 0,
     skippedStreams: [] as { examId: Id<"exams">; userId: Id<"users">; reason: string }[],
     /** Exams whose rows were too many to recount in one transaction: their counters got the rebuild's exact deltas only. */
     examsCountersNotRecounted: [] as Id<"exams">[],
@@ -85,7 +86,7 @@ export async function rebuildPage(
     ((maxSteps === undefined || handled < maxSteps) && fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
 
   if (at.phase === "orphans" && examId !== undefined) at.phase = "streams"; // one exam: its answers are reached through its rows
-  if (at.phase === "orphans") {
+  if (at.phase === "orphans" && at.orphans !== "results") {
     // Answers whose participation is gone, swept first: the streams phase never leaves any, and after the
     // projections were emptied there is nothing to read. One read of the answers in participation order, one get per participation.
     const answers = iterate(
@@ -109,7 +110,29 @@ export async function rebuildPage(
       handled += 1;
       costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
     }
-    if (answer === null) Object.assign(at, { phase: "streams", after: null, afterParticipationId: undefined });
+    if (answer === null) Object.assign(at, { orphans: "results", afterParticipationId: undefined });
+  }
+  if (at.phase === "orphans" && at.orphans === "results") {
+    // Then the result copies whose participation is gone (the participation's own deletion takes its copy along).
+    const copies = iterate(
+      ctx.db
+        .query("examResults")
+        .withIndex("by_participation", (q) =>
+          at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
+        ),
+    );
+    let copy = await pull(copies);
+    while (copy !== null && (await roomFor())) {
+      const before = await usage(ctx);
+      if ((await ctx.db.get("examParticipations", copy.participationId)) === null) {
+        result.orphanResultsRemoved += await writeAttemptResult(ctx, copy.participationId, copy, null);
+      }
+      at.afterParticipationId = copy.participationId;
+      handled += 1;
+      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+      copy = await pull(copies);
+    }
+    if (copy === null) Object.assign(at, { phase: "streams", after: null, afterParticipationId: undefined, orphans: undefined });
   }
 
   // Counter changes of this call's attempts: written once at its end, or dropped when the exam's counters are reset.
@@ -129,7 +152,7 @@ export async function rebuildPage(
   }
   const recountPending = () => at.recount !== undefined && at.recount.length > 0;
   const nextStream = streamsAfter(ctx, examId, at.after);
-  let facts: AnswerFacts | undefined; // the exam's question facts, for the result copies (read once per exam)
+  let facts: { examId: Id<"exams">; source: FactsSource } | undefined; // the exam's question facts, for the result copies (read once per exam)
   while (at.phase === "streams" && !recountPending()) {
     if (!(await roomFor())) break;
     const before = await usage(ctx);
@@ -162,8 +185,9 @@ export async function rebuildPage(
         result.participationsRemoved += 1;
       }
       const stored = await storedAttemptOf(ctx, keep ?? null);
-      if (facts?.examId !== stream.examId) facts = await loadAnswerFacts(ctx, stream.examId);
-      const written = await writeAttemptRows(ctx, stream, stored, target, { facts, counters: pending });
+      if (facts?.examId !== stream.examId)
+        facts = { examId: stream.examId, source: factsSource(() => loadAnswerFacts(ctx, stream.examId)) };
+      const written = await writeAttemptRows(ctx, stream, stored, target, { facts: facts.source, counters: pending });
       result.documentsWritten += written.documentsWritten;
       if (target.participation === null && keep !== undefined) result.participationsRemoved += 1;
       countRows(at.counts, counterShard(stream.userId), target);
@@ -242,7 +266,7 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
     handled += 1;
     costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
   }
-  while (at.phase === "orphans") {
+  while (at.phase === "orphans" && at.orphans !== "results") {
     if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
     const before = await usage(ctx);
     const next = await ctx.db
@@ -251,7 +275,10 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
         at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
       )
       .first();
-    if (next === null) break;
+    if (next === null) {
+      Object.assign(at, { orphans: "results", afterParticipationId: undefined });
+      break;
+    }
     if ((await ctx.db.get("examParticipations", next.participationId)) === null) {
       const orphans = await loadAnswers(ctx, next.participationId);
       issues.push({
@@ -259,6 +286,25 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
         examId: "unknown",
         actual: orphans.length,
         message: `${orphans.length} answer row(s) of participation ${next.participationId}, which does not exist`,
+      });
+    }
+    at.afterParticipationId = next.participationId;
+    handled += 1;
+    costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+  }
+  while (at.phase === "orphans" && at.orphans === "results") {
+    if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
+    const before = await usage(ctx);
+    const next = await ctx.db
+      .query("examResults")
+      .withIndex("by_participation", (q) => (at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId)))
+      .first();
+    if (next === null) break;
+    if ((await ctx.db.get("examParticipations", next.participationId)) === null) {
+      issues.push({
+        kind: "orphan_result_copy",
+        examId: next.examId,
+        message: `a result copy of participation ${next.participationId}, which does not exist`,
       });
     }
     at.afterParticipationId = next.participationId;

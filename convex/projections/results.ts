@@ -3,18 +3,23 @@
  * them, with each question's text and correct answer copied in, one document.
  * Results read it instead of a row per answer and a question document per answer.
  *
+ * A copy is labelled with the digest ({@link questionFactsDigest}) of the exam's
+ * questions as they were when it was built: their ids, text and correct answers,
+ * read in that transaction. Results use a copy only when {@link usableResult}:
+ * its `version` is the participation row's and its label is the definition's
+ * `questionFacts`, the digest copies/examDefinitions.ts keeps of the questions as
+ * they are now. So a copy is never shown for facts other than the ones it holds.
+ *
  * Who keeps it current:
  * - the attempt projector ({@link writeAttemptRows}, projections/tables.ts) writes it in the
- *   transaction that writes the attempt's rows, from the question documents as they are then;
- * - an edit of the exam's questions changes the definition's `questionFacts` digest in the
- *   edit's own transaction (copies/examDefinitions.ts). Every older copy is stale from that
- *   moment: results read the rows and the live questions, and {@link refreshResultsPage}
- *   rewrites the stale copies. The edit schedules that refresh; the copy repair schedules it
- *   for edits made around copies/functions.ts, once it has healed the digest.
+ *   transaction that writes the attempt's rows;
+ * - an edit of the exam's questions changes the definition's digest in the edit's own
+ *   transaction, which makes every older copy stale at once: results read the rows and the live
+ *   questions, and {@link refreshResultsPage} rewrites the stale copies (copies/examDefinitions.ts
+ *   refreshResults: inline for an edit through copies/functions.ts and for the copy repair, by the
+ *   scheduled job examAdmin:refreshExamResults for the rest and everywhere else).
  *
- * Results use a copy only when {@link usableResult}: its `version` is the participation
- * row's and its `questionFacts` the definition's. An attempt with no answers, or whose copy
- * would exceed MAX_ATTEMPT_RESULT_BYTES, has none.
+ * An attempt with no answers, or whose copy would exceed MAX_ATTEMPT_RESULT_BYTES, has none.
  *
  * @example
  * const result = await loadAttemptResult(ctx, participation._id);
@@ -24,88 +29,124 @@ import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { getConvexSize } from "convex/values";
 import type { ResultAnswer, V1Answer } from "../lib/validators";
-import { MAX_ATTEMPT_RESULT_BYTES } from "../lib/limits";
-import { LOOP_SHARES, budgetSpent } from "../lib/budget";
+import { CONVEX_LIMITS, MAX_ATTEMPT_RESULT_BYTES } from "../lib/limits";
+import { LOOP_SHARES, budgetSpent, transactionUsage } from "../lib/budget";
 import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
-import { canonicalJson } from "../events/hash";
+import { canonicalJson, contentHash } from "../events/hash";
 
 export type AttemptResult = Doc<"examResults">;
 /** The fields of a result copy other than its participation. */
 export type ResultFields = Omit<AttemptResult, "_id" | "_creationTime" | "participationId">;
+type QuestionFacts = Pick<Doc<"questions">, "text" | "correctAnswer">;
 
-/** What a result copy is built from besides the answers: the exam's question facts now. */
-export type AnswerFacts = {
-  examId: Id<"exams">;
-  /** The definition's questionFacts (undefined: the exam has no digest yet, and no copy is kept). */
-  digest: string | undefined;
-  /** The exam's question ids: an answer to another question has its facts read live by results. */
-  questionIds: ReadonlySet<string>;
-  /** Question documents read in this transaction, by id; filled on demand. */
-  questions: Map<string, Doc<"questions"> | null>;
-};
+// ---------------------------------------------------------------- the digest of the questions' facts
 
-/** The exam's question facts as its definition and question list say (two small reads). */
-export async function loadAnswerFacts(
-  ctx: Pick<QueryCtx, "db">,
-  examId: Id<"exams">,
-  questions: Map<string, Doc<"questions"> | null> = new Map(),
-): Promise<AnswerFacts> {
-  const [definition, list] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId)]);
-  return answerFactsOf(examId, definition, list?.questionIds ?? null, questions);
+/** What result copies hold of one question (its text and correct answer, or that it is gone): one term of the digest. */
+function questionFactsTerm(questionId: Id<"questions">, q: QuestionFacts | null): bigint {
+  return BigInt(`0x${contentHash(q === null ? [questionId, null] : [questionId, q.text, q.correctAnswer]).slice(0, 32)}`);
 }
 
-/** {@link loadAnswerFacts} from a definition and question ids the caller has read (no list: no copy). */
+const DIGEST_MODULUS = 1n << 128n;
+const digestHex = (sum: bigint) => (((sum % DIGEST_MODULUS) + DIGEST_MODULUS) % DIGEST_MODULUS).toString(16).padStart(32, "0");
+
+/**
+ * The digest of what result copies hold of an exam's questions: a term per entry of its question
+ * ids (id, text, correct answer), summed modulo 2^128. A sum, so that an edit of one question
+ * updates it in place ({@link digestAfterEdit}) without reading the exam's other questions.
+ */
+export function questionFactsDigest(questionIds: readonly Id<"questions">[], questions: readonly (QuestionFacts | null)[]): string {
+  return digestHex(questionIds.reduce((sum, id, i) => sum + questionFactsTerm(id, questions[i] ?? null), 0n));
+}
+
+/** {@link questionFactsDigest} after one question, held `count` times, changed from `before` to `after`: computed from the digest alone. */
+export function digestAfterEdit(
+  digest: string,
+  questionId: Id<"questions">,
+  count: number,
+  before: QuestionFacts | null,
+  after: QuestionFacts | null,
+): string {
+  const delta = BigInt(count) * (questionFactsTerm(questionId, after) - questionFactsTerm(questionId, before));
+  return digestHex(BigInt(`0x${digest}`) + delta);
+}
+
+// ---------------------------------------------------------------- building a copy
+
+/** The exam's questions as read in this transaction: what a copy is built from, and the digest it is labelled with. */
+export type AnswerFacts = {
+  examId: Id<"exams">;
+  /** questionFactsDigest of `questions`: the label of the copies built from them. */
+  digest: string;
+  /** The exam's question ids: an answer to another question has its facts read live by results. */
+  questionIds: ReadonlySet<string>;
+  /** The documents of the exam's questions, by id (a deleted one is null). */
+  questions: ReadonlyMap<string, Doc<"questions"> | null>;
+};
+
+/** {@link AnswerFacts} of an exam whose question ids and their documents (in the same order) the caller has read. */
 export function answerFactsOf(
   examId: Id<"exams">,
-  definition: ExamDefinition | null,
-  questionIds: readonly Id<"questions">[] | null,
-  questions: Map<string, Doc<"questions"> | null> = new Map(),
+  questionIds: readonly Id<"questions">[],
+  docs: readonly (Doc<"questions"> | null)[],
 ): AnswerFacts {
   return {
     examId,
-    digest: questionIds === null ? undefined : definition?.questionFacts,
-    questionIds: new Set(questionIds ?? []),
-    questions,
+    digest: questionFactsDigest(questionIds, docs),
+    questionIds: new Set(questionIds),
+    questions: new Map(questionIds.map((id, i) => [id as string, docs[i] ?? null])),
   };
 }
 
-/** Question documents the caller has read, by id, for {@link AnswerFacts}.questions. */
-export function questionMapOf(
-  docs: readonly (Doc<"questions"> | null)[],
-  ids: readonly Id<"questions">[],
-): Map<string, Doc<"questions"> | null> {
-  return new Map(ids.map((id, i) => [id as string, docs[i] ?? null]));
-}
-
-async function questionOf(ctx: Pick<QueryCtx, "db">, facts: AnswerFacts, id: Id<"questions">): Promise<Doc<"questions"> | null> {
-  if (!facts.questions.has(id)) facts.questions.set(id, await ctx.db.get("questions", id));
-  return facts.questions.get(id)!;
-}
-
-/** The result copy an attempt with these answers calls for, or null when it keeps none (no answers, no digest, too large). */
-export async function wantedResult(
+/**
+ * The exam's question facts, from its question list and the live questions (documents in `known`
+ * are not read again). Null while the exam has no question list: no copy is kept then.
+ */
+export async function loadAnswerFacts(
   ctx: Pick<QueryCtx, "db">,
-  answers: readonly V1Answer[],
-  version: number,
-  facts: AnswerFacts,
-): Promise<ResultFields | null> {
-  if (answers.length === 0 || facts.digest === undefined) return null;
+  examId: Id<"exams">,
+  known: ReadonlyMap<string, Doc<"questions"> | null> = new Map(),
+): Promise<AnswerFacts | null> {
+  const list = await getQuestionList(ctx, examId);
+  if (list === null) return null;
+  const docs = await Promise.all(list.questionIds.map(async (id) => (known.has(id) ? known.get(id)! : await ctx.db.get("questions", id))));
+  return answerFactsOf(examId, list.questionIds, docs);
+}
+
+/** Where a writer gets the exam's question facts: read only when a copy is to be built, then kept. */
+export type FactsSource = () => Promise<AnswerFacts | null>;
+
+/** A {@link FactsSource} that reads the facts once, on first use. */
+export function factsSource(load: () => Promise<AnswerFacts | null>): FactsSource {
+  let facts: Promise<AnswerFacts | null> | undefined;
+  return () => (facts ??= load());
+}
+
+/** An answer of a copy, without its question's facts. */
+export function answerOf({ questionId, selectedAnswer, isCorrect }: V1Answer): V1Answer {
+  return { questionId, selectedAnswer, isCorrect };
+}
+
+/** An answer as results show it: with its question's text and correct answer while that question exists. */
+export function gradedAnswer(answer: V1Answer, question: QuestionFacts | null | undefined): ResultAnswer {
+  const a = answerOf(answer);
+  return question == null ? a : { ...a, questionText: question.text, correctAnswer: question.correctAnswer };
+}
+
+/** The result copy an attempt with these answers calls for, or null when it keeps none (no answers, no facts, too large). */
+export function wantedResult(answers: readonly V1Answer[], version: number, facts: AnswerFacts | null): ResultFields | null {
+  if (answers.length === 0 || facts === null) return null;
   const live = new Set<Id<"questions">>();
-  const shown: ResultAnswer[] = [];
-  for (const { questionId, selectedAnswer, isCorrect } of answers) {
-    const answer = { questionId, selectedAnswer, isCorrect };
-    if (!facts.questionIds.has(questionId)) {
-      // Not one of the exam's questions now: the digest does not cover it, so results read it live.
-      live.add(questionId);
-      shown.push(answer);
-      continue;
-    }
-    const q = await questionOf(ctx, facts, questionId);
-    shown.push(q === null ? answer : { ...answer, questionText: q.text, correctAnswer: q.correctAnswer });
-  }
+  const shown = answers.map((answer) => {
+    if (facts.questionIds.has(answer.questionId)) return gradedAnswer(answer, facts.questions.get(answer.questionId));
+    // Not one of the exam's questions: the digest does not cover it, so results read it live.
+    live.add(answer.questionId);
+    return answerOf(answer);
+  });
   const result: ResultFields = { examId: facts.examId, version, questionFacts: facts.digest, answers: shown, liveQuestionIds: [...live] };
   return getConvexSize(result) <= MAX_ATTEMPT_RESULT_BYTES ? result : null;
 }
+
+// ---------------------------------------------------------------- reading and writing copies
 
 export async function loadAttemptResult(
   ctx: Pick<QueryCtx, "db">,
@@ -129,6 +170,14 @@ export function usableResult(
     definition?.questionFacts !== undefined &&
     result.questionFacts === definition.questionFacts
   );
+}
+
+/** A usable copy's answers as results show them: the answers to questions outside the exam take the facts of `live` (their documents now). */
+export function answersOfCopy(result: AttemptResult, live: readonly (Doc<"questions"> | null)[]): ResultAnswer[] {
+  if (result.liveQuestionIds.length === 0) return result.answers;
+  const byId = new Map(live.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
+  const outside = new Set<string>(result.liveQuestionIds);
+  return result.answers.map((a) => (outside.has(a.questionId) ? gradedAnswer(a, byId.get(a.questionId)) : a));
 }
 
 function fieldsOf(doc: AttemptResult): ResultFields {
@@ -157,28 +206,9 @@ export async function writeAttemptResult(
   return 1;
 }
 
-/** A usable copy's answers as results show them: the answers to questions outside the exam take the facts of `live` (their documents now). */
-export function answersOfCopy(result: AttemptResult, live: readonly (Doc<"questions"> | null)[]): ResultAnswer[] {
-  if (result.liveQuestionIds.length === 0) return result.answers;
-  const byId = new Map(live.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
-  const outside = new Set<string>(result.liveQuestionIds);
-  return result.answers.map((a) => {
-    if (!outside.has(a.questionId)) return a;
-    const q = byId.get(a.questionId);
-    const answer = answerOf(a);
-    return q === undefined ? answer : { ...answer, questionText: q.text, correctAnswer: q.correctAnswer };
-  });
-}
+// ---------------------------------------------------------------- refreshing stale copies
 
-/** An answer of a copy, without its question's facts. */
-export function answerOf({ questionId, selectedAnswer, isCorrect }: ResultAnswer): V1Answer {
-  return { questionId, selectedAnswer, isCorrect };
-}
-
-/** Result copies per refresh query: each up to MAX_ATTEMPT_RESULT_BYTES, and the page stops on its budget first. */
-const REFRESH_PAGE = 100;
-
-/** Up to `n` of the exam's result copies taken under other question facts than `digest`. */
+/** Up to `n` of the exam's result copies labelled with another digest than `digest` (found by identity, through the index). */
 export async function staleResults(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, digest: string, n: number): Promise<AttemptResult[]> {
   const older = await ctx.db
     .query("examResults")
@@ -193,9 +223,12 @@ export async function staleResults(ctx: Pick<QueryCtx, "db">, examId: Id<"exams"
 }
 
 /**
- * Rewrites the exam's stale result copies from their own answers and the live questions,
- * until the budget is spent. A copy refreshed leaves the stale ranges, so the next call
- * goes on where this one stopped: no cursor. Done at once while the exam has no digest.
+ * Rewrites the exam's stale result copies from their own answers and the live questions, within
+ * LOOP_SHARES.resultRefreshPage of the transaction's limits (reading at most as many copies as the
+ * budget left could hold at MAX_ATTEMPT_RESULT_BYTES each). A refreshed copy leaves the stale
+ * index range, so the next call goes on where this one stopped: no cursor. A copy whose
+ * participation is gone is deleted. Done at once while the definition's digest is not the live
+ * questions' (an edit made around copies/functions.ts awaits the repair, which heals it first).
  */
 export async function refreshResultsPage(
   ctx: Pick<MutationCtx, "db" | "meta">,
@@ -203,16 +236,20 @@ export async function refreshResultsPage(
 ): Promise<{ refreshed: number; isDone: boolean }> {
   const digest = (await getExamDefinition(ctx, examId))?.questionFacts;
   if (digest === undefined) return { refreshed: 0, isDone: true };
-  let facts: AnswerFacts | undefined; // read once there is something to refresh
+  let facts: AnswerFacts | null | undefined; // read once there is something to refresh
   let refreshed = 0;
+  const share = LOOP_SHARES.resultRefreshPage;
   for (;;) {
-    const page = await staleResults(ctx, examId, digest, REFRESH_PAGE);
+    if (await budgetSpent(ctx, share)) return { refreshed, isDone: false };
+    const left = share * CONVEX_LIMITS.bytesRead - (await transactionUsage(ctx)).bytesRead;
+    const page = await staleResults(ctx, examId, digest, Math.max(1, Math.floor(left / MAX_ATTEMPT_RESULT_BYTES)));
+    if (page.length === 0) return { refreshed, isDone: true };
+    facts ??= await loadAnswerFacts(ctx, examId);
+    if (facts === null || facts.digest !== digest) return { refreshed, isDone: true };
     for (const stale of page) {
-      if (await budgetSpent(ctx, LOOP_SHARES.resultRefreshPage)) return { refreshed, isDone: false };
-      facts ??= await loadAnswerFacts(ctx, examId);
-      const wanted = await wantedResult(ctx, stale.answers.map(answerOf), stale.version, facts);
+      const row = await ctx.db.get("examParticipations", stale.participationId);
+      const wanted = row === null ? null : wantedResult(stale.answers, stale.version, facts);
       refreshed += await writeAttemptResult(ctx, stale.participationId, stale, wanted);
     }
-    if (page.length < REFRESH_PAGE) return { refreshed, isDone: true };
   }
 }

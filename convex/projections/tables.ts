@@ -10,7 +10,7 @@ import { canonicalJson } from "../events/hash";
 import type { StreamId } from "../events/store";
 import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
 import { addCounts, bumpCounters, countsOfAttempt, type PendingCounters } from "./counters";
-import { loadAttemptResult, wantedResult, writeAttemptResult, type AnswerFacts, type AttemptResult } from "./results";
+import { loadAttemptResult, wantedResult, writeAttemptResult, type AttemptResult, type FactsSource } from "./results";
 
 /** An attempt's rows as stored now. */
 export type StoredAttempt = {
@@ -51,9 +51,13 @@ export async function storedAttemptOf(ctx: QueryCtx, row: Doc<"examParticipation
 /** Deletes a participation row with its answers and result copy. Returns the documents written. */
 export async function deleteStoredAttempt(ctx: MutationCtx, stored: StoredAttempt): Promise<number> {
   for (const answer of stored.answers) await ctx.db.delete("examAnswers", answer._id);
-  if (stored.result !== null) await ctx.db.delete("examResults", stored.result._id);
-  if (stored.row !== null) await ctx.db.delete("examParticipations", stored.row._id);
-  return stored.answers.length + (stored.result === null ? 0 : 1) + (stored.row === null ? 0 : 1);
+  let written = stored.answers.length;
+  if (stored.row !== null) {
+    written += await writeAttemptResult(ctx, stored.row._id, stored.result, null);
+    await ctx.db.delete("examParticipations", stored.row._id);
+    written += 1;
+  }
+  return written;
 }
 
 /**
@@ -67,7 +71,7 @@ export async function writeAttemptRows(
   stream: StreamId,
   stored: StoredAttempt,
   rows: AttemptRows,
-  { facts, counters }: { facts: AnswerFacts; counters?: PendingCounters },
+  { facts, counters }: { facts: FactsSource; counters?: PendingCounters },
 ): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
   const delta = addCounts(countsOfAttempt(rows.participation, rows.answers.length), countsOfAttempt(stored.row, stored.answers.length), -1);
   if (counters) counters.add(stream, delta);
@@ -103,7 +107,8 @@ export async function writeAttemptRows(
     }
     written += 1;
   }
-  const result = await wantedResult(ctx, rows.answers, rows.participation.version, facts);
+  // The exam's questions are read only for an attempt that has answers (a start or a pause reads none).
+  const result = rows.answers.length === 0 ? null : wantedResult(rows.answers, rows.participation.version, await facts());
   written += await writeAttemptResult(ctx, participationId, stored.result, result);
   return { participationId, documentsWritten: written };
 }

@@ -13,7 +13,8 @@
  * - `v2Source` reads `examDefinitions` (a copy of the exam's own fields, kept
  *   current by copies/examCopies.ts), for a session the exam's question sheet
  *   (the same mechanism's copy of what a student sees of the questions), for
- *   grading and results the live `questions` documents,
+ *   results the attempt's result copy while the definition's question-facts
+ *   digest vouches for it (else the rows and the live `questions`),
  *   `examParticipations`, `examAnswers` and the sharded counters; it reads an
  *   exam document only for an exam without a (complete) definition, or for a
  *   user without a V2 row on an exam neither cleared nor marked backfilled.

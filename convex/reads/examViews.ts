@@ -23,6 +23,7 @@ import {
   type ShownAttempt,
 } from "../events/decider";
 import { firstEntries } from "../lib/v1Entry";
+import { gradedAnswer } from "../projections/results";
 import { domainError } from "../lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 
@@ -220,11 +221,7 @@ export type ResultQuestions = { maxScore: number; questions: QuestionDocs };
 /** The answers as results show them: each with its question's text and correct answer while the question exists. */
 export function gradedAnswersOf(answers: readonly V1Answer[], questions: QuestionDocs): ResultAnswer[] {
   const byId = new Map(questions.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
-  return answers.map(({ questionId, selectedAnswer, isCorrect }) => {
-    const q = byId.get(questionId);
-    const answer = { questionId, selectedAnswer, isCorrect };
-    return q === undefined ? answer : { ...answer, questionText: q.text, correctAnswer: q.correctAnswer };
-  });
+  return answers.map((a) => gradedAnswer(a, byId.get(a.questionId)));
 }
 
 /** What the results view shows of an attempt: its facts, the points available and the graded answers. */

@@ -100,7 +100,7 @@ async function measureExam(dataset: V1Dataset, exam: DatasetExam, totals: Totals
 
   // Rebuild side: the projections emptied, then rebuilt from the log.
   await t.run(async (ctx) => {
-    for (const table of ["examAnswers", "examParticipations", "examCounterShards"] as const) {
+    for (const table of ["examAnswers", "examResults", "examParticipations", "examCounterShards"] as const) {
       for (const doc of await ctx.db.query(table).collect()) await ctx.db.delete(table, doc._id);
     }
   });

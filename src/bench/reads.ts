@@ -20,7 +20,7 @@ import * as e from "../../convex/exams";
 import type { Id } from "../../convex/_generated/dataModel";
 import { importLegacyEntries } from "../../convex/attempts/writePath";
 import { markLegacyBackfilled, syncExamDefinition } from "../../convex/copies/examDefinitions";
-import { loadAnswerFacts } from "../../convex/projections/results";
+import { factsSource, loadAnswerFacts } from "../../convex/projections/results";
 import { generateV1Dataset, GUIDE_DATASET, insertDataset } from "../dataset/generate";
 import { createEmbeddedConvex, measureCall, type BenchRow, type BenchSection, type EmbeddedConvex } from "../runtime/embedded";
 
@@ -44,7 +44,7 @@ async function backfill(t: EmbeddedConvex, examIds: Id<"exams">[]) {
       participants.forEach((participant, sourceIndex) => {
         byUser.set(participant.userId, [...(byUser.get(participant.userId) ?? []), { participant, sourceIndex }]);
       });
-      const facts = await loadAnswerFacts(ctx, examId); // one read of each question for the exam's result copies
+      const facts = factsSource(() => loadAnswerFacts(ctx, examId)); // one read of each question for the exam's result copies
       for (const [userId, entries] of byUser) await importLegacyEntries(ctx, { examId, userId }, entries, undefined, { facts });
     });
   }
