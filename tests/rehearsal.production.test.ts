@@ -13,7 +13,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { internal } from "../convex/_generated/api";
+import { api, internal } from "../convex/_generated/api";
+import type { Id } from "../convex/_generated/dataModel";
 import type { V1Participant } from "../convex/lib/validators";
 import { generateV1Dataset, insertDataset } from "../src/dataset/generate";
 import type { Report } from "../src/rehearsal/report";
@@ -122,7 +123,16 @@ async function prepareRuns() {
   await writeExportZip(zip, spec);
   await writeExportFolder(folder, spec);
 
-  const partly = await deployment(async (t) => void (await migrateCall(t)));
+  // Partly migrated, and an admin edited an exam: its recorded change names the admin, whom none of the exam's V1 entries refers to.
+  let editedExam = "";
+  const partly = await deployment(async (t) => {
+    await migrateCall(t);
+    editedExam = await t.run(async (ctx) => (await ctx.db.query("exams").first())!._id);
+    await t.withIdentity({ tokenIdentifier: "rehearsal|admin" }).mutation(api.examAdmin.updateExam, {
+      examId: editedExam as Id<"exams">,
+      title: "Renamed by an admin",
+    });
+  });
   const complete = await deployment(async (t) => {
     for (let done = false; !done;) done = (await migrateCall(t, { batchSize: 5 })).isDone;
   });
@@ -153,6 +163,7 @@ async function prepareRuns() {
   return {
     dirt: { nanUser, emptyExam, deletedListed },
     rolledBackUser: (rolledBack as ExportSpec & { idOf: Map<string, string> }).idOf.get(editedUser)!,
+    editedExam: (partly as ExportSpec & { idOf: Map<string, string> }).idOf.get(editedExam)!,
     runs: {
       zip: rehearse(zip, "zip"),
       folder: rehearse(folder, "folder"),
@@ -205,6 +216,13 @@ describe("rehearsing production's real exports (npm start -- --snapshot)", () =>
     expect(report.status.before!.v2.participations).toBeLessThan(report.status.before!.v1.totalParticipants);
     expect(report.migration.participants).toBe(12 - report.status.before!.v2.participations);
     expect(report.exams.some((e) => /production state loaded.*views match the log as exported/.test(e.phases.load ?? ""))).toBe(true);
+    // Every table of this backend is loaded (none is reported as not rehearsed), the admin's edit with its admin.
+    expect(report.input.ignoredTables).toEqual([]);
+    const edited = report.exams.find((e) => e.examKey === prepared.editedExam)!;
+    for (const table of ["examQuestionLists", "examQuestionSheets", "examResults", "examChanges", "examCountSummaries"])
+      expect(edited.phases.load).toMatch(new RegExp(`production state loaded: .*\\b\\d+ ${table}\\b`));
+    expect(edited.phases.load).not.toContain("deleted in production"); // the admin is in the snapshot: loaded, not a dangling id
+    expect(edited.failures).toBe(0);
     expect(report.status.after?.migrationComplete).toBe(true);
   });
 

@@ -9,7 +9,9 @@
  * const ids = await insertDataset(t, dataset);
  */
 import type { TestConvex } from "convex-test";
-import type { Id } from "../../convex/_generated/dataModel";
+import type { Doc, Id } from "../../convex/_generated/dataModel";
+import type { MutationCtx } from "../../convex/_generated/server";
+import type { WithoutSystemFields } from "convex/server";
 import type schema from "../../convex/schema";
 import type { V1Participant } from "../../convex/lib/validators";
 import { getDocumentSize } from "convex/values";
@@ -263,21 +265,42 @@ export type DatasetIds = {
 };
 
 /**
+ * Users and questions to insert besides those the exams reference: those an exam's production
+ * state refers to (an admin who edited it, a question it no longer lists; snapshot/production.ts).
+ */
+export type ExtraKeys = { users?: Iterable<string>; questions?: Iterable<string> };
+
+/** What stands behind a deleted document's id until it is removed (see {@link deletedDocumentId}). */
+const DELETED: { users: WithoutSystemFields<Doc<"users">>; questions: WithoutSystemFields<Doc<"questions">> } = {
+  users: { name: "deleted", tokenIdentifier: "deleted", role: "student" },
+  questions: { text: "deleted", options: [], correctAnswer: "" },
+};
+
+/** An id of `table` that resolves to nothing (inserted and removed), as production's references to documents deleted since. */
+export async function deletedDocumentId<T extends keyof typeof DELETED>(ctx: Pick<MutationCtx, "db">, table: T): Promise<Id<T>> {
+  const id = (await ctx.db.insert(table, DELETED[table] as never)) as Id<T>;
+  await ctx.db.delete(table, id);
+  return id;
+}
+
+/**
  * Inserts the dataset (or only the exams named in `examKeys`, with the users and
- * questions they reference) into a Convex test instance. Deleted questions get
- * real ids by being inserted and removed, as in production.
+ * questions they reference, and those of `extra` the dataset holds) into a Convex
+ * test instance. Deleted questions get real ids by being inserted and removed, as in production.
  */
 export async function insertDataset(
   t: Pick<TestConvex<typeof schema>, "run">,
   dataset: V1Dataset,
   examKeys?: readonly string[],
+  extra: ExtraKeys = {},
 ): Promise<DatasetIds> {
   const run = t.run;
   const exams = examKeys === undefined ? dataset.exams : dataset.exams.filter((e) => examKeys.includes(e.key));
-  const userKeys = new Set(["admin", ...exams.flatMap((e) => e.participants.map((p) => p.userKey))]);
-  const questionKeys = new Set(
-    exams.flatMap((e) => [...e.questionKeys, ...e.participants.flatMap((p) => p.answers.map((a) => a.questionKey))]),
-  );
+  const userKeys = new Set(["admin", ...exams.flatMap((e) => e.participants.map((p) => p.userKey)), ...(extra.users ?? [])]);
+  const questionKeys = new Set([
+    ...exams.flatMap((e) => [...e.questionKeys, ...e.participants.flatMap((p) => p.answers.map((a) => a.questionKey))]),
+    ...(extra.questions ?? []),
+  ]);
   const ids: DatasetIds = { users: new Map(), questions: new Map(), exams: new Map() };
   // Users and questions in chunks that stay well inside one transaction's write limit.
   const users = dataset.users.filter((u) => userKeys.has(u.key));
@@ -292,10 +315,7 @@ export async function insertDataset(
   }
   await run(async (ctx) => {
     for (const key of dataset.deletedQuestionKeys) {
-      if (!questionKeys.has(key)) continue;
-      const id = await ctx.db.insert("questions", { text: "deleted", options: [], correctAnswer: "" });
-      await ctx.db.delete("questions", id);
-      ids.questions.set(key, id);
+      if (questionKeys.has(key)) ids.questions.set(key, await deletedDocumentId(ctx, "questions"));
     }
   });
   // One exam per transaction: an exam document can approach 1 MiB.

@@ -20,9 +20,9 @@ import { canonicalJson } from "../../convex/events/hash.js";
 import { errorCode } from "../../convex/lib/errors.js";
 import type { Id } from "../../convex/_generated/dataModel.js";
 import type { Issue } from "../../convex/lib/issues.js";
-import { insertDataset, type V1Dataset } from "../dataset/generate.js";
+import { insertDataset, type ExtraKeys, type V1Dataset } from "../dataset/generate.js";
 import type { ProductionState } from "../snapshot/load.js";
-import { insertProduction } from "../snapshot/production.js";
+import { insertProduction, referencedDocuments } from "../snapshot/production.js";
 import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
 import { IdTranslator } from "./ids.js";
 import { maxCost, observeTransactions } from "./metrics.js";
@@ -31,12 +31,19 @@ import type { ExamOptions, ExamOutcome, Finding, PhaseName, ReadCost, SmokeCall 
 /** A loop that never reports isDone is a failure, not a hang. */
 const MAX_CALLS_PER_LOOP = 10_000;
 
-/** The dataset cut down to one exam and what it references (plus the admin), to load into its own instance. */
-export function subsetForExam(dataset: V1Dataset, examKey: string): V1Dataset {
+/**
+ * The dataset cut down to one exam and what it references (plus the admin, and the users and questions
+ * of `extra`: those its production state refers to), to load into its own instance.
+ */
+export function subsetForExam(dataset: V1Dataset, examKey: string, extra: ExtraKeys = {}): V1Dataset {
   const exam = dataset.exams.find((e) => e.key === examKey);
   if (exam === undefined) throw new Error(`no exam ${examKey}`);
-  const userKeys = new Set(["admin", ...exam.participants.map((p) => p.userKey)]);
-  const questionKeys = new Set([...exam.questionKeys, ...exam.participants.flatMap((p) => p.answers.map((a) => a.questionKey))]);
+  const userKeys = new Set(["admin", ...exam.participants.map((p) => p.userKey), ...(extra.users ?? [])]);
+  const questionKeys = new Set([
+    ...exam.questionKeys,
+    ...exam.participants.flatMap((p) => p.answers.map((a) => a.questionKey)),
+    ...(extra.questions ?? []),
+  ]);
   return {
     users: dataset.users.filter((u) => userKeys.has(u.key)),
     questions: dataset.questions.filter((q) => questionKeys.has(q.key)),
@@ -170,13 +177,14 @@ export async function rehearseExam(
 
   await phase("load", async () => {
     t = createEmbeddedConvex();
-    const inserted = await insertDataset(t, dataset, [examKey]);
+    const inserted = await insertDataset(t, dataset, [examKey], production === undefined ? {} : referencedDocuments(production));
     ids = new IdTranslator(inserted);
     examId = inserted.exams.get(examKey)!;
     let note: string | undefined;
     if (production !== undefined) {
-      // Rehearse from where production stands: its log and V2 rows, loaded as they are.
+      // Rehearse from where production stands: its log, V2 rows and copies, loaded as they are.
       const loadedState = await insertProduction(t, production, inserted);
+      ids = new IdTranslator(inserted); // with the ids of documents production deleted since
       for (const message of loadedState.failures) fail("load", `as exported: ${message}`, { kind: "damaged_in_export" });
       note = loadedState.notes.join("; ") || undefined;
       if (note !== undefined) {

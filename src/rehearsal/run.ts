@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { generateV1Dataset, type DatasetSpec, type DirtyRecord } from "../dataset/generate.js";
 import { Channel } from "./channel.js";
 import { scanSnapshot } from "../snapshot/load.js";
-import { productionForExam } from "../snapshot/production.js";
+import { productionForExam, referencedDocuments } from "../snapshot/production.js";
 import { subsetForExam } from "./exam.js";
 import { runExams, type ExamTask, type PoolEvents } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
@@ -128,12 +128,17 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
       if (input.firstExams !== undefined && handedOn >= input.firstExams) return;
       const index = handedOn++;
       run.keys[index] = exam.key;
-      const dataset = subsetForExam({ users, questions, exams: [exam], deletedQuestionKeys: [...deletedQuestionKeys], dirt: [] }, exam.key);
+      const state = production === null ? undefined : productionForExam(production, exam);
+      const dataset = subsetForExam(
+        { users, questions, exams: [exam], deletedQuestionKeys: [...deletedQuestionKeys], dirt: [] },
+        exam.key,
+        state === undefined ? {} : referencedDocuments(state),
+      );
       await channel.put({
         index,
         examKey: exam.key,
         dataset,
-        ...(production === null ? {} : { production: productionForExam(production, exam.key) }),
+        ...(state === undefined ? {} : { production: state }),
         options: run.optionsFor(index),
       });
     },

@@ -2,9 +2,10 @@
  * An embedded deployment as `npx convex export` would write it: every table of
  * the schema, each document under a real-format Convex id (table numbers from
  * 10001 in schema order), references rewritten to match, the event log's
- * hash chain sealed over those ids and the counter shards bucketed by them, as
- * production's would be (shards are recounted from the rows: an embedded
- * deployment whose counters drifted is not dumped with that drift). Fixtures for
+ * hash chain sealed over those ids, the question-facts digests taken over them
+ * and the counter shards bucketed by them, as production's would be (shards
+ * are recounted from the rows: an embedded deployment whose counters drifted
+ * is not dumped with that drift). Fixtures for
  * "rehearse from where production stands" (a partly or fully migrated
  * deployment), without a deployment.
  *
@@ -12,10 +13,11 @@
  * await writeExportZip("partly-migrated.zip", await deploymentExport(t));
  */
 import type { TestConvex } from "convex-test";
-import type { TableNames } from "../../convex/_generated/dataModel.js";
+import type { Doc as DocOf, TableNames } from "../../convex/_generated/dataModel.js";
 import schema from "../../convex/schema.js";
 import { eventHash, type HashedEventContent } from "../../convex/events/hash.js";
 import { counterShard, countsOfAttempt } from "../../convex/projections/counters.js";
+import { questionFactsUnder } from "./production.js";
 import { FIRST_TABLE_NUMBER, realId, type ExportSpec } from "./write.js";
 
 type Doc = Record<string, unknown> & { _id: string; _creationTime: number };
@@ -51,6 +53,18 @@ export async function deploymentExport(t: Pick<TestConvex<typeof schema>, "run">
     sealed.set(old as string, hash);
   }
   for (const p of tables.examParticipations!) p.lastEventHash = sealed.get(p.lastEventHash as string) ?? p.lastEventHash;
+  // The question-facts digest covers the question ids: taken again over the real ids where it was current.
+  const questions = new Map(docs.get("questions")!.map((q) => [q._id, q as unknown as DocOf<"questions">]));
+  for (const exam of docs.get("exams")!) {
+    const questionIds = exam.questionIds as string[];
+    const retake = questionFactsUnder(
+      { from: questionIds, to: questionIds.map((id) => idOf.get(id) ?? id) },
+      questionIds.map((id) => questions.get(id) ?? null),
+    );
+    for (const copy of [...tables.examDefinitions!, ...tables.examResults!]) {
+      if (copy.examId === idOf.get(exam._id) && copy.questionFacts !== undefined) copy.questionFacts = retake(copy.questionFacts);
+    }
+  }
   // Counter shards are chosen by a hash of the user id: bucket them again by the real ids (each shard from its rows).
   const answers = new Map<string, number>();
   for (const a of tables.examAnswers!) answers.set(a.participationId as string, (answers.get(a.participationId as string) ?? 0) + 1);

@@ -2,7 +2,9 @@
  * Loads a real Convex export (`npx convex export` ZIP, or its unzipped folder;
  * layout and encoding per Convex's source, see write.ts) as a V1 dataset the
  * rehearsal can insert, one exam at a time, into embedded Convex instances;
- * the V2 tables too, when the deployment is already partly migrated.
+ * this backend's own tables too, when the deployment is already partly
+ * migrated: every table of convex/schema.ts ({@link V2_TABLES}, derived from
+ * the schema), so that only other features' tables are left out (`ignoredTables`).
  *
  * Streams: each table is read line by line from its ZIP entry or file; users
  * and questions are kept (the rehearsal needs them), exams are handed on one by
@@ -20,7 +22,7 @@
 import { jsonToConvex, type GenericValidator, type JSONValue, type Value } from "convex/values";
 import { validate, ValidationError } from "convex-helpers/validators";
 import schema from "../../convex/schema.js";
-import type { Doc } from "../../convex/_generated/dataModel.js";
+import type { Doc, TableNames } from "../../convex/_generated/dataModel.js";
 import type { DatasetExam, DatasetQuestion, DatasetUser, V1Dataset } from "../dataset/generate.js";
 import { ArchiveError, openArchive, type Archive } from "./archive.js";
 import { decodeConvexId } from "./convexId.js";
@@ -28,19 +30,17 @@ import { decodeConvexId } from "./convexId.js";
 /** The V1 tables the rehearsal loads. */
 export const V1_TABLES = ["users", "questions", "exams"] as const;
 export type V1Table = (typeof V1_TABLES)[number];
-/** This backend's own tables: present when the export was taken after the V2 deploy; loaded as they are. */
-export const V2_TABLES = [
-  "examEvents",
-  "examParticipations",
-  "examAnswers",
-  "examDefinitions",
-  "examQuestions",
-  "examCounterShards",
-  "examApiSettings",
-  "migrationProgress",
-  "migrationQuarantine",
-] as const;
-export type V2Table = (typeof V2_TABLES)[number];
+/**
+ * Tables of the schema the loader leaves out on purpose, each with the reason (an export's copy of one
+ * is then reported in `ignoredTables`). None: every table of this backend is production state that
+ * the rehearsal starts from.
+ */
+export const NOT_LOADED = {} as const satisfies Partial<Record<TableNames, string>>;
+/** This backend's own tables: every table of the schema but the V1 ones (and {@link NOT_LOADED}); present when the export was taken after the V2 deploy. */
+export type V2Table = Exclude<TableNames, V1Table | keyof typeof NOT_LOADED>;
+export const V2_TABLES: readonly V2Table[] = (Object.keys(schema.tables) as TableNames[]).filter(
+  (t): t is V2Table => !(V1_TABLES as readonly string[]).includes(t) && !Object.hasOwn(NOT_LOADED, t),
+);
 type ProjectTable = V1Table | V2Table;
 
 export type SnapshotLocation = { table?: string; line?: number; id?: string; field?: string };
@@ -98,7 +98,7 @@ const isObject = (v: unknown): v is Record<string, Value> =>
   typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof ArrayBuffer);
 
 /** Every `v.id(table)` value in a document, with its field path (as the validator error paths spell it). */
-function* references(
+export function* references(
   validator: GenericValidator,
   value: Value | undefined,
   path: string,

@@ -1,51 +1,112 @@
 /**
- * "Rehearse from where production stands": the V2 tables of a snapshot taken
- * after the deploy (the log, the rows, the definitions, the passes' progress)
- * are cut per exam and loaded into the exam's embedded instance as they are,
- * so that the rehearsal goes on from production's real state (the rest of the
- * migration, or the cleanup) instead of starting over.
+ * "Rehearse from where production stands": this backend's tables of a snapshot
+ * taken after the deploy (the log, the rows, the copies of the exams' facts,
+ * the result copies, the audit of edits, the mirror's watermark, the counts,
+ * the passes' progress: every table of the schema but the V1 ones, load.ts
+ * V2_TABLES) are cut per exam and loaded into the exam's embedded instance as
+ * they are, so that the rehearsal goes on from production's real state (the
+ * rest of the migration, or the cleanup) instead of starting over. Copies are
+ * loaded stale or not: the rehearsal sees production's state as it is.
  *
- * The embedded runtime gives documents its own ids, and every event's hash
- * covers its exam and user ids. So the chain is first checked as exported (the
- * production hashes over the production ids: a break there is a failure of
- * the rehearsal), then each stream is re-sealed under the embedded ids with the
- * same hash function, and rows point at the re-sealed heads. Nothing else of a
- * document changes.
+ * The embedded runtime gives documents its own ids and creation times. So:
+ * - every event's hash covers its exam and user ids: the chain is first checked
+ *   as exported (the production hashes over the production ids: a break there
+ *   is a failure of the rehearsal), then each stream is re-sealed under the
+ *   embedded ids with the same hash function, and rows point at the re-sealed heads;
+ * - the definitions' question-facts digest covers the question ids: a digest
+ *   that was current in production is re-taken under the embedded ids (one that
+ *   was stale stays as it is, stale still), in the definition and in the result copies;
+ * - counter shards are a hash of the user id: re-bucketed (see reshardCounters);
+ * - the mirror's watermark is a time on production's clock, compared with the
+ *   events' creation times: it moves to the embedded creation time of the last
+ *   event it covered, so exactly the events it covered stay covered;
+ * - a pass's cursor is an exam's creation time: moved the same way;
+ * - a user or question the state refers to that production deleted since gets
+ *   the id of a deleted document, as deleted questions the V1 documents list do.
+ * Nothing else of a document changes (times such as `at`, `recordedAt`, `foldedAt` stay production's).
  *
  * @example
- * const state = productionForExam(snapshot.production!, examKey);
+ * const state = productionForExam(snapshot.production!, exam);
+ * const ids = await insertDataset(t, subset, [exam.key], referencedDocuments(state));
  * const { notes, failures } = await insertProduction(t, state, ids);
  */
 import type { TestConvex } from "convex-test";
-import type { Id, TableNames } from "../../convex/_generated/dataModel.js";
-import type schema from "../../convex/schema.js";
+import type { GenericValidator } from "convex/values";
+import type { Doc, Id, TableNames } from "../../convex/_generated/dataModel.js";
+import schema from "../../convex/schema.js";
 import { eventHash, hashedContentOf } from "../../convex/events/hash.js";
-import type { DatasetIds } from "../dataset/generate.js";
+import { deletedDocumentId, type DatasetExam, type DatasetIds } from "../dataset/generate.js";
 import { IdTranslator } from "../rehearsal/ids.js";
 import { COUNTER_SHARDS } from "../../convex/lib/limits.js";
 import { addCounts, counterShard, countsOfAttempt, NO_COUNTS, sameCounts, type Counts } from "../../convex/projections/counters.js";
-import { V2_TABLES, type ProductionState, type RawDoc } from "./load.js";
+import { questionFactsDigest } from "../../convex/projections/results.js";
+import { references, V2_TABLES, type ProductionState, type RawDoc, type V2Table } from "./load.js";
 
-/** The part of production's V2 state that belongs to one exam (plus the deployment-wide settings and passes). */
-export function productionForExam(production: ProductionState, examKey: string): ProductionState {
+/**
+ * The part of production's V2 state that belongs to one exam (plus the deployment-wide settings and passes):
+ * its documents, and the changes of the questions its audit trail shows (those it lists, and those its
+ * question list holds or held).
+ */
+export function productionForExam(production: ProductionState, exam: Pick<DatasetExam, "key" | "questionKeys">): ProductionState {
   const { tables } = production;
-  const ofExam = (docs: RawDoc[]) => docs.filter((d) => d.fields.examId === examKey);
+  const ofExam = (docs: RawDoc[]) => docs.filter((d) => d.fields.examId === exam.key);
   const participations = ofExam(tables.examParticipations);
   const participationIds = new Set(participations.map((p) => p.id));
+  const lists = ofExam(tables.examQuestionLists);
+  const questionIds = new Set([
+    ...exam.questionKeys,
+    ...lists.flatMap((l) => [...(l.fields.questionIds as string[]), ...(l.fields.formerQuestionIds as string[])]),
+  ]);
   return {
-    examCreationTimes: { [examKey]: production.examCreationTimes[examKey]! },
+    examCreationTimes: { [exam.key]: production.examCreationTimes[exam.key]! },
     tables: {
       examEvents: ofExam(tables.examEvents),
       examParticipations: participations,
       examAnswers: tables.examAnswers.filter((a) => participationIds.has(a.fields.participationId as string)),
+      examResults: ofExam(tables.examResults),
       examDefinitions: ofExam(tables.examDefinitions),
+      examQuestionLists: lists,
+      examQuestionSheets: ofExam(tables.examQuestionSheets),
       examQuestions: ofExam(tables.examQuestions),
+      examChanges: tables.examChanges.filter(
+        ({ fields: f }) => f.examId === exam.key || (f.examId === undefined && questionIds.has(f.questionId as string)),
+      ),
       examCounterShards: ofExam(tables.examCounterShards),
+      examCountSummaries: ofExam(tables.examCountSummaries),
+      examMirrorStates: ofExam(tables.examMirrorStates),
       migrationQuarantine: ofExam(tables.migrationQuarantine),
       examApiSettings: tables.examApiSettings,
       migrationProgress: tables.migrationProgress,
     },
   };
+}
+
+/** The users and questions the state's documents refer to (typed references, per the schema): what its instance must hold besides the exam's own. */
+export function referencedDocuments(state: ProductionState): { users: Set<string>; questions: Set<string> } {
+  const out = { users: new Set<string>(), questions: new Set<string>() };
+  for (const table of V2_TABLES) {
+    const validator = schema.tables[table].validator as GenericValidator;
+    for (const doc of state.tables[table]) {
+      for (const ref of references(validator, doc.fields, ""))
+        if (ref.table === "users" || ref.table === "questions") out[ref.table].add(ref.id);
+    }
+  }
+  return out;
+}
+
+/**
+ * The question-facts digest (copies/examDefinitions.ts) covers the questions' ids. Of the digests a copy may
+ * hold, the one current for the exam's questions under the `from` ids becomes the current one under the `to`
+ * ids; any other digest (a copy stale where it was taken) is left as it is, stale under either.
+ * `questions`: the documents of the exam's question ids, in order (null: deleted).
+ */
+export function questionFactsUnder(
+  questionIds: { from: readonly string[]; to: readonly string[] },
+  questions: readonly (Doc<"questions"> | null)[],
+): (digest: unknown) => unknown {
+  const from = questionFactsDigest(questionIds.from as Id<"questions">[], questions);
+  const to = questionFactsDigest(questionIds.to as Id<"questions">[], questions);
+  return (digest) => (digest === from ? to : digest);
 }
 
 type Fields = Record<string, unknown>;
@@ -128,10 +189,37 @@ export async function checkExportedChain(events: readonly RawDoc[]): Promise<str
   return problems;
 }
 
+const AS_EXPORTED = "as exported, ids translated";
+/**
+ * How each table is loaded: copies production holds (stale or not), the audit of edits, settings and
+ * quarantined entries as exported; the rest as insertProduction says. Every table of V2_TABLES: a table
+ * added to the schema does not compile until it is said here (and cut in productionForExam).
+ */
+const LOADED_AS = {
+  examEvents: "re-sealed under the embedded ids",
+  examParticipations: "pointing at the re-sealed heads",
+  examAnswers: "of the embedded participations",
+  examResults: "of the embedded participations, digest taken again",
+  examDefinitions: "digest taken again",
+  examQuestionLists: AS_EXPORTED,
+  examQuestionSheets: AS_EXPORTED,
+  examQuestions: AS_EXPORTED,
+  examChanges: AS_EXPORTED,
+  examApiSettings: AS_EXPORTED,
+  examCounterShards: "re-bucketed by the embedded user ids",
+  migrationQuarantine: AS_EXPORTED,
+  examMirrorStates: "watermark on the embedded clock",
+  examCountSummaries: AS_EXPORTED,
+  migrationProgress: "cursor on the embedded clock",
+} as const satisfies Record<V2Table, string>;
+
 /**
  * Loads an exam's production V2 state into an instance that already holds its V1
- * documents (`ids`: snapshot id → embedded id). Returns what it loaded and any
- * break of the exported chain (a failure: the log was damaged before the export).
+ * documents and those the state refers to ({@link referencedDocuments}; `ids`:
+ * snapshot id → embedded id; a referenced document the snapshot lacks, deleted in
+ * production since, is given a deleted document's id here and added to `ids`).
+ * Returns what it loaded and any break of the exported chain (a failure: the log
+ * was damaged before the export).
  */
 export async function insertProduction(
   t: Pick<TestConvex<typeof schema>, "run">,
@@ -140,6 +228,17 @@ export async function insertProduction(
 ): Promise<{ notes: string[]; failures: string[] }> {
   const { tables } = state;
   const failures = (await checkExportedChain(tables.examEvents)).map((p) => `audit chain: ${p}`);
+  const referenced = referencedDocuments(state);
+  const deleted = {
+    users: [...referenced.users].filter((k) => !ids.users.has(k)),
+    questions: [...referenced.questions].filter((k) => !ids.questions.has(k)),
+  };
+  if (deleted.users.length + deleted.questions.length > 0) {
+    await t.run(async (ctx) => {
+      for (const key of deleted.users) ids.users.set(key, await deletedDocumentId(ctx, "users"));
+      for (const key of deleted.questions) ids.questions.set(key, await deletedDocumentId(ctx, "questions"));
+    });
+  }
   // Snapshot ids → embedded ids, also inside strings (idempotency keys name exam and user).
   const reverse = (m: Map<string, string>) => new Map([...m].map(([k, v]) => [v, k]));
   const toEmbedded = new IdTranslator({
@@ -149,7 +248,9 @@ export async function insertProduction(
   } as unknown as DatasetIds);
   const rehash = new Map<string, string>(); // exported hash → re-sealed hash
   const participationIds = new Map<string, string>();
+  const eventIds = new Map<string, Id<"examEvents">>();
   const byCreation = (docs: RawDoc[]) => [...docs].sort((a, b) => a.creationTime - b.creationTime);
+  // One at a time, in the order given: embedded creation times follow the exported ones (the mirror's watermark relies on it).
   const insert = async (
     table: TableNames,
     docs: RawDoc[],
@@ -159,7 +260,11 @@ export async function insertProduction(
     for (let i = 0; i < docs.length; i += 200) {
       const chunk = docs.slice(i, i + 200);
       const mapped = await Promise.all(chunk.map((d) => map(toEmbedded.translate(d.fields) as Fields, d)));
-      const inserted = await t.run(async (ctx) => Promise.all(mapped.map((f) => ctx.db.insert(table, f as never))));
+      const inserted = await t.run(async (ctx) => {
+        const out: string[] = [];
+        for (const f of mapped) out.push(await ctx.db.insert(table, f as never));
+        return out;
+      });
       chunk.forEach((d, j) => after?.(d, inserted[j]!));
     }
   };
@@ -178,33 +283,62 @@ export async function insertProduction(
     sealed.push({ ...fields, prevHash, hash, _line: e.line });
   }
   const sealedByLine = new Map(sealed.map((f) => [f._line as number, f]));
-  await insert("examEvents", events, (_f, d) => {
-    const { _line, ...fields } = sealedByLine.get(d.line)!;
-    return fields;
-  });
+  await insert(
+    "examEvents",
+    events,
+    (_f, d) => {
+      const { _line, ...fields } = sealedByLine.get(d.line)!;
+      return fields;
+    },
+    (d, id) => eventIds.set(d.id, id as Id<"examEvents">),
+  );
   await insert(
     "examParticipations",
     byCreation(tables.examParticipations),
     (f) => ({ ...f, lastEventHash: rehash.get(f.lastEventHash as string) ?? f.lastEventHash }),
     (d, id) => participationIds.set(d.id, id),
   );
-  await insert("examAnswers", byCreation(tables.examAnswers), (f, d) => ({
+  const ofParticipation = (f: Fields, d: RawDoc) => ({
     ...f,
     participationId: participationIds.get(d.fields.participationId as string) ?? f.participationId,
+  });
+  // The exam: a pass's cursor and the digest of its question facts are taken again under the embedded instance's creation time and ids.
+  const [examKey] = Object.keys(state.examCreationTimes);
+  const examId = ids.exams.get(examKey!) as Id<"exams">;
+  const created = state.examCreationTimes[examKey!]!;
+  const { embeddedCreated, questionIds, questions } = await t.run(async (ctx) => {
+    const exam = (await ctx.db.get("exams", examId))!;
+    const docs = await Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id)));
+    return { embeddedCreated: exam._creationTime, questionIds: exam.questionIds, questions: docs };
+  });
+  const toSnapshot = reverse(ids.questions);
+  const questionFacts = questionFactsUnder({ from: questionIds.map((id) => toSnapshot.get(id) ?? id), to: questionIds }, questions);
+  await insert("examAnswers", byCreation(tables.examAnswers), ofParticipation);
+  await insert("examResults", byCreation(tables.examResults), (f, d) => ({
+    ...ofParticipation(f, d),
+    questionFacts: questionFacts(f.questionFacts),
   }));
-  for (const table of ["examDefinitions", "examQuestions", "migrationQuarantine", "examApiSettings"] as const) {
-    await insert(table, byCreation(tables[table]), (f) => f);
-  }
+  await insert("examDefinitions", byCreation(tables.examDefinitions), (f) =>
+    f.questionFacts === undefined ? f : { ...f, questionFacts: questionFacts(f.questionFacts) },
+  );
+  for (const table of V2_TABLES) if (LOADED_AS[table] === AS_EXPORTED) await insert(table, byCreation(tables[table]), (f) => f);
   const counters = reshardCounters(tables, ids);
   failures.push(...counters.failures);
   await t.run(async (ctx) => {
     for (const shard of counters.shards) await ctx.db.insert("examCounterShards", shard);
   });
+  // The watermark: "every event created at or before it is in the array", on the embedded clock (0: before every event).
+  const covered = new Map<string, number>();
+  for (const mirror of tables.examMirrorStates) {
+    const through = mirror.fields.mirroredThrough as number;
+    const last = events.findLast((e) => e.creationTime <= through && e.fields.examId === mirror.fields.examId);
+    covered.set(
+      mirror.id,
+      last === undefined ? 0 : await t.run(async (ctx) => (await ctx.db.get("examEvents", eventIds.get(last.id)!))!._creationTime),
+    );
+  }
+  await insert("examMirrorStates", tables.examMirrorStates, (f, d) => ({ ...f, mirroredThrough: covered.get(d.id)! }));
   // A pass's cursor is an exam creation time: in this one-exam instance the exam is done, under way, or not reached.
-  const [examKey] = Object.keys(state.examCreationTimes);
-  const examId = ids.exams.get(examKey!) as Id<"exams">;
-  const created = state.examCreationTimes[examKey!]!;
-  const embeddedCreated = await t.run(async (ctx) => (await ctx.db.get("exams", examId))!._creationTime);
   await insert("migrationProgress", tables.migrationProgress, (f) => {
     const current = f.current as { examId: string } | undefined;
     const after = f.afterCreationTime as number | undefined;
@@ -218,11 +352,22 @@ export async function insertProduction(
     };
   });
   const counts = V2_TABLES.filter((table) => tables[table].length > 0).map((table) => `${tables[table].length} ${table}`);
+  const chain = failures.some((f) => f.startsWith("audit chain"))
+    ? "BROKEN in the export"
+    : "verified as exported, re-sealed under embedded ids";
+  const gone = deleted.users.length + deleted.questions.length;
   const notes =
     counts.length === 0
       ? []
       : [
-          `production state loaded: ${counts.join(", ")}; chain ${failures.some((f) => f.startsWith("audit chain")) ? "BROKEN in the export" : "verified as exported, re-sealed under embedded ids"}; counter shards re-bucketed by the embedded user ids`,
+          [
+            `production state loaded: ${counts.join(", ")}`,
+            `chain ${chain}`,
+            "counter shards re-bucketed by the embedded user ids",
+            ...(tables.examDefinitions.length === 0 ? [] : ["question-facts digest taken again under the embedded ids"]),
+            ...(tables.examMirrorStates.length === 0 ? [] : ["mirror watermark moved onto the embedded clock"]),
+            ...(gone === 0 ? [] : [`${gone} users or questions it refers to deleted in production: given deleted documents' ids`]),
+          ].join("; "),
         ];
   return { notes, failures };
 }
