@@ -61,14 +61,12 @@ describe("result copies, for every history of §6 edits", () => {
             // each answers every question of all exams (some outside the exam) plus a duplicate
             const ids = ei === 0 ? [q[0]!, q[1]!, q[2]!] : ei === 1 ? [q[2]!, q[3]!, q[4]!] : [q[1]!, q[1]!, q[3]!];
             const answers = ids.map((questionId) => ({ questionId, selectedAnswer: "a" }));
-            await s.as
-              .mutation(v ? api.exams.submitExamAnswersV2 : api.exams.submitExamAnswers, { examId, answers })
-              .catch(() =>
-                s.as.mutation(v ? api.exams.submitExamAnswersV2 : api.exams.submitExamAnswers, {
-                  examId,
-                  answers: [...new Map(answers.map((a) => [a.questionId, a])).values()],
-                }),
-              );
+            await s.as.mutation(v ? api.exams.submitExamAnswersV2 : api.exams.submitExamAnswers, { examId, answers }).catch(() =>
+              s.as.mutation(v ? api.exams.submitExamAnswersV2 : api.exams.submitExamAnswers, {
+                examId,
+                answers: [...new Map(answers.map((a) => [a.questionId, a])).values()],
+              }),
+            );
           }
         }
         await runScheduled(t);

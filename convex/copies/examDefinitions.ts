@@ -35,7 +35,7 @@ import { getConvexSize } from "convex/values";
 import { domainError } from "../lib/errors";
 import { MAX_QUESTION_SHEET_BYTES } from "../lib/limits";
 import { pointsOf } from "../events/decider";
-import { canonicalJson } from "../events/hash";
+import { sameCanonical } from "../events/hash";
 import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
 import { digestAfterEdit, questionFactsDigest, refreshResultsPage } from "../projections/results";
 
@@ -259,7 +259,7 @@ function staleOf(copies: ExamCopies, wanted: WantedCopies): CopyField[] {
   const want = wanted.rows.map(rowKey).sort();
   if (!same(rows, want) || copies.rows.some((r) => r.text !== undefined)) out.push("questionRows");
   // Key order aside (stored documents come back with sorted keys).
-  if (canonicalJson(copies.sheet?.questions ?? null) !== canonicalJson(wanted.sheet)) out.push("questionSheet");
+  if (!sameCanonical(copies.sheet?.questions ?? null, wanted.sheet)) out.push("questionSheet");
   return out;
 }
 

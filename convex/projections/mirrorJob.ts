@@ -42,7 +42,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
 import { CONVEX_LIMITS } from "../lib/limits";
 import { LOOP_SHARES, READ_METRICS, budgetSpent } from "../lib/budget";
-import { canonicalJson } from "../events/hash";
+import { sameCanonical } from "../events/hash";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
 import { entryOfState } from "../lib/v1Entry";
@@ -318,7 +318,7 @@ async function mirrorEvents(
       let participants = before;
       for (const entry of wanted) {
         const current = participants.find((p) => p.userId === entry.userId);
-        if (current !== undefined && canonicalJson(current) === canonicalJson(entry)) continue;
+        if (current !== undefined && sameCanonical(current, entry)) continue;
         participants = withEntry(participants, entry);
         result.entriesWritten += 1;
       }

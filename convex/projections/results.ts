@@ -32,7 +32,7 @@ import type { ResultAnswer, V1Answer } from "../lib/validators";
 import { CONVEX_LIMITS, MAX_ATTEMPT_RESULT_BYTES } from "../lib/limits";
 import { LOOP_SHARES, budgetSpent, transactionUsage } from "../lib/budget";
 import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
-import { canonicalJson, contentHash } from "../events/hash";
+import { contentHash, sameCanonical } from "../events/hash";
 
 export type AttemptResult = Doc<"examResults">;
 /** The fields of a result copy other than its participation. */
@@ -127,9 +127,13 @@ export function answerOf({ questionId, selectedAnswer, isCorrect }: V1Answer): V
 }
 
 /** An answer as results show it: with its question's text and correct answer while that question exists. */
-export function gradedAnswer(answer: V1Answer, question: QuestionFacts | null | undefined): ResultAnswer {
-  const a = answerOf(answer);
-  return question == null ? a : { ...a, questionText: question.text, correctAnswer: question.correctAnswer };
+export function gradedAnswer(
+  { questionId, selectedAnswer, isCorrect }: V1Answer,
+  question: QuestionFacts | null | undefined,
+): ResultAnswer {
+  return question == null
+    ? { questionId, selectedAnswer, isCorrect }
+    : { questionId, selectedAnswer, isCorrect, questionText: question.text, correctAnswer: question.correctAnswer };
 }
 
 /** The result copy an attempt with these answers calls for, or null when it keeps none (no answers, no facts, too large). */
@@ -143,7 +147,16 @@ export function wantedResult(answers: readonly V1Answer[], version: number, fact
     return answerOf(answer);
   });
   const result: ResultFields = { examId: facts.examId, version, questionFacts: facts.digest, answers: shown, liveQuestionIds: [...live] };
-  return getConvexSize(result) <= MAX_ATTEMPT_RESULT_BYTES ? result : null;
+  return sizeAtMost(result, MAX_ATTEMPT_RESULT_BYTES) ? result : null;
+}
+
+/** getConvexSize(result) ≤ limit, measured only when a bound from its strings' lengths (3 bytes a UTF-16 unit at most) does not settle it. */
+function sizeAtMost(result: ResultFields, limit: number): boolean {
+  let bound = 256 + 64 * result.liveQuestionIds.length;
+  for (const a of result.answers) {
+    bound += 160 + 3 * (a.selectedAnswer.length + (a.questionText?.length ?? 0) + (a.correctAnswer?.length ?? 0));
+  }
+  return bound <= limit || getConvexSize(result) <= limit;
 }
 
 // ---------------------------------------------------------------- reading and writing copies
@@ -201,7 +214,7 @@ export async function writeAttemptResult(
     await ctx.db.insert("examResults", { participationId, ...wanted });
     return 1;
   }
-  if (canonicalJson(fieldsOf(stored)) === canonicalJson(wanted)) return 0;
+  if (sameCanonical(fieldsOf(stored), wanted)) return 0;
   await ctx.db.replace("examResults", stored._id, { participationId, ...wanted });
   return 1;
 }

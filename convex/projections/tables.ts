@@ -6,7 +6,7 @@
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { canonicalJson } from "../events/hash";
+import { sameCanonical } from "../events/hash";
 import type { StreamId } from "../events/store";
 import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
 import { addCounts, bumpCounters, countsOfAttempt, type PendingCounters } from "./counters";
@@ -86,7 +86,7 @@ export async function writeAttemptRows(
     written += 1;
   } else {
     participationId = row._id;
-    if (canonicalJson(participationRowOf(row)) !== canonicalJson(rows.participation)) {
+    if (!sameCanonical(participationRowOf(row), rows.participation)) {
       await ctx.db.replace("examParticipations", row._id, { ...stream, ...rows.participation });
       written += 1;
     }
@@ -100,7 +100,7 @@ export async function writeAttemptRows(
       await ctx.db.delete("examAnswers", have!._id);
     } else if (have === undefined) {
       await ctx.db.insert("examAnswers", { participationId, ...want });
-    } else if (have.participationId !== participationId || canonicalJson(answerRowOf(have)) !== canonicalJson(want)) {
+    } else if (have.participationId !== participationId || !sameCanonical(answerRowOf(have), want)) {
       await ctx.db.replace("examAnswers", have._id, { participationId, ...want });
     } else {
       continue;

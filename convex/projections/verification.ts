@@ -10,7 +10,7 @@
  */
 import type { V1Answer, V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
-import { canonicalJson } from "../events/hash";
+import { sameCanonical } from "../events/hash";
 import { V1_FACT_FIELDS } from "../lib/v1Entry";
 import type { AnswerRow, ParticipationRow } from "./attempt";
 import { answerOf, type AttemptResult } from "./results";
@@ -22,7 +22,7 @@ export function diffFields(
   fields: readonly string[] = [...new Set([...Object.keys(expected), ...Object.keys(actual)])],
 ): { field: string; expected: unknown; actual: unknown }[] {
   return fields
-    .filter((f) => canonicalJson(expected[f]) !== canonicalJson(actual[f]))
+    .filter((f) => !sameCanonical(expected[f], actual[f]))
     .map((field) => ({ field, expected: expected[field], actual: actual[field] }));
 }
 
@@ -208,7 +208,7 @@ export function compareResultCopy(
       },
     ];
   }
-  if (canonicalJson(want) === canonicalJson(have)) return [];
+  if (sameCanonical(want, have)) return [];
   return [
     {
       kind: "result_copy_mismatch",
