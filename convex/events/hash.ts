@@ -63,11 +63,14 @@ export function sameCanonical(a: unknown, b: unknown): boolean {
   }
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  const keys = (r: Record<string, unknown>) => Object.keys(r).filter((k) => r[k] !== undefined);
-  const kx = keys(x);
-  if (kx.length !== keys(y).length) return false;
-  for (const k of kx) if (y[k] === undefined || !sameCanonical(x[k], y[k])) return false;
-  return true;
+  let fields = 0; // x's defined fields, each found equal in y
+  for (const k in x) {
+    if (x[k] === undefined) continue;
+    if (y[k] === undefined || !sameCanonical(x[k], y[k])) return false;
+    fields++;
+  }
+  for (const k in y) if (y[k] !== undefined) fields--;
+  return fields === 0;
 }
 
 /** The fields of a stored event that its hash covers (everything but the hash and Convex's system fields). */
