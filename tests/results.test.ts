@@ -16,7 +16,16 @@ import { MAX_ATTEMPT_RESULT_BYTES } from "../convex/lib/limits";
 import { importLegacyEntries } from "../convex/attempts/writePath";
 import { digestAfterEdit, questionFactsDigest } from "../convex/projections/results";
 import { measureCall } from "../src/runtime/embedded";
-import { legacyEntry, newConvexTest, runScheduled, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
+import {
+  legacyEntry,
+  newConvexTest,
+  runScheduled,
+  seedExam,
+  seedUser,
+  useFakeClock,
+  type SeededUser,
+  type TestConvex,
+} from "./support/convex";
 
 const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
 useFakeClock(T0);
@@ -194,6 +203,33 @@ describe("the result copy", () => {
     await runScheduled(t);
     expect(await labels()).toEqual(Array(24).fill(true));
     expect((await copies(t)).every((c: Doc<"examResults">) => c.answers[0]!.questionText === `${text}!`)).toBe(true);
+  });
+
+  it("of attempts a migration rolls forward take the exam's questions once per call: 12 roll-forwards on a 350-question exam stay within half the limits", async () => {
+    const t = newConvexTest();
+    const users: SeededUser[] = [];
+    for (let i = 0; i < 12; i++) users.push(await seedUser(t, `u${i}`));
+    const exam = await seedExam(t, { questions: 350 });
+    const answer = { questionId: exam.questionIds[0]!, selectedAnswer: "a", isCorrect: true };
+    const entries = users.map((u) => legacyEntry(u.userId, T0, { answers: [answer], score: 1 }));
+    await t.run((ctx) => ctx.db.patch("exams", exam.examId, { participants: entries }));
+    const migrate = async () => {
+      let rolled = 0;
+      for (let i = 0; i < 20; i++) {
+        const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 2 });
+        rolled += r.rolledForward;
+        if (r.isDone) return rolled;
+      }
+      throw new Error("the migration did not finish in 20 calls");
+    };
+    await migrate();
+    // Old code (rollback option 2) completes every attempt in the array; the next pass rolls each one forward.
+    await t.run(async (ctx) => {
+      const doc = (await ctx.db.get("exams", exam.examId))!;
+      await ctx.db.patch("exams", exam.examId, { participants: doc.participants!.map((p) => ({ ...p, completedAt: T0 + 30_000 })) });
+    });
+    expect(await migrate()).toBe(12);
+    expect(await copies(t)).toHaveLength(12);
   });
 
   it("whose participation is gone is swept by rebuildProjections and named by verifyProjections", async () => {

@@ -229,7 +229,7 @@ export async function rollForwardLegacyEntry(
   ctx: MutationCtx,
   stream: StreamId,
   entry: LegacyEntry,
-  batch: Pick<CommandInput, "counters"> & { state?: AttemptState | null } = {},
+  batch: Pick<CommandInput, "counters" | "facts"> & { state?: AttemptState | null } = {},
 ): Promise<{ eventsWritten: number; changed: string[] }> {
   // The attempt as the import just loaded it, when the caller has it (no second read).
   const state = batch.state ?? (await loadAttempt(ctx, stream)).state;
@@ -243,6 +243,7 @@ export async function rollForwardLegacyEntry(
     actor: { kind: "system", name: "legacy roll-forward" },
     origin: "legacy_rollforward",
     counters: batch.counters,
+    facts: batch.facts,
   });
   return { eventsWritten: result.events.length, changed };
 }

@@ -50,6 +50,8 @@ export function canonicalJson(value: unknown): string {
 /**
  * Whether two values have the same {@link canonicalJson}, without building either text: what the
  * projectors compare stored documents with (a stored copy of 28 KB is compared on every rewrite).
+ * The same answer for every Convex value and V1's non-finite numbers (property-tested); values Convex
+ * cannot hold (array holes, a non-finite number against its `{"$float": …}` spelling) may differ.
  */
 export function sameCanonical(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -64,12 +66,12 @@ export function sameCanonical(a: unknown, b: unknown): boolean {
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
   let fields = 0; // x's defined fields, each found equal in y
-  for (const k in x) {
+  for (const k of Object.keys(x)) {
     if (x[k] === undefined) continue;
-    if (y[k] === undefined || !sameCanonical(x[k], y[k])) return false;
+    if (!Object.hasOwn(y, k) || y[k] === undefined || !sameCanonical(x[k], y[k])) return false;
     fields++;
   }
-  for (const k in y) if (y[k] !== undefined) fields--;
+  for (const k of Object.keys(y)) if (y[k] !== undefined) fields--;
   return fields === 0;
 }
 

@@ -47,7 +47,7 @@ export const LOOP_SHARES = {
   drainPage: 0.05,
   /** A page of definition and question-sheet syncs: room for the last exam's sheet. */
   syncPage: 0.25,
-  /** A page of result-copy refreshes: room for the last attempt's copy (read and written, up to MAX_ATTEMPT_RESULT_BYTES each). */
+  /** Result-copy refreshes (pages sized so that every copy read and written, at MAX_ATTEMPT_RESULT_BYTES each, stays within it). */
   resultRefreshPage: 0.25,
 } as const;
 

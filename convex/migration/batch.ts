@@ -204,7 +204,7 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
         ctx,
         stream,
         { participant, sourceIndex },
-        { counters: batch.counters, state: imported.state },
+        { counters: batch.counters, state: imported.state, facts: batch.facts?.source },
       );
       if (rolled.eventsWritten > 0) {
         report.rolledForward += 1;
@@ -272,13 +272,13 @@ async function hasNoAttempts(ctx: QueryCtx, examId: Id<"exams">): Promise<boolea
   return row === null;
 }
 
-/** Reads the questions an entry's answers point at that this call has not read yet. */
 /** Keeps a question document this call read, for the result copies (and the size estimates). */
 function keepQuestionDoc(batch: Batch, id: string, doc: Doc<"questions"> | null) {
   batch.questionDocs.set(id, doc);
   if (doc !== null) batch.largestQuestionBytes = Math.max(batch.largestQuestionBytes, getDocumentSize(doc));
 }
 
+/** Reads the questions an entry's answers point at that this call has not read yet. */
 async function loadQuestions(batch: Batch, ids: readonly string[]) {
   for (const id of ids) {
     const questionId = batch.ctx.db.normalizeId("questions", id);

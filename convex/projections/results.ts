@@ -30,7 +30,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { getConvexSize } from "convex/values";
 import type { ResultAnswer, V1Answer } from "../lib/validators";
 import { CONVEX_LIMITS, MAX_ATTEMPT_RESULT_BYTES } from "../lib/limits";
-import { LOOP_SHARES, budgetSpent, transactionUsage } from "../lib/budget";
+import { LOOP_SHARES, transactionUsage } from "../lib/budget";
 import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
 import { contentHash, sameCanonical } from "../events/hash";
 
@@ -127,13 +127,10 @@ export function answerOf({ questionId, selectedAnswer, isCorrect }: V1Answer): V
 }
 
 /** An answer as results show it: with its question's text and correct answer while that question exists. */
-export function gradedAnswer(
-  { questionId, selectedAnswer, isCorrect }: V1Answer,
-  question: QuestionFacts | null | undefined,
-): ResultAnswer {
-  return question == null
-    ? { questionId, selectedAnswer, isCorrect }
-    : { questionId, selectedAnswer, isCorrect, questionText: question.text, correctAnswer: question.correctAnswer };
+export function gradedAnswer(answer: V1Answer, question: QuestionFacts | null | undefined): ResultAnswer {
+  if (question == null) return answerOf(answer);
+  const { questionId, selectedAnswer, isCorrect } = answer;
+  return { questionId, selectedAnswer, isCorrect, questionText: question.text, correctAnswer: question.correctAnswer };
 }
 
 /** The result copy an attempt with these answers calls for, or null when it keeps none (no answers, no facts, too large). */
@@ -237,8 +234,8 @@ export async function staleResults(ctx: Pick<QueryCtx, "db">, examId: Id<"exams"
 
 /**
  * Rewrites the exam's stale result copies from their own answers and the live questions, within
- * LOOP_SHARES.resultRefreshPage of the transaction's limits (reading at most as many copies as the
- * budget left could hold at MAX_ATTEMPT_RESULT_BYTES each). A refreshed copy leaves the stale
+ * LOOP_SHARES.resultRefreshPage of the transaction's read and write limits (each page no more copies
+ * than the room left could hold, read and written, at MAX_ATTEMPT_RESULT_BYTES each). A refreshed copy leaves the stale
  * index range, so the next call goes on where this one stopped: no cursor. A copy whose
  * participation is gone is deleted. Done at once while the definition's digest is not the live
  * questions' (an edit made around copies/functions.ts awaits the repair, which heals it first).
@@ -249,20 +246,24 @@ export async function refreshResultsPage(
 ): Promise<{ refreshed: number; isDone: boolean }> {
   const digest = (await getExamDefinition(ctx, examId))?.questionFacts;
   if (digest === undefined) return { refreshed: 0, isDone: true };
-  let facts: AnswerFacts | null | undefined; // read once there is something to refresh
-  let refreshed = 0;
+  if ((await staleResults(ctx, examId, digest, 1)).length === 0) return { refreshed: 0, isDone: true };
+  const facts = await loadAnswerFacts(ctx, examId); // the exam's questions, once, before the budget sizes a page
+  if (facts === null || facts.digest !== digest) return { refreshed: 0, isDone: true };
   const share = LOOP_SHARES.resultRefreshPage;
+  let refreshed = 0;
   for (;;) {
-    if (await budgetSpent(ctx, share)) return { refreshed, isDone: false };
-    const left = share * CONVEX_LIMITS.bytesRead - (await transactionUsage(ctx)).bytesRead;
-    const page = await staleResults(ctx, examId, digest, Math.max(1, Math.floor(left / MAX_ATTEMPT_RESULT_BYTES)));
-    if (page.length === 0) return { refreshed, isDone: true };
-    facts ??= await loadAnswerFacts(ctx, examId);
-    if (facts === null || facts.digest !== digest) return { refreshed, isDone: true };
+    // As many copies as the share has room for, read and then written, at their largest.
+    const used = await transactionUsage(ctx);
+    const room = Math.min(share * CONVEX_LIMITS.bytesRead - used.bytesRead, share * CONVEX_LIMITS.bytesWritten - used.bytesWritten);
+    // A fresh job always has room for one (a quarter of the limits is 16 copies at their largest): it always progresses.
+    const n = Math.floor(room / MAX_ATTEMPT_RESULT_BYTES);
+    if (n < 1) return { refreshed, isDone: false };
+    const page = await staleResults(ctx, examId, digest, n);
     for (const stale of page) {
       const row = await ctx.db.get("examParticipations", stale.participationId);
       const wanted = row === null ? null : wantedResult(stale.answers, stale.version, facts);
       refreshed += await writeAttemptResult(ctx, stale.participationId, stale, wanted);
     }
+    if (page.length < n) return { refreshed, isDone: true };
   }
 }

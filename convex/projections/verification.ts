@@ -185,7 +185,8 @@ export function compareProjection(
 /**
  * An attempt's result copy against the rows its log gives: same answers (question, answer, grade, in order)
  * and the participation's version. A missing copy is no issue (none is kept for a copy too large, an exam
- * without a digest, an attempt completed before copies existed); its question facts are the digest's to vouch for.
+ * without a question list, an attempt completed before copies existed); its question facts are its label's
+ * to vouch for (projections/results.ts).
  */
 export function compareResultCopy(
   where: Where,
@@ -193,7 +194,7 @@ export function compareResultCopy(
   copy: AttemptResult | null,
 ): Issue[] {
   if (copy === null || expected.participation === null) return [];
-  const want = expected.answers.map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect }));
+  const want = expected.answers.map(answerOf);
   const have = copy.answers.map(answerOf);
   const at = `${where.examId}/${where.userId}`;
   if (copy.version !== expected.participation.version) {
