@@ -280,6 +280,21 @@ describe("the result copy", () => {
     expect((await results(w)).documentsRead).toBe(4);
   });
 
+  it("whose question text was edited behind its back (same answers, same label) is named by verifyProjections and rewritten by rebuildProjections", async () => {
+    const w = await completed();
+    const [copy] = await copies(w.t);
+    const answers = copy!.answers.map((a, i) => (i === 1 ? { ...a, questionText: "Tampered" } : a));
+    await w.t.run((ctx) => ctx.db.patch("examResults", copy!._id, { answers }));
+    expect((await results(w, { awaitingRepair: true })).shown.answers[1]).toMatchObject({ questionText: "Tampered" });
+    const verified = await w.t.action(internal.projections.rebuild.verifyProjections, { examId: w.examId });
+    expect(verified.issues.map((i: { kind: string; field?: string }) => [i.kind, i.field])).toEqual([
+      ["result_copy_mismatch", "questionFacts"],
+    ]);
+    await w.t.mutation(internal.projections.rebuild.rebuildProjections, { examId: w.examId });
+    expect(await w.t.action(internal.projections.rebuild.verifyProjections, { examId: w.examId })).toMatchObject({ isValid: true });
+    expect((await results(w)).shown.answers[1]).toMatchObject({ questionText: "Q1" });
+  });
+
   it("is not kept for an attempt whose copy would exceed MAX_ATTEMPT_RESULT_BYTES: its results read the rows", async () => {
     const t = newConvexTest();
     const ada = await seedUser(t, "ada");

@@ -229,6 +229,7 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
   const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
   // The log and the rows walked side by side (the rebuild's walk): one answers read per stream, no lookups.
   const nextStream = streamsAfter(ctx, examId, at.after);
+  let facts: { examId: Id<"exams">; source: FactsSource } | undefined; // the exam's questions, to check the result copies (read once per exam)
   while (at.phase === "streams") {
     if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
     const before = await usage(ctx);
@@ -255,7 +256,12 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
     if (typeof expected !== "string") {
       const stored = rows.map((r) => ({ _id: r._id as string, ...participationRowOf(r) }));
       issues.push(...compareProjection(where, expected, stored, answers));
-      if (rows[0] !== undefined) issues.push(...compareResultCopy(where, expected, await loadAttemptResult(ctx, rows[0]._id)));
+      const copy = rows[0] === undefined ? null : await loadAttemptResult(ctx, rows[0]._id);
+      if (copy !== null) {
+        if (facts?.examId !== stream.examId)
+          facts = { examId: stream.examId, source: factsSource(() => loadAnswerFacts(ctx, stream.examId)) };
+        issues.push(...compareResultCopy(where, expected, copy, await facts.source()));
+      }
     }
     summary.streams += 1;
     summary.events += docs.length;

@@ -13,7 +13,7 @@ import type { Issue } from "../lib/issues";
 import { sameCanonical } from "../events/hash";
 import { V1_FACT_FIELDS } from "../lib/v1Entry";
 import type { AnswerRow, ParticipationRow } from "./attempt";
-import { answerOf, type AttemptResult } from "./results";
+import { answerOf, wantedResult, type AnswerFacts, type AttemptResult } from "./results";
 
 /** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
 export function diffFields(
@@ -192,6 +192,7 @@ export function compareResultCopy(
   where: Where,
   expected: { participation: ParticipationRow | null; answers: readonly AnswerRow[] },
   copy: AttemptResult | null,
+  facts: AnswerFacts | null = null,
 ): Issue[] {
   if (copy === null || expected.participation === null) return [];
   const want = expected.answers.map(answerOf);
@@ -209,15 +210,29 @@ export function compareResultCopy(
       },
     ];
   }
-  if (sameCanonical(want, have)) return [];
+  if (!sameCanonical(want, have)) {
+    return [
+      {
+        kind: "result_copy_mismatch",
+        ...where,
+        field: "answers",
+        expected: want,
+        actual: have,
+        message: `${at}: the result copy holds ${have.length} answer(s) that differ from the ${want.length} the log gives`,
+      },
+    ];
+  }
+  // Labelled with the questions as they are now: it must hold their text and correct answers (a copy edited behind its back).
+  if (facts === null || copy.questionFacts !== facts.digest) return [];
+  const wanted = wantedResult(expected.answers, copy.version, facts);
+  if (wanted === null || (sameCanonical(wanted.answers, copy.answers) && sameCanonical(wanted.liveQuestionIds, copy.liveQuestionIds)))
+    return [];
   return [
     {
       kind: "result_copy_mismatch",
       ...where,
-      field: "answers",
-      expected: want,
-      actual: have,
-      message: `${at}: the result copy holds ${have.length} answer(s) that differ from the ${want.length} the log gives`,
+      field: "questionFacts",
+      message: `${at}: the result copy's question text or correct answers differ from the questions its label says it holds`,
     },
   ];
 }
