@@ -20,7 +20,7 @@ import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
 import { loadAnswers } from "../projections/tables";
 import { PendingCounters } from "../projections/counters";
-import { factsSource, loadAnswerFacts, type FactsSource } from "../projections/results";
+import { factsByExam, type FactsSource } from "../projections/results";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
@@ -151,7 +151,7 @@ type Batch = {
   /** Whether the exam being processed keeps its V1 array current (mirror on): only then can a difference come from old code. */
   arrayCurrent: boolean;
   /** The question facts of the exam being imported, for its result copies (read once per exam and call, when needed). */
-  facts?: { examId: Id<"exams">; source: FactsSource };
+  facts: (examId: Id<"exams">) => FactsSource;
 };
 
 function note(batch: Batch, findings: Issue[]) {
@@ -191,12 +191,10 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
   } else {
     const streamKnownEmpty = batch.untouchedExam === examId && !batch.importedUsers.has(participant.userId);
     batch.importedUsers.add(participant.userId);
-    if (batch.facts?.examId !== examId)
-      batch.facts = { examId, source: factsSource(() => loadAnswerFacts(ctx, examId, batch.questionDocs)) };
     const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, {
       counters: batch.counters,
       streamKnownEmpty,
-      facts: batch.facts.source,
+      facts: batch.facts(examId),
     });
     events = imported.eventsWritten;
     if (events === 0 && isFirst && batch.arrayCurrent) {
@@ -204,7 +202,7 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
         ctx,
         stream,
         { participant, sourceIndex },
-        { counters: batch.counters, state: imported.state, facts: batch.facts?.source },
+        { counters: batch.counters, state: imported.state, facts: batch.facts(examId) },
       );
       if (rolled.eventsWritten > 0) {
         report.rolledForward += 1;
@@ -465,6 +463,7 @@ async function countRemaining(batch: Batch, after: number | undefined, report: B
 export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions): Promise<BatchReport> {
   const pass: Pass = options.clearAfterMigration ? "cleanup" : "migrate";
   const report = emptyReport(pass, options.dryRun);
+  const questionDocs = new Map<string, Doc<"questions"> | null>();
   const batch: Batch = {
     ctx,
     options,
@@ -472,7 +471,8 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     pending: NO_USAGE,
     handled: 0,
     questions: new Map(),
-    questionDocs: new Map(),
+    questionDocs,
+    facts: factsByExam(ctx, questionDocs),
     largestQuestionBytes: 0,
     simulated: new Map(),
     counters: new PendingCounters(),

@@ -21,7 +21,7 @@ import { compareProjection, compareResultCopy } from "./verification";
 import type { Issue } from "../lib/issues";
 import { answerRowOf, participationRowOf, projectStream, type AttemptRows } from "./attempt";
 import { deleteStoredAttempt, loadAnswers, storedAttemptOf, writeAttemptRows } from "./tables";
-import { factsSource, loadAnswerFacts, loadAttemptResult, writeAttemptResult, type FactsSource } from "./results";
+import { factsByExam, loadAttemptResult, writeAttemptResult } from "./results";
 import { PendingCounters, countRows, counterShard, resetCounters, type Counts } from "./counters";
 import { iterate, parseReplayCursor, pull, streamsAfter } from "./walk";
 
@@ -86,53 +86,52 @@ export async function rebuildPage(
     ((maxSteps === undefined || handled < maxSteps) && fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
 
   if (at.phase === "orphans" && examId !== undefined) at.phase = "streams"; // one exam: its answers are reached through its rows
-  if (at.phase === "orphans" && at.orphans !== "results") {
-    // Answers whose participation is gone, swept first: the streams phase never leaves any, and after the
-    // projections were emptied there is nothing to read. One read of the answers in participation order, one get per participation.
-    const answers = iterate(
-      ctx.db
-        .query("examAnswers")
-        .withIndex("by_participation_and_question", (q) =>
-          at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
-        ),
-    );
-    let answer = await pull(answers);
-    while (answer !== null && (await roomFor())) {
+  /**
+   * One orphan sweep from where the cursor stands: `docs` in participation order, grouped by
+   * participation, one get per participation; `remove` deletes a group whose participation is gone.
+   * True when the table is swept.
+   */
+  const sweep = async <D extends { participationId: Id<"examParticipations"> }>(
+    docs: AsyncIterable<D>,
+    remove: (group: D[]) => Promise<void>,
+  ): Promise<boolean> => {
+    const it = iterate(docs);
+    let doc = await pull(it);
+    while (doc !== null && (await roomFor())) {
       const before = await usage(ctx);
-      const { participationId } = answer;
-      const group: Doc<"examAnswers">[] = [];
-      for (; answer !== null && answer.participationId === participationId; answer = await pull(answers)) group.push(answer);
-      if ((await ctx.db.get("examParticipations", participationId)) === null) {
-        for (const orphan of group) await ctx.db.delete("examAnswers", orphan._id);
-        result.orphanAnswersRemoved += group.length;
-      }
+      const { participationId } = doc;
+      const group: D[] = [];
+      for (; doc !== null && doc.participationId === participationId; doc = await pull(it)) group.push(doc);
+      if ((await ctx.db.get("examParticipations", participationId)) === null) await remove(group);
       at.afterParticipationId = participationId;
       handled += 1;
       costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
     }
-    if (answer === null) Object.assign(at, { orphans: "results", afterParticipationId: undefined });
+    return doc === null;
+  };
+  if (at.phase === "orphans" && at.orphans !== "results") {
+    // Answers whose participation is gone, swept first: the streams phase never leaves any, and after the
+    // projections were emptied there is nothing to read.
+    const from = at.afterParticipationId;
+    const answers = ctx.db
+      .query("examAnswers")
+      .withIndex("by_participation_and_question", (q) => (from === undefined ? q : q.gt("participationId", from)));
+    const swept = await sweep(answers, async (group) => {
+      for (const orphan of group) await ctx.db.delete("examAnswers", orphan._id);
+      result.orphanAnswersRemoved += group.length;
+    });
+    if (swept) Object.assign(at, { orphans: "results", afterParticipationId: undefined });
   }
   if (at.phase === "orphans" && at.orphans === "results") {
     // Then the result copies whose participation is gone (the participation's own deletion takes its copy along).
-    const copies = iterate(
-      ctx.db
-        .query("examResults")
-        .withIndex("by_participation", (q) =>
-          at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
-        ),
-    );
-    let copy = await pull(copies);
-    while (copy !== null && (await roomFor())) {
-      const before = await usage(ctx);
-      if ((await ctx.db.get("examParticipations", copy.participationId)) === null) {
-        result.orphanResultsRemoved += await writeAttemptResult(ctx, copy.participationId, copy, null);
-      }
-      at.afterParticipationId = copy.participationId;
-      handled += 1;
-      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
-      copy = await pull(copies);
-    }
-    if (copy === null) Object.assign(at, { phase: "streams", after: null, afterParticipationId: undefined, orphans: undefined });
+    const from = at.afterParticipationId;
+    const copies = ctx.db
+      .query("examResults")
+      .withIndex("by_participation", (q) => (from === undefined ? q : q.gt("participationId", from)));
+    const swept = await sweep(copies, async (group) => {
+      for (const copy of group) result.orphanResultsRemoved += await writeAttemptResult(ctx, copy.participationId, copy, null);
+    });
+    if (swept) Object.assign(at, { phase: "streams", after: null, afterParticipationId: undefined, orphans: undefined });
   }
 
   // Counter changes of this call's attempts: written once at its end, or dropped when the exam's counters are reset.
@@ -152,7 +151,7 @@ export async function rebuildPage(
   }
   const recountPending = () => at.recount !== undefined && at.recount.length > 0;
   const nextStream = streamsAfter(ctx, examId, at.after);
-  let facts: { examId: Id<"exams">; source: FactsSource } | undefined; // the exam's question facts, for the result copies (read once per exam)
+  const factsOf = factsByExam(ctx); // the exam's question facts, for its result copies (read once per exam)
   while (at.phase === "streams" && !recountPending()) {
     if (!(await roomFor())) break;
     const before = await usage(ctx);
@@ -185,9 +184,7 @@ export async function rebuildPage(
         result.participationsRemoved += 1;
       }
       const stored = await storedAttemptOf(ctx, keep ?? null);
-      if (facts?.examId !== stream.examId)
-        facts = { examId: stream.examId, source: factsSource(() => loadAnswerFacts(ctx, stream.examId)) };
-      const written = await writeAttemptRows(ctx, stream, stored, target, { facts: facts.source, counters: pending });
+      const written = await writeAttemptRows(ctx, stream, stored, target, { facts: factsOf(stream.examId), counters: pending });
       result.documentsWritten += written.documentsWritten;
       if (target.participation === null && keep !== undefined) result.participationsRemoved += 1;
       countRows(at.counts, counterShard(stream.userId), target);
@@ -229,7 +226,7 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
   const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
   // The log and the rows walked side by side (the rebuild's walk): one answers read per stream, no lookups.
   const nextStream = streamsAfter(ctx, examId, at.after);
-  let facts: { examId: Id<"exams">; source: FactsSource } | undefined; // the exam's questions, to check the result copies (read once per exam)
+  const factsOf = factsByExam(ctx); // the exam's question facts, for its result copies (read once per exam)
   while (at.phase === "streams") {
     if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
     const before = await usage(ctx);
@@ -258,9 +255,7 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
       issues.push(...compareProjection(where, expected, stored, answers));
       const copy = rows[0] === undefined ? null : await loadAttemptResult(ctx, rows[0]._id);
       if (copy !== null) {
-        if (facts?.examId !== stream.examId)
-          facts = { examId: stream.examId, source: factsSource(() => loadAnswerFacts(ctx, stream.examId)) };
-        issues.push(...compareResultCopy(where, expected, copy, await facts.source()));
+        issues.push(...compareResultCopy(where, expected, copy, await factsOf(stream.examId)()));
       }
     }
     summary.streams += 1;
@@ -272,50 +267,60 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
     handled += 1;
     costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
   }
-  while (at.phase === "orphans" && at.orphans !== "results") {
-    if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
-    const before = await usage(ctx);
-    const next = await ctx.db
-      .query("examAnswers")
-      .withIndex("by_participation_and_question", (q) =>
-        at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId),
-      )
-      .first();
-    if (next === null) {
-      Object.assign(at, { orphans: "results", afterParticipationId: undefined });
-      break;
+  /**
+   * One orphan check per participation from where the cursor stands: `next` is the first document after a
+   * participation id, `report` names the orphans of the participation of `doc`, which is gone. False when the budget ran out.
+   */
+  const check = async <D extends { participationId: Id<"examParticipations"> }>(
+    next: (after: Id<"examParticipations"> | undefined) => Promise<D | null>,
+    report: (doc: D) => Promise<Issue> | Issue,
+  ): Promise<boolean> => {
+    for (;;) {
+      if (!(await roomFor())) return false;
+      const before = await usage(ctx);
+      const doc = await next(at.afterParticipationId);
+      if (doc === null) return true;
+      if ((await ctx.db.get("examParticipations", doc.participationId)) === null) issues.push(await report(doc));
+      at.afterParticipationId = doc.participationId;
+      handled += 1;
+      costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
     }
-    if ((await ctx.db.get("examParticipations", next.participationId)) === null) {
-      const orphans = await loadAnswers(ctx, next.participationId);
-      issues.push({
-        kind: "orphan_answers",
-        examId: "unknown",
-        actual: orphans.length,
-        message: `${orphans.length} answer row(s) of participation ${next.participationId}, which does not exist`,
-      });
-    }
-    at.afterParticipationId = next.participationId;
-    handled += 1;
-    costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+  };
+  const stopped = () => ({ issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) });
+  if (at.phase === "orphans" && at.orphans !== "results") {
+    const answersChecked = await check(
+      (after) =>
+        ctx.db
+          .query("examAnswers")
+          .withIndex("by_participation_and_question", (q) => (after === undefined ? q : q.gt("participationId", after)))
+          .first(),
+      async ({ participationId }) => {
+        const orphans = await loadAnswers(ctx, participationId);
+        return {
+          kind: "orphan_answers",
+          examId: "unknown",
+          actual: orphans.length,
+          message: `${orphans.length} answer row(s) of participation ${participationId}, which does not exist`,
+        };
+      },
+    );
+    if (!answersChecked) return stopped();
+    Object.assign(at, { orphans: "results", afterParticipationId: undefined });
   }
-  while (at.phase === "orphans" && at.orphans === "results") {
-    if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
-    const before = await usage(ctx);
-    const next = await ctx.db
-      .query("examResults")
-      .withIndex("by_participation", (q) => (at.afterParticipationId === undefined ? q : q.gt("participationId", at.afterParticipationId)))
-      .first();
-    if (next === null) break;
-    if ((await ctx.db.get("examParticipations", next.participationId)) === null) {
-      issues.push({
+  if (at.phase === "orphans") {
+    const copiesChecked = await check(
+      (after) =>
+        ctx.db
+          .query("examResults")
+          .withIndex("by_participation", (q) => (after === undefined ? q : q.gt("participationId", after)))
+          .first(),
+      (copy) => ({
         kind: "orphan_result_copy",
-        examId: next.examId,
-        message: `a result copy of participation ${next.participationId}, which does not exist`,
-      });
-    }
-    at.afterParticipationId = next.participationId;
-    handled += 1;
-    costliest = maxUsage(costliest, costBetween(before, await usage(ctx)));
+        examId: copy.examId,
+        message: `a result copy of participation ${copy.participationId}, which does not exist`,
+      }),
+    );
+    if (!copiesChecked) return stopped();
   }
   return { issues, summary, examsLeft, isDone: true, continueCursor: "" };
 }

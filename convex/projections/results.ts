@@ -121,6 +121,26 @@ export function factsSource(load: () => Promise<AnswerFacts | null>): FactsSourc
   return () => (facts ??= load());
 }
 
+/**
+ * The {@link FactsSource} of the exam a walk is in, for walks that visit exams one after another (rebuild,
+ * verify, a migration batch): one per exam, kept while the walk stays in it. `known`: documents already read.
+ */
+export function factsByExam(
+  ctx: Pick<QueryCtx, "db">,
+  known?: ReadonlyMap<string, Doc<"questions"> | null>,
+): (examId: Id<"exams">) => FactsSource {
+  let current: { examId: Id<"exams">; source: FactsSource } | undefined;
+  return (examId) => {
+    if (current?.examId !== examId) current = { examId, source: factsSource(() => loadAnswerFacts(ctx, examId, known)) };
+    return current.source;
+  };
+}
+
+/** Question documents by id (deleted ones left out). */
+export function questionsById(docs: readonly (Doc<"questions"> | null)[]): Map<string, Doc<"questions">> {
+  return new Map(docs.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
+}
+
 /** An answer of a copy, without its question's facts. */
 export function answerOf({ questionId, selectedAnswer, isCorrect }: V1Answer): V1Answer {
   return { questionId, selectedAnswer, isCorrect };
@@ -185,7 +205,7 @@ export function usableResult(
 /** A usable copy's answers as results show them: the answers to questions outside the exam take the facts of `live` (their documents now). */
 export function answersOfCopy(result: AttemptResult, live: readonly (Doc<"questions"> | null)[]): ResultAnswer[] {
   if (result.liveQuestionIds.length === 0) return result.answers;
-  const byId = new Map(live.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
+  const byId = questionsById(live);
   const outside = new Set<string>(result.liveQuestionIds);
   return result.answers.map((a) => (outside.has(a.questionId) ? gradedAnswer(a, byId.get(a.questionId)) : a));
 }

@@ -23,7 +23,7 @@ import {
   type ShownAttempt,
 } from "../events/decider";
 import { firstEntries } from "../lib/v1Entry";
-import { gradedAnswer } from "../projections/results";
+import { gradedAnswer, questionsById } from "../projections/results";
 import { domainError } from "../lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 
@@ -220,7 +220,7 @@ export type ResultQuestions = { maxScore: number; questions: QuestionDocs };
 
 /** The answers as results show them: each with its question's text and correct answer while the question exists. */
 export function gradedAnswersOf(answers: readonly V1Answer[], questions: QuestionDocs): ResultAnswer[] {
-  const byId = new Map(questions.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
+  const byId = questionsById(questions);
   return answers.map((a) => gradedAnswer(a, byId.get(a.questionId)));
 }
 
