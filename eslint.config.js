@@ -14,9 +14,9 @@ export default tseslint.config(
     },
   },
   {
-    // Mutations come from copies/functions.ts, whose ctx.db keeps the exam copies current (issue 10).
+    // Mutations come from headers/functions.ts, whose ctx.db keeps the exam copies current (issue 10).
     files: ["convex/**/*.ts"],
-    ignores: ["convex/copies/functions.ts"],
+    ignores: ["convex/headers/functions.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
@@ -25,7 +25,7 @@ export default tseslint.config(
             {
               group: ["**/_generated/server"],
               importNames: ["mutation", "internalMutation"],
-              message: "Import mutation builders from convex/copies/functions.ts: its ctx.db keeps the exam copies current.",
+              message: "Import mutation builders from convex/headers/functions.ts: its ctx.db keeps the exam copies current.",
             },
           ],
         },

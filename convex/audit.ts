@@ -23,8 +23,8 @@ import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/vali
 import { vIssue, type Issue } from "./lib/issues";
 import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/store";
 import { loadParticipation } from "./projections/tables";
-import { examFactsOf, factsOfCopies } from "./copies/examDefinitions";
-import { getExamDefinition, getQuestionList } from "./lib/examFacts";
+import { fieldsOfHeader, headerFieldsOf } from "./headers/examHeaders";
+import { getExamHeader, getQuestionList } from "./lib/examHeaders";
 import { attemptAt, effectiveTime, occurredAt } from "./auditTrail/timeline";
 import { checkChainBatch, checkProjectionHead, checkRowHasEvents, type ChainEvent, type OpenStream } from "./events/chain";
 
@@ -269,12 +269,12 @@ type StateAt = typeof vStateAt.type;
 /** Changes of one exam walked back to reconstruct its facts: at most this many after `at`. */
 const MAX_CHANGES_WALKED_BACK = 1_000;
 
-async function examFactsAt(ctx: QueryCtx, examId: Id<"exams">, at: number): Promise<StateAt["exam"]> {
-  const [definition, list] = await Promise.all([getExamDefinition(ctx, examId), getQuestionList(ctx, examId)]);
-  let facts: Record<string, unknown> | null = factsOfCopies(definition, list);
-  if (facts === null) {
+async function examFieldsAt(ctx: QueryCtx, examId: Id<"exams">, at: number): Promise<StateAt["exam"]> {
+  const [header, list] = await Promise.all([getExamHeader(ctx, examId), getQuestionList(ctx, examId)]);
+  let fields: Record<string, unknown> | null = fieldsOfHeader(header, list);
+  if (fields === null) {
     const exam = await ctx.db.get("exams", examId);
-    facts = exam === null ? null : examFactsOf(exam);
+    fields = exam === null ? null : headerFieldsOf(exam);
   }
   const later = await ctx.db
     .query("examChanges")
@@ -287,8 +287,8 @@ async function examFactsAt(ctx: QueryCtx, examId: Id<"exams">, at: number): Prom
       `More than ${MAX_CHANGES_WALKED_BACK} changes of this exam since \`at\`: its facts then cannot be rebuilt.`,
     );
   }
-  for (const change of later) facts = change.before === null ? null : { ...(facts ?? {}), ...(change.before as object) };
-  return facts as StateAt["exam"];
+  for (const change of later) fields = change.before === null ? null : { ...(fields ?? {}), ...(change.before as object) };
+  return fields as StateAt["exam"];
 }
 
 /** The attempt as it stood at `at`, rebuilt from its events with the projections' own functions. */
@@ -328,7 +328,7 @@ export const getParticipationStateAt = query({
       exact: then.exact,
       ...(then.legacy === undefined ? {} : { legacy: then.legacy }),
       redacted,
-      exam: await examFactsAt(ctx, examId, at),
+      exam: await examFieldsAt(ctx, examId, at),
     };
   },
 });

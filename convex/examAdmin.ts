@@ -1,25 +1,34 @@
 /**
- * Exam authoring (CONTRACT §6), admins only, and the operators' commands that
- * keep the exam copies honest. Every write goes through copies/functions.ts, whose
- * `ctx.db` rewrites the exam's copies in the same transaction and records the
- * change (who, when, the fields before and after) for the audit trail.
+ * Exam authoring (docs/exam-api.md, "Exam edits"), admins only, and the
+ * operators' commands of the header check. Every write goes through
+ * headers/functions.ts, whose `ctx.db` syncs the exam's header in the same
+ * transaction and records the change (who, when, the fields before and after)
+ * for the audit trail.
  *
  * @example
  * const questionId = await convex.mutation(api.examAdmin.createQuestion, { text: "2+2?", options: ["3", "4"], correctAnswer: "4" });
  * const examId = await convex.mutation(api.examAdmin.createExam, { title: "Maths", questionIds: [questionId], durationMs: 1_800_000, maxPauses: 2 });
- * // operators: npx convex run examAdmin:verifyExamCopies '{}'   (follow continueCursor until isDone)
- * //            npx convex run examAdmin:repairExamCopies '{}'   (the same walk, healing; also scheduled: convex/crons.ts)
+ * // operators: npx convex run examAdmin:verifyExamHeaders '{}'   (follow continueCursor until isDone)
+ * //            npx convex run examAdmin:repairExamHeaders '{}'   (the same walk, healing; also scheduled: convex/crons.ts)
+ * //            npx convex run examAdmin:headerCheckStatus '{}'   (the scheduled pass: interval, last pass, bytes read per day)
  */
 import { v } from "convex/values";
 import type { Doc, Id } from "./_generated/dataModel";
 import { internal } from "./_generated/api";
 import { internalQuery, query, type QueryCtx } from "./_generated/server";
-import { internalMutation, mutation } from "./copies/functions";
+import { internalMutation, mutation } from "./headers/functions";
 import { requireAdmin } from "./lib/auth";
 import { domainError } from "./lib/errors";
-import { CONVEX_LIMITS } from "./lib/limits";
-import { healExamCopy, parseCopyCursor, staleCopiesOf, walkExamCopies, type CopyCursor } from "./copies/examCopies";
-import { refreshResultsPage } from "./projections/results";
+import { CONVEX_LIMITS, WORK_BOUNDS } from "./lib/limits";
+import { healExamHeader, parseHeaderCursor, staleHeaderOf, walkExamHeaders, type HeaderCursor } from "./headers/keeper";
+import {
+  headerCheckStatusOf,
+  runHeaderCheckBatch,
+  setHeaderCheckMinutes,
+  startHeaderCheck,
+  vHeaderCheckStatus,
+  vStarted,
+} from "./headers/check";
 
 // ---------------------------------------------------------------- validation (one rule per fact)
 
@@ -44,10 +53,18 @@ async function checkExam(ctx: QueryCtx, e: ExamFields, before?: ExamFields): Pro
   if (!(Number.isInteger(e.maxPauses) && e.maxPauses >= 0)) invalid("maxPauses must be a whole number ≥ 0.");
   if (e.questionIds.length > CONVEX_LIMITS.arrayElements) invalid(`An exam holds at most ${CONVEX_LIMITS.arrayElements} questions.`);
   if (new Set(e.questionIds).size !== e.questionIds.length) invalid("A question is listed twice.");
-  // Ids the exam already lists may dangle (a deleted question stays listed, as in V1); new ones must exist.
+  // Ids the exam already lists may dangle (a deleted question stays listed, as in V1); new ones must exist,
+  // each read once: at most WORK_BOUNDS.newQuestionIdsPerEdit per call (add more with further edits).
   const kept = new Set<string>(before?.questionIds ?? []);
-  for (const id of e.questionIds) {
-    if (!kept.has(id) && (await ctx.db.get("questions", id)) === null) invalid(`Question ${id} does not exist.`);
+  const added = e.questionIds.filter((id) => !kept.has(id));
+  if (added.length > WORK_BOUNDS.newQuestionIdsPerEdit) {
+    throw domainError(
+      "LIMIT_EXCEEDED",
+      `One edit may add at most ${WORK_BOUNDS.newQuestionIdsPerEdit} questions (WORK_BOUNDS.newQuestionIdsPerEdit), this one adds ${added.length}: add the rest with updateExam.`,
+    );
+  }
+  for (const id of added) {
+    if ((await ctx.db.get("questions", id)) === null) invalid(`Question ${id} does not exist.`);
   }
 }
 
@@ -209,69 +226,82 @@ export const getExamForEditing = query({
   },
 });
 
-// ---------------------------------------------------------------- copies: verify and repair (operators)
+// ---------------------------------------------------------------- the header check (operators, and scheduled)
 
-const vStaleCopy = v.object({ examId: v.id("exams"), field: v.string(), copy: v.any(), live: v.any() });
-const copyWalkArgs = { cursor: v.optional(v.union(v.string(), v.null())) };
-const copyWalkResult = v.object({
+const vStaleHeader = v.object({ examId: v.id("exams"), field: v.string(), held: v.any(), live: v.any() });
+const headerWalkArgs = { cursor: v.optional(v.union(v.string(), v.null())) };
+const headerWalkResult = v.object({
   isValid: v.boolean(),
-  /** Every stale copy found by this call, by exam and field. */
-  stale: v.array(vStaleCopy),
+  /** Every stale header found by this call, by exam and field. */
+  stale: v.array(vStaleHeader),
   checked: v.number(),
   isDone: v.boolean(),
   continueCursor: v.union(v.string(), v.null()),
 });
 
-const cursorOut = (next: CopyCursor | null) => ({ isDone: next === null, continueCursor: next === null ? null : JSON.stringify(next) });
+const cursorOut = (next: HeaderCursor | null) => ({ isDone: next === null, continueCursor: next === null ? null : JSON.stringify(next) });
 
 /**
- * Names every stale copy of an exam's facts by exam and field (a missing
- * definition, copies of a deleted exam). Writes nothing. Resumable: call again
- * with `continueCursor` until `isDone`; the copies are current when every call returned `isValid`.
+ * Names every exam whose header disagrees with it, by field (a missing header, a header of a deleted
+ * exam). Writes nothing. Resumable: call again with `continueCursor` until `isDone`.
  */
-export const verifyExamCopies = internalQuery({
-  args: copyWalkArgs,
-  returns: copyWalkResult,
+export const verifyExamHeaders = internalQuery({
+  args: headerWalkArgs,
+  returns: headerWalkResult,
   handler: async (ctx, { cursor }) => {
-    const { stale, checked, next } = await walkExamCopies(ctx, parseCopyCursor(cursor), (examId, exam) => staleCopiesOf(ctx, examId, exam));
+    const { stale, checked, next } = await walkExamHeaders(ctx, parseHeaderCursor(cursor), (examId, exam) =>
+      staleHeaderOf(ctx, examId, exam),
+    );
     return { isValid: stale.length === 0, stale, checked, ...cursorOut(next) };
   },
 });
 
-/** The same walk, healing each stale copy (recorded in the audit trail as a "repair" by the system). */
-export const repairExamCopies = internalMutation({
-  args: copyWalkArgs,
-  returns: copyWalkResult,
+/** The same walk, healing each stale header (recorded in the audit trail as a "repair" by the system). */
+export const repairExamHeaders = internalMutation({
+  args: headerWalkArgs,
+  returns: headerWalkResult,
   handler: async (ctx, { cursor }) => {
-    const { stale, checked, next } = await walkExamCopies(ctx, parseCopyCursor(cursor), (examId, exam) => healExamCopy(ctx, examId, exam));
+    const { stale, checked, next } = await walkExamHeaders(ctx, parseHeaderCursor(cursor), (examId, exam) =>
+      healExamHeader(ctx, examId, exam),
+    );
     return { isValid: stale.length === 0, stale, checked, ...cursorOut(next) };
   },
 });
 
-/** The scheduled pass (convex/crons.ts): one batch, then the next batch scheduled until the walk is done. */
-export const runExamCopyRepair = internalMutation({
-  args: copyWalkArgs,
+/** The cron's tick (convex/crons.ts): a pass of the header check when one is due (headers/check.ts startHeaderCheck). */
+export const tickHeaderCheck = internalMutation({
+  args: {},
+  returns: vStarted,
+  handler: (ctx) => startHeaderCheck(ctx, { now: false }),
+});
+
+/** An operator's pass of the header check now (after an import, say), unless one is running; it runs in the background. */
+export const startHeaderCheckNow = internalMutation({
+  args: {},
+  returns: vStarted,
+  handler: (ctx) => startHeaderCheck(ctx, { now: true }),
+});
+
+/** One batch of the running pass; the next is scheduled until the walk is done (headers/check.ts runHeaderCheckBatch). */
+export const runHeaderCheck = internalMutation({
+  args: { startedAt: v.number() },
   returns: v.null(),
-  handler: async (ctx, { cursor }) => {
-    const { next } = await walkExamCopies(ctx, parseCopyCursor(cursor), (examId, exam) => healExamCopy(ctx, examId, exam));
-    if (next !== null) await ctx.scheduler.runAfter(0, internal.examAdmin.runExamCopyRepair, { cursor: JSON.stringify(next) });
+  handler: async (ctx, { startedAt }) => {
+    if (await runHeaderCheckBatch(ctx, startedAt)) await ctx.scheduler.runAfter(0, internal.examAdmin.runHeaderCheck, { startedAt });
     return null;
   },
 });
 
-// ---------------------------------------------------------------- result copies: refresh (scheduled)
+/** Sets how often the scheduled header check starts a pass (whole minutes, at least one tick of the cron). */
+export const setHeaderCheckInterval = internalMutation({
+  args: { minutes: v.number() },
+  returns: v.object({ intervalMinutes: v.number() }),
+  handler: (ctx, { minutes }) => setHeaderCheckMinutes(ctx, minutes),
+});
 
-/**
- * Rewrites the exam's result copies taken under older question facts (projections/results.ts), one
- * budgeted page per call, the next page scheduled until none is left. Scheduled by the edit that changed
- * the facts, and by the copy repair; safe at any time (a current copy is left alone).
- */
-export const refreshExamResults = internalMutation({
-  args: { examId: v.id("exams") },
-  returns: v.object({ refreshed: v.number(), isDone: v.boolean() }),
-  handler: async (ctx, { examId }) => {
-    const page = await refreshResultsPage(ctx, examId);
-    if (!page.isDone) await ctx.scheduler.runAfter(0, internal.examAdmin.refreshExamResults, { examId });
-    return page;
-  },
+/** The scheduled header check: its interval, the running and last pass, what it reads per day, its convergence bound. */
+export const headerCheckStatus = internalQuery({
+  args: {},
+  returns: vHeaderCheckStatus,
+  handler: (ctx) => headerCheckStatusOf(ctx),
 });

@@ -13,13 +13,12 @@
 import { v } from "convex/values";
 import type { Id } from "./_generated/dataModel";
 import { query, type MutationCtx, type QueryCtx } from "./_generated/server";
-import { mutation } from "./copies/functions";
+import { mutation } from "./headers/functions";
 import { requireUser } from "./lib/auth";
 import { domainError } from "./lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER } from "./lib/limits";
 import { vSubmittedAnswer, type Origin, type SubmittedAnswer } from "./lib/validators";
 import { runStudentCommand } from "./attempts/writePath";
-import { getQuestionSheet } from "./copies/examDefinitions";
 import { loadQuestions, v1Source, v2Source, type ExamSource } from "./reads/examSources";
 import {
   compareRanked,
@@ -62,20 +61,17 @@ function startExamHandler(origin: Origin) {
     const { rules, attempt, at } = await runStudentCommand(ctx, examId, origin, (_r, at) => ({
       command: { type: "StartExam", data: { at } },
     }));
-    // V2 shows what getExamSessionV2 shows: the question sheet (healed with the copies), else the live questions.
-    const sheet = origin === "live_v2" ? await getQuestionSheet(ctx, examId) : null;
-    return sessionView(rules.info, sheet?.questions ?? sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), attempt, at);
+    return sessionView(rules.info, sheetOfDocs(await loadQuestions(ctx, rules.questionIds)), attempt, at);
   };
 }
 
 function submitHandler(origin: Origin) {
   return async (ctx: MutationCtx, { examId, answers }: { examId: Id<"exams">; answers: SubmittedAnswer[] }) => {
-    // Grading always uses the live question documents (both twins). V1 decides from the live exam; V2 from the
-    // copies (kept current by every write through copies/functions.ts), and from the live exam only before it would
-    // reject: a V2 student's action never reads the exam document, which holds the whole legacy array (issue 12).
+    // Grading uses the live question documents (both twins), with the question ids the twin's sessions show
+    // (attempts/writePath.ts ExamRules): V2 never reads the exam document, which holds the whole legacy array.
     const { user, rules, attempt, questions } = await runStudentCommand(ctx, examId, origin, async (r, at) => {
       const questions = await loadQuestions(ctx, r.questionIds);
-      const grading = gradingQuestionsOf(r.questionIds, questions, [...r.shownQuestionIds, ...r.formerQuestionIds]);
+      const grading = gradingQuestionsOf(r.questionIds, questions, r.formerQuestionIds);
       const data = { at, answers, questions: grading, durationMs: r.durationMs, maxPauses: r.maxPauses };
       return { command: { type: "SubmitAnswers", data }, questions };
     });

@@ -10,19 +10,18 @@
  * npx convex run legacyMirror:setGlobalLegacyMirror '{"enabled":false}'
  * npx convex run legacyMirror:setLegacyMirrorSync '{"sync":true}'                 # every exam, zero lag
  * npx convex run legacyMirror:setLegacyMirrorSync '{"examId":"…","sync":true}'    # one exam
- * npx convex run legacyMirror:syncExamDefinitions '{}'   # repeat with the returned cursor until isDone
  */
 import { v, type Infer } from "convex/values";
 import { nullable, vRequired } from "convex-helpers/validators";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
-import { internalMutation } from "./copies/functions";
+import { internalMutation } from "./headers/functions";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS } from "./lib/limits";
 import { LOOP_SHARES, budgetSpent } from "./lib/budget";
-import { ensureExamDefinition, syncExamDefinition } from "./copies/examDefinitions";
-import { getExamDefinition } from "./lib/examFacts";
+import { ensureExamHeader } from "./headers/examHeaders";
+import { getExamHeader } from "./lib/examHeaders";
 import { entryOfState } from "./lib/v1Entry";
 import { stateFromRows } from "./projections/attempt";
 import { loadAnswers } from "./projections/tables";
@@ -57,13 +56,13 @@ function parseCursor(cursor: string | null | undefined): number {
 /** The next exam definition after `after` (creation time), one at a time. */
 async function nextDefinition(ctx: QueryCtx, after: number) {
   const [definition] = await ctx.db
-    .query("examDefinitions")
+    .query("examHeaders")
     .withIndex("by_creation_time", (q) => q.gt("_creationTime", after))
     .take(1);
   return definition ?? null;
 }
 
-const definitionFields = schema.tables.examDefinitions.validator.fields;
+const definitionFields = schema.tables.examHeaders.validator.fields;
 const vMirrorStatus = v.object({
   globallyEnabled: v.boolean(),
   globallySync: v.boolean(),
@@ -132,7 +131,7 @@ export const unmirroredUsers = internalQuery({
   args: { examId: v.id("exams"), userIds: v.array(v.id("users")) },
   returns: v.array(v.id("users")),
   handler: async (ctx, { examId, userIds }) => {
-    const unmirrored = await unmirroredCheck(ctx, examId, await getExamDefinition(ctx, examId));
+    const unmirrored = await unmirroredCheck(ctx, examId, await getExamHeader(ctx, examId));
     const out: Id<"users">[] = [];
     for (const userId of userIds) if (await unmirrored(userId)) out.push(userId);
     return out;
@@ -143,7 +142,7 @@ export const unmirroredUsers = internalQuery({
 export const runExamMirror = internalMutation({
   args: { examId: v.id("exams") },
   returns: vMirrorRunResult,
-  handler: async (ctx, { examId }) => runSettledMirror(ctx, examId, await getExamDefinition(ctx, examId)),
+  handler: async (ctx, { examId }) => runSettledMirror(ctx, examId, await getExamHeader(ctx, examId)),
 });
 
 /**
@@ -245,8 +244,8 @@ export const setLegacyMirrorSync = internalMutation({
   returns: v.object({ examId: v.optional(v.id("exams")), sync: v.union(v.boolean(), v.null()) }),
   handler: async (ctx, { examId, sync }) => {
     if (examId !== undefined) {
-      const definition = await ensureExamDefinition(ctx, examId);
-      await ctx.db.patch("examDefinitions", definition._id, { legacyMirrorSync: sync ?? undefined });
+      const { header: definition } = await ensureExamHeader(ctx, examId);
+      await ctx.db.patch("examHeaders", definition._id, { legacyMirrorSync: sync ?? undefined });
       // The first synchronous action folds whatever the job had not yet: nothing is skipped.
       return { examId, sync };
     }
@@ -291,9 +290,9 @@ export const setExamLegacyMirror = internalMutation({
   args: { examId: v.id("exams"), enabled: v.boolean() },
   returns: v.object({ examId: v.id("exams"), legacyMirror: v.boolean(), entriesWritten: v.number() }),
   handler: async (ctx, { examId, enabled }) => {
-    const definition = await ensureExamDefinition(ctx, examId);
+    const { header: definition } = await ensureExamHeader(ctx, examId);
     if (!enabled) {
-      await ctx.db.patch("examDefinitions", definition._id, { legacyMirror: false });
+      await ctx.db.patch("examHeaders", definition._id, { legacyMirror: false });
       return { examId, legacyMirror: false, entriesWritten: 0 };
     }
     if (definition.legacyCleared) {
@@ -311,41 +310,8 @@ export const setExamLegacyMirror = internalMutation({
     const problem = documentLimitProblem({ ...exam, participants });
     if (problem !== null) throw domainError("INVALID_ARGUMENT", `Cannot mirror this exam: ${problem}.`);
     await ctx.db.patch("exams", examId, { participants });
-    await ctx.db.patch("examDefinitions", definition._id, { legacyMirror: true, legacyMirrorFailure: undefined });
+    await ctx.db.patch("examHeaders", definition._id, { legacyMirror: true, legacyMirrorFailure: undefined });
     await markMirrorCurrent(ctx, examId); // the array now holds every attempt's rows, so every event
     return { examId, legacyMirror: true, entriesWritten: rows.length };
-  },
-});
-
-/**
- * Creates or refreshes the definition AND the question sheet of every exam
- * (existing ones too: run it after editing an exam or its questions), writing
- * only differences, a page at a time: the V2 exam list shows only exams that
- * have a definition. One exam (document up to 1 MiB until cleanup, plus its
- * questions and sheet) is taken at a time; the page ends at `numItems` exams
- * (default 8, max 32) or once a quarter of any Convex limit is used, so the
- * exam that crossed it still ends within half. `continueCursor` is the last
- * synced exam's creation time.
- */
-export const syncExamDefinitions = internalMutation({
-  args: { cursor: v.optional(v.union(v.string(), v.null())), numItems: v.optional(v.number()) },
-  returns: v.object({ synced: v.number(), isDone: v.boolean(), continueCursor: v.string() }),
-  handler: async (ctx, { cursor, numItems }) => {
-    const max = Math.max(1, Math.min(Math.floor(numItems ?? 8), 32));
-    let after = cursor === undefined || cursor === null || cursor === "" ? -Infinity : Number(cursor);
-    if (Number.isNaN(after)) throw domainError("INVALID_ARGUMENT", `Bad cursor ${cursor}.`);
-    let synced = 0;
-    for (;;) {
-      const [exam] = await ctx.db
-        .query("exams")
-        .withIndex("by_creation_time", (q) => q.gt("_creationTime", after))
-        .take(1);
-      if (exam === undefined) return { synced, isDone: true, continueCursor: String(after) };
-      await syncExamDefinition(ctx, exam);
-      synced += 1;
-      after = exam._creationTime;
-      if (synced >= max || (await pageBudgetSpent(ctx, LOOP_SHARES.syncPage)))
-        return { synced, isDone: false, continueCursor: String(after) };
-    }
   },
 });

@@ -18,14 +18,13 @@ import { nullable, vRequired } from "convex-helpers/validators";
 import { internal } from "./_generated/api";
 import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type ActionCtx, type QueryCtx } from "./_generated/server";
-import { internalMutation } from "./copies/functions";
+import { internalMutation } from "./headers/functions";
 import { vV1Participant, type V1Participant } from "./lib/validators";
 import { vIssue, type Issue } from "./lib/issues";
 import schema from "./schema";
 import { loadAnswers } from "./projections/tables";
 import { countParticipants } from "./projections/counters";
-import { loadQuestionSheet } from "./copies/examDefinitions";
-import { getExamDefinition } from "./lib/examFacts";
+import { getExamHeader } from "./lib/examHeaders";
 import { roomForOneRead } from "./lib/budget";
 import { entryIndexesByUser, participantFindings, examFindings, approximateBytes } from "./migration/plan";
 import { batchOptions, loadProgress, nextExam, runMigrationBatch, vBatchReport, verifyEntry, vPass, type Pass } from "./migration/batch";
@@ -41,7 +40,7 @@ const ANSWER_COUNT_CHUNK = 500;
 // ---------------------------------------------------------------- status (step 2)
 
 const vInside = v.object({ examId: v.id("exams"), nextIndex: v.number() });
-const vMirrorFailure = vRequired(schema.tables.examDefinitions.validator.fields.legacyMirrorFailure).extend({ examId: v.id("exams") });
+const vMirrorFailure = vRequired(schema.tables.examHeaders.validator.fields.legacyMirrorFailure).extend({ examId: v.id("exams") });
 type MirrorFailure = Infer<typeof vMirrorFailure>;
 
 const vStatusPage = v.object({
@@ -96,7 +95,7 @@ export const statusPage = internalQuery({
         const v2 = await countParticipants(ctx, exam._id);
         page.participations += v2.participants;
         page.answers += v2.answers;
-        const definition = await getExamDefinition(ctx, exam._id);
+        const definition = await getExamHeader(ctx, exam._id);
         if (definition?.legacyCleared) page.clearedExams += 1;
         if (definition?.legacyMirrorFailure) page.mirrorFailures.push({ examId: exam._id, ...definition.legacyMirrorFailure });
         if (participants.length > 0) {
@@ -404,7 +403,7 @@ export const verifyExamPage = internalQuery({
     const exam = await ctx.db.get("exams", examId);
     if (exam === null) throw new Error(`Exam ${examId} does not exist.`);
     const participants = exam.participants ?? [];
-    const definition = await getExamDefinition(ctx, examId);
+    const definition = await getExamHeader(ctx, examId);
     const byUser = entryIndexesByUser(participants);
     const issues: Issue[] = [];
     const pending: PendingEntry[] = [];
@@ -412,17 +411,12 @@ export const verifyExamPage = internalQuery({
     const questions = new Map<string, { points?: number } | null>();
     const findings: Issue[] = [];
     if (fromIndex === 0) {
-      // Listed questions that no longer exist: from the sheet when the exam has one (one index range), else one read each.
+      // Listed questions that no longer exist: one read each.
       const missing: string[] = [];
-      if (definition !== null) {
-        const listed = new Set<string>((await loadQuestionSheet(ctx, examId)).map((row) => row.questionId));
-        missing.push(...new Set(exam.questionIds.filter((id) => !listed.has(id))));
-      } else {
-        for (const id of new Set(exam.questionIds)) {
-          const doc = await ctx.db.get("questions", id);
-          questions.set(id, doc === null ? null : { points: doc.points });
-          if (doc === null) missing.push(id);
-        }
+      for (const id of new Set(exam.questionIds)) {
+        const doc = await ctx.db.get("questions", id);
+        questions.set(id, doc === null ? null : { points: doc.points });
+        if (doc === null) missing.push(id);
       }
       findings.push(...examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missing));
       // Entries the migration set aside: their missing participation is listed in issues, the reason here.

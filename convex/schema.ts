@@ -1,9 +1,9 @@
 import { defineSchema, defineTable } from "convex/server";
 import { v } from "convex/values";
-import { participationFields, vActor, vOrigin, vResultAnswer, vRole, vV1Participant } from "./lib/validators";
+import { participationFields, vActor, vMigrationPass, vOrigin, vRole, vV1Participant } from "./lib/validators";
 
 export default defineSchema({
-  // ---- V1: the legacy shape already in production (CONTRACT §1). ----
+  // ---- V1: the legacy shape already in production (docs/exam-api.md). ----
   users: defineTable({
     name: v.string(),
     email: v.optional(v.string()),
@@ -74,20 +74,16 @@ export default defineSchema({
     position: v.number(), // index in the V1 answers array: keeps order and duplicates lossless
   }).index("by_participation_and_question", ["participationId", "questionId"]),
 
-  // What per-student V2 paths need of an exam without reading its (large) document: COPIES of the
-  // exam's facts, in four shapes sized for their readers (examDefinitions, examQuestionLists,
-  // examQuestionSheets, examQuestions). All four are written only by copies/examDefinitions.ts
-  // syncDefinition, called in the same transaction by every mutation built with copies/functions.ts
-  // (copies/examCopies.ts) that writes `exams` or `questions`; edits made around it (dashboard, import)
-  // are found by examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies (scheduled,
-  // convex/crons.ts) and, for the exam's own fields, by a V2 write before it rejects. Grading reads the
-  // live answer key (a grade decided from a stale copy would enter the log for good); results read the
-  // key copied into examResults only while the definition's questionFacts vouches for it.
-  examDefinitions: defineTable({
+  // The exam's own small facts, apart from its document (which holds the whole legacy array until cleanup):
+  // what lists and per-student V2 paths read. Fields of the exam are kept by headers/keeper.ts (the `ctx.db` of
+  // every mutation, in the edit's transaction; edits made around it: the scheduled header check, within the bound
+  // docs/exam-api.md states); the legacy* fields are the exam's migration and mirror state, written by the
+  // migration, cleanup, the mirror and its operator commands. Nothing here is computed from question documents.
+  examHeaders: defineTable({
     examId: v.id("exams"),
+    examCreationTime: v.number(), // the exam's _creationTime: the header check walks exams and headers in step by it
     title: v.string(),
     questionCount: v.number(), // exam.questionIds.length
-    maxScore: v.number(), // points of the exam's existing questions (results need not read them all)
     durationMs: v.number(),
     maxPauses: v.number(),
     legacyMirror: v.boolean(), // operator setting: keep the V1 array in step with every write
@@ -95,13 +91,13 @@ export default defineSchema({
     legacyBackfilled: v.optional(v.boolean()), // every V1 entry of this exam has been imported; a first write need not read the exam document
     legacyMirrorFailure: v.optional(v.object({ userId: v.id("users"), reason: v.string(), at: v.number() })), // set when a write could not be mirrored into the V1 array
     legacyMirrorSync: v.optional(v.boolean()), // operator setting: mirror inside each student's own transaction (zero lag, contention)
-    questionFacts: v.optional(v.string()), // digest of the questions' ids, text and correct answers: which examResults copies are current (absent: none is)
   })
     .index("by_exam", ["examId"])
+    .index("by_exam_creation_time", ["examCreationTime"])
     // Exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled): what V1's lists read arrays of.
     .index("by_legacy_state", ["legacyCleared", "legacyBackfilled"]),
 
-  // The exam's question ids in order, one compact document: what a session and a submission read.
+  // The exam's question ids in order, one compact document: what a session and a submission read. Kept with the header.
   examQuestionLists: defineTable({
     examId: v.id("exams"),
     questionIds: v.array(v.id("questions")),
@@ -109,52 +105,8 @@ export default defineSchema({
     formerQuestionIds: v.array(v.id("questions")),
   }).index("by_exam", ["examId"]),
 
-  // One attempt's graded answers as results show them, one document: the answers (projected from the log, as
-  // examAnswers) with each question's text and correct answer COPIED in, so that results read one document
-  // instead of a row per answer and a question per answer. Written only by projections/results.ts: by the
-  // attempt projector in the transaction that writes the rows, and by the exam's result refresh after its
-  // questions' facts changed. Results use it only while `version` is the participation's and `questionFacts`
-  // the definition's; otherwise they read the rows and the live questions.
-  examResults: defineTable({
-    participationId: v.id("examParticipations"),
-    examId: v.id("exams"),
-    version: v.number(), // the participation's version the answers reflect
-    questionFacts: v.string(), // the definition's questionFacts when the text and correct answers were copied
-    answers: v.array(vResultAnswer), // in V1 array order, duplicates kept
-    liveQuestionIds: v.array(v.id("questions")), // answered questions outside the exam's list: their facts are read live
-  })
-    .index("by_participation", ["participationId"])
-    .index("by_exam_and_facts", ["examId", "questionFacts"]),
-
-  // What a session shows of the exam's questions, in exam order, one document: a COPY of the
-  // questions' text, options and points (never the correct answer), so that a session reads one
-  // document instead of one per question. Written with the other copies by syncDefinition, and so
-  // rewritten by any exam or question write made through copies/functions.ts; found stale by
-  // examAdmin:verifyExamCopies and healed by examAdmin:repairExamCopies. Absent for an exam whose
-  // sheet would exceed MAX_QUESTION_SHEET_BYTES (its sessions read the live questions).
-  examQuestionSheets: defineTable({
-    examId: v.id("exams"),
-    questions: v.array(
-      v.object({ questionId: v.id("questions"), text: v.string(), options: v.array(v.string()), points: v.optional(v.number()) }),
-    ),
-  }).index("by_exam", ["examId"]),
-
-  // Membership rows: one per existing question of an exam (question access looks one up; a question
-  // edit finds its exams). text/options/points were the content copy of older code: no longer written.
-  examQuestions: defineTable({
-    examId: v.id("exams"),
-    position: v.number(), // index in exam.questionIds
-    questionId: v.id("questions"),
-    text: v.optional(v.string()),
-    options: v.optional(v.array(v.string())),
-    points: v.optional(v.number()),
-  })
-    .index("by_exam_and_position", ["examId", "position"])
-    .index("by_exam_and_question", ["examId", "questionId"])
-    .index("by_question", ["questionId"]),
-
-  // Every change of an exam or a question (CONTRACT §6 audit): who, when, the fields before and after.
-  // Written only by copies/examDefinitions.ts (withExamCopies, and the repair when it heals an edit made around it).
+  // Every change of an exam or a question: who, when, the fields before and after (docs/audit.md).
+  // Written only by headers/keeper.ts (every mutation's `ctx.db`, and the header check when it heals an edit made around it).
   examChanges: defineTable({
     examId: v.optional(v.id("exams")),
     questionId: v.optional(v.id("questions")),
@@ -214,9 +166,10 @@ export default defineSchema({
     foldedAt: v.number(),
   }).index("by_exam", ["examId"]),
 
-  // Where each operator pass over the exams stands (resumable batches). Written by convex/migrations.ts.
+  // Where each pass over the exams stands (resumable batches). Written by convex/migrations.ts (migrate, cleanup)
+  // and by the header check (headers/keeper.ts).
   migrationProgress: defineTable({
-    pass: v.union(v.literal("migrate"), v.literal("cleanup")),
+    pass: v.union(vMigrationPass, v.literal("headers")),
     afterCreationTime: v.optional(v.number()), // exams created up to this time are done
     current: v.optional(
       v.object({
@@ -236,6 +189,19 @@ export default defineSchema({
         batches: v.number(),
         lastBatchAt: v.optional(v.number()),
         stoppedReason: v.optional(v.string()),
+      }),
+    ),
+    // The header check's pass (pass "headers"): where it stands, how far every exam is known to have a header, its cost.
+    headerCheck: v.optional(
+      v.object({
+        intervalMinutes: v.optional(v.number()), // operator setting (examAdmin:setHeaderCheckInterval); default HEADER_CHECK_INTERVAL_MINUTES
+        headersThrough: v.optional(v.number()), // every exam created up to this time has a header: V1's lists read later exams directly
+        running: v.optional(
+          v.object({ startedAt: v.number(), lastBatchAt: v.number(), exams: v.number(), bytesRead: v.number(), healed: v.number() }),
+        ),
+        lastPass: v.optional(
+          v.object({ startedAt: v.number(), finishedAt: v.number(), exams: v.number(), bytesRead: v.number(), healed: v.number() }),
+        ),
       }),
     ),
   }).index("by_pass", ["pass"]),

@@ -8,7 +8,7 @@
  *   3  Convex function files         convex/*.ts: import anything; nothing imports them
  *
  * A function file inside a layer's folder (projections/rebuild.ts, an API path) keeps its folder's
- * layer, and may import the mutation builders (copies/functions.ts) besides; nothing imports it either.
+ * layer, and may import the mutation builders (headers/functions.ts) besides; nothing imports it either.
  * convex/_generated/ is no layer (anything may import it): a module may name a function through
  * `internal.*` to schedule it (the mirror job schedules its own next run), which is a call by
  * reference at run time, not an import. Exits 1 and lists each upward import.
@@ -39,7 +39,7 @@ function tsFiles(dir: string): string[] {
 }
 
 /** Every mutation is built with these (they keep the exam copies current): any function file may import them. */
-const MUTATION_BUILDERS = "copies/functions";
+const MUTATION_BUILDERS = "headers/functions";
 
 /** The layer of a module under convex/ (its path relative to convex/, without extension), or null for _generated. */
 function layerOf(rel: string): number | null {

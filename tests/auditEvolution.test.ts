@@ -8,7 +8,6 @@ import { api, internal } from "../convex/_generated/api";
 import { eventHash } from "../convex/events/hash";
 import { readStream, readStreamHead, type StreamId } from "../convex/events/store";
 import { projectStream, participationRowOf, answerRowOf } from "../convex/projections/attempt";
-import { loadAnswerFacts } from "../convex/projections/results";
 import { loadStoredAttempt, writeAttemptRows } from "../convex/projections/tables";
 import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 import { MINUTE, T0, attemptDriver, verifyWholeChain } from "./support/audit";
@@ -33,9 +32,7 @@ async function appendOldPause(t: TestConvex, stream: StreamId, at: number) {
       prevHash: head.hash,
     };
     await ctx.db.insert("examEvents", { ...content, hash: await eventHash(content) });
-    await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)), {
-      facts: () => loadAnswerFacts(ctx, stream.examId),
-    });
+    await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)));
   });
 }
 

@@ -125,7 +125,7 @@ async function applyEdit(w: World, how: "admin" | "outOfBand", e: Edit) {
 async function repair(t: TestConvex) {
   let cursor: string | null = null;
   for (;;) {
-    const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamCopies, { cursor });
+    const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamHeaders, { cursor });
     if (r.isDone) return;
     cursor = r.continueCursor;
   }
@@ -135,7 +135,7 @@ async function staleCopies(t: TestConvex) {
   const out: unknown[] = [];
   let cursor: string | null = null;
   for (;;) {
-    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamCopies, {
+    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamHeaders, {
       cursor,
     });
     out.push(...r.stale);

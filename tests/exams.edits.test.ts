@@ -1,16 +1,17 @@
 /**
  * Exam facts are one truth: every kind of edit, made through examAdmin (§6) and
  * made out of band (t.run: the dashboard, an import), with a V1 student and a V2
- * student mid-attempt. V1 session and V1 submit agree; a V2 submit of what the V2
- * session showed is accepted; V2 equals V1 right after a §6 edit and after the
- * repair for an out-of-band one; grading uses the edited facts.
+ * student mid-attempt. V1 session and V1 submit agree (the exam document); V2
+ * session and V2 submit agree (the header): a V2 submit of what the V2 session
+ * showed is accepted; V2 equals V1 right after a §6 edit and after the header
+ * check for an out-of-band one; grading uses the edited facts.
  */
 import { describe, expect, it, vi } from "vitest";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { newConvexTest, seedUser, snapshotTables, runScheduled, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
 import { attempt, readEverything } from "./support/exams";
-import { withExamCopies } from "../convex/copies/examCopies";
+import { withExamHeaders } from "../convex/headers/keeper";
 import { errorCode } from "../convex/lib/errors";
 
 const T0 = Date.UTC(2026, 3, 1, 9, 0, 0);
@@ -55,6 +56,10 @@ type Edit = {
   actAt?: number;
   /** Extra checks on the V1 student's results once submitted. */
   check?: (w: World, v1: Awaited<ReturnType<typeof submitShown>>) => void;
+  /** A question edit: nothing of it is held in a header, so nothing is stale. */
+  question?: true;
+  /** Made out of band, the V2 session shows time up until the header check: the V2 submit is refused as the session said. */
+  timeUpUntilHealed?: true;
 };
 
 const examPatch = (fields: Record<string, unknown>): Pick<Edit, "admin" | "outOfBand"> => ({
@@ -72,6 +77,7 @@ const EDITS: Edit[] = [
     name: "durationMs 30 → 120 minutes (acting at minute 45)",
     ...examPatch({ durationMs: 120 * MIN }),
     actAt: 45 * MIN,
+    timeUpUntilHealed: true,
   },
   { name: "maxPauses 0 → 1", ...examPatch({ maxPauses: 1 }) },
   {
@@ -89,16 +95,18 @@ const EDITS: Edit[] = [
     admin: (w) => w.admin.as.mutation(api.examAdmin.updateExam, { examId: w.examId, questionIds: [w.q[2], w.q[0], w.q[1]] }),
     outOfBand: (w) => w.t.run((ctx) => ctx.db.patch("exams", w.examId, { questionIds: [w.q[2], w.q[0], w.q[1]] })),
   },
-  { name: "a question's text", ...questionPatch(0, { text: "Edited" }) },
-  { name: "a question's options", ...questionPatch(0, { options: ["a", "x"] }) },
-  { name: "a question's points", ...questionPatch(0, { points: 5 }), check: (_w, r) => expect(r.score).toBe(5 + 1 + 1) },
+  { name: "a question's text", question: true, ...questionPatch(0, { text: "Edited" }) },
+  { name: "a question's options", question: true, ...questionPatch(0, { options: ["a", "x"] }) },
+  { name: "a question's points", question: true, ...questionPatch(0, { points: 5 }), check: (_w, r) => expect(r.score).toBe(5 + 1 + 1) },
   {
     name: "a question's correctAnswer",
+    question: true,
     ...questionPatch(0, { correctAnswer: "b" }),
     check: (w, r) => expect(r.answers.find((a) => a.questionId === w.q[0])).toMatchObject({ isCorrect: false, correctAnswer: "b" }),
   },
   {
     name: "a question deleted",
+    question: true,
     admin: (w) => w.admin.as.mutation(api.examAdmin.deleteQuestion, { questionId: w.q[1] }),
     outOfBand: (w) => w.t.run((ctx) => ctx.db.delete("questions", w.q[1])),
     check: (_w, r) => expect(r.maxScore).toBe(2),
@@ -123,7 +131,7 @@ async function submitShown(who: SeededUser, examId: Id<"exams">, which: "v1" | "
 async function repairAll(t: TestConvex) {
   let cursor: string | null = null;
   for (let i = 0; i < 100; i++) {
-    const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamCopies, { cursor });
+    const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamHeaders, { cursor });
     if (r.isDone) return;
     cursor = r.continueCursor;
   }
@@ -134,7 +142,7 @@ async function verifyAll(t: TestConvex) {
   const stale: unknown[] = [];
   let cursor: string | null = null;
   for (;;) {
-    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamCopies, {
+    const r: { stale: unknown[]; isDone: boolean; continueCursor: string | null } = await t.query(internal.examAdmin.verifyExamHeaders, {
       cursor,
     });
     stale.push(...r.stale);
@@ -160,13 +168,20 @@ describe.each(["through §6", "out of band"] as const)("every kind of edit, %s",
       expect(await verifyAll(w.t)).toEqual([]); // nothing stale: the copies changed with the edit
       await expectV2EqualsV1(w);
     } else {
-      // The copies are stale until the repair, and the verifier names them.
+      // An exam's own fields are stale in its header until the header check, and the verifier names them;
+      // a question's are held nowhere else: every read sees the edit at once.
       const stale = await verifyAll(w.t);
-      // Every fact is copied: the question sheet holds text, options and points, the question-facts digest
-      // (which vouches for the result copies) text and correct answers.
-      expect(stale.length).toBeGreaterThan(0);
+      if (edit.question) expect(stale).toEqual([]);
+      else expect(stale.length).toBeGreaterThan(0);
     }
-    // The V2 student submits what their V2 session showed: accepted, even before any repair.
+    if (how === "out of band" && edit.timeUpUntilHealed) {
+      // The V2 session still shows the old 30 minutes: time up. The submit says what the session said, and nothing is written.
+      expect(await w.bob.as.query(api.exams.getExamSessionV2, { examId: w.examId })).toMatchObject({ timeUp: true, remainingMs: 0 });
+      const refused = await w.bob.as.mutation(api.exams.submitExamAnswersV2, { examId: w.examId, answers: [] }).catch((e: unknown) => e);
+      expect(errorCode(refused)).toBe("TIME_UP");
+      await repairAll(w.t);
+    }
+    // The V2 student submits what their V2 session showed: accepted.
     const v2 = await submitShown(w.bob, w.examId, "v2", { stale: how === "out of band" });
     expect(v2.status).toBe("completed");
     // The V1 student: V1 session and V1 submit agree (both the live documents); grading uses the edited facts.
@@ -224,7 +239,7 @@ describe("edits that V1 used to get wrong", () => {
     });
     await w.bob.as.mutation(api.exams.startExamV2, { examId: other });
     await w.t.run((ctx) => ctx.db.delete("exams", other));
-    expect(await verifyAll(w.t)).toEqual([{ examId: other, field: "definition", copy: "present", live: "exam deleted" }]);
+    expect(await verifyAll(w.t)).toEqual([{ examId: other, field: "header", held: "present", live: "exam deleted" }]);
     await repairAll(w.t);
     const listed = await w.bob.as.query(api.exams.getAllExamsMetadataV2, {});
     expect(listed.map((e) => e.examId)).toEqual([w.examId]);
@@ -279,7 +294,7 @@ describe("exam authoring (§6)", () => {
   });
 });
 
-describe("the one mechanism (copies/functions.ts: withExamCopies)", () => {
+describe("the one mechanism (headers/functions.ts: withExamHeaders)", () => {
   it("keeps copies current in either call style, records changes, and leaves participants-only writes alone", async () => {
     const w = await world();
     const changesOf = () =>
@@ -291,7 +306,7 @@ describe("the one mechanism (copies/functions.ts: withExamCopies)", () => {
       );
     const before = (await changesOf()).length;
     const cost = await w.t.run(async (ctx) => {
-      const db = withExamCopies(ctx);
+      const db = withExamHeaders(ctx);
       await db.patch(w.examId, { title: "Old style" }); // patch(id, value)
       await db.patch("exams", w.examId, { maxPauses: 3 }); // patch(table, id, value)
       const reads = async (write: () => Promise<void>) => {
@@ -362,7 +377,7 @@ describe("exam authoring access and bad input", () => {
   });
 });
 
-describe("the scheduled repair (crons.ts: examAdmin.runExamCopyRepair)", () => {
+describe("the scheduled header check (crons.ts: examAdmin.tickHeaderCheck)", () => {
   it("walks every exam batch after batch, each scheduling the next, and leaves nothing stale", async () => {
     const w = await world();
     await w.t.run(async (ctx) => {
@@ -371,7 +386,7 @@ describe("the scheduled repair (crons.ts: examAdmin.runExamCopyRepair)", () => {
       await ctx.db.patch("exams", w.examId, { title: "Edited behind our back" });
     });
     expect((await verifyAll(w.t)).length).toBe(26);
-    await w.t.mutation(internal.examAdmin.runExamCopyRepair, {});
+    expect(await w.t.mutation(internal.examAdmin.tickHeaderCheck, {})).toMatchObject({ started: true });
     await runScheduled(w.t);
     expect(await verifyAll(w.t)).toEqual([]);
     expect(await w.ada.as.query(api.exams.getAllExamsMetadataV2, {})).toHaveLength(26);
@@ -381,11 +396,11 @@ describe("the scheduled repair (crons.ts: examAdmin.runExamCopyRepair)", () => {
     const w = await world();
     await w.t.run((ctx) => ctx.db.patch("exams", w.examId, { title: "Edited behind our back" }));
     const before = await snapshotTables(w.t);
-    for (const cursor of ["not json", JSON.stringify({ phase: "later", page: null }), JSON.stringify({ phase: "exams" }), "[]"]) {
-      expect(errorCode(await w.t.query(internal.examAdmin.verifyExamCopies, { cursor }).catch((e: unknown) => e)), cursor).toBe(
+    for (const cursor of ["not json", JSON.stringify({ after: "later" }), JSON.stringify({ phase: "exams" }), "[]"]) {
+      expect(errorCode(await w.t.query(internal.examAdmin.verifyExamHeaders, { cursor }).catch((e: unknown) => e)), cursor).toBe(
         "INVALID_ARGUMENT",
       );
-      expect(errorCode(await w.t.mutation(internal.examAdmin.repairExamCopies, { cursor }).catch((e: unknown) => e)), cursor).toBe(
+      expect(errorCode(await w.t.mutation(internal.examAdmin.repairExamHeaders, { cursor }).catch((e: unknown) => e)), cursor).toBe(
         "INVALID_ARGUMENT",
       );
     }

@@ -14,9 +14,9 @@ import type { Id } from "../convex/_generated/dataModel";
 import { CONVEX_LIMITS, MAX_LISTED_EXAMS } from "../convex/lib/limits";
 import type { V1Participant } from "../convex/lib/validators";
 import { executeCommand } from "../convex/attempts/writePath";
-import { markLegacyBackfilled, syncExamDefinition } from "../convex/copies/examDefinitions";
+import { markLegacyBackfilled, syncExamHeader } from "../convex/headers/examHeaders";
 import { newConvexTest, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
-import { attempt, fn } from "./support/exams";
+import { attempt, fn, runHeaderCheckPass } from "./support/exams";
 import { examDocumentBytes, generateV1Dataset } from "../src/dataset/generate";
 
 const T0 = Date.UTC(2026, 5, 1, 9, 0, 0);
@@ -31,7 +31,7 @@ async function examsWithAttempts(t: TestConvex, ada: SeededUser, count: number, 
         const chunk: Id<"exams">[] = [];
         for (let i = start; i < Math.min(from + count, start + 100); i++) {
           const examId = await ctx.db.insert("exams", { title: `Exam ${i}`, questionIds: [], durationMs: 60_000, maxPauses: 0 });
-          await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!);
+          await syncExamHeader(ctx, (await ctx.db.get("exams", examId))!);
           await executeCommand(ctx, {
             stream: { examId, userId: ada.userId },
             command: { type: "StartExam", data: { at: T0 + i } },
@@ -89,8 +89,9 @@ describe("1,000 exams and a student with an attempt on each", () => {
       expect(dashboard).toEqual({ examsStarted: 1_000, examsCompleted: 0, averageScore: null, bestScore: null });
       expect(recent).toHaveLength(10);
 
-      // Migrated (backfilled, arrays not cleared): V1 serves the lists from V2 data.
+      // Migrated (backfilled, arrays not cleared) and the header check run: V1 serves the lists from V2 data.
       await markAllBackfilled(t, examIds);
+      await runHeaderCheckPass(t);
       expect(await lists(ada, "")).toEqual([metadata, dashboard, recent]);
 
       // One more than the maximum: the complete lists refuse, naming the limit; the limited ones still answer.
@@ -145,11 +146,12 @@ describe("17 exams of about 1 MB before cleanup", () => {
       const size = await t.run(async (ctx) => getDocumentSize((await ctx.db.get("exams", examIds[0]!))!));
       expect(size).toBeGreaterThan(0.9 * CONVEX_LIMITS.documentBytes);
       expect(size).toBeLessThan(CONVEX_LIMITS.documentBytes);
-      // The copies exist (repair), the arrays are not migrated: V1 would need 17 MB: a named refusal.
-      for (let cursor: string | null = null, done = false; !done;) {
-        const r: { isDone: boolean; continueCursor: string | null } = await t.mutation(internal.examAdmin.repairExamCopies, { cursor });
-        [done, cursor] = [r.isDone, r.continueCursor];
+      // Right after deploy (no header yet): V1 would need 17 MB, as it always did: a named refusal.
+      for (const name of ["getAllExamsMetadata", "getMyDashboardStats", "getMyRecentExams"] as const) {
+        await expect(ada.as.query(api.exams[name], {})).rejects.toThrow(/run the migration/);
       }
+      // The headers exist (the header check has run), the arrays are not migrated: still 17 MB, still a named refusal.
+      await runHeaderCheckPass(t);
       for (const name of ["getAllExamsMetadata", "getMyDashboardStats", "getMyRecentExams"] as const) {
         await expect(ada.as.query(api.exams[name], {})).rejects.toThrow(/run the migration/);
       }
@@ -158,6 +160,7 @@ describe("17 exams of about 1 MB before cleanup", () => {
         const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 2 });
         if (r.isDone) break;
       }
+      await runHeaderCheckPass(t); // the scheduled check's next pass: lists read headers, not 17 MB of documents
       const v1 = [
         await ada.as.query(api.exams.getAllExamsMetadata, {}),
         await ada.as.query(api.exams.getMyDashboardStats, {}),

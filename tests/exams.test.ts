@@ -352,10 +352,10 @@ describe("legacy attempts", () => {
     await t.run(async (ctx) => {
       await ctx.db.patch("exams", examId, { participants: [] });
       const def = await ctx.db
-        .query("examDefinitions")
+        .query("examHeaders")
         .withIndex("by_exam", (q) => q.eq("examId", examId))
         .unique();
-      await ctx.db.patch("examDefinitions", def!._id, { legacyCleared: true });
+      await ctx.db.patch("examHeaders", def!._id, { legacyCleared: true });
     });
     for (const u of [ada, bob, admin]) {
       expect(await readEverything(u.as, "v1", scope)).toEqual(await readEverything(u.as, "v2", scope));
@@ -385,7 +385,7 @@ describe("the legacy mirror", () => {
     await runScheduled(t); // the exam's mirror job finds the array too big
     const { def, exam } = await t.run(async (ctx) => ({
       def: await ctx.db
-        .query("examDefinitions")
+        .query("examHeaders")
         .withIndex("by_exam", (q) => q.eq("examId", examId))
         .unique(),
       exam: await ctx.db.get("exams", examId),

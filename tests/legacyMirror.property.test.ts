@@ -9,11 +9,11 @@
 import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { internal } from "../convex/_generated/api";
-import { markLegacyBackfilled } from "../convex/copies/examDefinitions";
-import { getExamDefinition } from "../convex/lib/examFacts";
+import { markLegacyBackfilled } from "../convex/headers/examHeaders";
+import { getExamHeader } from "../convex/lib/examHeaders";
 import { drainExamMirror } from "../convex/projections/mirrorJob";
 import { newConvexTest, runScheduled, seedExam, seedUser, useFakeClock, type SeededUser, type TestConvex } from "./support/convex";
-import { callWrite, readEverything, syncDefinitions, type Api, type WriteName } from "./support/exams";
+import { callWrite, readEverything, runHeaderCheckPass, type Api, type WriteName } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 const DURATION = 20 * 60_000;
@@ -29,7 +29,7 @@ async function world(t: TestConvex, examCount = 1) {
   const exams = [];
   for (let i = 0; i < examCount; i++)
     exams.push(await seedExam(t, { questions: 2, durationMs: DURATION, maxPauses: 2, title: `Exam ${i}` }));
-  await syncDefinitions(t);
+  await runHeaderCheckPass(t);
   for (const e of exams) await t.run((ctx) => markLegacyBackfilled(ctx, e.examId));
   return { t, students, admin, exams };
 }
@@ -88,7 +88,7 @@ describe("the legacy mirror as a job", () => {
           } else if (s.kind === "advance") vi.setSystemTime(Date.now() + s.ms);
           else if (s.kind === "jobs") await runScheduled(async.t);
           else if (s.kind === "run") await async.t.mutation(internal.legacyMirror.runExamMirror, { examId });
-          else await async.t.run(async (ctx) => drainExamMirror(ctx, examId, await getExamDefinition(ctx, examId)));
+          else await async.t.run(async (ctx) => drainExamMirror(ctx, examId, await getExamHeader(ctx, examId)));
           // Whatever the lag: V1 equals V2 (V1 reads the array only when it is current).
           expect(await allReads(async, "v1")).toEqual(await allReads(async, "v2"));
         }

@@ -13,8 +13,8 @@ import * as exams from "../convex/exams";
 import { runExamMirror } from "../convex/legacyMirror";
 import type { Id } from "../convex/_generated/dataModel";
 import { MIRROR_RUN_DELAY_MS, runSettledMirror } from "../convex/projections/mirrorJob";
-import { markLegacyBackfilled } from "../convex/copies/examDefinitions";
-import { getExamDefinition } from "../convex/lib/examFacts";
+import { markLegacyBackfilled } from "../convex/headers/examHeaders";
+import { getExamHeader } from "../convex/lib/examHeaders";
 import { countParticipants } from "../convex/projections/counters";
 import { recordCall } from "../src/bench/recording";
 import {
@@ -27,7 +27,7 @@ import {
   type SeededUser,
   type TestConvex,
 } from "./support/convex";
-import { arrayAndTables, syncDefinitions } from "./support/exams";
+import { arrayAndTables, runHeaderCheckPass } from "./support/exams";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 useFakeClock(T0);
@@ -39,7 +39,7 @@ async function world(n: number, o: { sync?: boolean } = {}) {
   for (let i = 0; i < n; i++) students.push(await seedUser(t, `s${i}`));
   const admin = await seedUser(t, "admin", "admin");
   const exam = await seedExam(t, { questions: 3, durationMs: 60 * 60_000, maxPauses: 3 });
-  await syncDefinitions(t);
+  await runHeaderCheckPass(t);
   await t.run((ctx) => markLegacyBackfilled(ctx, exam.examId)); // no V1 entries: a first action need not look for one
   if (o.sync) await t.mutation(internal.legacyMirror.setLegacyMirrorSync, { sync: true });
   const answers = exam.questionIds.map((questionId, i) => ({ questionId, selectedAnswer: i === 0 ? "b" : "a" }));
@@ -98,21 +98,16 @@ describe("a student's action", () => {
       expect(touched.tablesRead.has("exams")).toBe(false);
       expect([...touched.writtenTables].sort()).toEqual(expect.arrayContaining(["examEvents"]));
       for (const table of touched.writtenTables)
-        expect(["examEvents", "examParticipations", "examAnswers", "examResults", "examCounterShards"]).toContain(table);
+        expect(["examEvents", "examParticipations", "examAnswers", "examCounterShards"]).toContain(table);
       expect([...touched.written].filter((d) => d.startsWith("examCounterShards:")).length).toBeLessThanOrEqual(1); // start and submit move it
     }
-    // What it wrote belongs to ada: her events, her row, her answers, her result copy.
+    // What it wrote belongs to ada: her events, her row, her answers.
     const mine = await w.t.run(async (ctx) => {
       const events = await ctx.db.query("examEvents").collect();
       const rows = await ctx.db.query("examParticipations").collect();
-      const results = await ctx.db.query("examResults").collect();
-      return {
-        eventUsers: [...new Set(events.map((e) => e.userId))],
-        rowUsers: [...new Set(rows.map((r) => r.userId))],
-        resultRows: [...new Set(results.map((r) => r.participationId))],
-      };
+      return { eventUsers: [...new Set(events.map((e) => e.userId))], rowUsers: [...new Set(rows.map((r) => r.userId))] };
     });
-    expect(mine).toEqual({ eventUsers: [ada!.userId], rowUsers: [ada!.userId], resultRows: [expect.any(String)] });
+    expect(mine).toEqual({ eventUsers: [ada!.userId], rowUsers: [ada!.userId] });
   });
 });
 
@@ -140,7 +135,7 @@ describe("the mirror job", () => {
   it("folds an exam near the document limit (60 attempts × 200 answers) in one run within half of every limit, reading settled events only", async () => {
     const t = newConvexTest(); // half of Convex's limits, enforced
     const { examId, questionIds } = await seedExam(t, { questions: 200 });
-    await syncDefinitions(t);
+    await runHeaderCheckPass(t);
     await t.run((ctx) => markLegacyBackfilled(ctx, examId));
     const answers = questionIds.map((questionId) => ({ questionId, selectedAnswer: "a" }));
     for (let i = 0; i < 60; i++) {
@@ -152,7 +147,7 @@ describe("the mirror job", () => {
     const { result, touched, cost } = await recordCall(t, runExamMirror as never, { examId } as never);
     expect(result).toMatchObject({ isDone: true, examWritten: true, entriesWritten: 60, liveEvents: 120 });
     // Nothing a student's action writes is read: no rows, no answers, no counter shards.
-    expect([...touched.tablesRead].sort()).toEqual(["examApiSettings", "examDefinitions", "examEvents", "examMirrorStates", "exams"]);
+    expect([...touched.tablesRead].sort()).toEqual(["examApiSettings", "examEvents", "examHeaders", "examMirrorStates", "exams"]);
     expect(cost.bytesWritten).toBeLessThan(1024 * 1024);
     const { array, tables } = await arrayAndTables(t, examId);
     expect(Object.keys(array)).toHaveLength(60);
@@ -188,9 +183,7 @@ describe("the mirror job", () => {
           };
           // A run as runExamMirror does it, with the faults injected; a throw rolls its transaction back.
           const run = () =>
-            w.t.run(async (ctx) =>
-              runSettledMirror(ctx, w.examId, await getExamDefinition(ctx, w.examId), { maxEvents: perRun, beforeStep }),
-            );
+            w.t.run(async (ctx) => runSettledMirror(ctx, w.examId, await getExamHeader(ctx, w.examId), { maxEvents: perRun, beforeStep }));
           for (let i = 0; i < 60; i++) {
             const r = await run().catch(() => null);
             if (r !== null && r.eventsRead === 0) break;
@@ -323,7 +316,7 @@ describe("the exam list's counts", () => {
     const leg = await seedUser(t, "legacy");
     const paused = legacyEntry(leg.userId, T0 - 60_000, { isPaused: true, pausedAt: T0 - 30_000, pauseCount: 1 });
     const { examId } = await seedExam(t, { questions: 2, participants: [paused] });
-    await syncDefinitions(t);
+    await runHeaderCheckPass(t);
     vi.setSystemTime(T0 + 1_000);
     await ada.as.mutation(api.exams.startExam, { examId });
     await runScheduled(t);

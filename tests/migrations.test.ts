@@ -47,7 +47,11 @@ async function normalizedState(t: TestConvex) {
       participationId: key.get(a.participationId),
     }));
     const counters = (await ctx.db.query("examCounterShards").collect()).map(strip);
-    const definitions = (await ctx.db.query("examDefinitions").collect()).map(strip);
+    // The exam's creation time is the instance's own (as _creationTime is).
+    const headers = (await ctx.db.query("examHeaders").collect()).map((h) => {
+      const { examCreationTime: _t, ...rest } = strip(h);
+      return rest;
+    });
     const exams = (await ctx.db.query("exams").collect()).map(strip);
     const sort = <T>(xs: T[]) => xs.map((x) => JSON.stringify(x)).sort();
     return {
@@ -55,7 +59,7 @@ async function normalizedState(t: TestConvex) {
       participations: sort(participations),
       answers: sort(answers),
       counters: sort(counters),
-      definitions: sort(definitions),
+      headers: sort(headers),
       exams: sort(exams),
     };
   });

@@ -1,8 +1,8 @@
 /**
- * Result copies, for every sequence of §6 edits: V1 and V2 results are equal after every step
+ * For every sequence of exam edits: V1 and V2 results are equal after every step
  * (a question in two exams, a question held twice, answers outside the exam and duplicated,
- * removal and re-adding, deletion), whether or not the scheduled refresh has run; once it has,
- * no copy is stale.
+ * removal and re-adding, deletion), whether or not the scheduled jobs have run; once they have,
+ * no header is stale.
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -107,7 +107,7 @@ describe("result copies, for every history of §6 edits", () => {
           }
           if (scheduled) {
             await runScheduled(t);
-            expect(await t.query(internal.examAdmin.verifyExamCopies, { cursor: null })).toMatchObject({ isValid: true });
+            expect(await t.query(internal.examAdmin.verifyExamHeaders, { cursor: null })).toMatchObject({ isValid: true });
           }
           await check(`after edit ${i}: ${JSON.stringify(ed)}`);
         }

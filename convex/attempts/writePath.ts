@@ -15,21 +15,18 @@
  *   origin: "live_v2",
  * });
  */
-import type { Doc, Id } from "../_generated/dataModel";
+import type { Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { requireUser } from "../lib/auth";
-import { errorCode } from "../lib/errors";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import { appendToStream, findByIdempotencyKey, readStream, readStreamHead, type RecordedEvent, type StreamId } from "../events/store";
 import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
 import { NO_STORED_ATTEMPT, loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
-import { answerFactsOf, factsSource, loadAnswerFacts, type FactsSource } from "../projections/results";
 import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
-import { ensureExamCopies, legacyArrayImported } from "../copies/examDefinitions";
-import { getExamDefinition, type ExamDefinition } from "../lib/examFacts";
-import { healExamFacts } from "../copies/examCopies";
+import { ensureExamHeader, legacyArrayImported } from "../headers/examHeaders";
+import { getExamHeader, type ExamHeader } from "../lib/examHeaders";
 import { infoOf, loadExamDoc } from "../reads/examSources";
 import type { ExamInfo, QuestionDocs } from "../reads/examViews";
 
@@ -80,11 +77,9 @@ export type CommandInput = {
    */
   streamKnownEmpty?: boolean;
   /** The exam's definition as the caller read it in this transaction (handed to the mirror); read here when absent. */
-  definition?: ExamDefinition | null;
+  definition?: ExamHeader | null;
   /** The attempt as the caller loaded it in this transaction ({@link importLegacyAttempt}), unchanged since: not read again. */
   loaded?: LoadedAttempt;
-  /** The exam's question facts for the attempt's result copy (projections/results.ts); read here, if needed, when absent. */
-  facts?: FactsSource;
 };
 
 export type CommandResult = {
@@ -128,10 +123,7 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     stream,
     loaded.stored,
     attemptRows(state, { version: last.version, hash: last.hash }),
-    {
-      facts: input.facts ?? factsSource(() => loadAnswerFacts(ctx, stream.examId)),
-      counters: input.counters,
-    },
+    { counters: input.counters },
   );
   // The V1 array entry follows live writes (rollback safety) through the exam's mirror job, which also folds the
   // counter shards into the exam's summary: a student's on-the-fly import moved a shard too (a batch's are
@@ -139,11 +131,7 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   // nothing to write back.
   const fromArray = input.origin === "legacy_import" || input.origin === "legacy_rollforward";
   if (!fromArray || input.counters === undefined) {
-    await afterLiveWrite(
-      ctx,
-      stream.examId,
-      input.definition !== undefined ? input.definition : await getExamDefinition(ctx, stream.examId),
-    );
+    await afterLiveWrite(ctx, stream.examId, input.definition !== undefined ? input.definition : await getExamHeader(ctx, stream.examId));
   }
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
@@ -163,11 +151,7 @@ function isLegacyImportKeyOf(key: string, stream: StreamId): boolean {
  * backfilled, no V1 entry can be missing from the log: neither the stream nor the exam document is read.
  * Returns the attempt as it loaded it when nothing was imported, for the command that follows (one load).
  */
-export async function importLegacyAttempt(
-  ctx: MutationCtx,
-  stream: StreamId,
-  definition: ExamDefinition,
-): Promise<LoadedAttempt | undefined> {
+export async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, definition: ExamHeader): Promise<LoadedAttempt | undefined> {
   if (legacyArrayImported(definition)) return undefined;
   const loaded = await loadAttempt(ctx, stream);
   if (loaded.head.version > 0) return loaded;
@@ -193,7 +177,7 @@ export async function importLegacyEntries(
   stream: StreamId,
   entries: readonly LegacyEntry[],
   actor: Actor = { kind: "system", name: "legacy import" },
-  batch: Pick<CommandInput, "counters" | "streamKnownEmpty" | "definition" | "facts"> = {},
+  batch: Pick<CommandInput, "counters" | "streamKnownEmpty" | "definition"> = {},
 ): Promise<{ eventsWritten: number; state: AttemptState | null }> {
   let eventsWritten = 0;
   let state: AttemptState | null = null;
@@ -211,7 +195,6 @@ export async function importLegacyEntries(
       counters: batch.counters,
       streamKnownEmpty,
       definition: batch.definition,
-      facts: batch.facts,
     });
     if (!result.duplicate) eventsWritten += result.events.length;
     state = result.state;
@@ -229,7 +212,7 @@ export async function rollForwardLegacyEntry(
   ctx: MutationCtx,
   stream: StreamId,
   entry: LegacyEntry,
-  batch: Pick<CommandInput, "counters" | "facts"> & { state?: AttemptState | null } = {},
+  batch: Pick<CommandInput, "counters"> & { state?: AttemptState | null } = {},
 ): Promise<{ eventsWritten: number; changed: string[] }> {
   // The attempt as the import just loaded it, when the caller has it (no second read).
   const state = batch.state ?? (await loadAttempt(ctx, stream)).state;
@@ -243,7 +226,6 @@ export async function rollForwardLegacyEntry(
     actor: { kind: "system", name: "legacy roll-forward" },
     origin: "legacy_rollforward",
     counters: batch.counters,
-    facts: batch.facts,
   });
   return { eventsWritten: result.events.length, changed };
 }
@@ -251,62 +233,28 @@ export async function rollForwardLegacyEntry(
 // ---------------------------------------------------------------- a student's action, whole
 
 /**
- * The exam facts a command is decided with and its answer is shown from.
- * V1 writes use the live exam document (so a V1 read and a V1 write never
- * disagree); V2 writes use the definition copy, and before rejecting a student
- * on a copied fact they re-read the live document, heal the copy and accept
- * what either allows (the session the student saw, or the exam as it is now).
+ * The exam facts a command is decided with and its answer is shown from: each
+ * twin's writes read what its sessions read, so nobody is rejected for doing
+ * what their session showed. V1: the exam document, as V1 did. V2: the exam's
+ * header and question list (never the document, which holds the legacy array).
  */
 export type ExamRules = {
-  /** What the returned view shows: the exam as the source read it. */
+  /** What the returned view shows. */
   info: ExamInfo;
   questionIds: Id<"questions">[];
-  /** What the decider enforces (the more lenient of copy and live after a re-check). */
   durationMs: number;
   maxPauses: number;
-  /** Question ids the student may have been shown: an answer to one no longer in the exam is kept, worth nothing. */
-  shownQuestionIds: Id<"questions">[];
+  /** Question ids once in the exam: an answer to one is kept, worth nothing. */
   formerQuestionIds: Id<"questions">[];
-  definition: ExamDefinition;
+  header: ExamHeader;
 };
 
-/** The exam as its document says now; the copies are healed (and the edit recorded) if they disagreed. */
-async function liveRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
-  const doc = await loadExamDoc(ctx, examId);
-  await healExamFacts(ctx, examId, doc);
-  const { definition, list } = await ensureExamCopies(ctx, examId);
-  return rulesOf(infoOf(doc), doc, list, definition);
+async function rulesOf(ctx: MutationCtx, examId: Id<"exams">, origin: Origin): Promise<ExamRules> {
+  const doc = origin === "live_v1" ? await loadExamDoc(ctx, examId) : null;
+  const { header, list } = await ensureExamHeader(ctx, examId);
+  const { questionIds, durationMs, maxPauses } = doc ?? { ...header, questionIds: list.questionIds };
+  return { info: infoOf(doc ?? header), questionIds, durationMs, maxPauses, formerQuestionIds: list.formerQuestionIds, header };
 }
-
-/** The exam as its copies say (created from the document when missing). */
-async function copiedRules(ctx: MutationCtx, examId: Id<"exams">): Promise<ExamRules> {
-  const { definition, list } = await ensureExamCopies(ctx, examId);
-  return rulesOf(infoOf(definition), { ...definition, questionIds: list.questionIds }, list, definition);
-}
-
-/** The rules of an exam whose facts (`exam`: its document, or its copies) show these questions and timing. */
-function rulesOf(
-  info: ExamInfo,
-  exam: { questionIds: Id<"questions">[]; durationMs: number; maxPauses: number },
-  list: Doc<"examQuestionLists">,
-  definition: ExamDefinition,
-): ExamRules {
-  const { questionIds, durationMs, maxPauses } = exam;
-  return { info, questionIds, durationMs, maxPauses, shownQuestionIds: questionIds, formerQuestionIds: list.formerQuestionIds, definition };
-}
-
-/** Live facts, with the copy's as a floor: nobody is rejected for what their session showed. */
-function lenientRules(copy: ExamRules, live: ExamRules): ExamRules {
-  return {
-    ...live,
-    durationMs: Math.max(copy.durationMs, live.durationMs),
-    maxPauses: Math.max(copy.maxPauses, live.maxPauses),
-    shownQuestionIds: [...new Set([...copy.shownQuestionIds, ...live.shownQuestionIds])],
-  };
-}
-
-/** Rejections a stale copy could cause: worth re-checking against the live exam. */
-const COPY_DEPENDENT_CODES = new Set(["TIME_UP", "NO_PAUSES_LEFT", "INVALID_ANSWER"]);
 
 /** A command, built from the exam's rules, with the documents of the exam's questions (rules.questionIds) it graded with. */
 type BuiltCommand = { command: AttemptCommand; questions?: QuestionDocs };
@@ -323,39 +271,20 @@ export async function runStudentCommand(
   examId: Id<"exams">,
   origin: Origin,
   build: (rules: ExamRules, at: number) => Promise<BuiltCommand> | BuiltCommand,
-  { live }: { live: boolean } = { live: origin === "live_v1" },
 ) {
   const user = await requireUser(ctx);
-  // A V2 write reads the copy first (what the student was shown), then the live exam, which heals the copy.
-  const copy = origin === "live_v2" ? await copiedRules(ctx, examId) : null;
-  let rules = live ? await liveRules(ctx, examId) : copy!;
-  if (live && copy !== null) rules = lenientRules(copy, rules);
+  const rules = await rulesOf(ctx, examId, origin);
   const stream = { examId, userId: user._id };
-  const loaded = await importLegacyAttempt(ctx, stream, rules.definition);
+  const loaded = await importLegacyAttempt(ctx, stream, rules.header);
   const at = Date.now();
-  let built: BuiltCommand | undefined;
-  const execute = async () => {
-    built = await build(rules, at);
-    // The result copy takes the facts of the questions the command graded with (no second read).
-    const graded = built.questions;
-    return executeCommand(ctx, {
-      stream,
-      command: built.command,
-      actor: { kind: "user", userId: user._id },
-      origin,
-      definition: rules.definition,
-      loaded,
-      facts: graded === undefined ? undefined : factsSource(async () => answerFactsOf(examId, rules.questionIds, graded)),
-    });
-  };
-  let result;
-  try {
-    result = await execute();
-  } catch (error) {
-    // Nothing is written before the decider rejects: re-deciding with the live facts is safe.
-    if (live || !COPY_DEPENDENT_CODES.has(errorCode(error) ?? "")) throw error;
-    rules = lenientRules(rules, await liveRules(ctx, examId));
-    result = await execute();
-  }
-  return { user, rules, attempt: result.state, at, questions: built?.questions ?? [] };
+  const built = await build(rules, at);
+  const result = await executeCommand(ctx, {
+    stream,
+    command: built.command,
+    actor: { kind: "user", userId: user._id },
+    origin,
+    definition: rules.header,
+    loaded,
+  });
+  return { user, rules, attempt: result.state, at, questions: built.questions ?? [] };
 }

@@ -13,7 +13,7 @@ import type { AttemptStatus, SubmittedAnswer, V1Answer, V1Participant } from "..
 import { domainError } from "../lib/errors";
 import { SUBMIT_GRACE_MS } from "../lib/limits";
 import type { ExamEvent } from "./catalog";
-import { sameCanonical } from "./hash";
+import { sameValue } from "../lib/values";
 import { V1_FACT_FIELDS, splitEntry } from "../lib/v1Entry";
 
 /** Every V1 participant field except `userId` and `answers`: what `examParticipations` holds. */
@@ -187,7 +187,7 @@ export function decide(command: AttemptCommand, state: AttemptState): ExamEvent[
 export function entryDifferences(state: AttemptState, participant: V1Participant): string[] {
   const p = state.participation;
   if (p === null) return ["(no attempt)"];
-  const differs = (a: unknown, b: unknown) => !sameCanonical(a, b);
+  const differs = (a: unknown, b: unknown) => !sameValue(a, b);
   const fields: string[] = V1_FACT_FIELDS.filter((f) => differs(p[f], participant[f]));
   if (differs(state.answers, participant.answers)) fields.push("answers");
   return fields;

@@ -47,34 +47,6 @@ export function canonicalJson(value: unknown): string {
   return out + "}";
 }
 
-/**
- * Whether two values have the same {@link canonicalJson}, without building either text: what the
- * projectors compare stored documents with (a stored copy of 28 KB is compared on every rewrite).
- * The same answer for every Convex value and V1's non-finite numbers (property-tested); values Convex
- * cannot hold (array holes, a non-finite number against its `{"$float": …}` spelling) may differ.
- */
-export function sameCanonical(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a === undefined || b === undefined) return sameCanonical(a ?? null, b ?? null); // both print as null
-  if (typeof a === "number" && typeof b === "number") return !Number.isFinite(a) && String(a) === String(b);
-  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (i in a !== i in b || (i in a && !sameCanonical(a[i], b[i]))) return false;
-    return true;
-  }
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  let fields = 0; // x's defined fields, each found equal in y
-  for (const k of Object.keys(x)) {
-    if (x[k] === undefined) continue;
-    if (!Object.hasOwn(y, k) || y[k] === undefined || !sameCanonical(x[k], y[k])) return false;
-    fields++;
-  }
-  for (const k of Object.keys(y)) if (y[k] !== undefined) fields--;
-  return fields === 0;
-}
-
 /** The fields of a stored event that its hash covers (everything but the hash and Convex's system fields). */
 export type HashedEventContent = {
   examId: string;

@@ -45,10 +45,6 @@ export const LOOP_SHARES = {
   statusPage: 0.15,
   /** A drain page: each exam drained is a whole mirror run (up to mirrorRunReads) of its own. */
   drainPage: 0.05,
-  /** A page of definition and question-sheet syncs: room for the last exam's sheet. */
-  syncPage: 0.25,
-  /** Result-copy refreshes (pages sized so that every copy read and written, at MAX_ATTEMPT_RESULT_BYTES each, stays within it). */
-  resultRefreshPage: 0.25,
 } as const;
 
 /** `share` of each of Convex's limits. */

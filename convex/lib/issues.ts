@@ -24,10 +24,6 @@ export const vIssueKind = literals(
   "unaccounted_duplicate_entry",
   "orphan_answers",
   "counter_mismatch",
-  /** The attempt's result copy (examResults) holds other answers, or another version, than the log gives. */
-  "result_copy_mismatch",
-  /** A result copy whose participation row does not exist. */
-  "orphan_result_copy",
   // ---- hash chain and projection heads (verifyAuditChain, verifyProjections)
   /** The event's content no longer hashes to its stored hash: edited without recomputing the hash. */
   "hash_mismatch",

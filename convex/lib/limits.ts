@@ -51,19 +51,27 @@ export const LIST_LIMITS = {
 } as const;
 
 /**
- * An exam's question sheet (what a session shows of its questions, one document) is kept only
- * while it is at most this big; a larger exam's sessions read the live question documents
- * instead. Half a document: a question edit rewrites the sheet of every exam holding it.
+ * A transaction's `_creationTime`s are set when it runs, so a document may commit a moment after a
+ * later-created one was read. A watermark over creation times stays this far behind "now": far beyond any
+ * transaction Convex lets run.
  */
-export const MAX_QUESTION_SHEET_BYTES = CONVEX_LIMITS.documentBytes / 2;
+export const CREATION_SETTLE_MS = 5_000;
+
+/** The scheduled header check (headers/keeper.ts) starts a pass this often unless an operator set another interval. */
+export const HEADER_CHECK_INTERVAL_MINUTES = 60;
+/** How often the cron looks whether a pass is due (the interval is rounded up to it). */
+export const HEADER_CHECK_TICK_MINUTES = 5;
 
 /**
- * An attempt's result copy (its graded answers with the questions' text and correct answers, one
- * document) is kept only while it is at most this big; a larger attempt's results read its answer
- * rows and the live questions instead. A quarter of a document (222 answers make ~28 KB): the copy
- * repair reads one copy per exam of a batch, ten exams beside 4 MiB of exam documents.
+ * Work per call, besides Convex's transaction limits (lib/budget.ts), so that no call's JavaScript runs
+ * longer than about 0.5 s of Convex's 1 s at the largest valid shapes (`npm run bench` prints the CPU
+ * time measured per call beside these bounds).
  */
-export const MAX_ATTEMPT_RESULT_BYTES = CONVEX_LIMITS.documentBytes / 4;
-
-/** The scheduled repair of exam copies runs this often; a pass visits every exam in budgeted batches. */
-export const EXAM_COPY_REPAIR_INTERVAL_MINUTES = 5;
+export const WORK_BOUNDS = {
+  /** Exams a header check call visits (each document read whole: up to 1 MiB to decode). */
+  headerCheckExams: 32,
+  /** Headers of deleted exams one step of the header check visits. */
+  orphanHeadersPerStep: 8,
+  /** New question ids an exam edit may name (each is read to check it exists: one index range each). */
+  newQuestionIdsPerEdit: 2_000,
+} as const;

@@ -67,3 +67,7 @@ export const vResultAnswer = v.object({
   correctAnswer: v.optional(v.string()),
 });
 export type ResultAnswer = Infer<typeof vResultAnswer>;
+
+/** The migration's two passes over the exams: import every V1 entry; then verify and clear each array. */
+export const vMigrationPass = v.union(v.literal("migrate"), v.literal("cleanup"));
+export type MigrationPass = Infer<typeof vMigrationPass>;

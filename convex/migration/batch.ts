@@ -9,31 +9,29 @@
  * const report = await runMigrationBatch(ctx, { batchSize: 5, dryRun: false, clearAfterMigration: false });
  * // { examsMigrated, participantsMigrated, answersMigrated, examsRemaining, isDone, ... }
  */
-import { getDocumentSize, v, type Infer } from "convex/values";
+import { v, type Infer } from "convex/values";
 import { literals, nullable, vRequired } from "convex-helpers/validators";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import type { V1Participant } from "../lib/validators";
+import { vMigrationPass, type MigrationPass, type V1Participant } from "../lib/validators";
 import schema from "../schema";
 import { vIssue, type Issue } from "../lib/issues";
 import { decide, replay, type AttemptState } from "../events/decider";
 import { findByIdempotencyKey } from "../events/store";
 import { loadAnswers } from "../projections/tables";
 import { PendingCounters } from "../projections/counters";
-import { factsByExam, type FactsSource } from "../projections/results";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
 import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
-import { markLegacyBackfilled, syncExamDefinition, syncExamDefinitionAndSheet } from "../copies/examDefinitions";
-import { getExamDefinition } from "../lib/examFacts";
+import { markLegacyBackfilled, syncExamHeader } from "../headers/examHeaders";
+import { getExamHeader } from "../lib/examHeaders";
 import { NO_USAGE, ONE_DOCUMENT_READ, addUsage, fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
   answeredQuestionIds,
   approximateBytes,
   attemptCostEstimate,
-  resultCopyEstimate,
-  definitionSyncEstimate,
+  headerSyncEstimate,
   examFindings,
   entryIndexesByUser,
   participantFindings,
@@ -51,8 +49,8 @@ export function batchOptions(args: { batchSize?: number; clearAfterMigration?: b
 }
 
 const progressFields = schema.tables.migrationProgress.validator.fields;
-export const vPass = progressFields.pass;
-export type Pass = Infer<typeof vPass>;
+export const vPass = vMigrationPass;
+export type Pass = MigrationPass;
 export type Progress = Doc<"migrationProgress">;
 type Cursor = NonNullable<Progress["current"]>;
 
@@ -135,11 +133,8 @@ type Batch = {
   pending: Usage;
   /** Entries handled by this call: the first one is always attempted, so every call makes progress. */
   handled: number;
+  /** The questions this call has read (their points, for the findings), by id; null: no such question. */
   questions: Map<string, { points?: number } | null>;
-  /** The question documents this call has read, by id: the result copies take their text and correct answers. */
-  questionDocs: Map<string, Doc<"questions"> | null>;
-  /** The largest of them (bytes): what one answer of a result copy may carry (the cost estimates). */
-  largestQuestionBytes: number;
   /** Dry run: attempt states as this call's simulated imports left them. */
   simulated: Map<string, AttemptState>;
   /** Counter changes of this call's imports, written once at its end. */
@@ -150,8 +145,6 @@ type Batch = {
   mirrorGlobal?: boolean;
   /** Whether the exam being processed keeps its V1 array current (mirror on): only then can a difference come from old code. */
   arrayCurrent: boolean;
-  /** The question facts of the exam being imported, for its result copies (read once per exam and call, when needed). */
-  facts: (examId: Id<"exams">) => FactsSource;
 };
 
 function note(batch: Batch, findings: Issue[]) {
@@ -181,11 +174,11 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
       events = decided.length;
       const bytes = approximateBytes(participant);
       const answers = participant.answers.length;
-      const rows = isFirst && events > 0 ? 2 + answers + (answers > 0 ? 1 : 0) : 0; // participation, counter, answers, result copy
+      const rows = isFirst && events > 0 ? 2 + answers : 0; // participation, counter, answers
       batch.pending = addUsage(batch.pending, {
         ...NO_USAGE,
         documentsWritten: events + rows,
-        bytesWritten: 2 * bytes * Math.min(1, events) + (rows > 0 ? resultCopyEstimate(bytes, answers, batch.largestQuestionBytes) : 0),
+        bytesWritten: 2 * bytes * Math.min(1, events),
       });
     }
   } else {
@@ -194,7 +187,6 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
     const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, {
       counters: batch.counters,
       streamKnownEmpty,
-      facts: batch.facts(examId),
     });
     events = imported.eventsWritten;
     if (events === 0 && isFirst && batch.arrayCurrent) {
@@ -202,7 +194,7 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
         ctx,
         stream,
         { participant, sourceIndex },
-        { counters: batch.counters, state: imported.state, facts: batch.facts(examId) },
+        { counters: batch.counters, state: imported.state },
       );
       if (rolled.eventsWritten > 0) {
         report.rolledForward += 1;
@@ -270,19 +262,13 @@ async function hasNoAttempts(ctx: QueryCtx, examId: Id<"exams">): Promise<boolea
   return row === null;
 }
 
-/** Keeps a question document this call read, for the result copies (and the size estimates). */
-function keepQuestionDoc(batch: Batch, id: string, doc: Doc<"questions"> | null) {
-  batch.questionDocs.set(id, doc);
-  if (doc !== null) batch.largestQuestionBytes = Math.max(batch.largestQuestionBytes, getDocumentSize(doc));
-}
-
-/** Reads the questions an entry's answers point at that this call has not read yet. */
+/** Reads the questions (an exam's, or an entry's answers') that this call has not read yet. */
 async function loadQuestions(batch: Batch, ids: readonly string[]) {
-  for (const id of ids) {
+  for (const id of new Set(ids)) {
+    if (batch.questions.has(id)) continue;
     const questionId = batch.ctx.db.normalizeId("questions", id);
     const doc = questionId === null ? null : await batch.ctx.db.get("questions", questionId);
     batch.questions.set(id, doc === null ? null : { points: doc.points });
-    keepQuestionDoc(batch, id, doc);
   }
 }
 
@@ -319,31 +305,19 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   const participants = exam.participants ?? [];
   let missingQuestions: string[] = [];
   if (fresh) {
-    // The definition and question sheet, once per exam (the call that started the exam committed them).
-    if (!(await fits(batch, definitionSyncEstimate(exam.questionIds.length)))) return false;
-    if (!options.dryRun) {
-      // The sheet holds the points of the exam's questions: grading checks need not read them again.
-      const { sheet, questions } = await syncExamDefinitionAndSheet(ctx, exam);
-      exam.questionIds.forEach((id, i) => keepQuestionDoc(batch, id, questions[i] ?? null));
-      for (const row of sheet) batch.questions.set(row.questionId, row.points === undefined ? {} : { points: row.points });
-      const listed = new Set<string>(sheet.map((row) => row.questionId));
-      missingQuestions = exam.questionIds.filter((id) => !listed.has(id));
-    }
+    // The header and question list, and the exam's questions for the findings, once per exam.
+    if (!(await fits(batch, headerSyncEstimate(exam.questionIds.length)))) return false;
+    if (!options.dryRun) await syncExamHeader(ctx, exam);
+    await loadQuestions(batch, exam.questionIds);
+    missingQuestions = exam.questionIds.filter((id) => batch.questions.get(id) === null);
     batch.handled += 1;
-  } else if (!options.dryRun && at.step === "import" && exam.questionIds.some((id) => !batch.questionDocs.has(id))) {
-    // A resumed exam: its questions once for this call (the result copies' text and correct answers), as the sync read them.
-    if (!(await fits(batch, definitionSyncEstimate(exam.questionIds.length)))) return false;
-    await loadQuestions(
-      batch,
-      [...new Set<string>(exam.questionIds)].filter((id) => !batch.questionDocs.has(id)),
-    );
   }
   const byUser = entryIndexesByUser(participants);
   const examQuestions = new Set<string>(exam.questionIds);
   if (at.step === "import" && at.nextIndex === 0) {
     note(batch, examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missingQuestions));
   }
-  const definition0 = await getExamDefinition(ctx, examId);
+  const definition0 = await getExamHeader(ctx, examId);
   batch.arrayCurrent = definition0 !== null && mirrorEnabledFor(definition0) && (await mirrorGlobal(batch));
 
   if (at.step === "import" && at.nextIndex < participants.length && !options.dryRun && (await hasNoAttempts(ctx, examId))) {
@@ -352,12 +326,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   for (; at.step === "import" && at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
     const unread = answeredQuestionIds(participant).filter((id) => !batch.questions.has(id));
-    const estimate = attemptCostEstimate(
-      approximateBytes(participant),
-      participant.answers.length,
-      unread.length,
-      batch.largestQuestionBytes,
-    );
+    const estimate = attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length);
     // A roll-forward may replay the stream and rewrite the attempt once more.
     const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
     if (!(await fits(batch, more))) return false;
@@ -385,11 +354,11 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   if (at.step === "import") Object.assign(at, { step: "verify", nextIndex: 0, issues: 0 });
   // The array must hold every live event before it is compared with the rows (and cleared): drain the mirror first.
   if (at.nextIndex === 0 && !options.dryRun) {
-    const drained = await drainExamMirror(ctx, examId, await getExamDefinition(ctx, examId)); // markLegacyBackfilled may have changed it
+    const drained = await drainExamMirror(ctx, examId, await getExamHeader(ctx, examId)); // markLegacyBackfilled may have changed it
     if (!drained.isDone) return false;
     if (drained.examWritten) return processExam(batch, (await ctx.db.get("exams", examId))!, at, false);
   }
-  const definition = await getExamDefinition(ctx, examId);
+  const definition = await getExamHeader(ctx, examId);
   if (definition?.legacyCleared === true && participants.length === 0) return true;
   for (; at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
@@ -408,8 +377,8 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   } else {
     if (!options.dryRun) {
       if (participants.length > 0) await ctx.db.patch("exams", examId, { participants: [] });
-      const def = definition ?? (await syncExamDefinition(ctx, exam));
-      if (!def.legacyCleared) await ctx.db.patch("examDefinitions", def._id, { legacyCleared: true });
+      const def = definition ?? (await syncExamHeader(ctx, exam));
+      if (!def.legacyCleared) await ctx.db.patch("examHeaders", def._id, { legacyCleared: true });
     }
     report.examsCleared.push(examId);
   }
@@ -463,7 +432,6 @@ async function countRemaining(batch: Batch, after: number | undefined, report: B
 export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions): Promise<BatchReport> {
   const pass: Pass = options.clearAfterMigration ? "cleanup" : "migrate";
   const report = emptyReport(pass, options.dryRun);
-  const questionDocs = new Map<string, Doc<"questions"> | null>();
   const batch: Batch = {
     ctx,
     options,
@@ -471,9 +439,6 @@ export async function runMigrationBatch(ctx: MutationCtx, options: BatchOptions)
     pending: NO_USAGE,
     handled: 0,
     questions: new Map(),
-    questionDocs,
-    facts: factsByExam(ctx, questionDocs),
-    largestQuestionBytes: 0,
     simulated: new Map(),
     counters: new PendingCounters(),
     importedUsers: new Set(),

@@ -10,7 +10,7 @@
 import { getConvexSize, type Value } from "convex/values";
 import type { V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
-import { CONVEX_LIMITS, MAX_ATTEMPT_RESULT_BYTES } from "../lib/limits";
+import { CONVEX_LIMITS } from "../lib/limits";
 import type { Usage } from "../lib/budget";
 import { pointsOf } from "../events/decider";
 
@@ -151,36 +151,24 @@ const ATTEMPT_OVERHEAD = { documents: 6, bytes: 4096, queries: 10 };
  * whose V1 entry is `entryBytes` long: the event carries the entry, the rows its
  * fields and answers; existing rows and events are read back.
  */
-export function attemptCostEstimate(entryBytes: number, answers: number, extraQueries = 0, largestQuestionBytes = 0): Usage {
+export function attemptCostEstimate(entryBytes: number, answers: number, extraQueries = 0): Usage {
   const bytes = 2 * entryBytes + ATTEMPT_OVERHEAD.bytes;
   return {
     bytesRead: bytes,
-    bytesWritten: bytes + resultCopyEstimate(entryBytes, answers, largestQuestionBytes),
+    bytesWritten: bytes,
     documentsRead: answers + ATTEMPT_OVERHEAD.documents,
-    documentsWritten: answers + ATTEMPT_OVERHEAD.documents + (answers > 0 ? 1 : 0),
+    documentsWritten: answers + ATTEMPT_OVERHEAD.documents,
     databaseQueries: ATTEMPT_OVERHEAD.queries + extraQueries,
   };
 }
 
-/**
- * At most what the attempt's result copy writes: its answers (the entry's size bounds them), each with a
- * question's text and correct answer (`largestQuestionBytes`: the largest question document the batch has
- * read), and never more than MAX_ATTEMPT_RESULT_BYTES (a larger copy is not kept).
- */
-export function resultCopyEstimate(entryBytes: number, answers: number, largestQuestionBytes: number): number {
-  return answers === 0 ? 0 : Math.min(MAX_ATTEMPT_RESULT_BYTES, entryBytes + answers * largestQuestionBytes);
-}
-
-/**
- * Worst-case cost of syncing an exam's definition and question sheet
- * (syncExamDefinition: every question read, every sheet row written the first time).
- */
-export function definitionSyncEstimate(questionCount: number): Usage {
+/** Worst-case cost of an exam's first visit: its header and list synced, each of its questions read once (the findings). */
+export function headerSyncEstimate(questionCount: number): Usage {
   return {
-    bytesRead: questionCount * 2 * ATTEMPT_OVERHEAD.bytes,
-    bytesWritten: questionCount * ATTEMPT_OVERHEAD.bytes,
-    documentsRead: 2 * questionCount + 2,
-    documentsWritten: questionCount + 1,
+    bytesRead: questionCount * ATTEMPT_OVERHEAD.bytes + CONVEX_LIMITS.arrayElements * 64,
+    bytesWritten: 3 * questionCount * 64 + ATTEMPT_OVERHEAD.bytes,
+    documentsRead: questionCount + 2,
+    documentsWritten: 3,
     databaseQueries: questionCount + 4,
   };
 }

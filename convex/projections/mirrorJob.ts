@@ -42,13 +42,13 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import type { V1Participant } from "../lib/validators";
 import { CONVEX_LIMITS } from "../lib/limits";
 import { LOOP_SHARES, READ_METRICS, budgetSpent } from "../lib/budget";
-import { sameCanonical } from "../events/hash";
+import { sameValue } from "../lib/values";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
 import { entryOfState } from "../lib/v1Entry";
 import { foldCounterSummary } from "./counters";
 // The exam's definition copy: its mirror switches and failure. The callers read it and pass it in.
-import type { ExamDefinition } from "../lib/examFacts";
+import type { ExamHeader } from "../lib/examHeaders";
 
 /** Room left under Convex's 1 MiB document limit for our size estimate's error. */
 export const MIRROR_SIZE_MARGIN_BYTES = 32 * 1024;
@@ -89,7 +89,7 @@ export async function legacyMirrorGloballySync(ctx: QueryCtx): Promise<boolean> 
 }
 
 /** Whether the mirror may write this exam's array (per-exam switch, not cleared, not failed). */
-export function mirrorEnabledFor(definition: ExamDefinition): boolean {
+export function mirrorEnabledFor(definition: ExamHeader): boolean {
   return definition.legacyMirror && !definition.legacyCleared && definition.legacyMirrorFailure === undefined;
 }
 
@@ -153,7 +153,7 @@ export async function mirrorLag(ctx: QueryCtx, examId: Id<"exams">, o: { count?:
  * An exam the new backend never touched (no definition) has only its array.
  * The global switch is read only when the definition alone says yes (or pass it in, read once).
  */
-export async function arrayIsCurrent(ctx: QueryCtx, definition: ExamDefinition | null, globallyEnabled?: boolean): Promise<boolean> {
+export async function arrayIsCurrent(ctx: QueryCtx, definition: ExamHeader | null, globallyEnabled?: boolean): Promise<boolean> {
   if (definition === null) return true;
   if (!mirrorEnabledFor(definition)) return false;
   if (!(globallyEnabled ?? (await legacyMirrorGloballyEnabled(ctx)))) return false;
@@ -217,7 +217,7 @@ function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise
 export async function runMirror(
   ctx: MutationCtx,
   examId: Id<"exams">,
-  definition: ExamDefinition | null,
+  definition: ExamHeader | null,
   o: { upTo: number; now?: number; schedule?: boolean; faults?: MirrorRunFaults },
 ): Promise<MirrorRunResult> {
   const now = o.now ?? Date.now();
@@ -246,7 +246,7 @@ export async function runMirror(
 async function mirrorEvents(
   ctx: MutationCtx,
   examId: Id<"exams">,
-  definition: ExamDefinition | null,
+  definition: ExamHeader | null,
   o: { upTo: number; schedule?: boolean; faults?: MirrorRunFaults },
   now: number,
   result: MirrorRunResult,
@@ -258,7 +258,7 @@ async function mirrorEvents(
   if (!(await legacyMirrorGloballyEnabled(ctx))) {
     // The array is about to miss events: the exam's own switch goes off, so that switching the global
     // one back on never makes V1 trust it (setExamLegacyMirror resyncs it).
-    await ctx.db.patch("examDefinitions", definition._id, { legacyMirror: false });
+    await ctx.db.patch("examHeaders", definition._id, { legacyMirror: false });
     return { ...result, outcome: "off" };
   }
 
@@ -318,7 +318,7 @@ async function mirrorEvents(
       let participants = before;
       for (const entry of wanted) {
         const current = participants.find((p) => p.userId === entry.userId);
-        if (current !== undefined && sameCanonical(current, entry)) continue;
+        if (current !== undefined && sameValue(current, entry)) continue;
         participants = withEntry(participants, entry);
         result.entriesWritten += 1;
       }
@@ -326,7 +326,7 @@ async function mirrorEvents(
         const problem = documentLimitProblem({ ...exam, participants });
         if (problem !== null) {
           // The student's actions stand; the exam is flagged and V1 serves it from V2 from now on.
-          await ctx.db.patch("examDefinitions", definition._id, {
+          await ctx.db.patch("examHeaders", definition._id, {
             legacyMirrorFailure: { userId: wanted[0]!.userId, reason: problem, at: now },
           });
           return { ...result, outcome: "failed", entriesWritten: 0, isDone: true };
@@ -364,7 +364,7 @@ async function entryAt(ctx: QueryCtx, stream: StreamId, toVersion: number): Prom
 export async function runSettledMirror(
   ctx: MutationCtx,
   examId: Id<"exams">,
-  definition: ExamDefinition | null,
+  definition: ExamHeader | null,
   faults?: MirrorRunFaults,
 ): Promise<MirrorRunResult> {
   const now = Date.now();
@@ -376,12 +376,12 @@ export async function runSettledMirror(
  * operator's drain): true when the array is current (or the mirror is off for the exam), false when
  * the budget ran out first (call again).
  */
-export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">, definition: ExamDefinition | null): Promise<MirrorRunResult> {
+export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">, definition: ExamHeader | null): Promise<MirrorRunResult> {
   return runMirror(ctx, examId, definition, { upTo: Infinity, schedule: false });
 }
 
 /** Whether the exam mirrors inside each student's own transaction (per exam, or the global setting). */
-async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition | null): Promise<boolean> {
+async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamHeader | null): Promise<boolean> {
   return definition?.legacyMirrorSync ?? (await legacyMirrorGloballySync(ctx));
 }
 
@@ -392,11 +392,11 @@ async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamDefinition | 
  * exam's latest events and counter shards, as V1 did; every student of the exam then contends.
  * `definition`: as the write path read it (the exam API has set it up; a direct import may not have: null).
  */
-export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, definition: ExamDefinition | null): Promise<void> {
+export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, definition: ExamHeader | null): Promise<void> {
   if (await mirrorsSynchronously(ctx, definition)) {
     // Read again: an earlier run in this transaction (a legacy import's) may have switched the exam's mirror
     // off or flagged it; the run must see that, not the copy the write path read first.
-    const current = definition === null ? null : await ctx.db.get("examDefinitions", definition._id);
+    const current = definition === null ? null : await ctx.db.get("examHeaders", definition._id);
     await runMirror(ctx, examId, current, { upTo: Infinity });
     return;
   }
@@ -444,7 +444,7 @@ export async function streamHasUnmirroredEvents(
 export async function unmirroredCheck(
   ctx: QueryCtx,
   examId: Id<"exams">,
-  definition: ExamDefinition | null,
+  definition: ExamHeader | null,
 ): Promise<(userId: Id<"users">) => Promise<boolean>> {
   if (definition === null || !mirrorEnabledFor(definition)) return async () => false;
   const mirroredThrough = (await loadMirrorState(ctx, examId))?.mirroredThrough ?? null;

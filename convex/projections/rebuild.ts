@@ -15,7 +15,7 @@ import { doc } from "convex-helpers/validators";
 import { internal } from "../_generated/api";
 import type { Doc } from "../_generated/dataModel";
 import { internalAction, internalQuery } from "../_generated/server";
-import { internalMutation } from "../copies/functions";
+import { internalMutation } from "../headers/functions";
 import { COUNTER_SHARDS } from "../lib/limits";
 import { vIssue, type Issue } from "../lib/issues";
 import schema from "../schema";
@@ -28,7 +28,6 @@ const vRebuildTotals = {
   documentsWritten: v.number(),
   participationsRemoved: v.number(),
   orphanAnswersRemoved: v.number(),
-  orphanResultsRemoved: v.number(),
 };
 const vRebuildPage = v.object({
   ...vRebuildTotals,
@@ -62,7 +61,6 @@ export const rebuildAllProjections = internalAction({
       documentsWritten: 0,
       participationsRemoved: 0,
       orphanAnswersRemoved: 0,
-      orphanResultsRemoved: 0,
     };
     const skippedStreams: Infer<typeof vSkippedStream>[] = [];
     let cursor: string | undefined;
@@ -73,7 +71,6 @@ export const rebuildAllProjections = internalAction({
       totals.documentsWritten += r.documentsWritten;
       totals.participationsRemoved += r.participationsRemoved;
       totals.orphanAnswersRemoved += r.orphanAnswersRemoved;
-      totals.orphanResultsRemoved += r.orphanResultsRemoved;
       skippedStreams.push(...r.skippedStreams);
       if (r.isDone) return { ...totals, skippedStreams, isDone: true };
       cursor = r.continueCursor;

@@ -17,11 +17,10 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { NO_USAGE, addUsage, costBetween, fitsBudget, maxUsage, transactionUsage as usage, type Usage } from "../lib/budget";
 import { toRecordedEvent } from "../events/store";
 import { checkChainBatch } from "../events/chain";
-import { compareProjection, compareResultCopy } from "./verification";
+import { compareProjection } from "./verification";
 import type { Issue } from "../lib/issues";
 import { answerRowOf, participationRowOf, projectStream, type AttemptRows } from "./attempt";
 import { deleteStoredAttempt, loadAnswers, storedAttemptOf, writeAttemptRows } from "./tables";
-import { factsByExam, loadAttemptResult, writeAttemptResult } from "./results";
 import { PendingCounters, countRows, counterShard, resetCounters, type Counts } from "./counters";
 import { iterate, parseReplayCursor, pull, streamsAfter } from "./walk";
 
@@ -72,7 +71,6 @@ export async function rebuildPage(
     documentsWritten: 0,
     participationsRemoved: 0,
     orphanAnswersRemoved: 0,
-    orphanResultsRemoved: 0,
     skippedStreams: [] as { examId: Id<"exams">; userId: Id<"users">; reason: string }[],
     /** Exams whose rows were too many to recount in one transaction: their counters got the rebuild's exact deltas only. */
     examsCountersNotRecounted: [] as Id<"exams">[],
@@ -109,7 +107,7 @@ export async function rebuildPage(
     }
     return doc === null;
   };
-  if (at.phase === "orphans" && at.orphans !== "results") {
+  if (at.phase === "orphans") {
     // Answers whose participation is gone, swept first: the streams phase never leaves any, and after the
     // projections were emptied there is nothing to read.
     const from = at.afterParticipationId;
@@ -120,18 +118,7 @@ export async function rebuildPage(
       for (const orphan of group) await ctx.db.delete("examAnswers", orphan._id);
       result.orphanAnswersRemoved += group.length;
     });
-    if (swept) Object.assign(at, { orphans: "results", afterParticipationId: undefined });
-  }
-  if (at.phase === "orphans" && at.orphans === "results") {
-    // Then the result copies whose participation is gone (the participation's own deletion takes its copy along).
-    const from = at.afterParticipationId;
-    const copies = ctx.db
-      .query("examResults")
-      .withIndex("by_participation", (q) => (from === undefined ? q : q.gt("participationId", from)));
-    const swept = await sweep(copies, async (group) => {
-      for (const copy of group) result.orphanResultsRemoved += await writeAttemptResult(ctx, copy.participationId, copy, null);
-    });
-    if (swept) Object.assign(at, { phase: "streams", after: null, afterParticipationId: undefined, orphans: undefined });
+    if (swept) Object.assign(at, { phase: "streams", after: null, afterParticipationId: undefined });
   }
 
   // Counter changes of this call's attempts: written once at its end, or dropped when the exam's counters are reset.
@@ -151,7 +138,6 @@ export async function rebuildPage(
   }
   const recountPending = () => at.recount !== undefined && at.recount.length > 0;
   const nextStream = streamsAfter(ctx, examId, at.after);
-  const factsOf = factsByExam(ctx); // the exam's question facts, for its result copies (read once per exam)
   while (at.phase === "streams" && !recountPending()) {
     if (!(await roomFor())) break;
     const before = await usage(ctx);
@@ -184,7 +170,7 @@ export async function rebuildPage(
         result.participationsRemoved += 1;
       }
       const stored = await storedAttemptOf(ctx, keep ?? null);
-      const written = await writeAttemptRows(ctx, stream, stored, target, { facts: factsOf(stream.examId), counters: pending });
+      const written = await writeAttemptRows(ctx, stream, stored, target, { counters: pending });
       result.documentsWritten += written.documentsWritten;
       if (target.participation === null && keep !== undefined) result.participationsRemoved += 1;
       countRows(at.counts, counterShard(stream.userId), target);
@@ -226,7 +212,6 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
   const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
   // The log and the rows walked side by side (the rebuild's walk): one answers read per stream, no lookups.
   const nextStream = streamsAfter(ctx, examId, at.after);
-  const factsOf = factsByExam(ctx); // the exam's question facts, for its result copies (read once per exam)
   while (at.phase === "streams") {
     if (!(await roomFor())) return { issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) };
     const before = await usage(ctx);
@@ -253,10 +238,6 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
     if (typeof expected !== "string") {
       const stored = rows.map((r) => ({ _id: r._id as string, ...participationRowOf(r) }));
       issues.push(...compareProjection(where, expected, stored, answers));
-      const copy = rows[0] === undefined ? null : await loadAttemptResult(ctx, rows[0]._id);
-      if (copy !== null) {
-        issues.push(...compareResultCopy(where, expected, copy, await factsOf(stream.examId)()));
-      }
     }
     summary.streams += 1;
     summary.events += docs.length;
@@ -287,7 +268,7 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
     }
   };
   const stopped = () => ({ issues, summary, examsLeft, isDone: false, continueCursor: JSON.stringify(at) });
-  if (at.phase === "orphans" && at.orphans !== "results") {
+  if (at.phase === "orphans") {
     const answersChecked = await check(
       (after) =>
         ctx.db
@@ -305,22 +286,6 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
       },
     );
     if (!answersChecked) return stopped();
-    Object.assign(at, { orphans: "results", afterParticipationId: undefined });
-  }
-  if (at.phase === "orphans") {
-    const copiesChecked = await check(
-      (after) =>
-        ctx.db
-          .query("examResults")
-          .withIndex("by_participation", (q) => (after === undefined ? q : q.gt("participationId", after)))
-          .first(),
-      (copy) => ({
-        kind: "orphan_result_copy",
-        examId: copy.examId,
-        message: `a result copy of participation ${copy.participationId}, which does not exist`,
-      }),
-    );
-    if (!copiesChecked) return stopped();
   }
   return { issues, summary, examsLeft, isDone: true, continueCursor: "" };
 }

@@ -1,25 +1,22 @@
 /**
  * Reads and writes an attempt's V2 rows. The inline projector, rebuild and
  * cleanup all write through {@link writeAttemptRows}, so rows, participation ids,
- * the result copy (projections/results.ts) and participant counters
- * (projections/counters.ts) stay consistent whoever writes.
+ * and participant counters (projections/counters.ts) stay consistent whoever writes.
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { sameCanonical } from "../events/hash";
+import { sameValue } from "../lib/values";
 import type { StreamId } from "../events/store";
 import { answerRowOf, participationRowOf, type AttemptRows } from "./attempt";
 import { addCounts, bumpCounters, countsOfAttempt, type PendingCounters } from "./counters";
-import { loadAttemptResult, wantedResult, writeAttemptResult, type AttemptResult, type FactsSource } from "./results";
 
 /** An attempt's rows as stored now. */
 export type StoredAttempt = {
   row: Doc<"examParticipations"> | null;
   answers: Doc<"examAnswers">[];
-  result: AttemptResult | null;
 };
 
-export const NO_STORED_ATTEMPT: StoredAttempt = { row: null, answers: [], result: null };
+export const NO_STORED_ATTEMPT: StoredAttempt = { row: null, answers: [] };
 
 export async function loadParticipation(ctx: QueryCtx, stream: StreamId): Promise<Doc<"examParticipations"> | null> {
   return ctx.db
@@ -41,19 +38,17 @@ export async function loadStoredAttempt(ctx: QueryCtx, stream: StreamId): Promis
   return storedAttemptOf(ctx, await loadParticipation(ctx, stream));
 }
 
-/** The answers and result copy stored with a participation row. */
+/** The answers stored with a participation row. */
 export async function storedAttemptOf(ctx: QueryCtx, row: Doc<"examParticipations"> | null): Promise<StoredAttempt> {
   if (row === null) return NO_STORED_ATTEMPT;
-  const [answers, result] = await Promise.all([loadAnswers(ctx, row._id), loadAttemptResult(ctx, row._id)]);
-  return { row, answers, result };
+  return { row, answers: await loadAnswers(ctx, row._id) };
 }
 
-/** Deletes a participation row with its answers and result copy. Returns the documents written. */
+/** Deletes a participation row with its answers. Returns the documents written. */
 export async function deleteStoredAttempt(ctx: MutationCtx, stored: StoredAttempt): Promise<number> {
   for (const answer of stored.answers) await ctx.db.delete("examAnswers", answer._id);
   let written = stored.answers.length;
   if (stored.row !== null) {
-    written += await writeAttemptResult(ctx, stored.row._id, stored.result, null);
     await ctx.db.delete("examParticipations", stored.row._id);
     written += 1;
   }
@@ -62,8 +57,7 @@ export async function deleteStoredAttempt(ctx: MutationCtx, stored: StoredAttemp
 
 /**
  * Makes the stored rows equal `rows`, writing only what differs. The participation
- * keeps its `_id` (rows are patched in place); answers are matched by position; the
- * result copy follows the answers, with the question facts `facts` describes.
+ * keeps its `_id` (rows are patched in place); answers are matched by position.
  * Counters are bumped at once, or collected in `counters` for the caller to flush.
  */
 export async function writeAttemptRows(
@@ -71,7 +65,7 @@ export async function writeAttemptRows(
   stream: StreamId,
   stored: StoredAttempt,
   rows: AttemptRows,
-  { facts, counters }: { facts: FactsSource; counters?: PendingCounters },
+  { counters }: { counters?: PendingCounters } = {},
 ): Promise<{ participationId: Id<"examParticipations"> | null; documentsWritten: number }> {
   const delta = addCounts(countsOfAttempt(rows.participation, rows.answers.length), countsOfAttempt(stored.row, stored.answers.length), -1);
   if (counters) counters.add(stream, delta);
@@ -86,7 +80,7 @@ export async function writeAttemptRows(
     written += 1;
   } else {
     participationId = row._id;
-    if (!sameCanonical(participationRowOf(row), rows.participation)) {
+    if (!sameValue(participationRowOf(row), rows.participation)) {
       await ctx.db.replace("examParticipations", row._id, { ...stream, ...rows.participation });
       written += 1;
     }
@@ -100,15 +94,12 @@ export async function writeAttemptRows(
       await ctx.db.delete("examAnswers", have!._id);
     } else if (have === undefined) {
       await ctx.db.insert("examAnswers", { participationId, ...want });
-    } else if (have.participationId !== participationId || !sameCanonical(answerRowOf(have), want)) {
+    } else if (have.participationId !== participationId || !sameValue(answerRowOf(have), want)) {
       await ctx.db.replace("examAnswers", have._id, { participationId, ...want });
     } else {
       continue;
     }
     written += 1;
   }
-  // The exam's questions are read only for an attempt that has answers (a start or a pause reads none).
-  const result = rows.answers.length === 0 ? null : wantedResult(rows.answers, rows.participation.version, await facts());
-  written += await writeAttemptResult(ctx, participationId, stored.result, result);
   return { participationId, documentsWritten: written };
 }

@@ -10,10 +10,9 @@
  */
 import type { V1Answer, V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
-import { sameCanonical } from "../events/hash";
+import { sameValue } from "../lib/values";
 import { V1_FACT_FIELDS } from "../lib/v1Entry";
 import type { AnswerRow, ParticipationRow } from "./attempt";
-import { answerOf, wantedResult, type AnswerFacts, type AttemptResult } from "./results";
 
 /** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
 export function diffFields(
@@ -22,7 +21,7 @@ export function diffFields(
   fields: readonly string[] = [...new Set([...Object.keys(expected), ...Object.keys(actual)])],
 ): { field: string; expected: unknown; actual: unknown }[] {
   return fields
-    .filter((f) => !sameCanonical(expected[f], actual[f]))
+    .filter((f) => !sameValue(expected[f], actual[f]))
     .map((field) => ({ field, expected: expected[field], actual: actual[field] }));
 }
 
@@ -180,59 +179,4 @@ export function compareProjection(
   }
   issues.push(...diffAnswers(where, expected.answers, answers));
   return issues;
-}
-
-/**
- * An attempt's result copy against the rows its log gives: same answers (question, answer, grade, in order)
- * and the participation's version. A missing copy is no issue (none is kept for a copy too large, an exam
- * without a question list, an attempt completed before copies existed); its question facts are its label's
- * to vouch for (projections/results.ts).
- */
-export function compareResultCopy(
-  where: Where,
-  expected: { participation: ParticipationRow | null; answers: readonly AnswerRow[] },
-  copy: AttemptResult | null,
-  facts: AnswerFacts | null = null,
-): Issue[] {
-  if (copy === null || expected.participation === null) return [];
-  const want = expected.answers.map(answerOf);
-  const have = copy.answers.map(answerOf);
-  const at = `${where.examId}/${where.userId}`;
-  if (copy.version !== expected.participation.version) {
-    return [
-      {
-        kind: "result_copy_mismatch",
-        ...where,
-        field: "version",
-        expected: expected.participation.version,
-        actual: copy.version,
-        message: `${at}: the result copy reflects version ${copy.version}, the log is at ${expected.participation.version}`,
-      },
-    ];
-  }
-  if (!sameCanonical(want, have)) {
-    return [
-      {
-        kind: "result_copy_mismatch",
-        ...where,
-        field: "answers",
-        expected: want,
-        actual: have,
-        message: `${at}: the result copy holds ${have.length} answer(s) that differ from the ${want.length} the log gives`,
-      },
-    ];
-  }
-  // Labelled with the questions as they are now: it must hold their text and correct answers (a copy edited behind its back).
-  if (facts === null || copy.questionFacts !== facts.digest) return [];
-  const wanted = wantedResult(expected.answers, copy.version, facts);
-  if (wanted === null || (sameCanonical(wanted.answers, copy.answers) && sameCanonical(wanted.liveQuestionIds, copy.liveQuestionIds)))
-    return [];
-  return [
-    {
-      kind: "result_copy_mismatch",
-      ...where,
-      field: "questionFacts",
-      message: `${at}: the result copy's question text or correct answers differ from the questions its label says it holds`,
-    },
-  ];
 }

@@ -26,8 +26,6 @@ const zReplayCursor = z.object({
   /** Counts per shard of the exam `after` is in, from the rows rebuilt so far (they reset its counters at its end). */
   counts: z.record(z.string().regex(/^\d+$/), zCounts),
   afterParticipationId: zid("examParticipations").optional(),
-  /** The orphan sweep's table: answer rows first, then result copies. */
-  orphans: z.enum(["answers", "results"]).optional(),
   /** Exams the walk left after entering them in an earlier call: their counters are recounted, each in one transaction, before the walk goes on. */
   recount: z.array(zid("exams")).optional(),
 });

@@ -6,18 +6,17 @@
  * - `v1Source`, per exam, reads the exam document (always the live facts) and
  *   its embedded array (the first entry of a user wins, as in the legacy code)
  *   while that array is current (see projections/mirrorJob.ts); otherwise
- *   the V2 tables. Its cross-exam lists (metadata, dashboard, recent) are served
- *   from the definitions and the V2 rows, reading an exam's array only where it
- *   may hold attempts missing from V2 (neither backfilled nor cleared): exam
- *   documents of ~1 MiB each would otherwise exceed the read limit.
- * - `v2Source` reads `examDefinitions` (a copy of the exam's own fields, kept
- *   current by copies/examCopies.ts), for a session the exam's question sheet
- *   (the same mechanism's copy of what a student sees of the questions), for
- *   results the attempt's result copy while the definition's question-facts
- *   digest vouches for it (else the rows and the live `questions`),
- *   `examParticipations`, `examAnswers` and the sharded counters; it reads an
- *   exam document only for an exam without a (complete) definition, or for a
- *   user without a V2 row on an exam neither cleared nor marked backfilled.
+ *   the V2 tables.
+ * - `v2Source` reads the exam's header and question list (headers/examHeaders.ts),
+ *   the questions by id, `examParticipations`, `examAnswers` and the counters; it
+ *   reads an exam document only for an exam without a header, or for a user
+ *   without a V2 row on an exam neither cleared nor marked backfilled.
+ *
+ * The cross-exam lists (metadata, dashboard, recent) of both read every exam by
+ * identity ({@link examsAfterMark}): the headers up to the header check's mark,
+ * and the documents of exams created after it, so an exam is listed from the
+ * moment it exists, whoever created it; an exam's array is read only where it
+ * may hold attempts missing from V2 (neither backfilled nor cleared).
  *
  * @example
  * const exam = await v2Source.exam(ctx, examId);
@@ -29,13 +28,12 @@ import { domainError } from "../lib/errors";
 import { arrayIsCurrent, legacyMirrorGloballyEnabled } from "../projections/mirrorJob";
 import { loadAnswers, loadParticipation } from "../projections/tables";
 import { countParticipants } from "../projections/counters";
-import { getQuestionSheet, legacyArrayImported, sheetRowOf } from "../copies/examDefinitions";
-import { getExamDefinition, getQuestionList, type ExamDefinition } from "../lib/examFacts";
+import { legacyArrayImported } from "../headers/examHeaders";
+import { getExamHeader, getQuestionList, headersThrough, type ExamHeader } from "../lib/examHeaders";
 import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 import { transactionUsage } from "../lib/budget";
 import { firstEntries, firstEntryOf, stateOfEntry } from "../lib/v1Entry";
 import { participationOf, stateFromRows } from "../projections/attempt";
-import { answerOf, answersOfCopy, loadAttemptResult, usableResult } from "../projections/results";
 import type { ParticipationFacts, ShownAttempt } from "../events/decider";
 import {
   byExamId,
@@ -89,14 +87,14 @@ export type ExamSource = {
   myAttempts: (ctx: QueryCtx, userId: Id<"users">, limit: number) => Promise<MyAttempt[]>;
 };
 
-export function infoOf(exam: Doc<"exams"> | ExamDefinition): ExamInfo {
+export function infoOf(exam: Doc<"exams"> | ExamHeader): ExamInfo {
   const examId = "examId" in exam ? exam.examId : exam._id;
   const questionCount = "examId" in exam ? exam.questionCount : exam.questionIds.length;
   const { title, durationMs, maxPauses } = exam;
   return { examId, title, questionCount, durationMs, maxPauses };
 }
 
-/** An exam's questions read from its document's ids and the live `questions` documents (V1, and V2 without copies). */
+/** An exam's questions: its question ids (from its document or its list) and the live `questions` documents. */
 function questionsOf(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): QuestionReads {
   return {
     questions: async () => sheetOfDocs(await loadQuestions(ctx, questionIds)),
@@ -110,19 +108,6 @@ function questionsOf(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): Qu
       return { maxScore: maxScoreOf(examQuestions), questions: [...examQuestions, ...others] };
     },
     hasQuestion: async (questionId) => questionIds.includes(questionId) && (await ctx.db.get("questions", questionId)) !== null,
-  };
-}
-
-/**
- * An exam's questions from its copies: the ids from its question list, each read
- * from its live document; results read only the answered questions (points
- * available come with the definition); access looks up one membership row.
- */
-function questionsOfCopies(ctx: QueryCtx, definition: ExamDefinition, list: Doc<"examQuestionLists">): QuestionReads {
-  return {
-    questions: async () => sheetOfDocs(await loadQuestions(ctx, list.questionIds)),
-    resultQuestions: async (answered) => ({ maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }),
-    hasQuestion: async (questionId) => (await sheetRowOf(ctx, definition.examId, questionId)) !== null,
   };
 }
 
@@ -184,21 +169,21 @@ function rankedFromArray(participants: Doc<"exams">["participants"]): RankedAtte
   );
 }
 
-/** Every exam's definition, complete up to MAX_LISTED_EXAMS (past it LIMIT_EXCEEDED, never a short list). */
-async function allDefinitions(ctx: QueryCtx): Promise<ExamDefinition[]> {
-  const defs = await ctx.db.query("examDefinitions").take(MAX_LISTED_EXAMS + 1);
-  if (defs.length > MAX_LISTED_EXAMS) {
+/** Every exam's header, complete up to MAX_LISTED_EXAMS (past it LIMIT_EXCEEDED, never a short list). */
+async function allHeaders(ctx: QueryCtx): Promise<ExamHeader[]> {
+  const headers = await ctx.db.query("examHeaders").take(MAX_LISTED_EXAMS + 1);
+  if (headers.length > MAX_LISTED_EXAMS) {
     throw domainError("LIMIT_EXCEEDED", `There are more than ${MAX_LISTED_EXAMS} exams (MAX_LISTED_EXAMS): this list cannot be complete.`);
   }
-  return defs;
+  return headers;
 }
 
-/** Definitions of exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled). */
-async function pendingDefinitions(ctx: QueryCtx): Promise<ExamDefinition[]> {
+/** Headers of exams whose V1 array may hold attempts missing from V2 (neither cleared nor backfilled). */
+async function pendingHeaders(ctx: QueryCtx): Promise<ExamHeader[]> {
   const [unset, notYet] = await Promise.all(
     ([undefined, false] as const).map((backfilled) =>
       ctx.db
-        .query("examDefinitions")
+        .query("examHeaders")
         .withIndex("by_legacy_state", (q) => q.eq("legacyCleared", false).eq("legacyBackfilled", backfilled))
         .take(MAX_LISTED_EXAMS + 1),
     ),
@@ -211,46 +196,83 @@ async function pendingDefinitions(ctx: QueryCtx): Promise<ExamDefinition[]> {
 }
 
 /**
- * An exam document a V1 list must read (its array may hold attempts V2 lacks),
- * refused with LIMIT_EXCEEDED before it could take the call past half the read limit.
+ * Index ranges a list may spend on one exam besides reading it: its header, whether its array is current
+ * (the mirror's watermark, the exam's events after it), its V2 counts. About 500 such exams fit in half of
+ * Convex's 4,096 ranges; an exam the header check has seen costs its header only (MAX_LISTED_EXAMS).
  */
-async function budgetedExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exams"> | null> {
-  await v1ListBudget(ctx);
-  return ctx.db.get("exams", examId);
-}
+const LIST_RANGES_PER_EXAM = 4;
 
-/**
- * Index ranges a V1 list may spend on one exam not yet migrated: whether its array is current (the mirror's
- * watermark, the exam's events after it: 2), its document or its V2 counts (1–2). About 500 such exams fit in
- * half of Convex's 4,096 ranges; once migrated, an exam costs its definition only (MAX_LISTED_EXAMS).
- */
-const V1_LIST_RANGES_PER_UNMIGRATED_EXAM = 4;
-
-/** Refuses with LIMIT_EXCEEDED, by name, before one more not-migrated exam could take a V1 list past half a limit. */
-async function v1ListBudget(ctx: QueryCtx): Promise<void> {
+/** Refuses with LIMIT_EXCEEDED, by name, before one more exam document could take a list past half a limit. */
+async function listBudget(ctx: QueryCtx): Promise<void> {
   const m = await transactionUsage(ctx);
   if (m.bytesRead + CONVEX_LIMITS.documentBytes > HALF_TRANSACTION_LIMITS.bytesRead) {
     throw domainError(
       "LIMIT_EXCEEDED",
-      `Reading the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.bytesRead}-byte read limit: run the migration.`,
+      `Reading the exams not yet migrated or not yet checked would pass half of Convex's ${CONVEX_LIMITS.bytesRead}-byte read limit: run the migration, then the header check (examAdmin:repairExamHeaders).`,
     );
   }
-  if (m.databaseQueries + V1_LIST_RANGES_PER_UNMIGRATED_EXAM > HALF_TRANSACTION_LIMITS.databaseQueries) {
+  if (m.databaseQueries + LIST_RANGES_PER_EXAM > HALF_TRANSACTION_LIMITS.databaseQueries) {
     throw domainError(
       "LIMIT_EXCEEDED",
-      `Checking the V1 arrays of the exams not yet migrated would pass half of Convex's ${CONVEX_LIMITS.databaseQueries}-index-range limit: run the migration.`,
+      `Checking the exams not yet migrated or not yet checked would pass half of Convex's ${CONVEX_LIMITS.databaseQueries}-index-range limit: run the migration, then the header check (examAdmin:repairExamHeaders).`,
     );
   }
 }
 
+/** An exam document a list must read, refused with LIMIT_EXCEEDED before it could take the call past half a limit. */
+async function budgetedExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exams"> | null> {
+  await listBudget(ctx);
+  return ctx.db.get("exams", examId);
+}
+
 /**
- * The user's V2 rows, newest first, on exams that still exist (a definition),
+ * Every exam created after the header check's mark (every exam when no pass has finished: right after
+ * deploy), read from its document, in one index range. Exams up to the mark all have headers.
+ */
+async function examsAfterMark(ctx: QueryCtx): Promise<Doc<"exams">[]> {
+  const after = await headersThrough(ctx);
+  const out: Doc<"exams">[] = [];
+  const exams = ctx.db.query("exams").withIndex("by_creation_time", (q) => (after === undefined ? q : q.gt("_creationTime", after)));
+  const it = exams[Symbol.asyncIterator]();
+  for (;;) {
+    await listBudget(ctx);
+    const next = await it.next();
+    if (next.done === true) return out;
+    if (out.length >= MAX_LISTED_EXAMS) {
+      throw domainError(
+        "LIMIT_EXCEEDED",
+        `There are more than ${MAX_LISTED_EXAMS} exams (MAX_LISTED_EXAMS): this list cannot be complete.`,
+      );
+    }
+    out.push(next.value);
+  }
+}
+
+/** Exams read from their documents, each with its header (null: none yet). */
+async function withHeaders(ctx: QueryCtx, docs: readonly Doc<"exams">[]) {
+  const out = [];
+  for (const doc of docs) {
+    await listBudget(ctx);
+    out.push({ examId: doc._id, header: await getExamHeader(ctx, doc._id), doc: doc as Doc<"exams"> | null });
+  }
+  return out;
+}
+
+/** Headers and the exams after the mark, by exam: a document read replaces its header's entry. */
+function byExam<T extends { examId: Id<"exams"> }>(fromHeaders: readonly T[], fromDocs: readonly T[]): T[] {
+  const out = new Map<string, T>(fromHeaders.map((e) => [e.examId, e]));
+  for (const e of fromDocs) out.set(e.examId, e);
+  return [...out.values()];
+}
+
+/**
+ * The user's V2 rows, newest first, on exams that still exist (a header),
  * leaving out `skip`'s exams: at least `limit` of them when there are (ties at
  * the cut included), every one when `limit` is MAX_ATTEMPTS_PER_USER + 1.
  */
 async function rowsOfUser(ctx: QueryCtx, userId: Id<"users">, limit: number, skip: ReadonlySet<string> = new Set()) {
-  const out: { row: Doc<"examParticipations">; definition: ExamDefinition }[] = [];
-  const definitions = new Map<string, ExamDefinition | null>();
+  const out: { row: Doc<"examParticipations">; header: ExamHeader }[] = [];
+  const headers = new Map<string, ExamHeader | null>();
   let scanned = 0;
   const rows = ctx.db
     .query("examParticipations")
@@ -266,91 +288,59 @@ async function rowsOfUser(ctx: QueryCtx, userId: Id<"users">, limit: number, ski
       );
     }
     if (skip.has(row.examId)) continue;
-    if (!definitions.has(row.examId)) definitions.set(row.examId, await getExamDefinition(ctx, row.examId));
-    const definition = definitions.get(row.examId);
-    if (definition === null || definition === undefined) continue; // the exam was deleted: its log stays, the lists leave it
-    out.push({ row, definition });
+    if (!headers.has(row.examId)) headers.set(row.examId, await getExamHeader(ctx, row.examId));
+    const header = headers.get(row.examId);
+    if (header === null || header === undefined) continue; // the exam was deleted: its log stays, the lists leave it
+    out.push({ row, header });
   }
   return out;
 }
 
-/**
- * V2's questions: from the copies, or from the exam document while the exam has
- * none (created out of band, not yet repaired). Nothing is read until asked.
- */
-function questionsForV2(ctx: QueryCtx, examId: Id<"exams">, definition: ExamDefinition | null, doc: () => Promise<Doc<"exams">>) {
-  let source: Promise<QuestionReads> | null = null;
-  const resolve = () =>
-    (source ??= (async () => {
-      const list = definition === null ? null : await getQuestionList(ctx, examId);
-      if (definition !== null && list !== null) return questionsOfCopies(ctx, definition, list);
-      return questionsOf(ctx, (await doc()).questionIds);
-    })());
-  const hasRows = definition !== null;
-  return {
-    // A session reads the exam's question sheet (one document); without one, the list and the live questions.
-    questions: async () => {
-      const sheet = definition === null ? null : await getQuestionSheet(ctx, examId);
-      return sheet !== null ? sheet.questions : (await resolve()).questions();
-    },
-    // Results and access need no list: points available come with the definition, membership is one row.
-    resultQuestions: async (answered: readonly Id<"questions">[]) =>
-      hasRows
-        ? { maxScore: definition.maxScore, questions: await loadQuestions(ctx, [...new Set(answered)]) }
-        : (await resolve()).resultQuestions(answered),
-    hasQuestion: async (questionId: Id<"questions">) =>
-      hasRows ? (await sheetRowOf(ctx, examId, questionId)) !== null : (await resolve()).hasQuestion(questionId),
-  } satisfies QuestionReads;
-}
-
 export const v2Source: ExamSource = {
   async exam(ctx, examId) {
-    const definition = await getExamDefinition(ctx, examId);
-    let doc: Doc<"exams"> | null = definition === null ? await loadExamDoc(ctx, examId) : null;
+    const header = await getExamHeader(ctx, examId);
+    let doc: Doc<"exams"> | null = header === null ? await loadExamDoc(ctx, examId) : null;
     const legacyDoc = async () => (doc ??= await loadExamDoc(ctx, examId));
-    const imported = legacyArrayImported(definition);
-    const { resultQuestions, ...questions } = questionsForV2(ctx, examId, definition, legacyDoc);
+    const imported = legacyArrayImported(header);
+    const questionIds = async () =>
+      doc !== null ? doc.questionIds : ((await getQuestionList(ctx, examId))?.questionIds ?? (await legacyDoc()).questionIds);
+    let reads: Promise<QuestionReads> | null = null;
+    const questions = () => (reads ??= questionIds().then((ids) => questionsOf(ctx, ids)));
     return {
-      info: infoOf(definition ?? doc!),
+      info: infoOf(header ?? doc!),
       attempt: (userId, { withAnswers }) => attemptFromRows(ctx, examId, userId, withAnswers, imported, legacyDoc),
-      ...questions,
-      // Results read the attempt's result copy (one document) while it is current; otherwise the rows and the live questions.
+      questions: async () => (await questions()).questions(),
+      hasQuestion: async (questionId) => (await questions()).hasQuestion(questionId),
       async results(userId, check) {
         const row = await loadParticipation(ctx, { examId, userId });
-        if (row !== null) {
-          check(participationOf(row));
-          const copy = await loadAttemptResult(ctx, row._id);
-          if (usableResult(copy, row, definition)) {
-            const attempt = { participation: participationOf(row), answers: copy.answers.map(answerOf) };
-            return {
-              attempt,
-              maxScore: definition!.maxScore,
-              answers: answersOfCopy(copy, await loadQuestions(ctx, copy.liveQuestionIds)),
-            };
-          }
-        }
+        if (row !== null) check(participationOf(row));
         const attempt = await attemptFromRows(ctx, examId, userId, true, imported, legacyDoc, row);
         if (row === null) check(attempt.participation); // a V1 entry not imported yet
-        return resultsOf(attempt, resultQuestions);
+        return resultsOf(attempt, (await questions()).resultQuestions);
       },
     };
   },
 
   async ranked(ctx, examId, limit) {
-    if ((await getExamDefinition(ctx, examId)) === null) await loadExamDoc(ctx, examId); // NOT_FOUND check
+    if ((await getExamHeader(ctx, examId)) === null) await loadExamDoc(ctx, examId); // NOT_FOUND check
     return rankedFromIndex(ctx, examId, limit);
   },
 
   async allExams(ctx) {
-    const defs = await allDefinitions(ctx);
-    const out = await Promise.all(defs.map(async (d) => ({ info: infoOf(d), counts: await countParticipants(ctx, d.examId) })));
+    const fromHeaders = (await allHeaders(ctx)).map((header) => ({ examId: header.examId, info: infoOf(header) }));
+    const fromDocs = (await examsAfterMark(ctx)).map((doc) => ({ examId: doc._id, info: infoOf(doc) }));
+    const out = [];
+    for (const { examId, info } of byExam(fromHeaders, fromDocs)) {
+      await listBudget(ctx);
+      out.push({ info, counts: await countParticipants(ctx, examId) });
+    }
     return out.sort((a, b) => byExamId(a.info, b.info));
   },
 
   async myAttempts(ctx, userId, limit) {
-    return (await rowsOfUser(ctx, userId, limit)).map(({ row, definition }) => ({
+    return (await rowsOfUser(ctx, userId, limit)).map(({ row, header }) => ({
       examId: row.examId,
-      title: definition.title,
+      title: header.title,
       participation: participationOf(row),
     }));
   },
@@ -359,9 +349,9 @@ export const v2Source: ExamSource = {
 export const v1Source: ExamSource = {
   async exam(ctx, examId) {
     const doc = await loadExamDoc(ctx, examId);
-    const definition = await getExamDefinition(ctx, examId);
-    const current = await arrayIsCurrent(ctx, definition);
-    const imported = legacyArrayImported(definition);
+    const header = await getExamHeader(ctx, examId);
+    const current = await arrayIsCurrent(ctx, header);
+    const imported = legacyArrayImported(header);
     const { resultQuestions, ...questions } = questionsOf(ctx, doc.questionIds);
     const attempt: ExamHandle["attempt"] = async (userId, { withAnswers }) => {
       if (current) return stateOfEntry(firstEntryOf(doc.participants, userId));
@@ -381,39 +371,57 @@ export const v1Source: ExamSource = {
 
   async ranked(ctx, examId, limit) {
     const doc = await loadExamDoc(ctx, examId);
-    if (await arrayIsCurrent(ctx, await getExamDefinition(ctx, examId))) return rankedFromArray(doc.participants);
+    if (await arrayIsCurrent(ctx, await getExamHeader(ctx, examId))) return rankedFromArray(doc.participants);
     return rankedFromIndex(ctx, examId, limit);
   },
 
-  // Cross-exam lists: from the definitions and V2 data (see the module comment); an array is read only where V2 may lack attempts.
+  // Cross-exam lists: headers and V2 data, and the documents of exams after the header check's mark (see the
+  // module comment); an array is read only where V2 may lack attempts.
   async allExams(ctx) {
-    const [defs, globallyEnabled] = await Promise.all([allDefinitions(ctx), legacyMirrorGloballyEnabled(ctx)]);
+    const [headers, afterMark, globallyEnabled] = await Promise.all([
+      allHeaders(ctx),
+      examsAfterMark(ctx),
+      legacyMirrorGloballyEnabled(ctx),
+    ]);
+    const exams = byExam(
+      headers.map((header) => ({ examId: header.examId, header: header as ExamHeader | null, doc: null as Doc<"exams"> | null })),
+      await withHeaders(ctx, afterMark),
+    );
     const out = [];
-    for (const definition of defs) {
-      if (!legacyArrayImported(definition)) await v1ListBudget(ctx);
-      const fromArray = !legacyArrayImported(definition) && (await arrayIsCurrent(ctx, definition, globallyEnabled));
-      const doc = fromArray ? await budgetedExamDoc(ctx, definition.examId) : null;
-      const counts = doc !== null ? countEntries(doc.participants) : await countParticipants(ctx, definition.examId);
-      out.push({ info: infoOf(doc ?? definition), counts });
+    for (const { examId, header, doc: read } of exams) {
+      await listBudget(ctx);
+      let doc = read;
+      // No header: nothing of this backend touched the exam, its array is all there is.
+      const fromArray = header === null || (!legacyArrayImported(header) && (await arrayIsCurrent(ctx, header, globallyEnabled)));
+      if (fromArray && doc === null) doc = await budgetedExamDoc(ctx, examId);
+      const counts = fromArray && doc !== null ? countEntries(doc.participants) : await countParticipants(ctx, examId);
+      out.push({ info: infoOf(doc ?? header!), counts });
     }
     return out.sort((a, b) => byExamId(a.info, b.info));
   },
 
   async myAttempts(ctx, userId, limit) {
-    const [pending, globallyEnabled] = await Promise.all([pendingDefinitions(ctx), legacyMirrorGloballyEnabled(ctx)]);
+    const [pending, afterMark, globallyEnabled] = await Promise.all([
+      pendingHeaders(ctx),
+      examsAfterMark(ctx),
+      legacyMirrorGloballyEnabled(ctx),
+    ]);
+    const exams = byExam(
+      pending.map((header) => ({ examId: header.examId, header: header as ExamHeader | null, doc: null as Doc<"exams"> | null })),
+      (await withHeaders(ctx, afterMark)).filter(({ header }) => !legacyArrayImported(header)),
+    );
     const out: MyAttempt[] = [];
-    for (const definition of pending) {
-      const exam = await budgetedExamDoc(ctx, definition.examId);
+    for (const entry of exams) {
+      await listBudget(ctx);
+      const exam = entry.doc ?? (await budgetedExamDoc(ctx, entry.examId));
       if (exam === null) continue;
-      const { participation } = (await arrayIsCurrent(ctx, definition, globallyEnabled))
-        ? stateOfEntry(firstEntryOf(exam.participants, userId))
-        : await attemptFromRows(ctx, exam._id, userId, false, false, async () => exam);
+      const { participation } =
+        entry.header === null || (await arrayIsCurrent(ctx, entry.header, globallyEnabled))
+          ? stateOfEntry(firstEntryOf(exam.participants, userId))
+          : await attemptFromRows(ctx, exam._id, userId, false, false, async () => exam);
       if (participation !== null) out.push({ examId: exam._id, title: exam.title, participation });
     }
-    const rows = await rowsOfUser(ctx, userId, limit, new Set(pending.map((d) => d.examId)));
-    return [
-      ...out,
-      ...rows.map(({ row, definition }) => ({ examId: row.examId, title: definition.title, participation: participationOf(row) })),
-    ];
+    const rows = await rowsOfUser(ctx, userId, limit, new Set(exams.map((e) => e.examId)));
+    return [...out, ...rows.map(({ row, header }) => ({ examId: row.examId, title: header.title, participation: participationOf(row) }))];
   },
 };

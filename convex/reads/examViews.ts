@@ -23,11 +23,10 @@ import {
   type ShownAttempt,
 } from "../events/decider";
 import { firstEntries } from "../lib/v1Entry";
-import { gradedAnswer, questionsById } from "../projections/results";
 import { domainError } from "../lib/errors";
 import { LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
 
-/** What every view needs of an exam: an exam document or its examDefinitions copy. */
+/** What every view needs of an exam: an exam document or its examHeaders copy. */
 export type ExamInfo = {
   examId: Id<"exams">;
   title: string;
@@ -95,6 +94,17 @@ export type ExamSession = Infer<typeof vExamSession>;
 
 /** Loaded question documents (missing ones, deleted since, are null). */
 export type QuestionDocs = (Doc<"questions"> | null)[];
+
+/** Question documents by id (deleted ones left out). */
+export function questionsById(docs: QuestionDocs): Map<string, Doc<"questions">> {
+  return new Map(docs.flatMap((q) => (q === null ? [] : [[q._id as string, q] as const])));
+}
+
+/** An answer as results show it: with its question's text and correct answer while that question exists. */
+function gradedAnswer({ questionId, selectedAnswer, isCorrect }: V1Answer, question: Doc<"questions"> | undefined): ResultAnswer {
+  if (question === undefined) return { questionId, selectedAnswer, isCorrect };
+  return { questionId, selectedAnswer, isCorrect, questionText: question.text, correctAnswer: question.correctAnswer };
+}
 
 /** A question as a student may see it: a question document or its examQuestions row, never the correct answer. */
 export type QuestionContent = { questionId: Id<"questions">; text: string; options: string[]; points?: number };

@@ -14,9 +14,8 @@ import { getParticipationHistory, getParticipationStateAt, verifyAuditChain } fr
 import type { ExamEvent } from "../../convex/events/catalog";
 import { appendToStream, readStream } from "../../convex/events/store";
 import { executeCommand } from "../../convex/attempts/writePath";
-import { syncExamDefinition } from "../../convex/copies/examDefinitions";
+import { syncExamHeader } from "../../convex/headers/examHeaders";
 import { projectStream } from "../../convex/projections/attempt";
-import { loadAnswerFacts } from "../../convex/projections/results";
 import { loadStoredAttempt, writeAttemptRows } from "../../convex/projections/tables";
 import { createEmbeddedConvex, measureCall, measureRun, type BenchRow, type BenchSection, type CallCost } from "../runtime/embedded";
 
@@ -31,9 +30,9 @@ async function attemptOfLength(length: number) {
   const t = createEmbeddedConvex();
   const setup = await t.run(async (ctx) => {
     const examId = await ctx.db.insert("exams", { title: "Bench", questionIds: [], ...timing });
-    const definition = await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!);
+    const definition = await syncExamHeader(ctx, (await ctx.db.get("exams", examId))!);
     // The event-sourced path alone: the V1 mirror's cost is the exam API benchmark's.
-    await ctx.db.patch("examDefinitions", definition._id, { legacyMirror: false });
+    await ctx.db.patch("examHeaders", definition._id, { legacyMirror: false });
     const userId = await ctx.db.insert("users", { name: "ada", tokenIdentifier: "bench|ada", role: "student" });
     await ctx.db.insert("users", { name: "root", tokenIdentifier: "bench|root", role: "admin" });
     const events: ExamEvent[] = [{ type: "ExamStarted", data: { startedAt: T0 } }];
@@ -53,9 +52,7 @@ async function attemptOfLength(length: number) {
     );
   }
   await t.run(async (ctx) => {
-    await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)), {
-      facts: () => loadAnswerFacts(ctx, stream.examId),
-    });
+    await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)));
   });
   return { t, stream, actor, admin: t.withIdentity({ tokenIdentifier: "bench|root", subject: "root" }) };
 }
@@ -77,9 +74,7 @@ export async function bench(): Promise<BenchSection> {
     );
     record("appendToStream: 1 event", length, append.cost);
     await t.run(async (ctx) => {
-      await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)), {
-        facts: () => loadAnswerFacts(ctx, stream.examId),
-      });
+      await writeAttemptRows(ctx, stream, await loadStoredAttempt(ctx, stream), projectStream(await readStream(ctx, stream)));
     });
     at += STEP_MS;
     const command = await measureRun(t, (ctx) =>

@@ -1,16 +1,15 @@
 /**
- * What each exam-authoring function (CONTRACT §6) costs, with the copies it
- * keeps current in the same transaction, on an exam of 20 questions whose V1
- * array holds 1,000 participants (the exam document an update must read); and
- * what one batch of the copy repair and of its verifier costs. Deterministic
- * documents and bytes from ctx.meta.getTransactionMetrics().
+ * What each exam-authoring function costs, with the header it keeps current in
+ * the same transaction, on an exam of 20 questions whose V1 array holds 1,000
+ * participants (the exam document an update must read); and what one batch and
+ * one pass of the header check cost. Deterministic documents and bytes from
+ * ctx.meta.getTransactionMetrics().
  */
 import { api } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import * as examAdmin from "../../convex/examAdmin";
 import * as exams from "../../convex/exams";
-import { COPY_BATCH } from "../../convex/copies/examCopies";
-import { EXAM_COPY_REPAIR_INTERVAL_MINUTES } from "../../convex/lib/limits";
+import { HEADER_CHECK_INTERVAL_MINUTES, WORK_BOUNDS } from "../../convex/lib/limits";
 import { createEmbeddedConvex, measureCall, type BenchRow, type BenchSection, type CallCost } from "../runtime/embedded";
 
 const QUESTIONS = 20;
@@ -70,11 +69,11 @@ export async function bench(): Promise<BenchSection> {
     }
     await ctx.db.patch("exams", examId, { participants });
   });
-  await measure("updateQuestion (text: the question sheet of its exam rewritten)", admin, examAdmin.updateQuestion, {
+  await measure("updateQuestion (text)", admin, examAdmin.updateQuestion, {
     questionId: questionIds[0]!,
     text: "Edited",
   });
-  await measure("updateQuestion (points: the maxScore of its exams)", admin, examAdmin.updateQuestion, {
+  await measure("updateQuestion (points)", admin, examAdmin.updateQuestion, {
     questionId: questionIds[0]!,
     points: 3,
   });
@@ -91,15 +90,15 @@ export async function bench(): Promise<BenchSection> {
   await measure("deleteExam", admin, examAdmin.deleteExam, { examId: empty });
   // An edit made around the backend, then the verifier and one repair batch find and heal it.
   await t.run((ctx) => ctx.db.patch("exams", examId, { durationMs: 7_200_000 }));
-  await measure("verifyExamCopies (one batch: 1 exam)", admin, examAdmin.verifyExamCopies, {});
-  await measure("repairExamCopies (one batch: 1 exam healed)", admin, examAdmin.repairExamCopies, {});
-  // A V2 submit reads the live exam (grading uses the edited facts); a start reads only the copies.
-  await measure("startExamV2 (copies only)", asStudent, exams.startExamV2, { examId });
-  await measure("submitExamAnswersV2 (reads the live exam)", asStudent, exams.submitExamAnswersV2, {
+  await measure("verifyExamHeaders (one batch: 1 exam)", admin, examAdmin.verifyExamHeaders, {});
+  await measure("repairExamHeaders (one batch: 1 exam healed)", admin, examAdmin.repairExamHeaders, {});
+  // V2 writes read the header, the list and the questions by id, never the exam document.
+  await measure("startExamV2", asStudent, exams.startExamV2, { examId });
+  await measure("submitExamAnswersV2", asStudent, exams.submitExamAnswersV2, {
     examId,
     answers: questionIds.slice(1).map((questionId) => ({ questionId, selectedAnswer: "A" })),
   });
-  // Once students have completed the exam, a text edit also rewrites their result copies (inline, up to a quarter of the limits).
+  // Once students have completed the exam, a text edit costs the same: no exam holds anything of a question.
   for (let i = 1; i < COMPLETED; i++) {
     await t.run((ctx) => ctx.db.insert("users", { name: `C${i}`, tokenIdentifier: `bench|c${i}`, role: "student" }));
     const student = t.withIdentity({ tokenIdentifier: `bench|c${i}`, subject: `c${i}` });
@@ -107,7 +106,7 @@ export async function bench(): Promise<BenchSection> {
     const answers = questionIds.slice(1).map((questionId) => ({ questionId, selectedAnswer: "A" }));
     await student.mutation(api.exams.submitExamAnswersV2, { examId, answers });
   }
-  await measure(`updateQuestion (text, ${COMPLETED} attempts completed: their result copies rewritten)`, admin, examAdmin.updateQuestion, {
+  await measure(`updateQuestion (text, ${COMPLETED} attempts completed)`, admin, examAdmin.updateQuestion, {
     questionId: questionIds[1]!,
     text: "Edited after the exam",
   });
@@ -121,8 +120,8 @@ export async function bench(): Promise<BenchSection> {
   });
   type Batch = { stale: unknown[]; continueCursor: string | null };
   const repairBatch = async (cursor: string | null) =>
-    measureCall<{ cursor?: string | null }, Batch>(pass, examAdmin.repairExamCopies as never, { cursor });
-  // A first pass creates every exam's copies (all were created out of band).
+    measureCall<{ cursor?: string | null }, Batch>(pass, examAdmin.repairExamHeaders as never, { cursor });
+  // A first pass creates every exam's header (all were created out of band).
   for (let c: string | null = (await repairBatch(null)).result.continueCursor; c !== null;)
     c = (await repairBatch(c)).result.continueCursor;
   let cursor: string | null = null;
@@ -152,13 +151,13 @@ export async function bench(): Promise<BenchSection> {
     "pass ms": Math.round(ms),
   });
   return {
-    title: `Exam authoring (§6) and copy repair: cost per call (exam of ${QUESTIONS} questions, V1 array of ${PARTICIPANTS.toLocaleString("en-US")} participants)`,
+    title: `Exam authoring and the header check: cost per call (exam of ${QUESTIONS} questions, V1 array of ${PARTICIPANTS.toLocaleString("en-US")} participants)`,
     rows,
     notes: [
-      "Every §6 write keeps the copies (examDefinitions, examQuestionLists, examQuestionSheets, examQuestions membership rows, and the result copies of completed attempts up to a quarter of the limits, the rest by a scheduled job) current and records an examChanges entry in the same transaction.",
+      "Every authoring write keeps the exam's header and question list current and records an examChanges entry in the same transaction; a question write touches no exam.",
       "An exam update reads the exam document once (the change's `before`); a participants-only write (mirror, cleanup) reads nothing more.",
       "Last row: the largest batch's reads, the number of batches of the pass, and its wall time on this machine (embedded convex-test; a ratio, not a production figure).",
-      `Repair: a batch visits up to ${COPY_BATCH.exams} exams or ${COPY_BATCH.maximumBytesRead / 1024 / 1024} MiB of exam documents; scheduled every ${EXAM_COPY_REPAIR_INTERVAL_MINUTES} minutes (convex/crons.ts).`,
+      `Header check: a batch visits up to ${WORK_BOUNDS.headerCheckExams} exams, stopping before half of any Convex limit; a pass starts every ${HEADER_CHECK_INTERVAL_MINUTES} minutes by default (examAdmin:setHeaderCheckInterval).`,
     ],
   };
 }

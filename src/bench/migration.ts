@@ -84,14 +84,13 @@ async function measureExam(dataset: V1Dataset, exam: DatasetExam, totals: Totals
     if (result.isDone) break;
   }
   totals.msMigration += performance.now() - start;
-  const { events, participations, answers, results } = await t.run(async (ctx) => ({
+  const { events, participations, answers } = await t.run(async (ctx) => ({
     events: (await ctx.db.query("examEvents").collect()).map(strip),
     participations: await ctx.db.query("examParticipations").collect(),
     answers: await ctx.db.query("examAnswers").collect(),
-    results: await ctx.db.query("examResults").collect(),
   }));
-  totals.minimumMigration += events.length + participations.length + answers.length + results.length;
-  totals.minimumRebuild += participations.length + answers.length + results.length;
+  totals.minimumMigration += events.length + participations.length + answers.length;
+  totals.minimumRebuild += participations.length + answers.length;
 
   // Rebuild over the rows as they are (what the rehearsal runs): everything replayed and compared, nothing to rewrite.
   const present = await rebuildToEnd(t);
@@ -101,7 +100,7 @@ async function measureExam(dataset: V1Dataset, exam: DatasetExam, totals: Totals
 
   // Rebuild side: the projections emptied, then rebuilt from the log.
   await t.run(async (ctx) => {
-    for (const table of ["examAnswers", "examResults", "examParticipations", "examCounterShards"] as const) {
+    for (const table of ["examAnswers", "examParticipations", "examCounterShards"] as const) {
       for (const doc of await ctx.db.query(table).collect()) await ctx.db.delete(table, doc._id);
     }
   });
@@ -123,14 +122,9 @@ async function measureExam(dataset: V1Dataset, exam: DatasetExam, totals: Totals
     "examAnswers",
     answers.map((a) => ({ ...strip(a), participationId: byOld.get(a.participationId)! })),
   );
-  const resultsMs = await insertDirectly(
-    direct,
-    "examResults",
-    results.map((r) => ({ ...strip(r), participationId: byOld.get(r.participationId)! })),
-  );
   const eventsMs = await insertDirectly(direct, "examEvents", events);
-  totals.msDirectMigration += rowsMs + answersMs + resultsMs + eventsMs;
-  totals.msDirectRebuild += rowsMs + answersMs + resultsMs;
+  totals.msDirectMigration += rowsMs + answersMs + eventsMs;
+  totals.msDirectRebuild += rowsMs + answersMs;
 }
 
 export async function bench(): Promise<BenchSection> {
@@ -185,7 +179,7 @@ export async function bench(): Promise<BenchSection> {
       },
     ],
     notes: [
-      "Minimum: one document per event, participation, answer and result copy (migration); per participation, answer and result copy (rebuild).",
+      "Minimum: one document per event, participation and answer (migration); per participation and answer (rebuild).",
       "Extra writes: sharded counters, exam definitions and the progress document.",
       "Time ratio: wall time of the commands ÷ wall time of inserting the same documents directly (for both rebuilds: the rows), same run, one embedded instance per exam for both sides, after an uncounted warm-up exam (targets: write ≤ 1.1, time ≤ 2).",
       `Raw times: migration ${Math.round(totals.msMigration)} ms vs ${Math.round(totals.msDirectMigration)} ms of direct inserts; rebuild over present rows ${Math.round(totals.msRebuildPresent)} ms, from empty ${Math.round(totals.msRebuild)} ms, vs ${Math.round(totals.msDirectRebuild)} ms of direct row inserts.`,

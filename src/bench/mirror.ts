@@ -20,7 +20,7 @@ import * as e from "../../convex/exams";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { COUNTER_SHARDS } from "../../convex/lib/limits";
-import { markLegacyBackfilled, syncExamDefinition } from "../../convex/copies/examDefinitions";
+import { markLegacyBackfilled, syncExamHeader } from "../../convex/headers/examHeaders";
 import { MIRROR_RUN_DELAY_MS } from "../../convex/projections/mirrorJob";
 import { counterShard } from "../../convex/projections/counters";
 import { createEmbeddedConvex, type BenchRow, type BenchSection, type EmbeddedConvex } from "../runtime/embedded";
@@ -85,7 +85,7 @@ async function setup(t: EmbeddedConvex, sync: boolean) {
     const users: Id<"users">[] = [];
     for (let i = 0; i < STUDENTS; i++)
       users.push(await ctx.db.insert("users", { name: `s${i}`, tokenIdentifier: `bench|mirror-${i}`, role: "student" }));
-    await syncExamDefinition(ctx, (await ctx.db.get("exams", examId))!);
+    await syncExamHeader(ctx, (await ctx.db.get("exams", examId))!);
     await markLegacyBackfilled(ctx, examId);
     return { examId, questionIds, users };
   });

@@ -19,8 +19,7 @@ import { convexToJson, getConvexSize, jsonToConvex, type Value } from "convex/va
 import * as e from "../../convex/exams";
 import type { Id } from "../../convex/_generated/dataModel";
 import { importLegacyEntries } from "../../convex/attempts/writePath";
-import { markLegacyBackfilled, syncExamDefinition } from "../../convex/copies/examDefinitions";
-import { factsSource, loadAnswerFacts } from "../../convex/projections/results";
+import { markLegacyBackfilled, syncExamHeader } from "../../convex/headers/examHeaders";
 import { generateV1Dataset, GUIDE_DATASET, insertDataset } from "../dataset/generate";
 import { createEmbeddedConvex, measureCall, type BenchRow, type BenchSection, type EmbeddedConvex } from "../runtime/embedded";
 
@@ -38,14 +37,13 @@ async function backfill(t: EmbeddedConvex, examIds: Id<"exams">[]) {
   for (const examId of examIds) {
     await t.run(async (ctx) => {
       const exam = (await ctx.db.get("exams", examId))!;
-      await syncExamDefinition(ctx, exam);
+      await syncExamHeader(ctx, exam);
       const byUser = new Map<Id<"users">, { participant: (typeof participants)[number]; sourceIndex: number }[]>();
       const participants = exam.participants ?? [];
       participants.forEach((participant, sourceIndex) => {
         byUser.set(participant.userId, [...(byUser.get(participant.userId) ?? []), { participant, sourceIndex }]);
       });
-      const facts = factsSource(() => loadAnswerFacts(ctx, examId)); // one read of each question for the exam's result copies
-      for (const [userId, entries] of byUser) await importLegacyEntries(ctx, { examId, userId }, entries, undefined, { facts });
+      for (const [userId, entries] of byUser) await importLegacyEntries(ctx, { examId, userId }, entries);
     });
   }
 }
@@ -130,10 +128,10 @@ export async function bench(): Promise<BenchSection> {
   const mirrored = await startCost("on");
   await t.run(async (ctx) => {
     const def = (await ctx.db
-      .query("examDefinitions")
+      .query("examHeaders")
       .withIndex("by_exam", (q) => q.eq("examId", examId))
       .unique())!;
-    await ctx.db.patch("examDefinitions", def._id, { legacyMirror: false });
+    await ctx.db.patch("examHeaders", def._id, { legacyMirror: false });
   });
   const unmirrored = await startCost("off");
   await t.run((ctx) => markLegacyBackfilled(ctx, examId));

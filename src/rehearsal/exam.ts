@@ -16,7 +16,8 @@
  */
 import { convexToJson, getConvexSize, type Value } from "convex/values";
 import { api, internal } from "../../convex/_generated/api.js";
-import { canonicalJson, sameCanonical } from "../../convex/events/hash.js";
+import { canonicalJson } from "../../convex/events/hash.js";
+import { sameValue } from "../../convex/lib/values.js";
 import { errorCode } from "../../convex/lib/errors.js";
 import type { Id } from "../../convex/_generated/dataModel.js";
 import type { Issue } from "../../convex/lib/issues.js";
@@ -427,7 +428,7 @@ const SMOKE_READS: { name: string; once?: boolean; twins: (as: Student, c: Smoke
 /** Where two JSON values first differ, e.g. `answers[0].questionId: "q0_0" ≠ "q0_1"`. */
 export function firstDifference(a: unknown, b: unknown, path = ""): string {
   const show = (v: unknown) => (v === undefined ? "(absent)" : JSON.stringify(v).slice(0, 80));
-  if (sameCanonical(a, b)) return "";
+  if (sameValue(a, b)) return "";
   if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
     if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) return `${path || "(top)"}: ${a.length} ≠ ${b.length} elements`;
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {

@@ -13,11 +13,10 @@
  * await writeExportZip("partly-migrated.zip", await deploymentExport(t));
  */
 import type { TestConvex } from "convex-test";
-import type { Doc as DocOf, TableNames } from "../../convex/_generated/dataModel.js";
+import type { TableNames } from "../../convex/_generated/dataModel.js";
 import schema from "../../convex/schema.js";
 import { eventHash, type HashedEventContent } from "../../convex/events/hash.js";
 import { counterShard, countsOfAttempt } from "../../convex/projections/counters.js";
-import { questionFactsUnder } from "./production.js";
 import { FIRST_TABLE_NUMBER, realId, type ExportSpec } from "./write.js";
 
 type Doc = Record<string, unknown> & { _id: string; _creationTime: number };
@@ -53,18 +52,6 @@ export async function deploymentExport(t: Pick<TestConvex<typeof schema>, "run">
     sealed.set(old as string, hash);
   }
   for (const p of tables.examParticipations!) p.lastEventHash = sealed.get(p.lastEventHash as string) ?? p.lastEventHash;
-  // The question-facts digest covers the question ids: taken again over the real ids where it was current.
-  const questions = new Map(docs.get("questions")!.map((q) => [q._id, q as unknown as DocOf<"questions">]));
-  for (const exam of docs.get("exams")!) {
-    const questionIds = exam.questionIds as string[];
-    const retake = questionFactsUnder(
-      { from: questionIds, to: questionIds.map((id) => idOf.get(id) ?? id) },
-      questionIds.map((id) => questions.get(id) ?? null),
-    );
-    for (const copy of [...tables.examDefinitions!, ...tables.examResults!]) {
-      if (copy.examId === idOf.get(exam._id) && copy.questionFacts !== undefined) copy.questionFacts = retake(copy.questionFacts);
-    }
-  }
   // Counter shards are chosen by a hash of the user id: bucket them again by the real ids (each shard from its rows).
   const answers = new Map<string, number>();
   for (const a of tables.examAnswers!) answers.set(a.participationId as string, (answers.get(a.participationId as string) ?? 0) + 1);

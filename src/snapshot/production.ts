@@ -1,26 +1,24 @@
 /**
  * "Rehearse from where production stands": this backend's tables of a snapshot
- * taken after the deploy (the log, the rows, the copies of the exams' facts,
- * the result copies, the audit of edits, the mirror's watermark, the counts,
- * the passes' progress: every table of the schema but the V1 ones, load.ts
- * V2_TABLES) are cut per exam and loaded into the exam's embedded instance as
- * they are, so that the rehearsal goes on from production's real state (the
- * rest of the migration, or the cleanup) instead of starting over. Copies are
- * loaded stale or not: the rehearsal sees production's state as it is.
+ * taken after the deploy (the log, the rows, the exams' headers, the audit of
+ * edits, the mirror's watermark, the counts, the passes' progress: every table
+ * of the schema but the V1 ones, load.ts V2_TABLES) are cut per exam and loaded
+ * into the exam's embedded instance as they are, so that the rehearsal goes on
+ * from production's real state (the rest of the migration, or the cleanup)
+ * instead of starting over. Headers are loaded stale or not: the rehearsal sees
+ * production's state as it is.
  *
  * The embedded runtime gives documents its own ids and creation times. So:
  * - every event's hash covers its exam and user ids: the chain is first checked
  *   as exported (the production hashes over the production ids: a break there
  *   is a failure of the rehearsal), then each stream is re-sealed under the
  *   embedded ids with the same hash function, and rows point at the re-sealed heads;
- * - the definitions' question-facts digest covers the question ids: a digest
- *   that was current in production is re-taken under the embedded ids (one that
- *   was stale stays as it is, stale still), in the definition and in the result copies;
+ * - a header names its exam's creation time: moved onto the embedded clock;
  * - counter shards are a hash of the user id: re-bucketed (see reshardCounters);
  * - the mirror's watermark is a time on production's clock, compared with the
  *   events' creation times: it moves to the embedded creation time of the last
  *   event it covered, so exactly the events it covered stay covered;
- * - a pass's cursor is an exam's creation time: moved the same way;
+ * - a pass's cursor, and how far the header check has seen every exam, are exam creation times: moved the same way;
  * - a user or question the state refers to that production deleted since gets
  *   the id of a deleted document, as deleted questions the V1 documents list do.
  * Nothing else of a document changes (times such as `at`, `recordedAt`, `foldedAt` stay production's).
@@ -32,14 +30,13 @@
  */
 import type { TestConvex } from "convex-test";
 import type { GenericValidator } from "convex/values";
-import type { Doc, Id, TableNames } from "../../convex/_generated/dataModel.js";
+import type { Id, TableNames } from "../../convex/_generated/dataModel.js";
 import schema from "../../convex/schema.js";
 import { eventHash, hashedContentOf } from "../../convex/events/hash.js";
 import { deletedDocumentId, type DatasetExam, type DatasetIds } from "../dataset/generate.js";
 import { IdTranslator } from "../rehearsal/ids.js";
 import { COUNTER_SHARDS } from "../../convex/lib/limits.js";
 import { addCounts, counterShard, countsOfAttempt, NO_COUNTS, sameCounts, type Counts } from "../../convex/projections/counters.js";
-import { questionFactsDigest } from "../../convex/projections/results.js";
 import { references, V2_TABLES, type ProductionState, type RawDoc, type V2Table } from "./load.js";
 
 /**
@@ -63,11 +60,8 @@ export function productionForExam(production: ProductionState, exam: Pick<Datase
       examEvents: ofExam(tables.examEvents),
       examParticipations: participations,
       examAnswers: tables.examAnswers.filter((a) => participationIds.has(a.fields.participationId as string)),
-      examResults: ofExam(tables.examResults),
-      examDefinitions: ofExam(tables.examDefinitions),
+      examHeaders: ofExam(tables.examHeaders),
       examQuestionLists: lists,
-      examQuestionSheets: ofExam(tables.examQuestionSheets),
-      examQuestions: ofExam(tables.examQuestions),
       examChanges: tables.examChanges.filter(
         ({ fields: f }) => f.examId === exam.key || (f.examId === undefined && questionIds.has(f.questionId as string)),
       ),
@@ -92,21 +86,6 @@ export function referencedDocuments(state: ProductionState): { users: Set<string
     }
   }
   return out;
-}
-
-/**
- * The question-facts digest (copies/examDefinitions.ts) covers the questions' ids. Of the digests a copy may
- * hold, the one current for the exam's questions under the `from` ids becomes the current one under the `to`
- * ids; any other digest (a copy stale where it was taken) is left as it is, stale under either.
- * `questions`: the documents of the exam's question ids, in order (null: deleted).
- */
-export function questionFactsUnder(
-  questionIds: { from: readonly string[]; to: readonly string[] },
-  questions: readonly (Doc<"questions"> | null)[],
-): (digest: unknown) => unknown {
-  const from = questionFactsDigest(questionIds.from as Id<"questions">[], questions);
-  const to = questionFactsDigest(questionIds.to as Id<"questions">[], questions);
-  return (digest) => (digest === from ? to : digest);
 }
 
 type Fields = Record<string, unknown>;
@@ -199,11 +178,8 @@ const LOADED_AS = {
   examEvents: "re-sealed under the embedded ids",
   examParticipations: "pointing at the re-sealed heads",
   examAnswers: "of the embedded participations",
-  examResults: "of the embedded participations, digest taken again",
-  examDefinitions: "digest taken again",
+  examHeaders: "exam creation time on the embedded clock",
   examQuestionLists: AS_EXPORTED,
-  examQuestionSheets: AS_EXPORTED,
-  examQuestions: AS_EXPORTED,
   examChanges: AS_EXPORTED,
   examApiSettings: AS_EXPORTED,
   examCounterShards: "re-bucketed by the embedded user ids",
@@ -302,25 +278,13 @@ export async function insertProduction(
     ...f,
     participationId: participationIds.get(d.fields.participationId as string) ?? f.participationId,
   });
-  // The exam: a pass's cursor and the digest of its question facts are taken again under the embedded instance's creation time and ids.
+  // The exam's creation time, on the embedded clock: what headers and passes' cursors name.
   const [examKey] = Object.keys(state.examCreationTimes);
   const examId = ids.exams.get(examKey!) as Id<"exams">;
   const created = state.examCreationTimes[examKey!]!;
-  const { embeddedCreated, questionIds, questions } = await t.run(async (ctx) => {
-    const exam = (await ctx.db.get("exams", examId))!;
-    const docs = await Promise.all(exam.questionIds.map((id) => ctx.db.get("questions", id)));
-    return { embeddedCreated: exam._creationTime, questionIds: exam.questionIds, questions: docs };
-  });
-  const toSnapshot = reverse(ids.questions);
-  const questionFacts = questionFactsUnder({ from: questionIds.map((id) => toSnapshot.get(id) ?? id), to: questionIds }, questions);
+  const embeddedCreated = await t.run(async (ctx) => (await ctx.db.get("exams", examId))!._creationTime);
   await insert("examAnswers", byCreation(tables.examAnswers), ofParticipation);
-  await insert("examResults", byCreation(tables.examResults), (f, d) => ({
-    ...ofParticipation(f, d),
-    questionFacts: questionFacts(f.questionFacts),
-  }));
-  await insert("examDefinitions", byCreation(tables.examDefinitions), (f) =>
-    f.questionFacts === undefined ? f : { ...f, questionFacts: questionFacts(f.questionFacts) },
-  );
+  await insert("examHeaders", byCreation(tables.examHeaders), (f) => ({ ...f, examCreationTime: embeddedCreated }));
   for (const table of V2_TABLES) if (LOADED_AS[table] === AS_EXPORTED) await insert(table, byCreation(tables[table]), (f) => f);
   const counters = reshardCounters(tables, ids);
   failures.push(...counters.failures);
@@ -343,12 +307,23 @@ export async function insertProduction(
     const current = f.current as { examId: string } | undefined;
     const after = f.afterCreationTime as number | undefined;
     const background = f.background as Fields | undefined;
+    const headerCheck = f.headerCheck as { headersThrough?: number; running?: unknown } | undefined;
+    const through = headerCheck?.headersThrough;
     return {
       ...f,
       afterCreationTime: after !== undefined && after >= created ? embeddedCreated : undefined,
       current: current?.examId === examId ? current : undefined,
       // No scheduler runs here: a background run production left going is continued by the rehearsal's own calls.
       ...(background === undefined ? {} : { background: { ...background, running: false } }),
+      ...(headerCheck === undefined
+        ? {}
+        : {
+            headerCheck: {
+              ...headerCheck,
+              running: undefined,
+              headersThrough: through === undefined ? undefined : through >= created ? embeddedCreated : embeddedCreated - 1,
+            },
+          }),
     };
   });
   const counts = V2_TABLES.filter((table) => tables[table].length > 0).map((table) => `${tables[table].length} ${table}`);
@@ -364,7 +339,6 @@ export async function insertProduction(
             `production state loaded: ${counts.join(", ")}`,
             `chain ${chain}`,
             "counter shards re-bucketed by the embedded user ids",
-            ...(tables.examDefinitions.length === 0 ? [] : ["question-facts digest taken again under the embedded ids"]),
             ...(tables.examMirrorStates.length === 0 ? [] : ["mirror watermark moved onto the embedded clock"]),
             ...(gone === 0 ? [] : [`${gone} users or questions it refers to deleted in production: given deleted documents' ids`]),
           ].join("; "),

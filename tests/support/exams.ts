@@ -6,6 +6,8 @@
  * @example
  * const reads = await readEverything(ada.as, "v2", { examId, questionIds, userIds });
  */
+import { vi } from "vitest";
+import { CREATION_SETTLE_MS } from "../../convex/lib/limits";
 import { api, internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { errorCode } from "../../convex/lib/errors";
@@ -90,14 +92,17 @@ export async function readEverything(
   return out;
 }
 
-/** Creates the definitions of every exam (the deployment step the V2 exam list relies on). */
-export async function syncDefinitions(t: TestConvex): Promise<void> {
-  let cursor: string | null = null;
-  for (;;) {
-    const page: { isDone: boolean; continueCursor: string } = await t.mutation(internal.legacyMirror.syncExamDefinitions, { cursor });
-    if (page.isDone) return;
-    cursor = page.continueCursor;
+/** Runs a whole pass of the scheduled header check (what the cron does after deploy): every exam gets its header, and lists their mark. */
+export async function runHeaderCheckPass(t: TestConvex): Promise<void> {
+  // The pass vouches only for exams created a settle time before it starts: on a real clock that time has passed.
+  vi.setSystemTime(Date.now() + CREATION_SETTLE_MS + 1_000);
+  const { startedAt } = await t.mutation(internal.examAdmin.startHeaderCheckNow, {});
+  if (startedAt === undefined) throw new Error("a header check pass is already running");
+  for (let i = 0; i < 10_000; i++) {
+    await t.mutation(internal.examAdmin.runHeaderCheck, { startedAt });
+    if ((await t.query(internal.examAdmin.headerCheckStatus, {})).running === null) return;
   }
+  throw new Error("the header check pass did not finish");
 }
 
 /** What the V1 array and the V2 tables say about each user's attempt on an exam (first array entry per user). */

@@ -1,0 +1,40 @@
+/**
+ * Reads of an exam's header (title, timing, pauses allowed, its migration and
+ * mirror state) and question list, which every layer needs. Written only by
+ * headers/examHeaders.ts.
+ *
+ * @example
+ * const header = await getExamHeader(ctx, examId); // null: none yet
+ */
+import type { Doc, Id } from "../_generated/dataModel";
+import type { QueryCtx } from "../_generated/server";
+
+export type ExamHeader = Doc<"examHeaders">;
+
+export async function getExamHeader(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<ExamHeader | null> {
+  return ctx.db
+    .query("examHeaders")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .unique();
+}
+
+/** The exam's question list (ids in order, and ids removed since): what sessions and submissions read. */
+export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">): Promise<Doc<"examQuestionLists"> | null> {
+  return ctx.db
+    .query("examQuestionLists")
+    .withIndex("by_exam", (q) => q.eq("examId", examId))
+    .unique();
+}
+
+/**
+ * How far every exam is known to have a header: the creation time up to which the last full pass of the
+ * header check found and healed every exam (undefined: no pass has finished). Lists read the documents of
+ * exams created after it. Written by the header check (headers/keeper.ts).
+ */
+export async function headersThrough(ctx: Pick<QueryCtx, "db">): Promise<number | undefined> {
+  const pass = await ctx.db
+    .query("migrationProgress")
+    .withIndex("by_pass", (q) => q.eq("pass", "headers"))
+    .unique();
+  return pass?.headerCheck?.headersThrough;
+}
