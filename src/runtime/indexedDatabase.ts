@@ -275,10 +275,12 @@ export class IndexedDatabaseFake extends DatabaseFake {
     pageSize: number;
     maximumRowsRead?: number;
     maximumBytesRead?: number;
+    /** Charges a row read to the transaction, filtered out or not. */
+    onRead: (doc: Doc) => void;
   }) {
     const plan = this.plan(args.query.source);
     if (plan === null) return super.paginate(args);
-    const { cursor, endCursor, pageSize, maximumRowsRead, maximumBytesRead } = args;
+    const { cursor, endCursor, pageSize, maximumRowsRead, maximumBytesRead, onRead } = args;
     const filters = args.query.operators.flatMap((o) => ("filter" in o ? [o.filter] : []));
     const filterFn = (doc: Doc) => filters.every((f) => engine.evaluateFilter(doc, f));
     const cursorFields = plan.fields; // index fields + _creationTime + _id: what convex-test encodes
@@ -312,6 +314,7 @@ export class IndexedDatabaseFake extends DatabaseFake {
         const cmp = afterCursor(doc, endCursorKeys);
         if (cmp >= 0) {
           if (cmp === 0) {
+            onRead(doc);
             rowsRead += 1;
             readDocCursors.push(encodeCursor(doc));
             if (filterFn(doc)) page.push(doc);
@@ -320,10 +323,13 @@ export class IndexedDatabaseFake extends DatabaseFake {
           break;
         }
       }
+      onRead(doc);
       rowsRead += 1;
       bytesRead += getDocumentSize(doc);
       readDocCursors.push(encodeCursor(doc));
-      const hitLimit = (!!maximumRowsRead && rowsRead >= maximumRowsRead) || (!!maximumBytesRead && bytesRead >= maximumBytesRead);
+      // With an end cursor the whole interval is read, as Convex does; the transaction limits still apply (onRead).
+      const hitLimit =
+        !endCursor && ((!!maximumRowsRead && rowsRead >= maximumRowsRead) || (!!maximumBytesRead && bytesRead >= maximumBytesRead));
       if (filterFn(doc)) page.push(doc);
       if (hitLimit) {
         pageStatus = "SplitRequired";
