@@ -34,19 +34,28 @@ const HIGHEST = Symbol("highest");
 type KeyPart = Value | undefined | typeof LOWEST | typeof HIGHEST;
 type Key = KeyPart[];
 
-/** Tuple order with convex-test's value order; a key that is a prefix of another sorts first. */
+/**
+ * Tuple order with Convex's value order (compareValues: numbers by IEEE-754 total order, so -0 sorts
+ * before 0 and is not equal to it). A seek key is a key with LOWEST or HIGHEST after its last part, so
+ * it sorts just below or above every key it is a prefix of, document keys of a full index included;
+ * otherwise a key that is a prefix of another sorts first.
+ */
 function compareKeys(a: Key, b: Key): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a[i];
     const y = b[i];
-    if (x === y) continue;
+    if (x === y && x !== 0) continue; // 0 === -0, which compareValues tells apart
     if (x === LOWEST || y === HIGHEST) return -1;
     if (x === HIGHEST || y === LOWEST) return 1;
     const c = compareValues(x as Value, y as Value);
     if (c !== 0) return c;
   }
-  return a.length - b.length;
+  if (a.length === b.length) return 0;
+  const aLonger = a.length > b.length;
+  const next = (aLonger ? a : b)[n];
+  if (next === LOWEST) return aLonger ? -1 : 1;
+  return aLonger ? 1 : -1;
 }
 
 type RangeExpression = { type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte"; fieldPath: string; value: unknown };
@@ -371,7 +380,7 @@ export class IndexedDatabaseFake extends DatabaseFake {
   }
 
   override commit(commitTs: bigint | null = null) {
-    const nested = this._writes.length > 1;
+    const nested = this._writes.length > 1 || this.snapshotDepth() > 0;
     if (nested) {
       this.mergingNestedCommit = true;
       try {
@@ -402,7 +411,7 @@ export class IndexedDatabaseFake extends DatabaseFake {
   override rollbackWrites() {
     super.rollbackWrites();
     this.overlays.clear(); // rebuilt from the remaining levels when next read
-    if (this._writes.length === 0) this.endTransaction();
+    if (this._writes.length === 0 && this.snapshotDepth() === 0) this.endTransaction();
   }
 
   override stashWrites() {
@@ -414,6 +423,15 @@ export class IndexedDatabaseFake extends DatabaseFake {
   override restoreWrites(stashed: Record<string, unknown>[]) {
     super.restoreWrites(stashed);
     this.overlays = this.stashedOverlays.pop() ?? new Map();
+  }
+
+  /**
+   * How many stale-snapshot queries (`runQuery(…, { useStaleSnapshot: true })`) are running inside a
+   * mutation: their transaction is nested though the mutation's writes are stashed away, and its end
+   * must not end the mutation's open queries.
+   */
+  private snapshotDepth() {
+    return this.stashedOverlays.length;
   }
 
   /** Queries never outlive their transaction: drop their state (convex-test keeps every query's results forever). */
