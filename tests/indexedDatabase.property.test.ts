@@ -17,6 +17,7 @@ import { defineSchema, defineTable, internalMutationGeneric, internalQueryGeneri
 import { jsonToConvex, v, type Value } from "convex/values";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { IndexedDatabaseFake } from "../src/runtime/indexedDatabase";
+import { valueReadsActive } from "../src/runtime/valueReads";
 import { modules as projectModules } from "./support/convex";
 
 const HISTORIES = Number(process.env.RUNTIME_HISTORIES ?? 200);
@@ -566,5 +567,9 @@ describe("convex-test's value replies (asyncSyscallValue)", () => {
       { numRuns: 500 },
     );
     expect(documentReplyInternals.toValue(null)).toBeNull();
+  });
+
+  it("are what the suites' functions read: convex was loaded with its value reads (vitest.config.ts setupFiles)", () => {
+    expect(valueReadsActive()).toBe(true);
   });
 });
