@@ -16,6 +16,7 @@ import { convexTest, documentReplyInternals } from "convex-test";
 import { defineSchema, defineTable, internalMutationGeneric, internalQueryGeneric, makeFunctionReference } from "convex/server";
 import { jsonToConvex, v, type Value } from "convex/values";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { getPage, type IndexKey } from "convex-helpers/server/pagination";
 import { IndexedDatabaseFake } from "../src/runtime/indexedDatabase";
 import { valueReadsActive } from "../src/runtime/valueReads";
 import { modules as projectModules } from "./support/convex";
@@ -304,7 +305,7 @@ async function runStale(ctx: any, r: Read): Promise<unknown> {
 /** `others` holds only `a`. */
 const fieldsFor = (table: Table, f: Fields): Fields => (table === "others" ? ("a" in f ? { a: f.a } : {}) : f);
 
-async function runTransaction(t: ReturnType<typeof convexTest>, tx: Transaction) {
+async function runTransaction(t: TestConvex, tx: Transaction) {
   const seen: unknown[] = [];
   try {
     await t.run(async (ctx) => {
@@ -347,20 +348,22 @@ async function runTransaction(t: ReturnType<typeof convexTest>, tx: Transaction)
   return shape(seen);
 }
 
-/** Runs a history on stock convex-test and on IndexedDatabaseFake in lockstep (same fake clock: equal ids and times); the results of every transaction. */
-async function onBoth(history: Transaction[]): Promise<{ stock: unknown[]; indexed: unknown[] }> {
+type TestConvex = ReturnType<typeof convexTest>;
+
+/** Runs each step on stock convex-test and on IndexedDatabaseFake in lockstep (same fake clock: equal ids and times); what each step returned. */
+async function lockstep(steps: ((t: TestConvex) => Promise<unknown>)[]): Promise<{ stock: unknown[]; indexed: unknown[] }> {
   vi.useFakeTimers({ toFake: ["Date"] });
   try {
     vi.setSystemTime(T0);
     const scan = convexTest({ schema, modules, transactionLimits: true });
     const indexed = convexTest({ schema, modules, transactionLimits: true, DatabaseFake: IndexedDatabaseFake });
     const results = { stock: [] as unknown[], indexed: [] as unknown[] };
-    for (const tx of history) {
+    for (const step of steps) {
       const now = Date.now();
-      results.stock.push(await runTransaction(scan, tx));
+      results.stock.push(await step(scan));
       vi.setSystemTime(now);
       countingPages = true;
-      results.indexed.push(await runTransaction(indexed, tx));
+      results.indexed.push(await step(indexed));
       countingPages = false;
       vi.setSystemTime(now + 7);
     }
@@ -369,6 +372,7 @@ async function onBoth(history: Transaction[]): Promise<{ stock: unknown[]; index
     vi.useRealTimers();
   }
 }
+const onBoth = (history: Transaction[]) => lockstep(history.map((tx) => (t: TestConvex) => runTransaction(t, tx)));
 
 /** Whether a history holds a -0 anywhere (stored or in a bound), and a bound on `_id`. */
 function holdsNegativeZero(x: unknown): boolean {
@@ -497,6 +501,40 @@ describe("IndexedDatabaseFake against stock convex-test", () => {
     expect(indexed).toEqual(stock);
     const [, staleSaw, openSaw] = stock[1] as unknown[][];
     expect([(staleSaw as unknown[]).length, (openSaw as unknown[]).length]).toEqual([2, 3]);
+  });
+
+  it("serves convex-helpers' getPage as stock convex-test does, paging forward and scrolling back over ties and -0", async () => {
+    const A = [1, 1, -0, 0, 1, 2, 0];
+    const walk = (order: "asc" | "desc") => async (t: TestConvex) =>
+      t.run(async (ctx) => {
+        const pages = [];
+        let startIndexKey: IndexKey | undefined = undefined;
+        for (let more = true; more;) {
+          const page: { hasMore: boolean; indexKeys: IndexKey[] } = await getPage(ctx as Ctx, {
+            table: "items",
+            index: "by_a",
+            schema,
+            order,
+            targetMaxRows: 2,
+            startIndexKey,
+          });
+          pages.push(page);
+          more = page.hasMore;
+          startIndexKey = page.indexKeys.at(-1);
+        }
+        return shape(pages);
+      });
+    const { stock, indexed } = await lockstep([
+      (t) => t.run(async (ctx) => Promise.all(A.map((a) => ctx.db.insert("items", { a })))),
+      walk("asc"),
+      walk("desc"),
+    ]);
+    expect(indexed).toEqual(stock);
+    // Every document once, -0 before 0, in each direction.
+    const as = (pages: unknown) =>
+      (pages as [string, unknown][][]).flatMap((p) => (p[0]![1] as [string, unknown][][]).map((d) => d.find(([k]) => k === "a")![1]));
+    expect(as(stock[1])).toEqual(["-0", 0, 0, 1, 1, 1, 2]);
+    expect(as(stock[2])).toEqual([2, 1, 1, 1, 0, 0, "-0"]);
   });
 
   it("rejects what convex-test rejects: an undeclared index, a range on the wrong field", async () => {
