@@ -5,6 +5,8 @@ export default defineConfig({
     environment: "edge-runtime",
     server: { deps: { inline: ["convex-test"] } },
     include: ["tests/**/*.test.ts"],
+    // Registers the runtime's value reads before any test file loads convex (docs/runtime.md).
+    setupFiles: ["src/runtime/valueReads.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Test files share their worker's modules instead of importing convex/, convex-test and

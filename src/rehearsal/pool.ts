@@ -25,11 +25,15 @@ export type PoolEvents = {
   onDone: (index: number, outcome: ExamOutcome) => void;
 };
 
-/** A worker running worker.ts through tsx (Node 20 does not pass the main thread's loader hooks to workers). */
+/**
+ * A worker running worker.ts through tsx, with the runtime's value reads (docs/runtime.md) registered
+ * before convex is loaded (Node 20 does not pass the main thread's loader hooks to workers).
+ */
 function startWorker(): Worker {
   const tsx = import.meta.resolve("tsx/esm/api");
+  const valueReads = new URL("../runtime/valueReads.ts", import.meta.url).href;
   const entry = new URL("./worker.ts", import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
+  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(valueReads)}); }).then(() => import(${JSON.stringify(entry)}))`;
   return new Worker(boot, { eval: true });
 }
 

@@ -34,19 +34,28 @@ const HIGHEST = Symbol("highest");
 type KeyPart = Value | undefined | typeof LOWEST | typeof HIGHEST;
 type Key = KeyPart[];
 
-/** Tuple order with convex-test's value order; a key that is a prefix of another sorts first. */
+/**
+ * Tuple order with Convex's value order (compareValues: numbers by IEEE-754 total order, so -0 sorts
+ * before 0 and is not equal to it). A seek key is a key with LOWEST or HIGHEST after its last part, so
+ * it sorts just below or above every key it is a prefix of, document keys of a full index included;
+ * otherwise a key that is a prefix of another sorts first.
+ */
 function compareKeys(a: Key, b: Key): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a[i];
     const y = b[i];
-    if (x === y) continue;
+    if (x === y && x !== 0) continue; // 0 === -0, which compareValues tells apart
     if (x === LOWEST || y === HIGHEST) return -1;
     if (x === HIGHEST || y === LOWEST) return 1;
     const c = compareValues(x as Value, y as Value);
     if (c !== 0) return c;
   }
-  return a.length - b.length;
+  if (a.length === b.length) return 0;
+  const aLonger = a.length > b.length;
+  const next = (aLonger ? a : b)[n];
+  if (next === LOWEST) return aLonger ? -1 : 1;
+  return aLonger ? 1 : -1;
 }
 
 type RangeExpression = { type: "Eq" | "Gt" | "Gte" | "Lt" | "Lte"; fieldPath: string; value: unknown };
@@ -275,10 +284,12 @@ export class IndexedDatabaseFake extends DatabaseFake {
     pageSize: number;
     maximumRowsRead?: number;
     maximumBytesRead?: number;
+    /** Charges a row read to the transaction, filtered out or not. */
+    onRead: (doc: Doc) => void;
   }) {
     const plan = this.plan(args.query.source);
     if (plan === null) return super.paginate(args);
-    const { cursor, endCursor, pageSize, maximumRowsRead, maximumBytesRead } = args;
+    const { cursor, endCursor, pageSize, maximumRowsRead, maximumBytesRead, onRead } = args;
     const filters = args.query.operators.flatMap((o) => ("filter" in o ? [o.filter] : []));
     const filterFn = (doc: Doc) => filters.every((f) => engine.evaluateFilter(doc, f));
     const cursorFields = plan.fields; // index fields + _creationTime + _id: what convex-test encodes
@@ -312,6 +323,7 @@ export class IndexedDatabaseFake extends DatabaseFake {
         const cmp = afterCursor(doc, endCursorKeys);
         if (cmp >= 0) {
           if (cmp === 0) {
+            onRead(doc);
             rowsRead += 1;
             readDocCursors.push(encodeCursor(doc));
             if (filterFn(doc)) page.push(doc);
@@ -320,10 +332,13 @@ export class IndexedDatabaseFake extends DatabaseFake {
           break;
         }
       }
+      onRead(doc);
       rowsRead += 1;
       bytesRead += getDocumentSize(doc);
       readDocCursors.push(encodeCursor(doc));
-      const hitLimit = (!!maximumRowsRead && rowsRead >= maximumRowsRead) || (!!maximumBytesRead && bytesRead >= maximumBytesRead);
+      // With an end cursor the whole interval is read, as Convex does; the transaction limits still apply (onRead).
+      const hitLimit =
+        !endCursor && ((!!maximumRowsRead && rowsRead >= maximumRowsRead) || (!!maximumBytesRead && bytesRead >= maximumBytesRead));
       if (filterFn(doc)) page.push(doc);
       if (hitLimit) {
         pageStatus = "SplitRequired";
@@ -365,7 +380,7 @@ export class IndexedDatabaseFake extends DatabaseFake {
   }
 
   override commit(commitTs: bigint | null = null) {
-    const nested = this._writes.length > 1;
+    const nested = this._writes.length > 1 || this.snapshotDepth() > 0;
     if (nested) {
       this.mergingNestedCommit = true;
       try {
@@ -396,7 +411,7 @@ export class IndexedDatabaseFake extends DatabaseFake {
   override rollbackWrites() {
     super.rollbackWrites();
     this.overlays.clear(); // rebuilt from the remaining levels when next read
-    if (this._writes.length === 0) this.endTransaction();
+    if (this._writes.length === 0 && this.snapshotDepth() === 0) this.endTransaction();
   }
 
   override stashWrites() {
@@ -408,6 +423,15 @@ export class IndexedDatabaseFake extends DatabaseFake {
   override restoreWrites(stashed: Record<string, unknown>[]) {
     super.restoreWrites(stashed);
     this.overlays = this.stashedOverlays.pop() ?? new Map();
+  }
+
+  /**
+   * How many stale-snapshot queries (`runQuery(…, { useStaleSnapshot: true })`) are running inside a
+   * mutation: their transaction is nested though the mutation's writes are stashed away, and its end
+   * must not end the mutation's open queries.
+   */
+  private snapshotDepth() {
+    return this.stashedOverlays.length;
   }
 
   /** Queries never outlive their transaction: drop their state (convex-test keeps every query's results forever). */
