@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    // Mutations come from headers/functions.ts, whose ctx.db keeps the exam copies current (issue 10).
+    // Mutations come from headers/functions.ts, whose ctx.db keeps the exam headers current.
     files: ["convex/**/*.ts"],
     ignores: ["convex/headers/functions.ts"],
     rules: {
@@ -25,7 +25,7 @@ export default tseslint.config(
             {
               group: ["**/_generated/server"],
               importNames: ["mutation", "internalMutation"],
-              message: "Import mutation builders from convex/headers/functions.ts: its ctx.db keeps the exam copies current.",
+              message: "Import mutation builders from convex/headers/functions.ts: its ctx.db keeps the exam headers current.",
             },
           ],
         },

@@ -1,5 +1,5 @@
 /**
- * The audit trail (CONTRACT §5): an attempt's history, an exam's whole trail,
+ * The audit trail (docs/audit.md): an attempt's history, an exam's whole trail,
  * an attempt as it stood at a moment, and the operators' tamper check.
  * Thin: the rules live in auditTrail/timeline.ts and events/chain.ts.
  *
@@ -73,7 +73,7 @@ type AuditEvent = typeof vAuditEvent.type;
 
 type Graded = { answers: { questionId: string; selectedAnswer: string; isCorrect?: boolean }[]; score?: number };
 
-/** Drops isCorrect and score: a student never learns correctness before the attempt is completed (CONTRACT §1). */
+/** Drops isCorrect and score: a student never learns correctness before the attempt is completed (docs/exam-api.md). */
 function withoutGrading<T extends Graded>(facts: T): Omit<T, "score"> {
   const { score: _score, ...rest } = facts;
   return { ...rest, answers: facts.answers.map(({ questionId, selectedAnswer }) => ({ questionId, selectedAnswer })) };
@@ -203,7 +203,7 @@ async function examChangesBetween(ctx: QueryCtx, examId: Id<"exams">, after: num
 
 /**
  * Every event of an exam, all attempts, in the order they were recorded, and
- * every change of the exam and its questions (CONTRACT §6: who, when, fields
+ * every change of the exam and its questions (docs/audit.md: who, when, fields
  * before and after), each page carrying the changes recorded up to its last
  * event (the last page: all the rest). Admin only.
  */

@@ -18,6 +18,7 @@ import { internal } from "./_generated/api";
 import { internalQuery, query, type QueryCtx } from "./_generated/server";
 import { internalMutation, mutation } from "./headers/functions";
 import { requireAdmin } from "./lib/auth";
+import { loadQuestions } from "./reads/examSources";
 import { domainError } from "./lib/errors";
 import { CONVEX_LIMITS, WORK_BOUNDS } from "./lib/limits";
 import { healExamHeader, parseHeaderCursor, staleHeaderOf, walkExamHeaders, type HeaderCursor } from "./headers/keeper";
@@ -208,19 +209,18 @@ export const getExamForEditing = query({
   handler: async (ctx, { examId }) => {
     await requireAdmin(ctx);
     const exam = await loadExam(ctx, examId);
-    const questions = await Promise.all(
-      exam.questionIds.map(async (questionId) => {
-        const q = await ctx.db.get("questions", questionId);
-        if (q === null) return { questionId, deleted: true as const };
-        return {
-          questionId,
-          text: q.text,
-          options: q.options,
-          correctAnswer: q.correctAnswer,
-          ...(q.points === undefined ? {} : { points: q.points }),
-        };
-      }),
-    );
+    const docs = await loadQuestions(ctx, exam.questionIds);
+    const questions = exam.questionIds.map((questionId, i) => {
+      const q = docs[i]!;
+      if (q === null) return { questionId, deleted: true as const };
+      return {
+        questionId,
+        text: q.text,
+        options: q.options,
+        correctAnswer: q.correctAnswer,
+        ...(q.points === undefined ? {} : { points: q.points }),
+      };
+    });
     const { title, questionIds, durationMs, maxPauses } = exam;
     return { examId, title, questionIds, durationMs, maxPauses, questions };
   },

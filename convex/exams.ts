@@ -1,5 +1,5 @@
 /**
- * The exam API (CONTRACT §3): the 12 V1 functions and their V2 twins. Each
+ * The exam API (docs/exam-api.md): the 12 V1 functions and their V2 twins. Each
  * pair shares one handler, one args validator and one return validator; the
  * twins differ only in where reads come from (reads/examSources.ts) and in the
  * `origin` their writes are logged with. Every write is a command through

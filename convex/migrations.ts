@@ -1,5 +1,5 @@
 /**
- * The operator's migration commands (CONTRACT §4, migration-guide.md steps 2–5
+ * The operator's migration commands (docs/operations.md, the guide's steps 2–5
  * and 8). Internal functions, run with `npx convex run --prod migrations:<name>`.
  * Every transaction stays within half of Convex's per-transaction limits on any
  * data the V1 schema allows: reads of exam documents are paged by bytes, the

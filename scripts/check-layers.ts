@@ -4,7 +4,7 @@
  *   0  convex/lib/, convex/events/,  pure rules, validators, limits, the log, and the data model
  *      convex/schema.ts               (validators are read from its tables): import only each other
  *   1  convex/projections/           rows from the log: import layer 0 and each other
- *   2  convex/<feature>/             attempts/, reads/, migration/, auditTrail/, copies/: layers 0–2
+ *   2  convex/<feature>/             attempts/, reads/, migration/, auditTrail/, headers/: layers 0–2
  *   3  Convex function files         convex/*.ts: import anything; nothing imports them
  *
  * A function file inside a layer's folder (projections/rebuild.ts, an API path) keeps its folder's
@@ -38,7 +38,7 @@ function tsFiles(dir: string): string[] {
   });
 }
 
-/** Every mutation is built with these (they keep the exam copies current): any function file may import them. */
+/** Every mutation is built with these (they keep the exam headers current): any function file may import them. */
 const MUTATION_BUILDERS = "headers/functions";
 
 /** The layer of a module under convex/ (its path relative to convex/, without extension), or null for _generated. */

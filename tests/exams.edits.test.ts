@@ -229,6 +229,29 @@ describe("edits that V1 used to get wrong", () => {
     expect(after.answers.find((a) => a.questionId === w.q[0])).toMatchObject({ isCorrect: true });
   });
 
+  it("an exam shortened and a question removed out of band: each twin's write decides what its own session showed, once", async () => {
+    const w = await world();
+    await w.t.run((ctx) => ctx.db.patch("exams", w.examId, { durationMs: 10 * MIN, questionIds: [w.q[0], w.q[2]] }));
+    vi.setSystemTime(T0 + 20 * MIN);
+    // V2 (the header, healed later) still shows 30 minutes and three questions: its submit of them is accepted.
+    const v2Session = await w.bob.as.query(api.exams.getExamSessionV2, { examId: w.examId });
+    expect(v2Session).toMatchObject({ timeUp: false, durationMs: 30 * MIN });
+    expect(v2Session.questions.map((q) => q.questionId)).toEqual([w.q[0], w.q[1], w.q[2]]);
+    const answers = v2Session.questions.map((q) => ({ questionId: q.questionId, selectedAnswer: "a" }));
+    const v2 = await w.bob.as.mutation(api.exams.submitExamAnswersV2, { examId: w.examId, answers });
+    expect(v2).toMatchObject({ status: "completed", score: 3 });
+    // V1 (the exam document) shows time up: its submit says the same, and writes nothing.
+    expect(await w.ada.as.query(api.exams.getExamSession, { examId: w.examId })).toMatchObject({ timeUp: true, remainingMs: 0 });
+    const before = await snapshotTables(w.t);
+    expect(errorCode(await w.ada.as.mutation(api.exams.submitExamAnswers, { examId: w.examId, answers }).catch((e: unknown) => e))).toBe(
+      "TIME_UP",
+    );
+    expect(await snapshotTables(w.t)).toEqual(before);
+    // After the header check, V2 shows what V1 shows.
+    await repairAll(w.t);
+    await expectV2EqualsV1(w);
+  });
+
   it("an exam deleted out of band leaves the V2 lists after the repair; its log stays", async () => {
     const w = await world();
     const other = await w.admin.as.mutation(api.examAdmin.createExam, {

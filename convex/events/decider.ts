@@ -14,10 +14,9 @@ import { domainError } from "../lib/errors";
 import { SUBMIT_GRACE_MS } from "../lib/limits";
 import type { ExamEvent } from "./catalog";
 import { sameValue } from "../lib/values";
-import { V1_FACT_FIELDS, splitEntry } from "../lib/v1Entry";
+import { V1_FACT_FIELDS, splitEntry, type ParticipationFacts, type ShownAttempt } from "../lib/v1Entry";
 
-/** Every V1 participant field except `userId` and `answers`: what `examParticipations` holds. */
-export type ParticipationFacts = Omit<V1Participant, "userId" | "answers">;
+export type { ParticipationFacts, ShownAttempt };
 
 export type AttemptState = {
   /** null until the attempt starts (or is imported). */
@@ -27,9 +26,6 @@ export type AttemptState = {
   /** Positions in the V1 array of every entry imported into this attempt (first = the attempt). */
   legacySourceIndexes: number[];
 };
-
-/** An attempt as the views show it: the state without its bookkeeping (a V1 entry gives this much). */
-export type ShownAttempt = Pick<AttemptState, "participation" | "answers">;
 
 /** A question as grading needs it. */
 export type GradingQuestion = {

@@ -1,6 +1,6 @@
 import { ConvexError } from "convex/values";
 
-/** Machine-readable error codes the frontend and the operators rely on (CONTRACT §3). */
+/** Machine-readable error codes the frontend and the operators rely on (docs/exam-api.md). */
 export const ERROR_CODES = [
   "NOT_AUTHENTICATED",
   "FORBIDDEN",

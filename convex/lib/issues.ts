@@ -43,7 +43,7 @@ export const vIssueKind = literals(
   "missing_projection_row",
   /** A projection row whose stream has no events at all. */
   "projection_row_without_events",
-  // ---- findings: dirty V1 data, migrated as stored (CONTRACT §1)
+  // ---- findings: dirty V1 data, migrated as stored (docs/operations.md)
   "duplicate_participant",
   "unknown_question",
   "question_not_in_exam",

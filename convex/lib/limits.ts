@@ -74,4 +74,9 @@ export const WORK_BOUNDS = {
   orphanHeadersPerStep: 8,
   /** New question ids an exam edit may name (each is read to check it exists: one index range each). */
   newQuestionIdsPerEdit: 2_000,
+  /**
+   * Questions one call reads by id (a session, a submission, results, the editor's view: one index range each),
+   * within Convex's 4,096 ranges with room for the call's other reads. V1 could not read more either.
+   */
+  questionsPerCall: 4_000,
 } as const;

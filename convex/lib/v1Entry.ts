@@ -11,7 +11,12 @@
  */
 import type { Id } from "../_generated/dataModel";
 import type { V1Answer, V1Participant } from "./validators";
-import type { ParticipationFacts, ShownAttempt } from "../events/decider";
+
+/** Every V1 participant field except `userId` and `answers`: what `examParticipations` holds. */
+export type ParticipationFacts = Omit<V1Participant, "userId" | "answers">;
+
+/** An attempt as the views show it: the decider's state without its bookkeeping (a V1 entry gives this much). */
+export type ShownAttempt = { participation: ParticipationFacts | null; answers: V1Answer[] };
 
 /** A V1 entry's participation fields (everything but userId and answers): what an attempt's facts hold. */
 export const V1_FACT_FIELDS = ["score", "startedAt", "completedAt", "isPaused", "pausedAt", "pauseCount", "totalPausedMs"] as const;

@@ -12,7 +12,7 @@ export const vV1Answer = v.object({
 });
 export type V1Answer = Infer<typeof vV1Answer>;
 
-/** A legacy participant embedded in `exams.participants` (CONTRACT §1). Never change its shape. */
+/** A legacy participant embedded in `exams.participants` (docs/exam-api.md). Never change its shape. */
 export const vV1Participant = v.object({
   userId: v.id("users"),
   score: v.number(),
@@ -57,7 +57,7 @@ export const vSubmittedAnswer = v.object({
 });
 export type SubmittedAnswer = Infer<typeof vSubmittedAnswer>;
 
-/** One graded answer as results show it (CONTRACT §3): the answer, and its question's text and correct answer. */
+/** One graded answer as results show it (docs/exam-api.md): the answer, and its question's text and correct answer. */
 export const vResultAnswer = v.object({
   questionId: v.id("questions"),
   selectedAnswer: v.string(),

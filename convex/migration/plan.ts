@@ -1,6 +1,6 @@
 /**
  * Pure planning for the V1 → V2 migration: what production's dirty data looks
- * like (CONTRACT §1) and what importing one more participant may cost (the
+ * like (docs/operations.md) and what importing one more participant may cost (the
  * budget itself is lib/budget.ts). Knows nothing of Convex.
  *
  * @example

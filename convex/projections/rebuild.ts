@@ -1,6 +1,6 @@
 /**
  * The operator's functions to rebuild and verify the V2 projections from the log
- * (CONTRACT §4): thin, one budgeted page per call; the pages are
+ * (docs/operations.md): thin, one budgeted page per call; the pages are
  * projections/replay.ts, the walk and its cursor projections/walk.ts, the
  * counters projections/counters.ts.
  *

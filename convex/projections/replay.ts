@@ -1,5 +1,5 @@
 /**
- * Rebuild and verify the V2 projections from the log (CONTRACT §4), one budgeted
+ * Rebuild and verify the V2 projections from the log (docs/operations.md), one budgeted
  * page at a time; the Convex functions are projections/rebuild.ts. A rebuild page
  * replays each attempt's stream with projectStream (the one definition) and
  * writes the difference with writeAttemptRows, each attempt inside one

@@ -30,7 +30,7 @@ import { loadAnswers, loadParticipation } from "../projections/tables";
 import { countParticipants } from "../projections/counters";
 import { legacyArrayImported } from "../headers/examHeaders";
 import { getExamHeader, getQuestionList, headersThrough, type ExamHeader } from "../lib/examHeaders";
-import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS } from "../lib/limits";
+import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, LIST_LIMITS, MAX_ATTEMPTS_PER_USER, MAX_LISTED_EXAMS, WORK_BOUNDS } from "../lib/limits";
 import { transactionUsage } from "../lib/budget";
 import { firstEntries, firstEntryOf, stateOfEntry } from "../lib/v1Entry";
 import { participationOf, stateFromRows } from "../projections/attempt";
@@ -119,6 +119,12 @@ export async function loadExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<D
 
 /** The exam's question documents in order (deleted ones are null). */
 export async function loadQuestions(ctx: QueryCtx, questionIds: readonly Id<"questions">[]): Promise<QuestionDocs> {
+  if (questionIds.length > WORK_BOUNDS.questionsPerCall) {
+    throw domainError(
+      "LIMIT_EXCEEDED",
+      `This call would read ${questionIds.length} questions, more than one call can (WORK_BOUNDS.questionsPerCall: ${WORK_BOUNDS.questionsPerCall}).`,
+    );
+  }
   return Promise.all(questionIds.map((id) => ctx.db.get("questions", id)));
 }
 

@@ -1,5 +1,5 @@
 /**
- * The legacy mirror off the students' write path (issue 12): an exam of 200
+ * The legacy mirror off the students' write path: an exam of 200
  * students, each doing start, pause, resume and submit through the V2 API,
  * with the mirror asynchronous (the per-exam job) and synchronous. For every
  * action: the documents it writes that another student's action also writes

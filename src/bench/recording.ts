@@ -80,6 +80,7 @@ export async function recordCall<Args extends DefaultFunctionArgs>(
         bytesRead: m.bytesRead.used,
         documentsWritten: m.documentsWritten.used,
         bytesWritten: m.bytesWritten.used,
+        databaseQueries: m.databaseQueries.used,
       };
       return {
         result,

@@ -2,7 +2,7 @@
  * A deterministic V1 dataset: users, questions and exams with embedded
  * participants, sized like the migration guide's (15 exams, 234 participants,
  * 46,800 answers) by default, optionally with a realistic sprinkle of the dirty
- * data production has (CONTRACT §1).
+ * data production has (docs/operations.md, "Dirty data").
  *
  * @example
  * const dataset = generateV1Dataset({ ...GUIDE_DATASET, dirty: true });
@@ -187,7 +187,7 @@ export function examDocumentBytes(exam: DatasetExam): number {
 }
 
 /**
- * Refuses an exam Convex could not hold (CONTRACT §1: 1 MiB per document, 8,192
+ * Refuses an exam Convex could not hold (Convex: 1 MiB per document, 8,192
  * elements per array): such data cannot exist in production, so neither a test
  * nor a benchmark nor a rehearsal may be built on it.
  */

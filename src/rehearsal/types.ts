@@ -61,7 +61,7 @@ export type Finding = {
   message: string;
 };
 
-/** What the report keeps of migrations:checkMigrationStatus (CONTRACT §4's fields). */
+/** What the report keeps of migrations:checkMigrationStatus (docs/operations.md). */
 export type StatusCounts = Pick<FunctionReturnType<typeof internal.migrations.checkMigrationStatus>, "v1" | "v2" | "migrationComplete">;
 
 /** One read call's cost: database bytes and documents read, and the bytes returned to the client. */

@@ -63,8 +63,14 @@ export type EmbeddedConvex = ReturnType<typeof createEmbeddedConvex>;
 export type BenchRow = Record<string, string | number>;
 export type BenchSection = { title: string; rows: BenchRow[]; notes?: string[] };
 
-/** Documents and bytes one call read and wrote, from ctx.meta.getTransactionMetrics(). */
-export type CallCost = { documentsRead: number; bytesRead: number; documentsWritten: number; bytesWritten: number };
+/** Documents and bytes one call read and wrote, and its index ranges, from ctx.meta.getTransactionMetrics(). */
+export type CallCost = {
+  documentsRead: number;
+  bytesRead: number;
+  documentsWritten: number;
+  bytesWritten: number;
+  databaseQueries: number;
+};
 
 /** A registered query or mutation, public or internal. */
 type RegisteredFunction<Args extends DefaultFunctionArgs, Returns> =
@@ -85,6 +91,7 @@ export async function measureRun<Result>(
         bytesRead: m.bytesRead.used,
         documentsWritten: m.documentsWritten.used,
         bytesWritten: m.bytesWritten.used,
+        databaseQueries: m.databaseQueries.used,
       },
     };
   });

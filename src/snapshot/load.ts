@@ -132,7 +132,7 @@ export function* references(
   }
 }
 
-/** Questions deleted since (still listed by an exam or answered): the migration reports them (CONTRACT §1), so they load. */
+/** Questions deleted since (still listed by an exam or answered): the migration reports them (docs/operations.md), so they load. */
 const DELETED_QUESTION_ALLOWED = /^(questionIds\[\d+\]|participants\[\d+\]\.answers\[\d+\]\.questionId)$/;
 
 /** Reads and checks the export's tables in dependency order. */
