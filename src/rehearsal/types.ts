@@ -15,6 +15,7 @@ export const PHASES = [
   { name: "export", title: "step 3 · export backup" },
   { name: "migrate", title: "step 4 · migrate" },
   { name: "verify", title: "step 5 · verify" },
+  { name: "headers", title: "header check (scheduled)" },
   { name: "smoke", title: "V2 smoke as students" },
   { name: "projections", title: "rebuild + verify views" },
   { name: "audit", title: "audit chain" },
