@@ -116,8 +116,10 @@ await writeExportZip(zip, {
   tables: {
     users,
     questions,
+    // Convex writes rows in _id order: the exams in the order of their ids.
     exams: (function* () {
-      for (let n = 0; n < examCount; n++) yield exam(n);
+      const ids = Array.from({ length: examCount }, (_, n) => ({ n, id: realId(10003, `e${n}`) }));
+      for (const { n } of ids.sort((a, b) => (a.id < b.id ? -1 : 1))) yield exam(n);
     })(),
   },
   storage: [
