@@ -291,7 +291,10 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
           lines.push(`  ${r.table}${r.field.includes(".") ? ` (in ${r.field.slice(0, r.field.lastIndexOf("."))})` : ""}: ${r.line}`);
       }
       if (summary.otherTables.length > 0) {
-        lines.push("", "The app's other tables, as convex/schema.ts must declare them to deploy (inferred from their documents):");
+        lines.push(
+          "",
+          "The app's other tables, as convex/schema.ts would declare them (the app's code typechecks only against declared tables; declared, deploy validates them: these accept every document):",
+        );
         for (const t of summary.otherTables) lines.push(`  ${t.definition}`);
       }
       lines.push(
