@@ -227,10 +227,9 @@ class Reader {
     const entry = `${table}/generated_schema.jsonl`;
     if (!this.archive.names.includes(entry)) {
       this.eras.add("no generated_schema.jsonl");
-      const schema = NO_GENERATED_SCHEMA;
+      const schema = { ...NO_GENERATED_SCHEMA, overrides: new Map() };
       return (text) => decodeLegacy(JSON.parse(text), schema);
     }
-    const where = `${table}/generated_schema.jsonl`;
     let schema: GeneratedSchema | null = null;
     for await (const { text, line } of this.jsonLines(entry, MAX_SCHEMA_LINE_BYTES)) {
       try {
@@ -249,11 +248,11 @@ class Reader {
         schema.overrides.set(entries[0]![0], parseContext(entries[0]![1]));
       } catch (e) {
         const problem = e instanceof SyntaxError ? `not a JSON document (${e.message})` : (e as Error).message;
-        if (e instanceof SyntaxError || e instanceof DecodeError) throw new SnapshotError(problem, at(where, line));
+        if (e instanceof SyntaxError || e instanceof DecodeError) throw new SnapshotError(problem, at(entry, line));
         throw e;
       }
     }
-    if (schema === null) throw new SnapshotError('empty: expected "uniform" or the table\'s shape', { table: where });
+    if (schema === null) throw new SnapshotError('empty: expected "uniform" or the table\'s shape', { table: entry });
     this.eras.add("legacy");
     const typed = schema;
     return (text) => decodeLegacy(JSON.parse(text), typed);
@@ -285,6 +284,8 @@ class Reader {
       } catch (e) {
         if (e instanceof SyntaxError) throw new SnapshotError(`not a JSON document (${e.message})`, { table, line });
         if (e instanceof DecodeError) throw new SnapshotError(e.message, { table, line });
+        // Convex nests values at most 64 levels deep; a line nested beyond what the parser's stack holds is not a document.
+        if (e instanceof RangeError) throw new SnapshotError(`nested too deeply (${e.message})`, { table, line });
         throw e;
       }
       if (!isObject(value)) throw new SnapshotError("not a JSON object", { table, line });

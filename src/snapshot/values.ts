@@ -30,6 +30,12 @@ export class DecodeError extends Error {}
 
 // ---------------------------------------------------------------- uniform era
 
+/** Sets a field as its own property (a field named `__proto__` too), keeping objects in V8's fast mode otherwise. */
+function setField(object: Record<string, unknown>, key: string, value: unknown) {
+  if (key === "__proto__") Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
+}
+
 /** Index of the quote that closes the string starting at `start` (text.length if none). */
 function endOfString(text: string, start: number): number {
   let from = start + 1;
@@ -105,7 +111,7 @@ export function parseExportJson(text: string): unknown {
         skip();
         if (text[i] !== ":") fail("expected ':'");
         i++;
-        Object.defineProperty(out, key, { value: value(), enumerable: true, writable: true, configurable: true });
+        setField(out, key, value());
         skip();
         if (text[i] === ",") i++;
         else if (text[i] === "}") {
@@ -182,32 +188,34 @@ function eightBytes(text: unknown, what: string): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, 8);
 }
 
-/** A parsed uniform-era JSON value as a Convex value (from_clean_lossless). */
+/** A parsed uniform-era JSON value as a Convex value (from_clean_lossless), converted in place (the parse is its own). */
 export function fromExportJson(json: unknown): Value {
   if (json === null || typeof json === "boolean" || typeof json === "string" || typeof json === "bigint") return json;
   if (typeof json === "number") return json;
-  if (Array.isArray(json)) return json.map(fromExportJson);
+  if (Array.isArray(json)) {
+    for (let i = 0; i < json.length; i++) {
+      const element: unknown = json[i];
+      if (typeof element === "object" && element !== null) json[i] = fromExportJson(element);
+    }
+    return json as Value[];
+  }
   if (typeof json === "object") {
-    const keys = Object.keys(json);
+    const object = json as Record<string, unknown>;
+    const keys = Object.keys(object);
     if (keys.some((k) => k.startsWith("$"))) {
       const [key] = keys;
-      const payload = (json as Record<string, unknown>)[key!];
+      const payload = object[key!];
       if (keys.length !== 1) throw new DecodeError(`an object with a "$" field other than {"$float"|"$integer"|"$bytes": …}`);
       if (key === "$float") return eightBytes(payload, "$float").getFloat64(0, true);
       if (key === "$integer") return eightBytes(payload, "$integer").getBigInt64(0, true);
       if (key === "$bytes") return base64Bytes(payload, "$bytes").slice().buffer;
       throw new DecodeError(`unknown encoding "${key}"`);
     }
-    const out: Record<string, Value> = {};
     for (const k of keys) {
-      Object.defineProperty(out, k, {
-        value: fromExportJson((json as Record<string, unknown>)[k]),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      const v = object[k];
+      if (typeof v === "object" && v !== null) setField(object, k, fromExportJson(v));
     }
-    return out;
+    return object as Record<string, Value>;
   }
   throw new DecodeError(`not a JSON value: ${typeof json}`);
 }
@@ -477,12 +485,7 @@ function apply(context: Context, json: unknown, shapes: readonly Shape[]): Value
     const out: Record<string, Value> = {};
     for (const [k, v] of Object.entries(json)) {
       if (k.startsWith("$")) throw new DecodeError(`field name "${k}" starts with "$"`);
-      Object.defineProperty(out, k, {
-        value: apply(hints?.get(k) ?? "infer", v, objectField(shapes, k)),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      setField(out, k, apply(hints?.get(k) ?? "infer", v, objectField(shapes, k)));
     }
     return out;
   }
