@@ -4,7 +4,8 @@
  * zip_uploader.rs, export_storage.rs): `README.md` first, `_tables/documents.jsonl`
  * ({name, id} per user table, in table-number order), each table's
  * `documents.jsonl` (rows in `_id` order, the by_id index's) followed by its
- * `generated_schema.jsonl` ("uniform"), then `_storage/documents.jsonl` and one
+ * `generated_schema.jsonl` ("uniform"), tables in the order given (Convex writes
+ * them smallest first: nothing reads that order), then `_storage/documents.jsonl` and one
  * `_storage/<id>[.ext]` file per stored file; components under
  * `_components/<name>/`. Values in ConvexExportJSON (values.ts: keys sorted,
  * floats as serde_json spells them, int64 as plain integers, `{"$float": …}`
