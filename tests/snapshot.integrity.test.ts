@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, test } from "vitest";
-import { MAX_LINE_BYTES } from "../src/snapshot/load";
+import { loadSnapshot, MAX_LINE_BYTES } from "../src/snapshot/load";
 import { realId, writeExportFolder, writeExportZip, type ExportSpec } from "../src/snapshot/write";
 import { withWrongCrc, withWrongSize } from "./support/zip";
 
@@ -106,6 +106,10 @@ describe("integrity: every entry read is checked; bad input exits 2 with one lin
     expect(verified.stdout).toContain("contents verified (size and sha256 of every file, CRC-32 of every entry)");
     expect(verified.stderr).toMatch(/verifying _storage files: .* \(100%\)/);
     expectOneLine(badCrc, new RegExp(`_storage/${file}\\.txt: CRC-32 [0-9a-f]{8} does not match`));
+    // A table's entry is read, so always checked.
+    const table = `${tmp()}.zip`;
+    writeFileSync(table, withWrongCrc(readFileSync(good), "users/documents.jsonl"));
+    await expect(loadSnapshot(table)).rejects.toThrow(/^users\/documents\.jsonl: CRC-32 [0-9a-f]{8} does not match/);
     expectOneLine(badSha, new RegExp(`_storage/${file}\\.txt has sha256 .*, the metadata says`));
   }, 60_000);
 
