@@ -176,6 +176,15 @@ describe("values of both eras", () => {
     expect(() => parseShape('{"a": int64')).toThrow(/cannot parse the shape/);
     expect(() => decodeUniform('{"a":{"$date":"x"}}')).toThrow(/unknown encoding/);
   });
+
+  test("a value nested deeper than Convex's 64 levels is refused in either era, however deep (never a stack overflow)", () => {
+    const nested = (depth: number) => `{"a":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
+    expect(() => decodeUniform(nested(64))).not.toThrow();
+    for (const depth of [65, 100_000]) {
+      expect(() => decodeUniform(nested(depth))).toThrow(/nested deeper than Convex's 64 levels/);
+      expect(() => decodeLegacy(JSON.parse(nested(depth)), legacy("unknown"))).toThrow(/nested deeper than Convex's 64 levels/);
+    }
+  });
 });
 
 const NUM = { users: 10001, questions: 10002, exams: 10003, pageViews: 10004 };

@@ -30,6 +30,9 @@ export class DecodeError extends Error {}
 
 // ---------------------------------------------------------------- uniform era
 
+/** The deepest a Convex value nests (crates/value/src/size.rs MAX_NESTING): a document's containers, itself included. */
+export const MAX_NESTING = 64;
+
 /** Sets a field as its own property (a field named `__proto__` too), keeping objects in V8's fast mode otherwise. */
 function setField(object: Record<string, unknown>, key: string, value: unknown) {
   if (key === "__proto__") Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
@@ -189,13 +192,14 @@ function eightBytes(text: unknown, what: string): DataView {
 }
 
 /** A parsed uniform-era JSON value as a Convex value (from_clean_lossless), converted in place (the parse is its own). */
-export function fromExportJson(json: unknown): Value {
+export function fromExportJson(json: unknown, depth = 1): Value {
   if (json === null || typeof json === "boolean" || typeof json === "string" || typeof json === "bigint") return json;
   if (typeof json === "number") return json;
+  if (typeof json === "object" && depth > MAX_NESTING) throw new DecodeError(`nested deeper than Convex's ${MAX_NESTING} levels`);
   if (Array.isArray(json)) {
     for (let i = 0; i < json.length; i++) {
       const element: unknown = json[i];
-      if (typeof element === "object" && element !== null) json[i] = fromExportJson(element);
+      if (typeof element === "object" && element !== null) json[i] = fromExportJson(element, depth + 1);
     }
     return json as Value[];
   }
@@ -213,7 +217,7 @@ export function fromExportJson(json: unknown): Value {
     }
     for (const k of keys) {
       const v = object[k];
-      if (typeof v === "object" && v !== null) setField(object, k, fromExportJson(v));
+      if (typeof v === "object" && v !== null) setField(object, k, fromExportJson(v, depth + 1));
     }
     return object as Record<string, Value>;
   }
@@ -461,8 +465,9 @@ function decodeString(text: string, context: "infer" | "int64" | "float64inf" | 
 }
 
 /** ExportContext::apply_inner: a ConvexCleanJSON value under its context and the shapes it may have. */
-function apply(context: Context, json: unknown, shapes: readonly Shape[]): Value {
+function apply(context: Context, json: unknown, shapes: readonly Shape[], depth = 1): Value {
   if (json === null || typeof json === "boolean") return json;
+  if (typeof json === "object" && depth > MAX_NESTING) throw new DecodeError(`nested deeper than Convex's ${MAX_NESTING} levels`);
   if (typeof json === "number") return json;
   if (typeof json === "string") {
     if (context === "infer") return decodeString(json, contextForString(shapes) ?? "infer");
@@ -472,10 +477,10 @@ function apply(context: Context, json: unknown, shapes: readonly Shape[]): Value
   }
   if (Array.isArray(json)) {
     const element = arrayElement(shapes);
-    if (context === "infer") return json.map((v) => apply("infer", v, element));
+    if (context === "infer") return json.map((v) => apply("infer", v, element, depth + 1));
     if (typeof context === "object" && "array" in context) {
       if (context.array.length !== json.length) throw new DecodeError("array lengths do not match");
-      return json.map((v, i) => apply(context.array[i]!, v, element));
+      return json.map((v, i) => apply(context.array[i]!, v, element, depth + 1));
     }
     throw new DecodeError("unsupported shape hint for array value");
   }
@@ -485,7 +490,7 @@ function apply(context: Context, json: unknown, shapes: readonly Shape[]): Value
     const out: Record<string, Value> = {};
     for (const [k, v] of Object.entries(json)) {
       if (k.startsWith("$")) throw new DecodeError(`field name "${k}" starts with "$"`);
-      setField(out, k, apply(hints?.get(k) ?? "infer", v, objectField(shapes, k)));
+      setField(out, k, apply(hints?.get(k) ?? "infer", v, objectField(shapes, k), depth + 1));
     }
     return out;
   }
