@@ -224,7 +224,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .command("check-snapshot")
     .argument("<path>", "the export: a ZIP from `npx convex export`, or its unzipped folder")
     .description(
-      "Stream and check an export without migrating it: layout, value encoding (either era), every entry's CRC-32 and size, " +
+      "Stream and check an export without migrating it: layout, value encoding (either era), the CRC-32 and size of every entry it reads, " +
         "ids, every document against convex/schema.ts (all rejections listed, with the validator lines that would accept them), " +
         "references, _storage files against their metadata, the app's other tables. Prints what it found, the time and the peak " +
         "memory. Exit code 0: loadable and deployable; 2: not (bad input: one line naming the entry).",
