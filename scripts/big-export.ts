@@ -15,6 +15,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomFillSync } from "node:crypto";
 import { Readable } from "node:stream";
 import { getConvexSize, type Value } from "convex/values";
 import { realId, writeExportZip } from "../src/snapshot/write.js";
@@ -90,17 +91,16 @@ const convexBytes = getConvexSize(sampleFields as unknown as Value);
 if (convexBytes >= 1024 * 1024) throw new Error(`an exam of ${convexBytes} bytes would not be a valid Convex document`);
 const examCount = Math.ceil((examsMiB * 2 ** 20) / lineBytes);
 
-/** `size` bytes of a repeating non-zero pattern, 1 MiB at a time. */
+/** `size` random bytes, 1 MiB at a time: as incompressible as real videos and scans (Convex deflates every entry). */
 function bytes(size: number): () => Readable {
   return () => {
-    const chunk = Buffer.alloc(1 << 20, "convex-storage-blob ");
     let left = size;
     return new Readable({
       read() {
         if (left <= 0) return void this.push(null);
-        const n = Math.min(left, chunk.length);
+        const n = Math.min(left, 1 << 20);
         left -= n;
-        this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+        this.push(randomFillSync(Buffer.allocUnsafe(n)));
       },
     });
   };
@@ -116,8 +116,10 @@ await writeExportZip(zip, {
   tables: {
     users,
     questions,
+    // Convex writes rows in _id order: the exams in the order of their ids.
     exams: (function* () {
-      for (let n = 0; n < examCount; n++) yield exam(n);
+      const ids = Array.from({ length: examCount }, (_, n) => ({ n, id: realId(10003, `e${n}`) }));
+      for (const { n } of ids.sort((a, b) => (a.id < b.id ? -1 : 1))) yield exam(n);
     })(),
   },
   storage: [

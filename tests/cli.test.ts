@@ -176,7 +176,7 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     const ok = await inProcess(["check-snapshot", good]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(
-      /a Convex export \(zip\), loadable[\s\S]*exams 2 .*participants 4, answers 8[\s\S]*peak memory \(max RSS\) \d/,
+      /a Convex export \(zip; uniform era[^)]*\), loadable[\s\S]*exams 2 .*participants 4, answers 8[\s\S]*peak memory \(max RSS\) \d/,
     );
     const bad = await inProcess(["check-snapshot", join(root, "nowhere.zip")]);
     expect(bad.code).toBe(2);

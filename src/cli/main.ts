@@ -14,12 +14,18 @@ import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { GUIDE_DATASET, InvalidDatasetError } from "../dataset/generate.js";
-import { scanSnapshot, SnapshotError } from "../snapshot/load.js";
+import { scanSnapshot, SnapshotError, type Era } from "../snapshot/load.js";
 import { EXIT, renderReport } from "../rehearsal/report.js";
 import { rehearse } from "../rehearsal/run.js";
 import { FAULTS, type Fault } from "../rehearsal/types.js";
 import { runBench } from "./bench.js";
 import { phaseProgress } from "./progress.js";
+
+const ERA_NAMES: Record<Era, string> = {
+  uniform: "uniform era: ConvexExportJSON, exports since 2026-03-11",
+  legacy: "legacy era: ConvexCleanJSON typed by generated_schema.jsonl",
+  "no generated_schema.jsonl": "no generated_schema.jsonl: read as ConvexCleanJSON, as npx convex import does",
+};
 
 /** A bad argument or input: exit code 2, distinct from a failed rehearsal (1). */
 class BadInput extends Error {}
@@ -218,34 +224,84 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .command("check-snapshot")
     .argument("<path>", "the export: a ZIP from `npx convex export`, or its unzipped folder")
     .description(
-      "Stream and check an export without migrating it: layout, ids, every document against the schema, references, " +
-        "_storage files against their metadata. Prints what it found, the time and the peak memory. Exit code 0: loadable; 2: not.",
+      "Stream and check an export without migrating it: layout, value encoding (either era), the CRC-32 and size of every entry it reads, " +
+        "ids, every document against convex/schema.ts (all rejections listed, with the validator lines that would accept them), " +
+        "references, _storage files against their metadata, the app's other tables. Prints what it found, the time and the peak " +
+        "memory. Exit code 0: loadable and deployable; 2: not (bad input: one line naming the entry).",
     )
-    .action(async (path: string) => {
+    .option("--verify-files", "also read every _storage file and check its size and sha256 against its metadata (a backup you may restore)")
+    .option("--json", "print the findings as JSON on stdout instead of the text report")
+    .option("-q, --quiet", "no progress")
+    .action(async (path: string, flags: { verifyFiles?: boolean; json?: boolean; quiet?: boolean }) => {
       const started = performance.now();
       let participants = 0;
       let answers = 0;
       let largestExam = { key: "", participants: 0 };
+      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+      let lastReport = 0;
       const summary = await scanSnapshot(path, {
         keep: false,
+        check: true,
+        verifyFiles: flags.verifyFiles === true,
+        onVerify:
+          flags.quiet === true
+            ? undefined
+            : (done, total) => {
+                const now = performance.now();
+                if (done !== total && done !== 0 && now - lastReport < 1000) return;
+                lastReport = now;
+                out.stderr(
+                  `verifying _storage files: ${mib(done)} of ${mib(total)} (${total === 0 ? 100 : Math.floor((done / total) * 100)}%)\n`,
+                );
+              },
         onExam: (exam) => {
           participants += exam.participants.length;
           answers += exam.participants.reduce((n, p) => n + p.answers.length, 0);
           if (exam.participants.length > largestExam.participants) largestExam = { key: exam.key, participants: exam.participants.length };
         },
       });
-      const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-      out.stdout(
-        [
-          `${path}: a Convex export (${summary.format}${summary.folder === null ? "" : `, inside folder ${summary.folder}`}), loadable`,
-          `  exams ${summary.documents.exams.toLocaleString("en-US")} (table ${mib(summary.examsTableBytes)}, largest document line ${mib(summary.largestExamLineBytes)}), participants ${participants.toLocaleString("en-US")}, answers ${answers.toLocaleString("en-US")}`,
-          `  users ${summary.documents.users.toLocaleString("en-US")}, questions ${summary.documents.questions.toLocaleString("en-US")}; most participants: exam ${largestExam.key} (${largestExam.participants})`,
-          `  _storage: ${summary.storage.files} file(s), ${mib(summary.storage.bytes)} (largest ${mib(summary.storage.largestBytes)}), sizes match their metadata`,
-          `  other tables (not rehearsed): ${summary.ignoredTables.join(", ") || "none"}; components: ${summary.componentTables.join(", ") || "none"}`,
-          `  time ${((performance.now() - started) / 1000).toFixed(1)} s, peak memory (max RSS) ${mib(process.resourceUsage().maxRSS * 1024)}`,
+      const deployable = summary.rejections.length === 0;
+      if (!deployable) result.code = EXIT.badInput;
+      if (flags.json === true) {
+        const { users: _u, questions: _q, production: _p, deletedQuestionKeys: _d, ...findings } = summary;
+        out.stdout(JSON.stringify({ path, loadable: deployable, ...findings, participants, answers }, null, 2) + "\n");
+        return;
+      }
+      const eras = summary.eras.map((era) => ERA_NAMES[era]).join(" + ");
+      const lines = [
+        `${path}: a Convex export (${summary.format}${summary.folder === null ? "" : `, under ${summary.folder}/`}; ${eras}), ${deployable ? "loadable" : "NOT deployable as it stands: convex/schema.ts rejects documents (below)"}`,
+        `  exams ${summary.documents.exams.toLocaleString("en-US")} (table ${mib(summary.examsTableBytes)}, largest document line ${mib(summary.largestExamLineBytes)}), participants ${participants.toLocaleString("en-US")}, answers ${answers.toLocaleString("en-US")}`,
+        `  users ${summary.documents.users.toLocaleString("en-US")}, questions ${summary.documents.questions.toLocaleString("en-US")}; most participants: exam ${largestExam.key} (${largestExam.participants})`,
+        `  _storage: ${summary.storage.files} file(s), ${mib(summary.storage.bytes)} (largest ${mib(summary.storage.largestBytes)}), sizes match their metadata; ${
+          summary.storage.verified
+            ? "contents verified (size and sha256 of every file, CRC-32 of every entry)"
+            : "contents NOT verified (run with --verify-files before relying on this backup)"
+        }`,
+        `  other tables (not rehearsed): ${summary.otherTables.map((t) => `${t.table} (${t.documents.toLocaleString("en-US")})`).join(", ") || "none"}; components: ${summary.componentTables.join(", ") || "none"}`,
+        `  ignored entries (not part of the export): ${summary.ignoredEntries.length === 0 ? "none" : `${summary.ignoredEntries.length} (${summary.ignoredEntries.slice(0, 3).join(", ")}${summary.ignoredEntries.length > 3 ? ", …" : ""})`}`,
+      ];
+      if (!deployable) {
+        lines.push("", "Documents convex/schema.ts rejects (npx convex deploy would refuse them), by table and field:");
+        for (const r of summary.rejections)
+          lines.push(
+            `  ${r.table}.${r.field}: ${r.problem}${r.found === null ? "" : `, holds ${r.found}`}${r.expected === null ? "" : `, schema says ${r.expected}`}; ${r.documents.toLocaleString("en-US")} document(s), e.g. ${r.example.id} (line ${r.example.line})`,
+          );
+        lines.push("", "Validator lines that would accept the data (merge into convex/schema.ts; see docs/operations.md):");
+        for (const r of summary.rejections)
+          lines.push(`  ${r.table}${r.field.includes(".") ? ` (in ${r.field.slice(0, r.field.lastIndexOf("."))})` : ""}: ${r.line}`);
+      }
+      if (summary.otherTables.length > 0) {
+        lines.push(
           "",
-        ].join("\n"),
+          "The app's other tables, as convex/schema.ts would declare them (the app's code typechecks only against declared tables; declared, deploy validates them: these accept every document):",
+        );
+        for (const t of summary.otherTables) lines.push(`  ${t.definition}`);
+      }
+      lines.push(
+        `  time ${((performance.now() - started) / 1000).toFixed(1)} s, peak memory (max RSS) ${mib(process.resourceUsage().maxRSS * 1024)}`,
+        "",
       );
+      out.stdout(lines.join("\n"));
     });
 
   cli

@@ -6,6 +6,12 @@
  * migrated: every table of convex/schema.ts ({@link V2_TABLES}, derived from
  * the schema), so that only other features' tables are left out (`ignoredTables`).
  *
+ * Both export eras are read as Convex's import reads them (values.ts): the
+ * uniform ConvexExportJSON of today's exports and the legacy ConvexCleanJSON
+ * typed by `generated_schema.jsonl`; every value keeps its Convex type (an
+ * int64 is a bigint). Every entry read is checked (archive.ts: CRC-32, sizes,
+ * UTF-8, a line-length limit derived from Convex's document size).
+ *
  * Streams: each table is read line by line from its ZIP entry or file; users
  * and questions are kept (the rehearsal needs them), exams are handed on one by
  * one (`scanSnapshot`), so memory is the per-exam working set plus the id sets
@@ -19,13 +25,32 @@
  * @example
  * const { dataset, production } = await loadSnapshot("./backups/snapshot.zip");
  */
-import { jsonToConvex, type GenericValidator, type JSONValue, type Value } from "convex/values";
+import { createHash } from "node:crypto";
+import type { GenericValidator, Value } from "convex/values";
 import { validate, ValidationError } from "convex-helpers/validators";
 import schema from "../../convex/schema.js";
 import type { Doc, TableNames } from "../../convex/_generated/dataModel.js";
 import type { DatasetExam, DatasetQuestion, DatasetUser, V1Dataset } from "../dataset/generate.js";
 import { ArchiveError, openArchive, type Archive } from "./archive.js";
 import { decodeConvexId } from "./convexId.js";
+import { SchemaDiagnosis, TypeSummary, type Rejection } from "./deploy.js";
+import { DecodeError, decodeLegacy, decodeUniform, NO_GENERATED_SCHEMA, parseContext, parseShape, type GeneratedSchema } from "./values.js";
+
+/** Convex's largest document, in its size measure (crates/common/src/document.rs MAX_USER_SIZE). */
+export const MAX_DOCUMENT_SIZE = 1 << 20;
+/**
+ * The most bytes one unit of that size can take in an export line, either era: an empty bytes
+ * value is 2 units and `{"$bytes":""},` 14 bytes; the next worst, `false,` (1 unit, 6 bytes) and a
+ * control character in a string (`\u001f`, 6 bytes for 1), take less (docs/rehearsal.md).
+ */
+export const EXPORT_BYTES_PER_UNIT = 7;
+/** The longest `documents.jsonl` line a Convex export can hold (7 MiB): a longer one is refused as soon as it passes this. */
+export const MAX_LINE_BYTES = MAX_DOCUMENT_SIZE * EXPORT_BYTES_PER_UNIT;
+/** A `generated_schema.jsonl` line: a per-document override spells `"infer",` (8 bytes) for an element of 1 unit, plus its `_id`. */
+export const MAX_SCHEMA_LINE_BYTES = MAX_DOCUMENT_SIZE * 8 + 1024;
+
+/** How a table's values are written: see values.ts. */
+export type Era = "uniform" | "legacy" | "no generated_schema.jsonl";
 
 /** The V1 tables the rehearsal loads. */
 export const V1_TABLES = ["users", "questions", "exams"] as const;
@@ -74,15 +99,23 @@ export type ProductionState = { tables: Record<V2Table, RawDoc[]>; examCreationT
 
 export type SnapshotSummary = {
   format: "zip" | "folder";
-  /** The top-level folder the export sat in (null: at the root). */
+  /** The folder prefix the export sat under (null: at the root). */
   folder: string | null;
+  /** The value encodings of the tables read (one, unless tables were exported by different backends). */
+  eras: Era[];
+  /** Entries that are not part of the export (`__MACOSX/`, `.DS_Store`, files beside it), ignored. */
+  ignoredEntries: string[];
   documents: Record<V1Table, number> & Partial<Record<V2Table, number>>;
   /** Tables present in the export that the rehearsal does not load (other features' tables). */
   ignoredTables: string[];
   /** Components' tables (`_components/<name>/<table>`), not rehearsed. */
   componentTables: string[];
-  /** Files in `_storage`: count and bytes (from the entries), checked against `_storage/documents.jsonl`. */
-  storage: { files: number; bytes: number; largestBytes: number };
+  /** Files in `_storage`: count and bytes (from the entries), checked against `_storage/documents.jsonl`; `verified`: contents read, sha256 and size checked. */
+  storage: { files: number; bytes: number; largestBytes: number; verified: boolean };
+  /** With `check`: every way the documents depart from convex/schema.ts (empty: `npx convex deploy` accepts them). */
+  rejections: Rejection[];
+  /** With `check`: the app's other tables, each with the `defineTable` that accepts its documents. */
+  otherTables: { table: string; documents: number; definition: string }[];
   /** Bytes of the exams table (uncompressed) and of the largest exam document line. */
   examsTableBytes: number;
   largestExamLineBytes: number;
@@ -135,6 +168,9 @@ export function* references(
 /** Questions deleted since (still listed by an exam or answered): the migration reports them (docs/operations.md), so they load. */
 const DELETED_QUESTION_ALLOWED = /^(questionIds\[\d+\]|participants\[\d+\]\.answers\[\d+\]\.questionId)$/;
 
+/** A line's table and number for errors. */
+const at = (table: string, line: number): SnapshotLocation => ({ table, line });
+
 /** Reads and checks the export's tables in dependency order. */
 class Reader {
   readonly tableNumbers = new Map<string, number>();
@@ -143,28 +179,83 @@ class Reader {
   readonly ids = new Map<string, Set<string>>();
   readonly deletedQuestionKeys = new Set<string>();
   readonly userTables: string[];
+  readonly eras = new Set<Era>();
+  /** Collects every schema rejection instead of stopping at the first (check-snapshot). */
+  readonly diagnosis: SchemaDiagnosis | null;
 
-  constructor(readonly archive: Archive) {
+  constructor(
+    readonly archive: Archive,
+    collect: boolean,
+  ) {
     this.userTables = archive.names.map((n) => /^([^/_][^/]*)\/documents\.jsonl$/.exec(n)?.[1]).filter((t): t is string => t !== undefined);
+    this.diagnosis = collect ? new SchemaDiagnosis((s) => this.tableOfId(s)) : null;
+  }
+
+  /** The table a string is an id of (by `_tables`), or null. */
+  tableOfId(s: string): string | null {
+    if (s.length < 31 || s.length > 37) return null;
+    const decoded = decodeConvexId(s);
+    return decoded === null ? null : (this.tableOfNumber.get(decoded.tableNumber) ?? null);
+  }
+
+  async *jsonLines(entry: string, max: number): AsyncGenerator<{ text: string; line: number }> {
+    let line = 0;
+    for await (const text of this.archive.lines(entry, max)) {
+      line++;
+      if (text.trim() !== "") yield { text, line };
+    }
   }
 
   async readTablesTable() {
     if (!this.archive.names.includes("_tables/documents.jsonl")) return;
-    let line = 0;
-    for await (const text of this.archive.lines("_tables/documents.jsonl")) {
-      line++;
-      if (text.trim() === "") continue;
+    for await (const { text, line } of this.jsonLines("_tables/documents.jsonl", MAX_LINE_BYTES)) {
       let row: unknown;
       try {
         row = JSON.parse(text);
       } catch (e) {
-        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table: "_tables", line });
+        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, at("_tables", line));
       }
       const { name, id } = (row ?? {}) as { name?: unknown; id?: unknown };
-      if (typeof name !== "string" || typeof id !== "number") throw new SnapshotError("expected {name, id}", { table: "_tables", line });
+      if (typeof name !== "string" || typeof id !== "number") throw new SnapshotError("expected {name, id}", at("_tables", line));
       this.tableNumbers.set(name, id);
       this.tableOfNumber.set(id, name);
     }
+  }
+
+  /** How the table's values are written: its generated_schema.jsonl ("uniform", or a shape and overrides), as Convex's import reads it. */
+  private async decoderFor(table: string): Promise<(text: string) => Value> {
+    const entry = `${table}/generated_schema.jsonl`;
+    if (!this.archive.names.includes(entry)) {
+      this.eras.add("no generated_schema.jsonl");
+      const schema = { ...NO_GENERATED_SCHEMA, overrides: new Map() };
+      return (text) => decodeLegacy(JSON.parse(text), schema);
+    }
+    let schema: GeneratedSchema | null = null;
+    for await (const { text, line } of this.jsonLines(entry, MAX_SCHEMA_LINE_BYTES)) {
+      try {
+        const json = JSON.parse(text) as unknown;
+        if (schema === null) {
+          if (json === "uniform") {
+            this.eras.add("uniform");
+            return decodeUniform;
+          }
+          if (typeof json !== "string") throw new DecodeError('the first line must be a string: "uniform" or the table\'s shape');
+          schema = { shape: parseShape(json), overrides: new Map() };
+          continue;
+        }
+        const entries = json !== null && typeof json === "object" && !Array.isArray(json) ? Object.entries(json) : [];
+        if (entries.length !== 1) throw new DecodeError('an override line is one {"<_id>": context} object');
+        schema.overrides.set(entries[0]![0], parseContext(entries[0]![1]));
+      } catch (e) {
+        const problem = e instanceof SyntaxError ? `not a JSON document (${e.message})` : (e as Error).message;
+        if (e instanceof SyntaxError || e instanceof DecodeError) throw new SnapshotError(problem, at(entry, line));
+        throw e;
+      }
+    }
+    if (schema === null) throw new SnapshotError('empty: expected "uniform" or the table\'s shape', { table: entry });
+    this.eras.add("legacy");
+    const typed = schema;
+    return (text) => decodeLegacy(JSON.parse(text), typed);
   }
 
   /** Checks an id's encoding and its table number against `_tables` (when the export has one). */
@@ -179,21 +270,23 @@ class Reader {
     return null;
   }
 
-  async *documents(table: ProjectTable): AsyncGenerator<RawDoc> {
+  /** A table's documents, decoded in its era, `_id` and `_creationTime` checked, schema apart. */
+  async *rows(table: string): AsyncGenerator<RawDoc> {
     const name = `${table}/documents.jsonl`;
     if (!this.archive.names.includes(name)) return;
-    const validator = schema.tables[table].validator as GenericValidator;
+    const decode = await this.decoderFor(table);
     const ids = new Set<string>();
     this.ids.set(table, ids);
-    let line = 0;
-    for await (const source of this.archive.lines(name)) {
-      line++;
-      if (source.trim() === "") continue;
+    for await (const { text, line } of this.jsonLines(name, MAX_LINE_BYTES)) {
       let value: Value;
       try {
-        value = jsonToConvex(JSON.parse(source) as JSONValue);
+        value = decode(text);
       } catch (e) {
-        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table, line });
+        if (e instanceof SyntaxError) throw new SnapshotError(`not a JSON document (${e.message})`, { table, line });
+        if (e instanceof DecodeError) throw new SnapshotError(e.message, { table, line });
+        // Convex nests values at most 64 levels deep; a line nested beyond what the parser's stack holds is not a document.
+        if (e instanceof RangeError) throw new SnapshotError(`nested too deeply (${e.message})`, { table, line });
+        throw e;
       }
       if (!isObject(value)) throw new SnapshotError("not a JSON object", { table, line });
       const { _id, _creationTime, ...fields } = value;
@@ -204,20 +297,44 @@ class Reader {
         throw new SnapshotError("missing or not a number", { table, line, id: _id, field: "_creationTime" });
       if (ids.has(_id)) throw new SnapshotError("_id used twice", { table, line, id: _id, field: "_id" });
       ids.add(_id);
+      yield { line, id: _id, creationTime: _creationTime, fields };
+    }
+  }
+
+  /** A project table's documents that its schema validator accepts; the others stop the load, or with `collect` are listed and left out. */
+  async *documents(table: ProjectTable): AsyncGenerator<RawDoc> {
+    const validator = schema.tables[table].validator as GenericValidator;
+    for await (const doc of this.rows(table)) {
+      const where = { table, line: doc.line, id: doc.id };
+      if (this.diagnosis !== null) {
+        if (this.diagnosis.check(table, validator, doc.fields, { id: doc.id, line: doc.line })) yield doc;
+        continue;
+      }
       try {
-        validate(validator, fields, { throw: true });
+        validate(validator, doc.fields, { throw: true });
       } catch (e) {
         if (!(e instanceof ValidationError)) throw e;
         const problem =
           e.got === "undefined"
             ? `missing (the schema requires ${e.expected})`
             : e.expected === "nothing"
-              ? "not in the schema"
+              ? "not in the schema (check-snapshot lists every such field and the validator to add)"
               : `expected ${e.expected === "float64" ? "number" : e.expected}, got ${e.got}`;
-        throw new SnapshotError(problem, { table, line, id: _id, field: e.path });
+        throw new SnapshotError(problem, { ...where, field: e.path });
       }
-      yield { line, id: _id, creationTime: _creationTime, fields };
+      yield doc;
     }
+  }
+
+  /** A table of the app outside this backend's schema: read (every entry is checked) and its documents' types summed up. */
+  async otherTable(table: string): Promise<{ table: string; documents: number; definition: string }> {
+    const summary = new TypeSummary((s) => this.tableOfId(s));
+    let documents = 0;
+    for await (const doc of this.rows(table)) {
+      summary.addObject(doc.fields);
+      documents++;
+    }
+    return { table, documents, definition: `${table}: defineTable(${summary.fieldsSource()}),` };
   }
 
   /** A reference from a V1 document: present, of the right table, or a deleted question where one may be. */
@@ -270,6 +387,15 @@ export type ScanHandlers = {
   onExam?: (exam: DatasetExam, lineBytes: number, context: ScanContext) => void | Promise<void>;
   /** Keep users and questions (the rehearsal needs them; a check does not). */
   keep?: boolean;
+  /**
+   * A check before deploy (check-snapshot): every schema rejection listed (`rejections`) instead of
+   * stopping at the first, and the app's other tables read and summed up (`otherTables`).
+   */
+  check?: boolean;
+  /** Read every `_storage` file: its size and sha256 against its metadata (and the entry's CRC-32). */
+  verifyFiles?: boolean;
+  /** Progress of `verifyFiles`, in bytes. */
+  onVerify?: (done: number, total: number) => void;
 };
 
 /** Streams and checks an export; exams are handed to `onExam` one at a time. Throws {@link SnapshotError}. */
@@ -295,9 +421,9 @@ export async function scanSnapshot(
   try {
     return await scan(archive, path, handlers);
   } catch (e) {
-    // A file that cannot be read to the end (permissions, a truncated or corrupt ZIP entry) is a bad snapshot, not a crash.
-    if (!(e instanceof SnapshotError) && (e instanceof ArchiveError || isReadError(e)))
-      throw new SnapshotError(`the export cannot be read: ${(e as Error).message}`);
+    // A file that cannot be read to the end (permissions, a damaged ZIP entry) is a bad snapshot, not a crash.
+    if (e instanceof ArchiveError) throw new SnapshotError(e.message);
+    if (!(e instanceof SnapshotError) && isReadError(e)) throw new SnapshotError(`the export cannot be read: ${(e as Error).message}`);
     throw e;
   } finally {
     archive.close();
@@ -311,100 +437,126 @@ function isReadError(e: unknown): boolean {
 }
 
 async function scan(archive: Archive, path: string, handlers: ScanHandlers) {
-  {
-    const reader = new Reader(archive);
-    if (!reader.userTables.includes("exams")) throw new SnapshotError(`not a Convex export: ${path} has no exams/documents.jsonl`);
-    await reader.readTablesTable();
-    const users: DatasetUser[] = [];
-    const questions: DatasetQuestion[] = [];
-    for await (const doc of reader.documents("users"))
-      if (handlers.keep !== false) users.push({ key: doc.id, ...(doc.fields as Omit<DatasetUser, "key">) });
-    for await (const doc of reader.documents("questions")) {
-      if (handlers.keep !== false) questions.push({ key: doc.id, ...(doc.fields as Omit<DatasetQuestion, "key">) });
-    }
-    // The V2 tables before the exams: each exam's rehearsal starts from its part of production's
-    // state, and exams are handed on as they are read.
-    const v2 = Object.fromEntries(V2_TABLES.map((t) => [t, [] as RawDoc[]])) as ProductionState["tables"];
-    for (const table of V2_TABLES) for await (const doc of reader.documents(table)) v2[table].push(doc);
-    const examCreationTimes: Record<string, number> = {};
-    const production = V2_TABLES.some((t) => v2[t].length > 0) ? { tables: v2, examCreationTimes } : null;
-    const context: ScanContext = { users, questions, deletedQuestionKeys: reader.deletedQuestionKeys, production };
-    let exams = 0;
-    let largestExamLineBytes = 0;
-    for await (const doc of reader.documents("exams")) {
-      reader.checkReferences("exams", doc);
-      exams++;
-      examCreationTimes[doc.id] = doc.creationTime;
-      // The document as Convex stored it is at most 1 MiB; its export line is about as long.
-      const lineBytes = Buffer.byteLength(JSON.stringify(doc.fields));
-      largestExamLineBytes = Math.max(largestExamLineBytes, lineBytes);
-      await handlers.onExam?.(toExam(doc), lineBytes, context);
-    }
-    const documents: SnapshotSummary["documents"] = {
-      users: reader.ids.get("users")?.size ?? 0,
-      questions: reader.ids.get("questions")?.size ?? 0,
-      exams,
-    };
-    for (const table of V2_TABLES) if (reader.userTables.includes(table)) documents[table] = v2[table].length;
-    const storage = await checkStorage(archive);
-    const project = new Set<string>([...V1_TABLES, ...V2_TABLES]);
-    return {
-      format: archive.format,
-      folder: archive.folder,
-      documents,
-      ignoredTables: reader.userTables.filter((t) => !project.has(t)).sort(),
-      componentTables: [
-        ...new Set(
-          archive.names
-            .map((n) => /^_components\/([^/]+)\/([^/_][^/]*)\/documents\.jsonl$/.exec(n))
-            .filter((m) => m !== null)
-            .map((m) => `${m[1]}/${m[2]}`),
-        ),
-      ].sort(),
-      storage,
-      examsTableBytes: archive.size("exams/documents.jsonl"),
-      largestExamLineBytes,
-      users,
-      questions,
-      deletedQuestionKeys: [...reader.deletedQuestionKeys],
-      production,
-    };
+  const reader = new Reader(archive, handlers.check === true);
+  if (!reader.userTables.includes("exams")) {
+    if (reader.userTables.length === 0) throw new SnapshotError(`not a Convex export: ${path} has no <table>/documents.jsonl`);
+    throw new SnapshotError(
+      `a Convex export without an exams table (exams/documents.jsonl): its tables are ${reader.userTables.join(", ")}; is it this app's deployment?`,
+    );
   }
+  await reader.readTablesTable();
+  const users: DatasetUser[] = [];
+  const questions: DatasetQuestion[] = [];
+  for await (const doc of reader.documents("users"))
+    if (handlers.keep !== false) users.push({ key: doc.id, ...(doc.fields as Omit<DatasetUser, "key">) });
+  for await (const doc of reader.documents("questions")) {
+    if (handlers.keep !== false) questions.push({ key: doc.id, ...(doc.fields as Omit<DatasetQuestion, "key">) });
+  }
+  // The V2 tables before the exams: each exam's rehearsal starts from its part of production's
+  // state, and exams are handed on as they are read.
+  const v2 = Object.fromEntries(V2_TABLES.map((t) => [t, [] as RawDoc[]])) as ProductionState["tables"];
+  for (const table of V2_TABLES) for await (const doc of reader.documents(table)) v2[table].push(doc);
+  const examCreationTimes: Record<string, number> = {};
+  const production = V2_TABLES.some((t) => v2[t].length > 0) ? { tables: v2, examCreationTimes } : null;
+  const context: ScanContext = { users, questions, deletedQuestionKeys: reader.deletedQuestionKeys, production };
+  let largestExamLineBytes = 0;
+  for await (const doc of reader.documents("exams")) {
+    reader.checkReferences("exams", doc);
+    examCreationTimes[doc.id] = doc.creationTime;
+    // The document as Convex stored it is at most 1 MiB; its export line is about as long.
+    const lineBytes = Buffer.byteLength(JSON.stringify(doc.fields, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+    largestExamLineBytes = Math.max(largestExamLineBytes, lineBytes);
+    await handlers.onExam?.(toExam(doc), lineBytes, context);
+  }
+  const documents: SnapshotSummary["documents"] = {
+    users: reader.ids.get("users")?.size ?? 0,
+    questions: reader.ids.get("questions")?.size ?? 0,
+    exams: reader.ids.get("exams")?.size ?? 0,
+  };
+  for (const table of V2_TABLES) if (reader.userTables.includes(table)) documents[table] = reader.ids.get(table)?.size ?? 0;
+  const project = new Set<string>([...V1_TABLES, ...V2_TABLES]);
+  const ignoredTables = reader.userTables.filter((t) => !project.has(t)).sort();
+  const otherTables = [];
+  if (handlers.check === true) for (const table of ignoredTables) otherTables.push(await reader.otherTable(table));
+  const storage = await checkStorage(archive, handlers);
+  return {
+    format: archive.format,
+    folder: archive.folder,
+    eras: [...reader.eras].sort(),
+    ignoredEntries: archive.ignored,
+    documents,
+    ignoredTables,
+    componentTables: [
+      ...new Set(
+        archive.names
+          .map((n) => /^_components\/([^/]+)\/([^/_][^/]*)\/documents\.jsonl$/.exec(n))
+          .filter((m) => m !== null)
+          .map((m) => `${m[1]}/${m[2]}`),
+      ),
+    ].sort(),
+    storage,
+    rejections: reader.diagnosis?.report() ?? [],
+    otherTables,
+    examsTableBytes: archive.size("exams/documents.jsonl"),
+    largestExamLineBytes,
+    users,
+    questions,
+    deletedQuestionKeys: [...reader.deletedQuestionKeys],
+    production,
+  };
 }
 
-/** `_storage/documents.jsonl` against the files beside it: every listed file present with its size. */
-async function checkStorage(archive: Archive): Promise<SnapshotSummary["storage"]> {
+/**
+ * `_storage/documents.jsonl` against the files beside it: every listed file present with its size;
+ * with `verifyFiles`, every file read (its CRC-32 checked as it is) and its sha256 compared.
+ */
+async function checkStorage(archive: Archive, handlers: ScanHandlers): Promise<SnapshotSummary["storage"]> {
   const files = archive.names.filter((n) => n.startsWith("_storage/") && n !== "_storage/documents.jsonl");
   const byId = new Map(files.map((n) => [n.slice("_storage/".length).replace(/\..*$/, ""), n]));
-  let line = 0;
+  const listed: { name: string; line: number; id: string; sha256: unknown; size: unknown }[] = [];
   if (archive.names.includes("_storage/documents.jsonl")) {
-    for await (const text of archive.lines("_storage/documents.jsonl")) {
+    let line = 0;
+    for await (const text of archive.lines("_storage/documents.jsonl", MAX_LINE_BYTES)) {
       line++;
       if (text.trim() === "") continue;
-      let meta: { _id?: unknown; size?: unknown };
+      let meta: { _id?: unknown; size?: unknown; sha256?: unknown };
       try {
         meta = JSON.parse(text) as typeof meta;
       } catch (e) {
-        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, { table: "_storage", line });
+        throw new SnapshotError(`not a JSON document (${(e as Error).message})`, at("_storage", line));
       }
       const name = typeof meta._id === "string" ? byId.get(meta._id) : undefined;
-      if (name === undefined)
-        throw new SnapshotError("listed in _storage/documents.jsonl, but its file is not in the export", {
-          table: "_storage",
-          line,
-          id: String(meta._id),
-        });
+      const where = { table: "_storage", line, id: String(meta._id) };
+      if (name === undefined) throw new SnapshotError("listed in _storage/documents.jsonl, but its file is not in the export", where);
       if (typeof meta.size === "number" && archive.size(name) !== meta.size) {
-        throw new SnapshotError(`the file holds ${archive.size(name)} bytes, the metadata says ${meta.size}`, {
-          table: "_storage",
-          line,
-          id: String(meta._id),
-        });
+        throw new SnapshotError(`${name} holds ${archive.size(name)} bytes, the metadata says ${meta.size}`, where);
       }
+      listed.push({ name, line, id: meta._id as string, sha256: meta.sha256, size: meta.size });
     }
   }
   const sizes = files.map((n) => archive.size(n));
-  return { files: files.length, bytes: sizes.reduce((a, b) => a + b, 0), largestBytes: Math.max(0, ...sizes) };
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (handlers.verifyFiles === true) {
+    let done = 0;
+    handlers.onVerify?.(0, total);
+    for (const file of listed) {
+      const hash = createHash("sha256");
+      let bytes = 0;
+      for await (const chunk of await archive.open(file.name)) {
+        hash.update(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+        done += (chunk as Buffer).length;
+        handlers.onVerify?.(done, total);
+      }
+      const where = { table: "_storage", line: file.line, id: file.id };
+      const sha256 = hash.digest("base64");
+      if (typeof file.size === "number" && bytes !== file.size)
+        throw new SnapshotError(`${file.name} holds ${bytes} bytes, the metadata says ${file.size}`, where);
+      if (typeof file.sha256 === "string" && sha256 !== file.sha256)
+        throw new SnapshotError(`${file.name} has sha256 ${sha256}, the metadata says ${file.sha256}: the file is damaged`, where);
+    }
+  }
+  return { files: files.length, bytes: total, largestBytes: Math.max(0, ...sizes), verified: handlers.verifyFiles === true };
 }
 
 /** Loads, checks and converts a Convex export, every exam in memory (tests, small exports; the rehearsal streams with scanSnapshot). Throws {@link SnapshotError}. */

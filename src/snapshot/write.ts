@@ -1,28 +1,40 @@
 /**
- * Writes an export exactly as `npx convex export` lays it out, per Convex's own
- * source (get-convex/convex-backend crates/exports/src/lib.rs, zip_uploader.rs,
- * export_storage.rs): `README.md` first, `_tables/documents.jsonl` ({name, id}
- * per user table, in table-number order), each table's `documents.jsonl`
- * followed by its `generated_schema.jsonl` ("uniform"), tables smallest first,
- * then `_storage/documents.jsonl` and one `_storage/<id>[.ext]` file per stored
- * file; components under `_components/<name>/`. Values in ConvexExportJSON
- * (crates/value/src/export.rs): finite floats with a fraction ("5.0"), int64 as
- * plain integers, `{"$float": base64}` for NaN and ±Infinity, `{"$bytes": …}`.
- * ZIPs stream through yazl (ZIP64 where sizes need it); tables may be iterables
- * of any length.
+ * Writes an export exactly as `npx convex export` lays it out today, per Convex's
+ * own source (get-convex/convex-backend crates/exports/src/lib.rs,
+ * zip_uploader.rs, export_storage.rs): `README.md` first, `_tables/documents.jsonl`
+ * ({name, id} per user table, in table-number order), each table's
+ * `documents.jsonl` (rows in `_id` order, the by_id index's) followed by its
+ * `generated_schema.jsonl` ("uniform"), tables in the order given (Convex writes
+ * them smallest first: nothing reads that order), then `_storage/documents.jsonl` and one
+ * `_storage/<id>[.ext]` file per stored file; components under
+ * `_components/<name>/`. Values in ConvexExportJSON (values.ts: keys sorted,
+ * floats as serde_json spells them, int64 as plain integers, `{"$float": …}`
+ * for NaN and ±Infinity, `{"$bytes": …}`). The ZIP as the async_zip stream
+ * writer makes it: every entry deflated, ZIP64, its sizes and CRC in a data
+ * descriptor after the data (the local header's sizes read 0xFFFFFFFF), DOS
+ * dates of 0. Tables may be iterables of any length (then already in `_id`
+ * order: checked as they stream).
+ *
+ * For tests of older exports, `era: "legacy"` writes ConvexCleanJSON and the
+ * `generated_schema.jsonl` lines given (shape and overrides, written by hand
+ * to Convex's rules: values.ts).
  *
  * @example
  * await writeExportZip("demo.zip", { tables: datasetTables(generateV1Dataset({ exams: 2, participants: 6, answers: 30 })) });
  */
 import { createWriteStream, mkdirSync, writeFileSync, createReadStream } from "node:fs";
 import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { once } from "node:events";
 import { createHash } from "node:crypto";
-import yazl from "yazl";
+import { crc32, createDeflateRaw } from "node:zlib";
 import type { Value } from "convex/values";
 import type { V1Dataset } from "../dataset/generate.js";
 import { encodeConvexId } from "./convexId.js";
+import { exportValueJson } from "./values.js";
+
+export { exportValueJson } from "./values.js";
 
 /** README.md of every export (zip_uploader.rs README_MD_CONTENTS). */
 export const EXPORT_README = `# Welcome to your Convex snapshot export!
@@ -58,47 +70,30 @@ export type ExportSpec = {
   storage?: StoredFile[];
   /** Component name → its own export (written under `_components/<name>/`). */
   components?: Record<string, Omit<ExportSpec, "components" | "topLevelFolder">>;
-  /** Every entry under this folder (Convex's import accepts it). */
+  /** Every entry under this folder prefix, of any depth (Convex's import accepts it). */
   topLevelFolder?: string;
+  /** The value encoding: today's (default) or the one before 2026-03-11 (tests of older exports). */
+  era?: "uniform" | "legacy";
+  /** With `era: "legacy"`: each table's generated_schema.jsonl lines (its shape, then overrides); a table not named gets none. */
+  legacySchemas?: Record<string, string[]>;
+  /** Other entries written after the export, by full name (what archivers add: `__MACOSX/…`, `.DS_Store`). */
+  extraEntries?: Record<string, string>;
 };
-
-function base64OfFloat(x: number): string {
-  const bytes = Buffer.alloc(8);
-  bytes.writeDoubleLE(x);
-  return bytes.toString("base64");
-}
-
-/** One value as ConvexExportJSON text (export_clean_lossless). */
-export function exportValueJson(value: Value | undefined): string {
-  if (value === null) return "null";
-  switch (typeof value) {
-    case "number":
-      if (!Number.isFinite(value)) return `{"$float":"${base64OfFloat(value)}"}`;
-      if (Object.is(value, -0)) return "-0.0";
-      // serde_json writes an f64 with a fraction or an exponent, never as a bare integer.
-      return Number.isInteger(value) && Math.abs(value) < 1e16 ? `${value}.0` : String(value);
-    case "bigint":
-      return value.toString();
-    case "boolean":
-      return String(value);
-    case "string":
-      return JSON.stringify(value);
-    case "object":
-      if (value instanceof ArrayBuffer) return `{"$bytes":"${Buffer.from(value).toString("base64")}"}`;
-      if (Array.isArray(value)) return `[${value.map((v) => exportValueJson(v)).join(",")}]`;
-      return `{${Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${JSON.stringify(k)}:${exportValueJson(v)}`)
-        .join(",")}}`;
-    default:
-      throw new Error(`not a Convex value: ${typeof value}`);
-  }
-}
 
 type Entry = { name: string; text?: () => Iterable<string>; file?: StoredFile };
 
-function* lines(docs: Iterable<object>): Iterable<string> {
-  for (const doc of docs) yield exportValueJson(doc as Value) + "\n";
+/** A table's lines in `_id` order (the by_id index's): arrays are sorted (bad ones kept, for tests of bad exports), other iterables checked. */
+function* lines(table: string, docs: Iterable<object>, era: "uniform" | "legacy"): Iterable<string> {
+  const idOf = (d: object) => String((d as { _id?: unknown })._id);
+  const rows = Array.isArray(docs) ? [...(docs as object[])].sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0)) : docs;
+  let previous: string | null = null;
+  for (const doc of rows) {
+    const id = idOf(doc);
+    if (!Array.isArray(docs) && previous !== null && id <= previous)
+      throw new Error(`${table}: rows must come in _id order (${id} after ${previous})`);
+    previous = id;
+    yield exportValueJson(doc as Value, era) + "\n";
+  }
 }
 
 /** Entries in the order the export writes them. */
@@ -107,10 +102,12 @@ function entries(spec: ExportSpec, prefix = ""): Entry[] {
   const numbers = names.map((name, i) => ({ name, id: spec.tableNumbers?.[name] ?? FIRST_TABLE_NUMBER + i })).sort((a, b) => a.id - b.id);
   const out: Entry[] = [{ name: `${prefix}_tables/documents.jsonl`, text: () => numbers.map((t) => JSON.stringify(t) + "\n") }];
   for (const name of names) {
-    out.push({ name: `${prefix}${name}/documents.jsonl`, text: () => lines(spec.tables[name]!) });
-    out.push({ name: `${prefix}${name}/generated_schema.jsonl`, text: () => ['"uniform"\n'] });
+    out.push({ name: `${prefix}${name}/documents.jsonl`, text: () => lines(name, spec.tables[name]!, spec.era ?? "uniform") });
+    const schema = spec.era === "legacy" ? spec.legacySchemas?.[name] : ['"uniform"'];
+    if (schema !== undefined) out.push({ name: `${prefix}${name}/generated_schema.jsonl`, text: () => schema.map((l) => `${l}\n`) });
   }
-  for (const [component, inner] of Object.entries(spec.components ?? {})) out.push(...entries(inner, `${prefix}_components/${component}/`));
+  for (const [component, inner] of Object.entries(spec.components ?? {}))
+    out.push(...entries({ ...inner, era: spec.era ?? "uniform" }, `${prefix}_components/${component}/`));
   if (spec.storage !== undefined) {
     out.push({
       name: `${prefix}_storage/documents.jsonl`,
@@ -149,29 +146,153 @@ function* chunks(texts: Iterable<string>): Generator<string> {
   if (buffer !== "") yield buffer;
 }
 
-export async function writeExportZip(path: string, spec: ExportSpec): Promise<void> {
-  const zip = new yazl.ZipFile();
-  const prefix = spec.topLevelFolder === undefined ? "" : `${spec.topLevelFolder}/`;
-  const done = pipeline(zip.outputStream, createWriteStream(path));
-  zip.addBuffer(Buffer.from(EXPORT_README), `${prefix}README.md`, { mode: 0o100644 });
-  for (const e of entries(spec, prefix)) {
-    if (e.text !== undefined) {
-      const text = e.text;
-      zip.addReadStreamLazy(e.name, { mode: 0o100644 }, (cb) => cb(null, Readable.from(chunks(text()))));
-    } else {
-      const file = e.file!;
-      const open = typeof file.content === "function" ? file.content : () => Readable.from([Buffer.from(file.content as Uint8Array)]);
-      zip.addReadStreamLazy(e.name, { mode: 0o100644, size: file.size, compress: false }, (cb) => cb(null, open()));
-    }
+/** One entry of a ZIP64 archive as async_zip's stream writer writes it (data descriptor, zip64 extra fields). */
+class Zip64Writer {
+  private offset = 0;
+  private readonly central: Buffer[] = [];
+  private readonly out;
+  private readonly closed;
+
+  constructor(path: string) {
+    this.out = createWriteStream(path);
+    this.closed = once(this.out, "close");
   }
-  zip.end();
-  await done;
+
+  private async write(bytes: Buffer) {
+    this.offset += bytes.length;
+    if (!this.out.write(bytes)) await once(this.out, "drain");
+  }
+
+  async add(name: string, content: () => Readable) {
+    const fileName = Buffer.from(name);
+    const flags = 0x0008 | (/^[\x20-\x7e]*$/.test(name) ? 0 : 0x0800);
+    const at = this.offset;
+    const local = Buffer.alloc(30 + fileName.length + 20);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(45, 4); // version needed: 4.5, ZIP64
+    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(8, 8); // deflate
+    // DOS time and date 0, CRC 0: in the data descriptor.
+    local.writeUInt32LE(0xffffffff, 18);
+    local.writeUInt32LE(0xffffffff, 22);
+    local.writeUInt16LE(fileName.length, 26);
+    local.writeUInt16LE(20, 28);
+    fileName.copy(local, 30);
+    local.writeUInt16LE(0x0001, 30 + fileName.length); // ZIP64 extra: sizes unknown yet (0)
+    local.writeUInt16LE(16, 32 + fileName.length);
+    await this.write(local);
+    let crc = 0;
+    let size = 0;
+    let compressed = 0;
+    await pipeline(
+      content(),
+      new Transform({
+        transform(chunk: Buffer | string, _encoding, done) {
+          const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+          crc = crc32(bytes, crc);
+          size += bytes.length;
+          done(null, bytes);
+        },
+      }),
+      createDeflateRaw(),
+      async (deflated: AsyncIterable<Buffer>) => {
+        for await (const chunk of deflated) {
+          compressed += chunk.length;
+          await this.write(chunk);
+        }
+      },
+    );
+    const descriptor = Buffer.alloc(24);
+    descriptor.writeUInt32LE(0x08074b50, 0);
+    descriptor.writeUInt32LE(crc >>> 0, 4);
+    descriptor.writeBigUInt64LE(BigInt(compressed), 8);
+    descriptor.writeBigUInt64LE(BigInt(size), 16);
+    await this.write(descriptor);
+    const bigOffset = at >= 0xffffffff;
+    const extra = 16 + (bigOffset ? 8 : 0);
+    const header = Buffer.alloc(46 + fileName.length + 4 + extra);
+    header.writeUInt32LE(0x02014b50, 0);
+    header.writeUInt16LE((3 << 8) | 45, 4); // made by: Unix, 4.5
+    header.writeUInt16LE(45, 6);
+    header.writeUInt16LE(flags, 8);
+    header.writeUInt16LE(8, 10);
+    header.writeUInt32LE(crc >>> 0, 16);
+    header.writeUInt32LE(0xffffffff, 20);
+    header.writeUInt32LE(0xffffffff, 24);
+    header.writeUInt16LE(fileName.length, 28);
+    header.writeUInt16LE(4 + extra, 30);
+    header.writeUInt32LE((0o100644 << 16) >>> 0, 38); // a regular file, rw-r--r--
+    header.writeUInt32LE(bigOffset ? 0xffffffff : at, 42);
+    fileName.copy(header, 46);
+    const x = 46 + fileName.length;
+    header.writeUInt16LE(0x0001, x);
+    header.writeUInt16LE(extra, x + 2);
+    header.writeBigUInt64LE(BigInt(size), x + 4);
+    header.writeBigUInt64LE(BigInt(compressed), x + 12);
+    if (bigOffset) header.writeBigUInt64LE(BigInt(at), x + 20);
+    this.central.push(header);
+  }
+
+  async close() {
+    const start = this.offset;
+    for (const header of this.central) await this.write(header);
+    const size = this.offset - start;
+    const zip64End = this.offset;
+    const n = this.central.length;
+    const end = Buffer.alloc(56 + 20 + 22);
+    end.writeUInt32LE(0x06064b50, 0);
+    end.writeBigUInt64LE(44n, 4);
+    end.writeUInt16LE((3 << 8) | 45, 12);
+    end.writeUInt16LE(45, 14);
+    end.writeBigUInt64LE(BigInt(n), 24);
+    end.writeBigUInt64LE(BigInt(n), 32);
+    end.writeBigUInt64LE(BigInt(size), 40);
+    end.writeBigUInt64LE(BigInt(start), 48);
+    end.writeUInt32LE(0x07064b50, 56);
+    end.writeBigUInt64LE(BigInt(zip64End), 64);
+    end.writeUInt32LE(1, 72);
+    end.writeUInt32LE(0x06054b50, 76);
+    end.writeUInt16LE(Math.min(n, 0xffff), 84);
+    end.writeUInt16LE(Math.min(n, 0xffff), 86);
+    end.writeUInt32LE(Math.min(size, 0xffffffff), 88);
+    end.writeUInt32LE(Math.min(start, 0xffffffff), 92);
+    await this.write(end);
+    this.out.end();
+    await this.closed;
+  }
+
+  destroy() {
+    this.out.destroy();
+  }
+}
+
+export async function writeExportZip(path: string, spec: ExportSpec): Promise<void> {
+  const zip = new Zip64Writer(path);
+  const prefix = spec.topLevelFolder === undefined ? "" : `${spec.topLevelFolder}/`;
+  try {
+    await zip.add(`${prefix}README.md`, () => Readable.from([Buffer.from(EXPORT_README)]));
+    for (const e of entries(spec, prefix)) {
+      const file = e.file;
+      if (e.text !== undefined) await zip.add(e.name, () => Readable.from(chunks(e.text!())));
+      else if (typeof file!.content === "function") await zip.add(e.name, file!.content);
+      else await zip.add(e.name, () => Readable.from([Buffer.from(file!.content as Uint8Array)]));
+    }
+    for (const [name, text] of Object.entries(spec.extraEntries ?? {})) await zip.add(name, () => Readable.from([Buffer.from(text)]));
+    await zip.close();
+  } catch (e) {
+    zip.destroy();
+    throw e;
+  }
 }
 
 export async function writeExportFolder(dir: string, spec: ExportSpec): Promise<void> {
   const root = spec.topLevelFolder === undefined ? dir : join(dir, spec.topLevelFolder);
   mkdirSync(root, { recursive: true });
   writeFileSync(join(root, "README.md"), EXPORT_README);
+  for (const [name, text] of Object.entries(spec.extraEntries ?? {})) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
   for (const e of entries(spec)) {
     const path = join(root, e.name);
     mkdirSync(dirname(path), { recursive: true });
