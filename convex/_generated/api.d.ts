@@ -47,6 +47,7 @@ import type * as projections_counters from "../projections/counters.js";
 import type * as projections_mirrorJob from "../projections/mirrorJob.js";
 import type * as projections_rebuild from "../projections/rebuild.js";
 import type * as projections_replay from "../projections/replay.js";
+import type * as projections_resync from "../projections/resync.js";
 import type * as projections_tables from "../projections/tables.js";
 import type * as projections_verification from "../projections/verification.js";
 import type * as projections_walk from "../projections/walk.js";
@@ -96,6 +97,7 @@ declare const fullApi: ApiFromModules<{
   "projections/mirrorJob": typeof projections_mirrorJob;
   "projections/rebuild": typeof projections_rebuild;
   "projections/replay": typeof projections_replay;
+  "projections/resync": typeof projections_resync;
   "projections/tables": typeof projections_tables;
   "projections/verification": typeof projections_verification;
   "projections/walk": typeof projections_walk;

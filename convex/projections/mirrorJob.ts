@@ -171,11 +171,14 @@ export function withEntry(participants: readonly V1Participant[], entry: V1Parti
 
 /** Why an exam document could not be stored (with a safety margin), or null if it fits. */
 export function documentLimitProblem(exam: Omit<Doc<"exams">, "_id" | "_creationTime"> & Partial<Doc<"exams">>): string | null {
-  const entries = exam.participants?.length ?? 0;
+  return sizeProblem(getDocumentSize(exam as Record<string, Value>), exam.participants?.length ?? 0);
+}
+
+/** Why an exam document of `bytes` (Convex's size) with `entries` array entries could not be stored, or null if it fits. */
+export function sizeProblem(bytes: number, entries: number): string | null {
   if (entries > CONVEX_LIMITS.arrayElements) {
     return `participants would have ${entries} entries (limit ${CONVEX_LIMITS.arrayElements})`;
   }
-  const bytes = getDocumentSize(exam as Record<string, Value>);
   if (bytes + MIRROR_SIZE_MARGIN_BYTES > CONVEX_LIMITS.documentBytes) {
     return `exam document would be ${bytes} bytes (limit ${CONVEX_LIMITS.documentBytes} minus a ${MIRROR_SIZE_MARGIN_BYTES}-byte margin)`;
   }
@@ -406,10 +409,10 @@ export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, defi
 
 /**
  * Sets the watermark to the exam's latest event (after the array was rewritten from the V2 rows in this
- * transaction), folding the counters too: an array V1 trusts comes with exact counts (V1 ≡ V2 for the list).
+ * transaction, so it holds every event), folding the counters too.
  */
 export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<void> {
-  await foldCounterSummary(ctx, examId, now);
+  await foldCounterSummary(ctx, examId, now); // an array V1 trusts comes with exact counts (V1 ≡ V2 for the list)
   const [latest] = await ctx.db
     .query("examEvents")
     .withIndex("by_exam", (q) => q.eq("examId", examId))
@@ -417,7 +420,18 @@ export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, n
     .take(1);
   const state = await loadMirrorState(ctx, examId);
   // No event yet: nothing to claim. (`now` would claim an event a later transaction creates in this same millisecond.)
-  const mirroredThrough = Math.max(latest?._creationTime ?? 0, state?.mirroredThrough ?? 0); // 0: before every event
+  await setWatermark(ctx, examId, Math.max(latest?._creationTime ?? 0, state?.mirroredThrough ?? 0), now, state); // 0: before every event
+}
+
+/** Sets the exam's watermark to `mirroredThrough` (back too: the job then passes the later events again). */
+export async function setWatermark(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  mirroredThrough: number,
+  now: number = Date.now(),
+  read?: Doc<"examMirrorStates"> | null,
+): Promise<void> {
+  const state = read === undefined ? await loadMirrorState(ctx, examId) : read;
   if (state === null) await ctx.db.insert("examMirrorStates", { examId, mirroredThrough, lastRunAt: now, eventsMirrored: 0, runs: 0 });
   else await ctx.db.patch("examMirrorStates", state._id, { mirroredThrough, lastRunAt: now });
 }
