@@ -23,7 +23,6 @@ import { LOOP_SHARES, budgetSpent } from "./lib/budget";
 import { ensureExamHeader } from "./headers/examHeaders";
 import { getExamHeader } from "./lib/examHeaders";
 import { resyncPage, vResyncCursor } from "./projections/resync";
-import { foldCounterSummary } from "./projections/counters";
 import schema from "./schema";
 import {
   drainExamMirror,
@@ -138,17 +137,6 @@ export const runExamMirror = internalMutation({
   args: { examId: v.id("exams") },
   returns: vMirrorRunResult,
   handler: async (ctx, { examId }) => runSettledMirror(ctx, examId, await getExamHeader(ctx, examId)),
-});
-
-/**
- * Folds the exam's counter shards into its summary (what the exam list reads): scheduled by every mirror
- * run that passed events. Reads the shards, which students write: Convex retries it on a conflict, and
- * it is small (COUNTER_SHARDS documents, one write at most).
- */
-export const foldExamCounters = internalMutation({
-  args: { examId: v.id("exams") },
-  returns: v.object({ folded: v.boolean() }),
-  handler: async (ctx, { examId }) => ({ folded: await foldCounterSummary(ctx, examId) }),
 });
 
 const vDrainTotals = { examsDrained: v.number(), liveEvents: v.number(), entriesWritten: v.number(), examDocumentWrites: v.number() };

@@ -43,6 +43,7 @@ import type * as migration_batch from "../migration/batch.js";
 import type * as migration_plan from "../migration/plan.js";
 import type * as migrations from "../migrations.js";
 import type * as projections_attempt from "../projections/attempt.js";
+import type * as projections_counterFold from "../projections/counterFold.js";
 import type * as projections_counters from "../projections/counters.js";
 import type * as projections_mirrorJob from "../projections/mirrorJob.js";
 import type * as projections_rebuild from "../projections/rebuild.js";
@@ -93,6 +94,7 @@ declare const fullApi: ApiFromModules<{
   "migration/plan": typeof migration_plan;
   migrations: typeof migrations;
   "projections/attempt": typeof projections_attempt;
+  "projections/counterFold": typeof projections_counterFold;
   "projections/counters": typeof projections_counters;
   "projections/mirrorJob": typeof projections_mirrorJob;
   "projections/rebuild": typeof projections_rebuild;
