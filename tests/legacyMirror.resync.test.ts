@@ -2,11 +2,11 @@
  * The per-exam resync (legacyMirror:setExamLegacyMirror turning the mirror on) at the sizes Convex allows,
  * under half of every transaction limit (newConvexTest enforces it: a call over half throws): an exam of
  * 4,000 participants is resynced in pages, the array ends as the V1 code would have left it, a student
- * acting during the resync is mirrored by the job it schedules; an array that would not fit is refused by
- * the page that knows it, with nothing changed.
+ * acting during the resync is mirrored by the job it schedules; so is the largest array a document holds;
+ * an array that would not fit (1 MiB, 8,192 entries) is refused by the page that knows it, with nothing changed.
  */
 import { describe, expect, it, vi } from "vitest";
-import { getDocumentSize } from "convex/values";
+import { getConvexSize, getDocumentSize } from "convex/values";
 import { api, internal } from "../convex/_generated/api";
 import type { Id } from "../convex/_generated/dataModel";
 import { setExamLegacyMirror } from "../convex/legacyMirror";
@@ -14,6 +14,7 @@ import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS } from "../convex/lib/limits";
 import { errorCode } from "../convex/lib/errors";
 import type { V1Participant } from "../convex/lib/validators";
 import type { ResyncCursor } from "../convex/projections/resync";
+import { MIRROR_SIZE_MARGIN_BYTES } from "../convex/projections/mirrorJob";
 import {
   legacyEntry,
   newConvexTest,
@@ -139,6 +140,54 @@ describe("setExamLegacyMirror", () => {
     const appended = [...fresh.slice(3_500), adaEntry].sort((a, b) => (a.userId < b.userId ? -1 : 1));
     expect(array).toEqual([...fresh.slice(0, 10), duplicate, legacy, ...fresh.slice(10, 3_500), ...appended]);
     expect(getDocumentSize((await t.run((ctx) => ctx.db.get("exams", examId)))!)).toBeLessThan(CONVEX_LIMITS.documentBytes);
+  });
+
+  it("resyncs the largest array an exam document holds (about 7,200 entries, just under 1 MiB less the margin), and refuses 8,193 entries", async () => {
+    const t = newConvexTest();
+    const { examId } = await seedExam(t, { questions: 1 });
+    const base = await t.run(async (ctx) => getDocumentSize((await ctx.db.get("exams", examId))!));
+    const perEntry = getConvexSize(legacyEntry("k170000000000000000000000000000a" as Id<"users">, T0));
+    const count = Math.floor((CONVEX_LIMITS.documentBytes - MIRROR_SIZE_MARGIN_BYTES - base - 64) / perEntry);
+    expect(count).toBeGreaterThan(7_000);
+    const users = [...(await insertUsers(t, 4_000)), ...(await insertUsers(t, count - 4_000))];
+    await insertRows(
+      t,
+      examId,
+      users.map((u) => legacyEntry(u, T0)),
+    );
+    await t.mutation(internal.legacyMirror.setExamLegacyMirror, { examId, enabled: false });
+    const calls = await resync(t, examId);
+    expect(calls.length).toBeGreaterThan(10);
+    expect(await arrayOf(t, examId)).toHaveLength(count);
+    const size = await t.run(async (ctx) => getDocumentSize((await ctx.db.get("exams", examId))!));
+    expect(size).toBeGreaterThan(CONVEX_LIMITS.documentBytes - MIRROR_SIZE_MARGIN_BYTES - 2 * perEntry);
+
+    // Past Convex's 8,192 array elements: the measuring pass refuses; the array, the header and the watermark stay as they were.
+    const more = await insertUsers(t, CONVEX_LIMITS.arrayElements + 1 - count);
+    const other = await seedExam(t, { questions: 1 });
+    await insertRows(
+      t,
+      other.examId,
+      [...users, ...more].map((u) => legacyEntry(u, T0)),
+    );
+    await t.mutation(internal.legacyMirror.setExamLegacyMirror, { examId: other.examId, enabled: false });
+    const state = () =>
+      t.run(async (ctx) => ({
+        exam: await ctx.db.get("exams", other.examId),
+        header: await ctx.db
+          .query("examHeaders")
+          .withIndex("by_exam", (q) => q.eq("examId", other.examId))
+          .unique(),
+        watermark: await ctx.db
+          .query("examMirrorStates")
+          .withIndex("by_exam", (q) => q.eq("examId", other.examId))
+          .unique(),
+      }));
+    const before = await state();
+    const refusal = await resync(t, other.examId).catch((e: unknown) => e);
+    expect(errorCode(refusal)).toBe("INVALID_ARGUMENT");
+    expect(String(refusal)).toMatch(/8193 entries/);
+    expect(await state()).toEqual(before);
   });
 
   it("refuses, with nothing changed, an array that would pass 1 MiB, found by the last page of the measuring pass", async () => {
