@@ -7,13 +7,15 @@
  * 1. measure: how many bytes and entries the array would have (Convex's sizes add up entry by entry); the
  *    totals ride in the cursor and nothing is written, so a refusal (it would not fit in 1 MiB less
  *    MIRROR_SIZE_MARGIN_BYTES, or in 8,192 entries) changes nothing.
- * 2. write: each page merges its entries into the array (one rewrite of the exam document per page, while
- *    the mirror's switch stays as it was, so V1 never trusts a half-written array); the last page turns
- *    the mirror on, clears a failure, and sets the watermark MIRROR_SETTLE_MS before the pass began: every
- *    event up to there was committed before the pass read its rows, and the job it schedules replays the
- *    attempts of every later one. The array is current (V1 may serve from it) once that job has run.
- *    Entries may grow between the passes: a write page whose array would no longer fit refuses too, the
- *    entries earlier pages refreshed staying (the mirror is still off, V1 serves the exam from V2).
+ * 2. write: each page merges its entries into the array (one rewrite of the exam document per page). The
+ *    mirror's switch stays as it was until the last page: an exam whose mirror was off is not served from
+ *    its half-written array; one whose array V1 trusts (mirror on, watermark at the latest event) gets
+ *    the entries it already holds. The last page turns the mirror on, clears a failure, and sets the
+ *    watermark MIRROR_SETTLE_MS before the pass began: every event up to there was committed before the
+ *    pass read its rows, and the job it schedules replays the attempts of every later one. The array is
+ *    current (V1 may serve from it) once that job has run. Entries may grow between the passes: a write
+ *    page whose array would no longer fit refuses too, keeping the entries earlier pages refreshed and
+ *    the switch as it was.
  *
  * An exam whose rows one call can read is resynced in that call, in one transaction, its watermark at its
  * latest event (current at once). Every page stops once its reads pass LOOP_SHARES.resyncReads.
