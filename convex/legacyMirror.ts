@@ -7,6 +7,7 @@
  * npx convex run legacyMirror:legacyMirrorStatus            # each exam's lag; follow continueCursor until isDone
  * npx convex run legacyMirror:drainLegacyMirror            # mirrors everything now; reports when every array is current
  * npx convex run legacyMirror:setExamLegacyMirror '{"examId":"…","enabled":false}'
+ * npx convex run legacyMirror:setExamLegacyMirror '{"examId":"…","enabled":true}'   # resync; again with {"cursor": continueCursor} until isDone
  * npx convex run legacyMirror:setGlobalLegacyMirror '{"enabled":false}'
  * npx convex run legacyMirror:setLegacyMirrorSync '{"sync":true}'                 # every exam, zero lag
  * npx convex run legacyMirror:setLegacyMirrorSync '{"examId":"…","sync":true}'    # one exam
@@ -18,28 +19,21 @@ import type { Id } from "./_generated/dataModel";
 import { internalAction, internalQuery, type QueryCtx } from "./_generated/server";
 import { internalMutation } from "./headers/functions";
 import { domainError } from "./lib/errors";
-import { CONVEX_LIMITS } from "./lib/limits";
 import { LOOP_SHARES, budgetSpent } from "./lib/budget";
 import { ensureExamHeader } from "./headers/examHeaders";
 import { getExamHeader } from "./lib/examHeaders";
-import { entryOfState } from "./lib/v1Entry";
-import { stateFromRows } from "./projections/attempt";
-import { loadAnswers } from "./projections/tables";
-import { foldCounterSummary } from "./projections/counters";
+import { resyncPage, vResyncCursor } from "./projections/resync";
 import schema from "./schema";
 import {
-  documentLimitProblem,
   drainExamMirror,
   legacyMirrorGloballyEnabled,
   legacyMirrorGloballySync,
-  markMirrorCurrent,
   mirrorEnabledFor,
   mirrorLag,
   runSettledMirror,
   unmirroredCheck,
   vMirrorLag,
   vMirrorRunResult,
-  withEntry,
 } from "./projections/mirrorJob";
 
 /** A status, drain or sync page stops taking exams once any of its figures passes its share of a Convex limit. */
@@ -143,17 +137,6 @@ export const runExamMirror = internalMutation({
   args: { examId: v.id("exams") },
   returns: vMirrorRunResult,
   handler: async (ctx, { examId }) => runSettledMirror(ctx, examId, await getExamHeader(ctx, examId)),
-});
-
-/**
- * Folds the exam's counter shards into its summary (what the exam list reads): scheduled by every mirror
- * run that passed events. Reads the shards, which students write: Convex retries it on a conflict, and
- * it is small (COUNTER_SHARDS documents, one write at most).
- */
-export const foldExamCounters = internalMutation({
-  args: { examId: v.id("exams") },
-  returns: v.object({ folded: v.boolean() }),
-  handler: async (ctx, { examId }) => ({ folded: await foldCounterSummary(ctx, examId) }),
 });
 
 const vDrainTotals = { examsDrained: v.number(), liveEvents: v.number(), entriesWritten: v.number(), examDocumentWrites: v.number() };
@@ -280,38 +263,27 @@ export const setGlobalLegacyMirror = internalMutation({
 });
 
 /**
- * Switches one exam's mirror. Turning it on rewrites the exam's array from the
- * V2 tables in this one transaction (every user's first entry replaced, users
- * missing from it appended, nothing reordered) and clears a recorded failure;
- * it refuses, changing nothing, if the array would not fit in the document or
- * the exam was cleaned up.
+ * Switches one exam's mirror. Turning it on resyncs the exam's array from the V2 tables (each user's first
+ * entry replaced, users missing from it appended, nothing reordered) and clears a recorded failure; it
+ * refuses with a coded error, changing nothing, if the array would not fit in the document or the exam was
+ * cleaned up. An exam one call cannot read whole is resynced in pages (projections/resync.ts): call again
+ * with `cursor: continueCursor` until `isDone`; the mirror turns on with the last page.
  */
 export const setExamLegacyMirror = internalMutation({
-  args: { examId: v.id("exams"), enabled: v.boolean() },
-  returns: v.object({ examId: v.id("exams"), legacyMirror: v.boolean(), entriesWritten: v.number() }),
-  handler: async (ctx, { examId, enabled }) => {
-    const { header: definition } = await ensureExamHeader(ctx, examId);
+  args: { examId: v.id("exams"), enabled: v.boolean(), cursor: v.optional(v.union(vResyncCursor, v.null())) },
+  returns: v.object({
+    examId: v.id("exams"),
+    legacyMirror: v.boolean(),
+    entriesWritten: v.number(),
+    isDone: v.optional(v.boolean()),
+    continueCursor: v.optional(v.union(vResyncCursor, v.null())),
+  }),
+  handler: async (ctx, { examId, enabled, cursor }) => {
+    const { header } = await ensureExamHeader(ctx, examId);
     if (!enabled) {
-      await ctx.db.patch("examHeaders", definition._id, { legacyMirror: false });
-      return { examId, legacyMirror: false, entriesWritten: 0 };
+      await ctx.db.patch("examHeaders", header._id, { legacyMirror: false });
+      return { examId, legacyMirror: false, entriesWritten: 0, isDone: true, continueCursor: null };
     }
-    if (definition.legacyCleared) {
-      throw domainError("INVALID_ARGUMENT", "This exam's array was cleared by cleanup; the mirror stays off.");
-    }
-    const exam = (await ctx.db.get("exams", examId))!;
-    const rows = await ctx.db
-      .query("examParticipations")
-      .withIndex("by_exam_and_user", (q) => q.eq("examId", examId))
-      .take(CONVEX_LIMITS.arrayElements + 1);
-    let participants = exam.participants ?? [];
-    for (const row of rows) {
-      participants = withEntry(participants, entryOfState(row.userId, stateFromRows(row, await loadAnswers(ctx, row._id)))!);
-    }
-    const problem = documentLimitProblem({ ...exam, participants });
-    if (problem !== null) throw domainError("INVALID_ARGUMENT", `Cannot mirror this exam: ${problem}.`);
-    await ctx.db.patch("exams", examId, { participants });
-    await ctx.db.patch("examHeaders", definition._id, { legacyMirror: true, legacyMirrorFailure: undefined });
-    await markMirrorCurrent(ctx, examId); // the array now holds every attempt's rows, so every event
-    return { examId, legacyMirror: true, entriesWritten: rows.length };
+    return { examId, ...(await resyncPage(ctx, examId, header, cursor ?? null)) };
   },
 });

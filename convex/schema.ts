@@ -156,8 +156,10 @@ export default defineSchema({
     runs: v.number(), // runs that wrote something
   }).index("by_exam", ["examId"]),
 
-  // One exam's counts, folded from its counter shards by the mirror job (and kept exact by batch writers):
-  // what the exam list reads, one document per exam. Students never write it.
+  // One exam's counts: what the exam list reads, one document per exam. Written by the counters' own job
+  // (projections/counterFold.ts), which each shard write of a student's action schedules COUNTER_FOLD_DELAY_MS
+  // (6 s) ahead, mirror on or off: it lags the shards by that much (plus the scheduler's delay); and set from
+  // the shards they have just read by the batch writers (migration, rebuild). Students never write it.
   examCountSummaries: defineTable({
     examId: v.id("exams"),
     participants: v.number(),

@@ -125,10 +125,9 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
     attemptRows(state, { version: last.version, hash: last.hash }),
     { counters: input.counters },
   );
-  // The V1 array entry follows live writes (rollback safety) through the exam's mirror job, which also folds the
-  // counter shards into the exam's summary: a student's on-the-fly import moved a shard too (a batch's are
-  // written into the summary by its own flush). A legacy import's or roll-forward's source IS the array entry:
-  // nothing to write back.
+  // The V1 array entry follows live writes (rollback safety) through the exam's mirror job (the counts fold on
+  // their own: writeAttemptRows' shard write scheduled it). A legacy import's or roll-forward's source IS the
+  // array entry: nothing to write back.
   const fromArray = input.origin === "legacy_import" || input.origin === "legacy_rollforward";
   if (!fromArray || input.counters === undefined) {
     await afterLiveWrite(ctx, stream.examId, input.definition !== undefined ? input.definition : await getExamHeader(ctx, stream.examId));

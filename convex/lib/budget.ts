@@ -45,6 +45,8 @@ export const LOOP_SHARES = {
   statusPage: 0.15,
   /** A drain page: each exam drained is a whole mirror run (up to mirrorRunReads) of its own. */
   drainPage: 0.05,
+  /** A resync page's reads of rows and answers (one range per participant): room for the exam document (read and written) after it. */
+  resyncReads: 0.3,
 } as const;
 
 /** `share` of each of Convex's limits. */

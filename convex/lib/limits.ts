@@ -32,7 +32,7 @@ export const SUBMIT_GRACE_MS = 10_000;
 /**
  * Participant counters are split over this many documents per exam so that students acting together
  * rarely share one: 200 students put about 3 on each shard (8 shards put 25). The exam list never reads
- * the shards: it reads one summary per exam that the mirror job folds from them (projections/tables.ts).
+ * the shards: it reads one summary per exam that a job of its own folds from them (projections/counters.ts).
  */
 export const COUNTER_SHARDS = 64;
 

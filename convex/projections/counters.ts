@@ -1,8 +1,9 @@
 /**
  * An exam's participant counters: 64 shards (a student's action writes one, chosen by their id's hash),
- * and the summary the exam list reads, folded from them by the mirror job. Every writer of rows keeps
- * them exact (writeAttemptRows' delta, at once or batched in PendingCounters); the rebuild resets them
- * from the rows, and verify compares them with the rows.
+ * and the summary the exam list reads, folded from them by a job of their own (projections/counterFold.ts)
+ * that each shard write of a student's action schedules. Every writer of rows keeps them exact
+ * (writeAttemptRows' delta, at once or batched in PendingCounters, whose flush sets the summary too); the
+ * rebuild resets them from the rows, and verify compares them with the rows.
  *
  * @example
  * const pending = new PendingCounters();
@@ -10,9 +11,10 @@
  * await pending.flush(ctx);                                  // one read and write per shard touched
  */
 import type { Infer } from "convex/values";
+import { internal } from "../_generated/api";
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
-import { COUNTER_SHARDS } from "../lib/limits";
+import { COUNTER_SHARDS, CREATION_SETTLE_MS } from "../lib/limits";
 import schema from "../schema";
 import type { StreamId } from "../events/store";
 import type { AttemptRows } from "./attempt";
@@ -111,7 +113,14 @@ async function applyCounterDelta(
   else await ctx.db.patch("examCounterShards", doc._id, addCounts(doc, delta));
 }
 
-/** Applies one attempt's counter change at once (one shard read and write). */
+/**
+ * Each shard write schedules the exam's fold this far ahead: past the settle time of the write's own
+ * transaction, so that the fold sees it, and a fold that ran at least that long after the write (of any
+ * write of the exam up to a second later) stands for it: the summary lags the shards by this much.
+ */
+export const COUNTER_FOLD_DELAY_MS = CREATION_SETTLE_MS + 1_000;
+
+/** Applies one attempt's counter change at once (one shard read and write) and schedules the exam's fold. */
 export async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Counts) {
   if (isZero(delta)) return;
   const shard = counterShard(stream.userId);
@@ -120,6 +129,10 @@ export async function bumpCounters(ctx: MutationCtx, stream: StreamId, delta: Co
     .withIndex("by_exam_and_shard", (q) => q.eq("examId", stream.examId).eq("shard", shard))
     .unique();
   await applyCounterDelta(ctx, { examId: stream.examId, shard }, doc, delta);
+  await ctx.scheduler.runAfter(COUNTER_FOLD_DELAY_MS, internal.projections.counterFold.foldExamCounters, {
+    examId: stream.examId,
+    after: Date.now(),
+  });
 }
 
 /** The sum of an exam's counter shards (as many reads as the exam has shards). */
@@ -140,8 +153,8 @@ async function loadSummary(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exa
 
 /**
  * Participant, completed and answer counts of an exam (V2 rows): its summary, one small read, never the
- * participants nor the shards. The summary follows students' actions when the exam's mirror job folds the
- * shards (MIRROR_RUN_DELAY_MS after the action, or at once in synchronous mode); batch writers set it from the shards they read.
+ * participants nor the shards. The summary follows students' actions when the fold their shard write
+ * scheduled runs (COUNTER_FOLD_DELAY_MS after it); batch writers set it from the shards they read.
  * An exam never folded yet has no summary: its shards are summed.
  */
 export async function countParticipants(ctx: QueryCtx, examId: Id<"exams">): Promise<Counts> {
@@ -154,8 +167,14 @@ function pickCounts(c: Counts): Counts {
 }
 
 /** Sets the summary to `counts` (written only if it differs). */
-export async function setCounterSummary(ctx: MutationCtx, examId: Id<"exams">, counts: Counts, now: number = Date.now()): Promise<boolean> {
-  const summary = await loadSummary(ctx, examId);
+export async function setCounterSummary(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  counts: Counts,
+  now: number = Date.now(),
+  read?: Doc<"examCountSummaries"> | null,
+): Promise<boolean> {
+  const summary = read === undefined ? await loadSummary(ctx, examId) : read;
   if (summary === null) {
     if (isZero(counts)) return false;
     await ctx.db.insert("examCountSummaries", { examId, ...counts, foldedAt: now });
@@ -166,9 +185,19 @@ export async function setCounterSummary(ctx: MutationCtx, examId: Id<"exams">, c
   return true;
 }
 
-/** Folds the exam's shards into its summary (the mirror job's step; also the synchronous mode's). Returns whether it wrote. */
-export async function foldCounterSummary(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<boolean> {
-  return setCounterSummary(ctx, examId, await sumCounterShards(ctx, examId), now);
+/**
+ * Folds the exam's shards into its summary (the counters' job). `after`: the time of the shard write that asked
+ * for it; a summary folded at least CREATION_SETTLE_MS later already counts it (that write had committed), and
+ * the shards are not read. Returns whether it wrote.
+ */
+export async function foldCounterSummary(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  { after = -Infinity, now = Date.now() }: { after?: number; now?: number } = {},
+): Promise<boolean> {
+  const summary = await loadSummary(ctx, examId);
+  if (summary !== null && summary.foldedAt >= after + CREATION_SETTLE_MS) return false;
+  return setCounterSummary(ctx, examId, await sumCounterShards(ctx, examId), now, summary);
 }
 
 /** Adds one attempt's rows to the counts per shard a walk gathers. */

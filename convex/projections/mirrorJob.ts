@@ -5,24 +5,24 @@
  * nothing lost.
  *
  * It runs as a per-exam job, off the students' write path: a student's action
- * writes its own stream, rows and one counter shard, and schedules a run
- * ({@link afterLiveWrite}); it never reads the exam document. A run reads the
- * exam's events past its watermark (`examMirrorStates.mirroredThrough`, written
- * only here), loads each of their attempts once, rewrites the exam document at
- * most once and moves the watermark, all in one transaction, then schedules the
- * fold of the counter shards into the exam's summary (a small job of its own, so
- * that the run reads nothing students write): one run serves every action since the last
- * one, the runs scheduled behind it find nothing past the watermark and write
- * nothing, and two runs of one exam serialize on the watermark document (never
- * more than one effective run at a time). A run that reaches its budget
- * schedules the rest; an aborted run changes nothing and the next one redoes it.
+ * writes its own stream, rows and one counter shard, and schedules a run when the
+ * exam's mirror is on ({@link afterLiveWrite}); it never reads the exam document.
+ * A run reads the exam's events past its watermark (`examMirrorStates.mirroredThrough`,
+ * written only here), loads each of their attempts once, rewrites the exam document
+ * at most once and moves the watermark, all in one transaction: one run serves every
+ * action since the last one, the runs scheduled behind it find nothing past the
+ * watermark and write nothing, and two runs of one exam serialize on the watermark
+ * document (never more than one effective run at a time). A run that reaches its
+ * budget schedules the rest; an aborted run changes nothing and the next one redoes
+ * it. The counts the exam list reads are not the mirror's: a job of their own folds
+ * them (projections/counterFold.ts), mirror on or off.
  *
  * A run folds only events older than MIRROR_SETTLE_MS: an event's `_creationTime`
  * is set when its transaction runs, so a watermark at "now" could pass an event
  * whose transaction commits a moment later. The settle time is far beyond any
  * transaction Convex lets run, and keeps the job's read range clear of the
  * events students are appending (no conflict between them). Drains (operator,
- * cleanup) and the synchronous mode read to the end (and the shards) instead, and conflict.
+ * cleanup) and the synchronous mode read to the end instead, and conflict.
  *
  * The array is "current" (V1 may serve an exam from it alone) only while the
  * mirror is on, never failed, the array not cleared, the global switch on and
@@ -46,7 +46,6 @@ import { sameValue } from "../lib/values";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
 import { entryOfState } from "../lib/v1Entry";
-import { foldCounterSummary } from "./counters";
 // The exam's definition copy: its mirror switches and failure. The callers read it and pass it in.
 import type { ExamHeader } from "../lib/examHeaders";
 
@@ -171,11 +170,14 @@ export function withEntry(participants: readonly V1Participant[], entry: V1Parti
 
 /** Why an exam document could not be stored (with a safety margin), or null if it fits. */
 export function documentLimitProblem(exam: Omit<Doc<"exams">, "_id" | "_creationTime"> & Partial<Doc<"exams">>): string | null {
-  const entries = exam.participants?.length ?? 0;
+  return sizeProblem(getDocumentSize(exam as Record<string, Value>), exam.participants?.length ?? 0);
+}
+
+/** Why an exam document of `bytes` (Convex's size) with `entries` array entries could not be stored, or null if it fits. */
+export function sizeProblem(bytes: number, entries: number): string | null {
   if (entries > CONVEX_LIMITS.arrayElements) {
     return `participants would have ${entries} entries (limit ${CONVEX_LIMITS.arrayElements})`;
   }
-  const bytes = getDocumentSize(exam as Record<string, Value>);
   if (bytes + MIRROR_SIZE_MARGIN_BYTES > CONVEX_LIMITS.documentBytes) {
     return `exam document would be ${bytes} bytes (limit ${CONVEX_LIMITS.documentBytes} minus a ${MIRROR_SIZE_MARGIN_BYTES}-byte margin)`;
   }
@@ -194,8 +196,6 @@ export const vMirrorRunResult = v.object({
   entriesWritten: v.number(),
   /** Whether this run wrote the exam document (at most once per run). */
   examWritten: v.boolean(),
-  /** Whether this run folded the counter shards into the summary (synchronous mode and drains; a scheduled run leaves it to the fold job it schedules). */
-  countsFolded: v.boolean(),
   mirroredThrough: nullable(v.number()),
   /** False: the run reached its budget and scheduled the rest. */
   isDone: v.boolean(),
@@ -209,8 +209,7 @@ function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise
 /**
  * One run of the exam's mirror job (see the module comment): events created after the watermark and
  * up to `upTo` (Infinity: to the end), each of their attempts' entries written from the attempt's
- * current state, the exam document rewritten once if anything changed, the watermark moved; the
- * counters folded (here for a drain or the synchronous mode, by the fold job it schedules otherwise).
+ * current state, the exam document rewritten once if anything changed, the watermark moved.
  * Writes nothing when there is nothing past the watermark. `schedule` (default true): a run that
  * reached its budget schedules the rest. `definition`: the exam's, as the caller read it in this transaction.
  */
@@ -221,36 +220,15 @@ export async function runMirror(
   o: { upTo: number; now?: number; schedule?: boolean; faults?: MirrorRunFaults },
 ): Promise<MirrorRunResult> {
   const now = o.now ?? Date.now();
-  // Scheduled: the shards (which students keep writing) are folded by a job of their own, so that this run,
-  // which may rewrite a 1 MiB document, reads nothing a student writes. Otherwise (sync, drains): here.
-  const scheduled = o.schedule !== false && Number.isFinite(o.upTo);
   const result: MirrorRunResult = {
     outcome: "mirrored",
     eventsRead: 0,
     liveEvents: 0,
     entriesWritten: 0,
     examWritten: false,
-    countsFolded: scheduled ? false : await foldCounterSummary(ctx, examId, now),
     mirroredThrough: null,
     isDone: true,
   };
-  const out = await mirrorEvents(ctx, examId, definition, o, now, result);
-  // The counts of the events this run passed (and of any since) reach the summary right after it; with the
-  // mirror off (nothing passed, nothing read) every run hands the counts on.
-  if (scheduled && (out.eventsRead > 0 || out.outcome !== "mirrored")) {
-    await ctx.scheduler.runAfter(0, internal.legacyMirror.foldExamCounters, { examId });
-  }
-  return out;
-}
-
-async function mirrorEvents(
-  ctx: MutationCtx,
-  examId: Id<"exams">,
-  definition: ExamHeader | null,
-  o: { upTo: number; schedule?: boolean; faults?: MirrorRunFaults },
-  now: number,
-  result: MirrorRunResult,
-): Promise<MirrorRunResult> {
   if (definition === null) return { ...result, outcome: "off" }; // no event was ever appended through the exam API
   if (definition.legacyCleared) return { ...result, outcome: "cleared" };
   if (definition.legacyMirrorFailure !== undefined) return { ...result, outcome: "failed" };
@@ -400,16 +378,16 @@ export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, defi
     await runMirror(ctx, examId, current, { upTo: Infinity });
     return;
   }
-  // Even with the mirror off the job runs: it folds the counter shards into the exam's summary.
+  // Mirror off, failed or cleared (switched off with the global switch too, by a run): nothing to run. The counts fold on their own.
+  if (definition === null || !mirrorEnabledFor(definition)) return;
   await ctx.scheduler.runAfter(MIRROR_RUN_DELAY_MS, internal.legacyMirror.runExamMirror, { examId });
 }
 
 /**
  * Sets the watermark to the exam's latest event (after the array was rewritten from the V2 rows in this
- * transaction), folding the counters too: an array V1 trusts comes with exact counts (V1 ≡ V2 for the list).
+ * transaction, so it holds every event).
  */
 export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<void> {
-  await foldCounterSummary(ctx, examId, now);
   const [latest] = await ctx.db
     .query("examEvents")
     .withIndex("by_exam", (q) => q.eq("examId", examId))
@@ -417,7 +395,18 @@ export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, n
     .take(1);
   const state = await loadMirrorState(ctx, examId);
   // No event yet: nothing to claim. (`now` would claim an event a later transaction creates in this same millisecond.)
-  const mirroredThrough = Math.max(latest?._creationTime ?? 0, state?.mirroredThrough ?? 0); // 0: before every event
+  await setWatermark(ctx, examId, Math.max(latest?._creationTime ?? 0, state?.mirroredThrough ?? 0), now, state); // 0: before every event
+}
+
+/** Sets the exam's watermark to `mirroredThrough` (back too: the job then passes the later events again). */
+export async function setWatermark(
+  ctx: MutationCtx,
+  examId: Id<"exams">,
+  mirroredThrough: number,
+  now: number = Date.now(),
+  read?: Doc<"examMirrorStates"> | null,
+): Promise<void> {
+  const state = read === undefined ? await loadMirrorState(ctx, examId) : read;
   if (state === null) await ctx.db.insert("examMirrorStates", { examId, mirroredThrough, lastRunAt: now, eventsMirrored: 0, runs: 0 });
   else await ctx.db.patch("examMirrorStates", state._id, { mirroredThrough, lastRunAt: now });
 }
