@@ -61,7 +61,8 @@ export type EmbeddedConvex = ReturnType<typeof createEmbeddedConvex>;
 
 /** The shape every benchmark section returns; `npm run bench` prints and saves them together. */
 export type BenchRow = Record<string, string | number>;
-export type BenchSection = { title: string; rows: BenchRow[]; notes?: string[] };
+/** `failures`: what a section checks and found wrong; any makes `npm run bench` exit 1 (the figures are still printed). */
+export type BenchSection = { title: string; rows: BenchRow[]; notes?: string[]; failures?: string[] };
 
 /** Documents and bytes one call read and wrote, from ctx.meta.getTransactionMetrics(). */
 export type CallCost = { documentsRead: number; bytesRead: number; documentsWritten: number; bytesWritten: number };
