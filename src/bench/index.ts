@@ -15,4 +15,5 @@ export const benchSections: { name: string; load: () => Promise<{ bench: () => P
   { name: "migration", load: () => import("./migration.js") },
   { name: "examAdmin", load: () => import("./examAdmin.js") },
   { name: "mirror", load: () => import("./mirror.js") },
+  { name: "cpu", load: () => import("./cpu.js") },
 ];

@@ -71,6 +71,18 @@ export type CallCost = { documentsRead: number; bytesRead: number; documentsWrit
 type RegisteredFunction<Args extends DefaultFunctionArgs, Returns> =
   RegisteredQuery<FunctionVisibility, Args, Returns> | RegisteredMutation<FunctionVisibility, Args, Returns>;
 
+/**
+ * The CPU time (user + system, process.cpuUsage(): this process, its JavaScript and the embedded runtime's
+ * work alike, garbage collection included) and the wall time `body` took, in milliseconds.
+ */
+export async function cpuOf<Result>(body: () => Promise<Result>): Promise<{ result: Result; cpuMs: number; wallMs: number }> {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  const result = await body();
+  const used = process.cpuUsage(cpu);
+  return { result, cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - wall };
+}
+
 /** Runs `body` in one transaction and returns its result with what the transaction cost. */
 export async function measureRun<Result>(
   t: Pick<EmbeddedConvex, "run">,
