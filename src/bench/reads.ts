@@ -19,6 +19,7 @@ import * as e from "../../convex/exams";
 import { internal } from "../../convex/_generated/api";
 import type { Id } from "../../convex/_generated/dataModel";
 import { counterShard } from "../../convex/projections/counters";
+import { CREATION_SETTLE_MS } from "../../convex/lib/limits";
 import { generateV1Dataset, GUIDE_DATASET, insertDataset, type DatasetParticipant, type V1Dataset } from "../dataset/generate";
 import {
   createEmbeddedConvex,
@@ -116,6 +117,28 @@ async function newcomersInFilledShards<K extends string>(t: EmbeddedConvex, exam
   return found;
 }
 
+const LISTED_BEFORE_CHECK = "getAllExamsMetadata, before the first header check pass";
+
+/**
+ * A pass of the scheduled header check (examAdmin:startHeaderCheckNow, its batches run by the embedded
+ * scheduler), started as the cron would start it: at least a settle time after the exams were created
+ * (the section's clock moved on by that much for the start only), so that it records every exam as headed.
+ */
+async function headerCheckPass(t: EmbeddedConvex) {
+  const now = Date.now;
+  Date.now = () => now() + CREATION_SETTLE_MS + 1_000;
+  try {
+    await t.mutation(internal.examAdmin.startHeaderCheckNow, {});
+  } finally {
+    Date.now = now;
+  }
+  for (;;) {
+    const status = await t.query(internal.examAdmin.headerCheckStatus, {});
+    if (status.running === null && status.headersThrough !== null) return;
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the scheduler runs each batch on a timer
+  }
+}
+
 /** Migrates every exam (arrays kept), as the guide's step 4 does. */
 async function migrate(t: EmbeddedConvex) {
   for (;;) {
@@ -146,6 +169,16 @@ async function measureAt(participants: number): Promise<{ costs: Map<string, Rec
   };
   const costs = new Map<string, Record<Side, Measured>>();
   const mismatches: string[] = [];
+  // The exam list reads the documents of exams no pass of the header check has recorded as headed: right after the migration, all.
+  const listed = {} as Record<Side, Measured>;
+  for (const [side, fn] of [
+    ["V1", e.getAllExamsMetadata],
+    ["V2", e.getAllExamsMetadataV2],
+  ] as const) {
+    const { result, cost } = await measureCall(as(caller.tokenIdentifier), fn as never, {} as never);
+    listed[side] = { cost, result, returned: returnedBytes(result) };
+  }
+  await headerCheckPass(t);
   for (const twin of TWINS) {
     const measured = {} as Record<Side, Measured>;
     for (const side of ["V1", "V2"] as const) {
@@ -170,6 +203,7 @@ async function measureAt(participants: number): Promise<{ costs: Map<string, Rec
     V1: { cost: off.cost, result: null, returned: null },
     V2: { cost: off.cost, result: null, returned: null },
   });
+  costs.set(LISTED_BEFORE_CHECK, listed);
   return { costs, mismatches };
 }
 
@@ -184,7 +218,7 @@ export async function bench(): Promise<BenchSection> {
     const s = at.get(small)!.costs.get(name)!;
     const l = at.get(large)!.costs.get(name)!;
     const twin = TWINS.find((t) => t.name === name);
-    const mirrorOff = twin === undefined;
+    const mirrorOff = name !== LISTED_BEFORE_CHECK && twin === undefined;
     const same = s.V2.cost.documentsRead === l.V2.cost.documentsRead && s.V2.cost.bytesRead === l.V2.cost.bytesRead;
     if (twin?.perStudent && !same)
       failures.push(
@@ -214,6 +248,7 @@ export async function bench(): Promise<BenchSection> {
       "Bytes and documents read: every document the call read, raw, on both sides (ctx.meta.getTransactionMetrics()); bytes returned: getConvexSize of a query's result (V1 and V2 return equal results).",
       "Reads: u0, who completed exam e0. Writes: a newcomer per side starts e0, pauses, resumes and submits every question (legacy mirror on, the default; last row: off), each in a counter shard the exam already holds (a start first in its shard reads 2 documents fewer).",
       'Per-student functions must read the same documents and bytes at both sizes through V2 ("V2 same at both"); the leaderboard and the exam list are shown in brackets, not held to it.',
+      "Every row but the last is measured after a pass of the header check; the last: the exam list right after the migration, before any pass, when it reads the documents of every exam (exams created after the last pass's mark are read from their documents).",
       ...(failures.length === 0
         ? [
             "Every V2 per-student function read the same documents and bytes at both sizes; V1 and V2 returned equal results for every query.",
