@@ -20,9 +20,9 @@ async function examWithParticipants(t: EmbeddedConvex, participants: number) {
       questionIds.push(await ctx.db.insert("questions", { text: `Q${i}`, options: ["A", "B", "C", "D"], correctAnswer: "A" }));
     }
     const examId = await ctx.db.insert("exams", { title: "Bench", questionIds, durationMs: 3_600_000, maxPauses: 3 });
-    const definition = await syncExamHeader(ctx, (await ctx.db.get("exams", examId))!);
+    const header = await syncExamHeader(ctx, (await ctx.db.get("exams", examId))!);
     // The V2 path alone: the legacy mirror (a V1 compatibility cost) is measured by the exam API's benchmark.
-    await ctx.db.patch("examHeaders", definition._id, { legacyMirror: false });
+    await ctx.db.patch("examHeaders", header._id, { legacyMirror: false });
     const userIds: Id<"users">[] = [];
     for (let i = 0; i < participants; i++) {
       userIds.push(await ctx.db.insert("users", { name: `S${i}`, tokenIdentifier: `bench|${i}`, role: "student" }));

@@ -30,9 +30,9 @@ async function attemptOfLength(length: number) {
   const t = createEmbeddedConvex();
   const setup = await t.run(async (ctx) => {
     const examId = await ctx.db.insert("exams", { title: "Bench", questionIds: [], ...timing });
-    const definition = await syncExamHeader(ctx, (await ctx.db.get("exams", examId))!);
+    const header = await syncExamHeader(ctx, (await ctx.db.get("exams", examId))!);
     // The event-sourced path alone: the V1 mirror's cost is the exam API benchmark's.
-    await ctx.db.patch("examHeaders", definition._id, { legacyMirror: false });
+    await ctx.db.patch("examHeaders", header._id, { legacyMirror: false });
     const userId = await ctx.db.insert("users", { name: "ada", tokenIdentifier: "bench|ada", role: "student" });
     await ctx.db.insert("users", { name: "root", tokenIdentifier: "bench|root", role: "admin" });
     const events: ExamEvent[] = [{ type: "ExamStarted", data: { startedAt: T0 } }];

@@ -10,8 +10,10 @@ export const benchSections: { name: string; load: () => Promise<{ bench: () => P
   { name: "scaling", load: () => import("./scaling.js") },
   { name: "actions", load: () => import("./actions.js") },
   { name: "reads", load: () => import("./reads.js") },
+  { name: "storage", load: () => import("./storage.js") },
   { name: "audit", load: () => import("./audit.js") },
   { name: "migration", load: () => import("./migration.js") },
   { name: "examAdmin", load: () => import("./examAdmin.js") },
   { name: "mirror", load: () => import("./mirror.js") },
+  { name: "cpu", load: () => import("./cpu.js") },
 ];

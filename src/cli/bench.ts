@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: runs every section registered in src/bench/index.ts, prints
  * one table per section under a combined header, and writes them all to
- * bench-report.json. A section that throws is reported and makes the exit
- * code 1; the others still run.
+ * bench-report.json. A section that throws, or reports failures (a check it
+ * makes that did not hold), is flagged and makes the exit code 1; the others
+ * still run.
  *
  * @example
  * const code = await runBench({ jsonPath: "bench-report.json", write: (s) => process.stdout.write(s) });
@@ -53,6 +54,7 @@ export async function runBench(o: { jsonPath: string; only?: string[]; write: (s
       const section = await (await load()).bench();
       const ms = Math.round(performance.now() - started);
       report.sections.push({ name, ms, ...section });
+      if ((section.failures ?? []).length > 0) failed++;
       o.write(`\n${renderSection(section)}\n  (${(ms / 1000).toFixed(1)} s)\n`);
     } catch (e) {
       failed++;
@@ -68,7 +70,7 @@ export async function runBench(o: { jsonPath: string; only?: string[]; write: (s
         [
           "error" in s ? [s.name, "-", "-"] : [s.name, s.title, s.rows.length],
           `${(s.ms / 1000).toFixed(1)} s`,
-          "error" in s ? "FAILED" : "ok",
+          "error" in s ? "FAILED" : (s.failures ?? []).length > 0 ? `FAILED (${s.failures!.length} check(s))` : "ok",
         ].flat(),
       ),
       2,

@@ -61,7 +61,8 @@ export type EmbeddedConvex = ReturnType<typeof createEmbeddedConvex>;
 
 /** The shape every benchmark section returns; `npm run bench` prints and saves them together. */
 export type BenchRow = Record<string, string | number>;
-export type BenchSection = { title: string; rows: BenchRow[]; notes?: string[] };
+/** `failures`: what a section checks and found wrong; any makes `npm run bench` exit 1 (the figures are still printed). */
+export type BenchSection = { title: string; rows: BenchRow[]; notes?: string[]; failures?: string[] };
 
 /** Documents and bytes one call read and wrote, and its index ranges, from ctx.meta.getTransactionMetrics(). */
 export type CallCost = {
@@ -75,6 +76,18 @@ export type CallCost = {
 /** A registered query or mutation, public or internal. */
 type RegisteredFunction<Args extends DefaultFunctionArgs, Returns> =
   RegisteredQuery<FunctionVisibility, Args, Returns> | RegisteredMutation<FunctionVisibility, Args, Returns>;
+
+/**
+ * The CPU time (user + system, process.cpuUsage(): this process, its JavaScript and the embedded runtime's
+ * work alike, garbage collection included) and the wall time `body` took, in milliseconds.
+ */
+export async function cpuOf<Result>(body: () => Promise<Result>): Promise<{ result: Result; cpuMs: number; wallMs: number }> {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  const result = await body();
+  const used = process.cpuUsage(cpu);
+  return { result, cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - wall };
+}
 
 /** Runs `body` in one transaction and returns its result with what the transaction cost. */
 export async function measureRun<Result>(
