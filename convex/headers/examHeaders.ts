@@ -76,7 +76,7 @@ function formerIdsAfter(list: Doc<"examQuestionLists"> | null, questionIds: read
 export async function syncHeader(
   ctx: Pick<MutationCtx, "db">,
   examId: Id<"exams">,
-  exam: HeaderFields & { _creationTime: number },
+  exam: HeaderFields & Pick<Doc<"exams">, "_creationTime" | "participants">,
 ): Promise<{ header: ExamHeader; stale: HeaderField[]; before: StoredHeader }> {
   const before = await loadHeader(ctx, examId);
   const stale = staleFields(before, exam);
@@ -84,7 +84,9 @@ export async function syncHeader(
   const fields = { examCreationTime: exam._creationTime, title, questionCount: questionIds.length, durationMs, maxPauses };
   let header = before.header;
   if (header === null) {
-    const id = await ctx.db.insert("examHeaders", { examId, ...fields, legacyMirror: true, legacyCleared: false });
+    // An exam with no V1 entry has none to import: its lists and first writes need never read its array.
+    const backfilled = (exam.participants?.length ?? 0) === 0 ? { legacyBackfilled: true } : {};
+    const id = await ctx.db.insert("examHeaders", { examId, ...fields, legacyMirror: true, legacyCleared: false, ...backfilled });
     header = (await ctx.db.get("examHeaders", id))!;
   } else if (
     stale.some((f) => f !== "questionIds") ||

@@ -70,6 +70,13 @@ export const HEADER_CHECK_TICK_MINUTES = 5;
 export const WORK_BOUNDS = {
   /** Exams a header check call visits (each document read whole: up to 1 MiB to decode). */
   headerCheckExams: 32,
+  /**
+   * V1 entries (imported, rolled forward or verified) one migration or cleanup call handles: measured
+   * 243–571 µs of CPU each at 4,000 × 1 and 6,500 × 0 (`npm run bench -- --only cpu`), so about 0.46 s.
+   */
+  migrationEntriesPerCall: 800,
+  /** Attempts one rebuild or verify page replays: measured 158–295 µs each at the largest shapes, about 0.44 s. */
+  streamsPerPage: 1_500,
   /** Headers of deleted exams one step of the header check visits. */
   orphanHeadersPerStep: 8,
   /** New question ids an exam edit may name (each is read to check it exists: one index range each). */

@@ -23,6 +23,7 @@ import { PendingCounters } from "../projections/counters";
 import { answerRowOf } from "../projections/attempt";
 import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
+import { WORK_BOUNDS } from "../lib/limits";
 import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
 import { markLegacyBackfilled, syncExamHeader } from "../headers/examHeaders";
 import { getExamHeader } from "../lib/examHeaders";
@@ -156,6 +157,7 @@ function note(batch: Batch, findings: Issue[]) {
 /** Whether one more step costing `more` fits (the first step of a call always runs). */
 async function fits(batch: Batch, more: Usage): Promise<boolean> {
   if (batch.handled === 0) return true;
+  if (batch.handled >= WORK_BOUNDS.migrationEntriesPerCall) return false; // the call's JavaScript time
   return fitsBudget(await usedSoFar(batch.ctx, batch.pending), more);
 }
 

@@ -17,6 +17,7 @@ import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { NO_USAGE, addUsage, costBetween, fitsBudget, maxUsage, transactionUsage as usage, type Usage } from "../lib/budget";
 import { toRecordedEvent } from "../events/store";
 import { checkChainBatch } from "../events/chain";
+import { WORK_BOUNDS } from "../lib/limits";
 import { compareProjection } from "./verification";
 import type { Issue } from "../lib/issues";
 import { answerRowOf, participationRowOf, projectStream, type AttemptRows } from "./attempt";
@@ -81,7 +82,8 @@ export async function rebuildPage(
   let handled = 0;
   const roomFor = async () =>
     handled === 0 ||
-    ((maxSteps === undefined || handled < maxSteps) && fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
+    (handled < (maxSteps ?? WORK_BOUNDS.streamsPerPage) &&
+      fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
 
   if (at.phase === "orphans" && examId !== undefined) at.phase = "streams"; // one exam: its answers are reached through its rows
   /**
@@ -209,7 +211,9 @@ export async function verifyPage(ctx: QueryCtx, { examId, cursor }: PageArgs) {
   const examsLeft: { examId: Id<"exams">; counts: Record<number, Counts> }[] = [];
   let costliest: Usage = NO_USAGE;
   let handled = 0;
-  const roomFor = async () => handled === 0 || fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST));
+  const roomFor = async () =>
+    handled === 0 ||
+    (handled < WORK_BOUNDS.streamsPerPage && fitsBudget(await usage(ctx), addUsage(addUsage(costliest, costliest), LOOKUP_COST)));
   // The log and the rows walked side by side (the rebuild's walk): one answers read per stream, no lookups.
   const nextStream = streamsAfter(ctx, examId, at.after);
   while (at.phase === "streams") {
