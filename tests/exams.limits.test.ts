@@ -318,3 +318,29 @@ describe("the most question ids one edit may add", () => {
     },
   );
 });
+
+describe("work bounds per call (the 1 s of JavaScript a call may run)", () => {
+  it(
+    `a migration call imports at most WORK_BOUNDS.migrationEntriesPerCall (${WORK_BOUNDS.migrationEntriesPerCall}) entries, a rebuild page replays at most WORK_BOUNDS.streamsPerPage (${WORK_BOUNDS.streamsPerPage})`,
+    { timeout: 300_000 },
+    async () => {
+      const t = newConvexTest();
+      const [questionId] = await insertQuestions(t, 1);
+      const participants = await completedEntries(t, 1_700, questionId!);
+      await t.run((ctx) =>
+        ctx.db.insert("exams", { title: "Big", questionIds: [questionId!], durationMs: 3_600_000, maxPauses: 0, participants }),
+      );
+      const calls: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 5 });
+        calls.push(r.participantsMigrated);
+        if (r.isDone) break;
+      }
+      expect(Math.max(...calls)).toBeLessThanOrEqual(WORK_BOUNDS.migrationEntriesPerCall);
+      expect(calls.reduce((a, b) => a + b, 0)).toBe(1_700);
+      const page = await t.mutation(internal.projections.rebuild.rebuildProjections, {});
+      expect(page.streamsRebuilt).toBeLessThanOrEqual(WORK_BOUNDS.streamsPerPage);
+      expect(page.isDone).toBe(false);
+    },
+  );
+});
