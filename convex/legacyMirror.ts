@@ -1,7 +1,6 @@
 /**
- * Operator commands for the legacy mirror (projections/mirrorJob.ts) and the
- * exam definitions the V2 reads rely on, and the mirror's scheduled job.
- * Internal: run with `npx convex run`.
+ * Operator commands for the legacy mirror (projections/mirrorJob.ts), and the
+ * mirror's scheduled job. Internal: run with `npx convex run`.
  *
  * @example
  * npx convex run legacyMirror:legacyMirrorStatus            # each exam's lag; follow continueCursor until isDone
@@ -47,16 +46,16 @@ function parseCursor(cursor: string | null | undefined): number {
   return after;
 }
 
-/** The next exam definition after `after` (creation time), one at a time. */
-async function nextDefinition(ctx: QueryCtx, after: number) {
-  const [definition] = await ctx.db
+/** The next exam header after `after` (creation time), one at a time. */
+async function nextHeader(ctx: QueryCtx, after: number) {
+  const [header] = await ctx.db
     .query("examHeaders")
     .withIndex("by_creation_time", (q) => q.gt("_creationTime", after))
     .take(1);
-  return definition ?? null;
+  return header ?? null;
 }
 
-const definitionFields = schema.tables.examHeaders.validator.fields;
+const headerFields = schema.tables.examHeaders.validator.fields;
 const vMirrorStatus = v.object({
   globallyEnabled: v.boolean(),
   globallySync: v.boolean(),
@@ -67,8 +66,8 @@ const vMirrorStatus = v.object({
       legacyMirror: v.boolean(),
       legacyCleared: v.boolean(),
       /** The exam's own synchronous mode (null: the global default). */
-      sync: nullable(vRequired(definitionFields.legacyMirrorSync)),
-      legacyMirrorFailure: definitionFields.legacyMirrorFailure,
+      sync: nullable(vRequired(headerFields.legacyMirrorSync)),
+      legacyMirrorFailure: headerFields.legacyMirrorFailure,
       arrayCurrent: v.boolean(),
       lag: vMirrorLag,
     }),
@@ -95,7 +94,7 @@ export const legacyMirrorStatus = internalQuery({
         isDone = false;
         break;
       }
-      const d = await nextDefinition(ctx, after);
+      const d = await nextHeader(ctx, after);
       if (d === null) break;
       after = d._creationTime;
       const lag = await mirrorLag(ctx, d.examId, { count: true, now });
@@ -154,7 +153,7 @@ export const drainLegacyMirrorPage = internalMutation({
         page.isDone = false;
         break;
       }
-      const d = await nextDefinition(ctx, after);
+      const d = await nextHeader(ctx, after);
       if (d === null) break;
       const run = await drainExamMirror(ctx, d.examId, d);
       page.liveEvents += run.liveEvents;
@@ -227,8 +226,8 @@ export const setLegacyMirrorSync = internalMutation({
   returns: v.object({ examId: v.optional(v.id("exams")), sync: v.union(v.boolean(), v.null()) }),
   handler: async (ctx, { examId, sync }) => {
     if (examId !== undefined) {
-      const { header: definition } = await ensureExamHeader(ctx, examId);
-      await ctx.db.patch("examHeaders", definition._id, { legacyMirrorSync: sync ?? undefined });
+      const { header: header } = await ensureExamHeader(ctx, examId);
+      await ctx.db.patch("examHeaders", header._id, { legacyMirrorSync: sync ?? undefined });
       // The first synchronous action folds whatever the job had not yet: nothing is skipped.
       return { examId, sync };
     }

@@ -95,9 +95,9 @@ export const statusPage = internalQuery({
         const v2 = await countParticipants(ctx, exam._id);
         page.participations += v2.participants;
         page.answers += v2.answers;
-        const definition = await getExamHeader(ctx, exam._id);
-        if (definition?.legacyCleared) page.clearedExams += 1;
-        if (definition?.legacyMirrorFailure) page.mirrorFailures.push({ examId: exam._id, ...definition.legacyMirrorFailure });
+        const header = await getExamHeader(ctx, exam._id);
+        if (header?.legacyCleared) page.clearedExams += 1;
+        if (header?.legacyMirrorFailure) page.mirrorFailures.push({ examId: exam._id, ...header.legacyMirrorFailure });
         if (participants.length > 0) {
           page.examsWithParticipants += 1;
           page.totalParticipants += participants.length;
@@ -403,11 +403,11 @@ export const verifyExamPage = internalQuery({
     const exam = await ctx.db.get("exams", examId);
     if (exam === null) throw new Error(`Exam ${examId} does not exist.`);
     const participants = exam.participants ?? [];
-    const definition = await getExamHeader(ctx, examId);
+    const header = await getExamHeader(ctx, examId);
     const byUser = entryIndexesByUser(participants);
     const issues: Issue[] = [];
     const pending: PendingEntry[] = [];
-    const unmirrored = await unmirroredCheck(ctx, examId, definition);
+    const unmirrored = await unmirroredCheck(ctx, examId, header);
     const questions = new Map<string, { points?: number } | null>();
     const findings: Issue[] = [];
     if (fromIndex === 0) {
@@ -478,7 +478,7 @@ export const verifyExamPage = internalQuery({
       missingAnswers,
       users: participants.slice(fromIndex, index).map((p) => p.userId as string),
       nextIndex: index < participants.length ? index : null,
-      cleared: definition?.legacyCleared === true && participants.length === 0,
+      cleared: header?.legacyCleared === true && participants.length === 0,
     };
   },
 });

@@ -30,8 +30,8 @@
  * serve the exam from the V2 rows (reads/examSources.ts).
  *
  * @example
- * await afterLiveWrite(ctx, examId, definition);           // in the student's transaction: schedules a run (or mirrors, in sync mode)
- * const run = await runMirror(ctx, examId, definition, { upTo: Date.now() - MIRROR_SETTLE_MS });
+ * await afterLiveWrite(ctx, examId, header);           // in the student's transaction: schedules a run (or mirrors, in sync mode)
+ * const run = await runMirror(ctx, examId, header, { upTo: Date.now() - MIRROR_SETTLE_MS });
  * const lag = await mirrorLag(ctx, examId);               // { current, events, oldestAt, ... }
  */
 import { getDocumentSize, v, type Infer, type Value } from "convex/values";
@@ -46,7 +46,7 @@ import { sameValue } from "../lib/values";
 import { replay } from "../events/decider";
 import { readStream, type StreamId } from "../events/store";
 import { entryOfState } from "../lib/v1Entry";
-// The exam's definition copy: its mirror switches and failure. The callers read it and pass it in.
+// The exam's header: its mirror switches and failure. The callers read it and pass it in.
 import type { ExamHeader } from "../lib/examHeaders";
 
 /** Room left under Convex's 1 MiB document limit for our size estimate's error. */
@@ -88,8 +88,8 @@ export async function legacyMirrorGloballySync(ctx: QueryCtx): Promise<boolean> 
 }
 
 /** Whether the mirror may write this exam's array (per-exam switch, not cleared, not failed). */
-export function mirrorEnabledFor(definition: ExamHeader): boolean {
-  return definition.legacyMirror && !definition.legacyCleared && definition.legacyMirrorFailure === undefined;
+export function mirrorEnabledFor(header: ExamHeader): boolean {
+  return header.legacyMirror && !header.legacyCleared && header.legacyMirrorFailure === undefined;
 }
 
 export async function loadMirrorState(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"examMirrorStates"> | null> {
@@ -149,14 +149,14 @@ export async function mirrorLag(ctx: QueryCtx, examId: Id<"exams">, o: { count?:
 
 /**
  * Whether an exam's embedded array describes every attempt, so V1 may serve it from the array alone.
- * An exam the new backend never touched (no definition) has only its array.
- * The global switch is read only when the definition alone says yes (or pass it in, read once).
+ * An exam the new backend never touched (no header) has only its array.
+ * The global switch is read only when the header alone says yes (or pass it in, read once).
  */
-export async function arrayIsCurrent(ctx: QueryCtx, definition: ExamHeader | null, globallyEnabled?: boolean): Promise<boolean> {
-  if (definition === null) return true;
-  if (!mirrorEnabledFor(definition)) return false;
+export async function arrayIsCurrent(ctx: QueryCtx, header: ExamHeader | null, globallyEnabled?: boolean): Promise<boolean> {
+  if (header === null) return true;
+  if (!mirrorEnabledFor(header)) return false;
   if (!(globallyEnabled ?? (await legacyMirrorGloballyEnabled(ctx)))) return false;
-  return (await mirrorLag(ctx, definition.examId)).current;
+  return (await mirrorLag(ctx, header.examId)).current;
 }
 
 /** The array with `entry` in place of the user's FIRST entry (appended if absent). Never reorders. */
@@ -211,12 +211,12 @@ function readBudgetSpent(ctx: QueryCtx, share: number = RUN_READ_SHARE): Promise
  * up to `upTo` (Infinity: to the end), each of their attempts' entries written from the attempt's
  * current state, the exam document rewritten once if anything changed, the watermark moved.
  * Writes nothing when there is nothing past the watermark. `schedule` (default true): a run that
- * reached its budget schedules the rest. `definition`: the exam's, as the caller read it in this transaction.
+ * reached its budget schedules the rest. `header`: the exam's, as the caller read it in this transaction.
  */
 export async function runMirror(
   ctx: MutationCtx,
   examId: Id<"exams">,
-  definition: ExamHeader | null,
+  header: ExamHeader | null,
   o: { upTo: number; now?: number; schedule?: boolean; faults?: MirrorRunFaults },
 ): Promise<MirrorRunResult> {
   const now = o.now ?? Date.now();
@@ -229,14 +229,14 @@ export async function runMirror(
     mirroredThrough: null,
     isDone: true,
   };
-  if (definition === null) return { ...result, outcome: "off" }; // no event was ever appended through the exam API
-  if (definition.legacyCleared) return { ...result, outcome: "cleared" };
-  if (definition.legacyMirrorFailure !== undefined) return { ...result, outcome: "failed" };
-  if (!definition.legacyMirror) return { ...result, outcome: "off" };
+  if (header === null) return { ...result, outcome: "off" }; // no event was ever appended through the exam API
+  if (header.legacyCleared) return { ...result, outcome: "cleared" };
+  if (header.legacyMirrorFailure !== undefined) return { ...result, outcome: "failed" };
+  if (!header.legacyMirror) return { ...result, outcome: "off" };
   if (!(await legacyMirrorGloballyEnabled(ctx))) {
     // The array is about to miss events: the exam's own switch goes off, so that switching the global
     // one back on never makes V1 trust it (setExamLegacyMirror resyncs it).
-    await ctx.db.patch("examHeaders", definition._id, { legacyMirror: false });
+    await ctx.db.patch("examHeaders", header._id, { legacyMirror: false });
     return { ...result, outcome: "off" };
   }
 
@@ -304,7 +304,7 @@ export async function runMirror(
         const problem = documentLimitProblem({ ...exam, participants });
         if (problem !== null) {
           // The student's actions stand; the exam is flagged and V1 serves it from V2 from now on.
-          await ctx.db.patch("examHeaders", definition._id, {
+          await ctx.db.patch("examHeaders", header._id, {
             legacyMirrorFailure: { userId: wanted[0]!.userId, reason: problem, at: now },
           });
           return { ...result, outcome: "failed", entriesWritten: 0, isDone: true };
@@ -342,11 +342,11 @@ async function entryAt(ctx: QueryCtx, stream: StreamId, toVersion: number): Prom
 export async function runSettledMirror(
   ctx: MutationCtx,
   examId: Id<"exams">,
-  definition: ExamHeader | null,
+  header: ExamHeader | null,
   faults?: MirrorRunFaults,
 ): Promise<MirrorRunResult> {
   const now = Date.now();
-  return runMirror(ctx, examId, definition, { upTo: now - MIRROR_SETTLE_MS, now, faults });
+  return runMirror(ctx, examId, header, { upTo: now - MIRROR_SETTLE_MS, now, faults });
 }
 
 /**
@@ -354,13 +354,13 @@ export async function runSettledMirror(
  * operator's drain): true when the array is current (or the mirror is off for the exam), false when
  * the budget ran out first (call again).
  */
-export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">, definition: ExamHeader | null): Promise<MirrorRunResult> {
-  return runMirror(ctx, examId, definition, { upTo: Infinity, schedule: false });
+export async function drainExamMirror(ctx: MutationCtx, examId: Id<"exams">, header: ExamHeader | null): Promise<MirrorRunResult> {
+  return runMirror(ctx, examId, header, { upTo: Infinity, schedule: false });
 }
 
 /** Whether the exam mirrors inside each student's own transaction (per exam, or the global setting). */
-async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamHeader | null): Promise<boolean> {
-  return definition?.legacyMirrorSync ?? (await legacyMirrorGloballySync(ctx));
+async function mirrorsSynchronously(ctx: QueryCtx, header: ExamHeader | null): Promise<boolean> {
+  return header?.legacyMirrorSync ?? (await legacyMirrorGloballySync(ctx));
 }
 
 /**
@@ -368,18 +368,18 @@ async function mirrorsSynchronously(ctx: QueryCtx, definition: ExamHeader | null
  * (default): schedules the exam's job, which writes nothing another student's action writes.
  * Synchronous: the run happens here, reading and rewriting the exam document and reading the
  * exam's latest events and counter shards, as V1 did; every student of the exam then contends.
- * `definition`: as the write path read it (the exam API has set it up; a direct import may not have: null).
+ * `header`: as the write path read it (the exam API has set it up; a direct import may not have: null).
  */
-export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, definition: ExamHeader | null): Promise<void> {
-  if (await mirrorsSynchronously(ctx, definition)) {
+export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, header: ExamHeader | null): Promise<void> {
+  if (await mirrorsSynchronously(ctx, header)) {
     // Read again: an earlier run in this transaction (a legacy import's) may have switched the exam's mirror
-    // off or flagged it; the run must see that, not the copy the write path read first.
-    const current = definition === null ? null : await ctx.db.get("examHeaders", definition._id);
+    // off or flagged it; the run must see that, not the header the write path read first.
+    const current = header === null ? null : await ctx.db.get("examHeaders", header._id);
     await runMirror(ctx, examId, current, { upTo: Infinity });
     return;
   }
   // Mirror off, failed or cleared (switched off with the global switch too, by a run): nothing to run. The counts fold on their own.
-  if (definition === null || !mirrorEnabledFor(definition)) return;
+  if (header === null || !mirrorEnabledFor(header)) return;
   await ctx.scheduler.runAfter(MIRROR_RUN_DELAY_MS, internal.legacyMirror.runExamMirror, { examId });
 }
 
@@ -433,9 +433,9 @@ export async function streamHasUnmirroredEvents(
 export async function unmirroredCheck(
   ctx: QueryCtx,
   examId: Id<"exams">,
-  definition: ExamHeader | null,
+  header: ExamHeader | null,
 ): Promise<(userId: Id<"users">) => Promise<boolean>> {
-  if (definition === null || !mirrorEnabledFor(definition)) return async () => false;
+  if (header === null || !mirrorEnabledFor(header)) return async () => false;
   const mirroredThrough = (await loadMirrorState(ctx, examId))?.mirroredThrough ?? null;
   return (userId) => streamHasUnmirroredEvents(ctx, { examId, userId }, mirroredThrough);
 }
