@@ -74,7 +74,7 @@ export default defineSchema({
     position: v.number(), // index in the V1 answers array: keeps order and duplicates lossless
   }).index("by_participation_and_question", ["participationId", "questionId"]),
 
-  // The exam's own small facts, apart from its document (which holds the whole legacy array until cleanup):
+  // The exam's own small fields, apart from its document (which holds the whole legacy array until cleanup):
   // what lists and per-student V2 paths read. Fields of the exam are kept by headers/keeper.ts (the `ctx.db` of
   // every mutation, in the edit's transaction; edits made around it: the scheduled header check, within the bound
   // docs/exam-api.md states); the legacy* fields are the exam's migration and mirror state, written by the

@@ -232,7 +232,7 @@ export async function rollForwardLegacyEntry(
 // ---------------------------------------------------------------- a student's action, whole
 
 /**
- * The exam facts a command is decided with and its answer is shown from: each
+ * The exam's fields a command is decided with and its answer is shown from: each
  * twin's writes read what its sessions read, so nobody is rejected for doing
  * what their session showed. V1: the exam document, as V1 did. V2: the exam's
  * header and question list (never the document, which holds the legacy array).

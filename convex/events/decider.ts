@@ -1,7 +1,7 @@
 /**
  * The attempt decider: one exam attempt (exam + user) as three plain functions,
- * in the style of Emmett. It knows nothing of Convex: commands carry the exam
- * facts they need, and the caller supplies the time.
+ * in the style of Emmett. It knows nothing of Convex: commands carry the exam's
+ * fields they need (duration, pauses allowed, questions), and the caller supplies the time.
  *
  * @example
  * const events = decide({ type: "StartExam", data: { at: now } }, initialState());

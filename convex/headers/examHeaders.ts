@@ -1,5 +1,5 @@
 /**
- * The exam's own small facts, kept apart from its document (which carries the
+ * The exam's own small fields, kept apart from its document (which carries the
  * whole legacy participants array until cleanup): a header (`examHeaders`: title,
  * question count, timing, pauses allowed, and the exam's migration and mirror
  * state) and its question list (`examQuestionLists`: the question ids, and ids

@@ -3,7 +3,7 @@
  * share every handler and every view (reads/examViews.ts); they differ only in
  * the source they are given here:
  *
- * - `v1Source`, per exam, reads the exam document (always the live facts) and
+ * - `v1Source`, per exam, reads the exam document (always the exam as it is) and
  *   its embedded array (the first entry of a user wins, as in the legacy code)
  *   while that array is current (see projections/mirrorJob.ts); otherwise
  *   the V2 tables.
