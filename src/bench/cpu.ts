@@ -29,13 +29,15 @@ export const CPU_SHAPES = [
 
 /** What a call may use, by call: the work bound it stops at (besides Convex's limits). */
 const BUDGET = `${Math.round(BATCH_BUDGET_SHARE * 100)}% of every Convex limit`;
+const ENTRIES = `${WORK_BOUNDS.migrationEntriesPerCall} entries (WORK_BOUNDS.migrationEntriesPerCall)`;
+const STREAMS = `${WORK_BOUNDS.streamsPerPage} attempts (WORK_BOUNDS.streamsPerPage)`;
 const BOUNDS = {
-  migrate: `${BUDGET}; 5 exams (batchSize)`,
+  migrate: `${ENTRIES}; ${BUDGET}; 5 exams (batchSize)`,
   verify: `${BUDGET} (reads)`,
-  rebuildPresent: BUDGET,
-  rebuildEmpty: BUDGET,
-  verifyProjections: BUDGET,
-  cleanup: `${BUDGET}; 5 exams (batchSize)`,
+  rebuildPresent: `${STREAMS}; ${BUDGET}`,
+  rebuildEmpty: `${STREAMS}; ${BUDGET}`,
+  verifyProjections: `${STREAMS}; ${BUDGET}`,
+  cleanup: `${ENTRIES}; ${BUDGET}; 5 exams (batchSize)`,
   headerHeal: `${WORK_BOUNDS.headerCheckExams} exams (WORK_BOUNDS.headerCheckExams); ${BUDGET}`,
   headerCheck: `${WORK_BOUNDS.headerCheckExams} exams (WORK_BOUNDS.headerCheckExams); ${BUDGET}`,
 } as const;
