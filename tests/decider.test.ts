@@ -143,6 +143,15 @@ describe("ImportLegacyParticipant", () => {
   });
   it("refuses an entry whose earlier entries of the same startedAt are not imported yet (ranks tell them apart)", () =>
     given([imported]).when(importAt(4, 2)).thenThrows("CONFLICT"));
+  it("compares startedAt as Convex does: NaN is the same entry, -0 and 0 are two", () => {
+    const at = (startedAt: number): V1Participant => ({ ...legacy, startedAt });
+    given([{ type: "LegacyParticipantImported", data: { participant: at(NaN), sourceIndex: 0 } }])
+      .when(importAt(1, 0, at(NaN)))
+      .then([]);
+    given([{ type: "LegacyParticipantImported", data: { participant: at(0), sourceIndex: 0 } }])
+      .when(importAt(1, 0, at(-0)))
+      .then([{ type: "LegacyDuplicateImported", data: { participant: at(-0), sourceIndex: 1 } }]);
+  });
   it("skips the mirror's copy of an attempt born live", () => given([started]).when(importAt(2)).then([]));
 });
 
