@@ -179,6 +179,7 @@ export default defineSchema({
         nextIndex: v.number(), // next V1 array position of this step
         issues: v.number(), // verification issues found so far (cleanup)
         firstIssue: v.optional(v.string()),
+        nextEntry: v.optional(v.object({ userId: v.id("users"), startedAt: v.number(), rank: v.number() })), // the entry at nextIndex then (lib/v1Entry.ts)
       }),
     ),
     totals: v.object({ exams: v.number(), participants: v.number(), answers: v.number(), batches: v.number() }),

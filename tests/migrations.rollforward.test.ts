@@ -313,3 +313,35 @@ describe("roll forward after any edits of old code", () => {
     );
   });
 });
+
+describe("a migration call that stopped inside an exam", () => {
+  /** Students enough, each with 20 answers, that one call stops inside the exam (its write budget binds first). */
+  const COUNT = 400;
+  it("given a call stopped inside an exam, when old code removes entries before its position, then the next calls still import every entry, once", async () => {
+    const t = newConvexTest();
+    const userIds = await t.run(async (ctx) => {
+      const ids: Id<"users">[] = [];
+      for (let i = 0; i < COUNT; i++)
+        ids.push(await ctx.db.insert("users", { name: `s${i}`, tokenIdentifier: `test|s${i}`, role: "student" }));
+      return ids;
+    });
+    const { examId, questionIds } = await seedExam(t, { questions: 20 });
+    const answers = questionIds.map((questionId) => ({ questionId, selectedAnswer: "b", isCorrect: false }));
+    await t.run((ctx) => ctx.db.patch("exams", examId, { participants: userIds.map((id, i) => legacyEntry(id, T + i, { answers })) }));
+    const first = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: 1 });
+    const stopped = first.stoppedInsideExam!;
+    expect(stopped).toMatchObject({ examId, step: "import" });
+    expect(stopped.nextIndex).toBeGreaterThan(10);
+    // Old code removes ten entries before the position the call stopped at: the entries after it move ten places down.
+    await oldCodeEdits(t, examId, (ps) => ps.slice(10));
+
+    await migrateToEnd(t);
+
+    const status = await t.action(internal.migrations.checkMigrationStatus, {});
+    expect(status).toMatchObject({ migrationComplete: true, participantsWithoutV2: 0 });
+    const imports = await importedEntries(t);
+    expect(imports).toHaveLength(COUNT);
+    expect(new Set(imports).size).toBe(COUNT);
+    await expectVerified(t);
+  });
+});

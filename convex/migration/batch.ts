@@ -4,7 +4,8 @@
  * exam API's own legacy import path (same deterministic idempotency keys, which
  * name an entry by its user, startedAt and rank, never by position), the
  * batch stopping before any per-transaction limit reaches half and resuming
- * next call at (exam, array position) from `migrationProgress`.
+ * next call at (exam, array position) from `migrationProgress` if the entry
+ * there is the one it stopped at (else the exam's step starts over).
  *
  * @example
  * const report = await runMigrationBatch(ctx, { batchSize: 5, dryRun: false, clearAfterMigration: false });
@@ -39,6 +40,7 @@ import {
 } from "./plan";
 import { compareV1Entry, removedEntryFindings } from "../projections/verification";
 import { entryRanks } from "../lib/v1Entry";
+import { sameValue } from "../lib/values";
 import { drainExamMirror } from "../projections/mirrorJob";
 
 const DEFAULT_BATCH_SIZE = 5;
@@ -338,6 +340,19 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   }
   const byUser = entryIndexesByUser(participants);
   const ranks = entryRanks(participants);
+  // A call that stopped inside this exam resumes at its array position only if the entry there is still the one it
+  // stopped at: other code (old code after a rollback) may have removed entries since. Otherwise the step starts over
+  // (what it did before writes nothing again).
+  const stoppedAt = (): Cursor["nextEntry"] => {
+    const p = participants[at.nextIndex]!;
+    return { userId: p.userId, startedAt: p.startedAt, rank: ranks[at.nextIndex]! };
+  };
+  if (at.nextEntry !== undefined) {
+    if (at.nextIndex >= participants.length || !sameValue(stoppedAt(), at.nextEntry)) {
+      Object.assign(at, { nextIndex: 0, issues: 0, firstIssue: undefined });
+    }
+    delete at.nextEntry;
+  }
   const examQuestions = new Set<string>(exam.questionIds);
   if (at.step === "import" && at.nextIndex === 0) {
     note(batch, examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missingQuestions));
@@ -354,7 +369,10 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     const estimate = attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length);
     // A roll-forward may replay the stream and rewrite the attempt once more.
     const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
-    if (!(await fits(batch, more))) return false;
+    if (!(await fits(batch, more))) {
+      at.nextEntry = stoppedAt();
+      return false;
+    }
     options.faults?.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
     const indexes = byUser.get(participant.userId)!;
@@ -389,6 +407,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   for (; at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
     if (!(await fits(batch, { ...attemptCostEstimate(0, participant.answers.length), bytesWritten: 0, documentsWritten: 0 }))) {
+      at.nextEntry = stoppedAt();
       return false;
     }
     const { issues } = await verifyEntry(ctx, examId, participants, at.nextIndex, byUser);
