@@ -349,7 +349,8 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   };
   if (at.nextEntry !== undefined) {
     if (at.nextIndex >= participants.length || !sameValue(stoppedAt(), at.nextEntry)) {
-      Object.assign(at, { nextIndex: 0, issues: 0, firstIssue: undefined });
+      Object.assign(at, { nextIndex: 0, issues: 0 });
+      delete at.firstIssue;
     }
     delete at.nextEntry;
   }
