@@ -311,7 +311,7 @@ export const getParticipationStateAt = query({
     const participation =
       row === null
         ? null
-        : (({ version: _v, lastEventHash: _h, rankScore: _r, rankTieBreak: _t, legacySourceIndexes: _l, ...facts }) =>
+        : (({ version: _v, lastEventHash: _h, rankScore: _r, rankTieBreak: _t, legacyEntries: _l, ...facts }) =>
             redacted ? (({ score: _s, ...rest }) => rest)(facts) : facts)(row);
     const answers: StateAt["answers"] = then.rows.answers.map((a) =>
       redacted ? { questionId: a.questionId, selectedAnswer: a.selectedAnswer, position: a.position } : a,

@@ -457,6 +457,7 @@ export const verifyExamPage = internalQuery({
         checked.issues = [];
       }
       issues.push(...checked.issues);
+      findings.push(...checked.findings);
       v2Participants += checked.rows;
       v2Answers += checked.answers;
       if (checked.issues.some((i) => i.kind === "missing_participation")) {
@@ -508,6 +509,26 @@ export const participationUsersPage = internalQuery({
       rows.push({ participationId: row._id, userId: row.userId });
     }
     return { rows, afterUserId: undefined, isDone: true };
+  },
+});
+
+/**
+ * Of these users, those whose attempt the log began with an import of a V1 entry (one index range
+ * each): an attempt with no V1 entry left whose entries other code removed, not one the array never had.
+ */
+export const importedAttempts = internalQuery({
+  args: { examId: v.id("exams"), userIds: v.array(v.id("users")) },
+  returns: v.array(v.id("users")),
+  handler: async (ctx, { examId, userIds }) => {
+    const imported: Id<"users">[] = [];
+    for (const userId of userIds) {
+      const first = await ctx.db
+        .query("examEvents")
+        .withIndex("by_exam_and_user_and_version", (q) => q.eq("examId", examId).eq("userId", userId))
+        .first();
+      if (first?.type === "LegacyParticipantImported") imported.push(userId);
+    }
+    return imported;
   },
 });
 
@@ -599,7 +620,18 @@ export const verifyMigrationIntegrity = internalAction({
           participationIds: chunk.map((r) => r.participationId),
         });
         if (cleared) continue;
-        const users = [...new Set(chunk.map((r) => r.userId))];
+        const all = [...new Set(chunk.map((r) => r.userId))];
+        // An attempt the log imported from the array, which holds none of its entries any more: other code removed them.
+        const removed = new Set<string>(await ctx.runQuery(internal.migrations.importedAttempts, { examId: id, userIds: all }));
+        for (const userId of removed) {
+          findings.push({
+            kind: "removed_after_import",
+            examId: id,
+            userId,
+            message: `${id}/${userId}: every V1 entry imported into this attempt is no longer in the array (removed by other code, e.g. old code after a rollback); kept in the log and in V2`,
+          });
+        }
+        const users = all.filter((u) => !removed.has(u));
         const notYetMirrored = new Set<string>(await ctx.runQuery(internal.legacyMirror.unmirroredUsers, { examId: id, userIds: users }));
         for (const userId of users) {
           if (notYetMirrored.has(userId)) {

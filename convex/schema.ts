@@ -59,7 +59,8 @@ export default defineSchema({
     lastEventHash: v.string(), // hash of that event: ties the row to the chain's head
     rankScore: v.optional(v.number()), // = score once completed: leaderboard index
     rankTieBreak: v.optional(v.number()), // = -completedAt: earlier completion ranks first in a descending scan
-    legacySourceIndexes: v.optional(v.array(v.number())), // V1 array positions imported into this attempt
+    legacyEntries: v.optional(v.array(v.object({ startedAt: v.number(), sourceIndex: v.number() }))), // V1 entries imported into this attempt (lib/v1Entry.ts)
+    legacySourceIndexes: v.optional(v.array(v.number())), // written by earlier versions (positions only): such a row is replaced at its next write or rebuild
   })
     .index("by_exam_and_user", ["examId", "userId"])
     .index("by_user_and_startedAt", ["userId", "startedAt"])
@@ -180,6 +181,7 @@ export default defineSchema({
         nextIndex: v.number(), // next V1 array position of this step
         issues: v.number(), // verification issues found so far (cleanup)
         firstIssue: v.optional(v.string()),
+        nextEntry: v.optional(v.object({ userId: v.id("users"), startedAt: v.number(), rank: v.number() })), // the entry at nextIndex then (lib/v1Entry.ts)
       }),
     ),
     totals: v.object({ exams: v.number(), participants: v.number(), answers: v.number(), batches: v.number() }),

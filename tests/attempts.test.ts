@@ -101,7 +101,15 @@ describe("importLegacyEntries", () => {
       ["LegacyDuplicateImported", "legacy_import"],
     ]);
     const stored = await t.run((ctx) => loadStoredAttempt(ctx, stream));
-    expect(stored.row).toMatchObject({ score: 5, startedAt: 100, completedAt: 200, legacySourceIndexes: [0, 4] });
+    expect(stored.row).toMatchObject({
+      score: 5,
+      startedAt: 100,
+      completedAt: 200,
+      legacyEntries: [
+        { startedAt: 100, sourceIndex: 0 },
+        { startedAt: 100, sourceIndex: 4 },
+      ],
+    });
     expect(stored.answers).toHaveLength(1);
   });
 });

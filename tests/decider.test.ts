@@ -121,19 +121,37 @@ describe("SubmitAnswers", () => {
 });
 
 describe("ImportLegacyParticipant", () => {
-  const importAt = (sourceIndex: number) => ({ type: "ImportLegacyParticipant", data: { participant: legacy, sourceIndex } }) as const;
+  const importAt = (sourceIndex: number, rank = 0, participant: V1Participant = legacy) =>
+    ({ type: "ImportLegacyParticipant", data: { participant, sourceIndex, rank } }) as const;
+  const imported: ExamEvent = { type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } };
   it("imports a V1 entry as stored", () =>
     given([])
       .when(importAt(0))
       .then([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }]));
-  it("is idempotent per source index", () =>
-    given([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }])
-      .when(importAt(0))
-      .then([]));
-  it("keeps a second entry for the same user as a duplicate", () =>
-    given([{ type: "LegacyParticipantImported", data: { participant: legacy, sourceIndex: 0 } }])
-      .when(importAt(3))
-      .then([{ type: "LegacyDuplicateImported", data: { participant: legacy, sourceIndex: 3 } }]));
+  it("is idempotent per entry, wherever the entry stands now (a removal before it moved it)", () => {
+    given([imported]).when(importAt(0)).then([]);
+    given([imported]).when(importAt(3)).then([]);
+  });
+  it("keeps a second entry for the same user as a duplicate: another startedAt, or the same one at the next rank", () => {
+    const other = { ...legacy, startedAt: legacy.startedAt + 1 };
+    given([imported])
+      .when(importAt(3, 0, other))
+      .then([{ type: "LegacyDuplicateImported", data: { participant: other, sourceIndex: 3 } }]);
+    given([imported])
+      .when(importAt(3, 1))
+      .then([{ type: "LegacyDuplicateImported", data: { participant: legacy, sourceIndex: 3 } }]);
+  });
+  it("refuses an entry whose earlier entries of the same startedAt are not imported yet (ranks tell them apart)", () =>
+    given([imported]).when(importAt(4, 2)).thenThrows("CONFLICT"));
+  it("compares startedAt as Convex does: NaN is the same entry, -0 and 0 are two", () => {
+    const at = (startedAt: number): V1Participant => ({ ...legacy, startedAt });
+    given([{ type: "LegacyParticipantImported", data: { participant: at(NaN), sourceIndex: 0 } }])
+      .when(importAt(1, 0, at(NaN)))
+      .then([]);
+    given([{ type: "LegacyParticipantImported", data: { participant: at(0), sourceIndex: 0 } }])
+      .when(importAt(1, 0, at(-0)))
+      .then([{ type: "LegacyDuplicateImported", data: { participant: at(-0), sourceIndex: 1 } }]);
+  });
   it("skips the mirror's copy of an attempt born live", () => given([started]).when(importAt(2)).then([]));
 });
 
@@ -173,7 +191,7 @@ describe("ReconcileLegacyEntry (rolling forward what old code wrote into the V1 
       .then([{ type: "LegacyEntryChanged", data: { participant: later, sourceIndex: 0 } }]);
     const state = replay([imported, { type: "LegacyEntryChanged", data: { participant: later, sourceIndex: 0 } }]);
     expect(state.participation).toMatchObject({ completedAt: 900, score: 9 });
-    expect(state.legacySourceIndexes).toEqual([0]);
+    expect(state.legacyEntries).toEqual([{ startedAt: legacy.startedAt, sourceIndex: 0 }]);
   });
   it("compares NaN with NaN as equal (a V1 NaN score is not a change)", () => {
     const nan = { ...legacy, score: NaN };

@@ -87,6 +87,7 @@ describe("inline projections", () => {
                 type: "ImportLegacyParticipant",
                 data: {
                   sourceIndex: s.sourceIndex,
+                  rank: 0,
                   participant: {
                     userId,
                     score: s.score,

@@ -21,13 +21,14 @@ import type { Actor, Origin, V1Participant } from "../lib/validators";
 import { requireUser } from "../lib/auth";
 import { decide, entryDifferences, initialState, replay, type AttemptCommand, type AttemptState } from "../events/decider";
 import { appendToStream, findByIdempotencyKey, readStream, readStreamHead, type RecordedEvent, type StreamId } from "../events/store";
-import { attemptRows, stateFromRows, type StreamHead } from "../projections/attempt";
+import { attemptRows, rowOfCurrentShape, stateFromRows, type StreamHead } from "../projections/attempt";
 import { NO_STORED_ATTEMPT, loadStoredAttempt, writeAttemptRows, type StoredAttempt } from "../projections/tables";
 import type { PendingCounters } from "../projections/counters";
 import { afterLiveWrite } from "../projections/mirrorJob";
 import { ensureExamHeader, legacyArrayImported } from "../headers/examHeaders";
 import { getExamHeader, type ExamHeader } from "../lib/examHeaders";
 import { infoOf, loadExamDoc } from "../reads/examSources";
+import { entryRanks, startedAtKey } from "../lib/v1Entry";
 import type { ExamInfo, QuestionDocs } from "../reads/examViews";
 
 export type LoadedAttempt = {
@@ -46,7 +47,12 @@ export async function loadAttempt(ctx: QueryCtx, stream: StreamId): Promise<Load
   const head = { version: headDoc?.version ?? 0, hash: headDoc?.hash ?? "" };
   let state: AttemptState;
   if (headDoc === null) state = initialState();
-  else if (stored.row !== null && stored.row.version === head.version && stored.row.lastEventHash === head.hash) {
+  else if (
+    stored.row !== null &&
+    stored.row.version === head.version &&
+    stored.row.lastEventHash === head.hash &&
+    rowOfCurrentShape(stored.row)
+  ) {
     state = stateFromRows(stored.row, stored.answers);
   } else {
     state = replay(await readStream(ctx, stream)); // rows behind or damaged: the log decides
@@ -135,13 +141,22 @@ export async function executeCommand(ctx: MutationCtx, input: CommandInput): Pro
   return { state, version: appended.version, events: appended.events, participationId, duplicate: false };
 }
 
-/** The idempotency key of importing the V1 entry at `sourceIndex`: the same for the backfill and on-the-fly imports. */
-export function legacyImportKey(examId: Id<"exams">, userId: Id<"users">, sourceIndex: number): string {
-  return `legacy:${examId}:${userId}:${sourceIndex}`;
+/**
+ * The idempotency key of importing a V1 entry, named by what identifies it (its user's startedAt and
+ * rank, never its position, which shifts when other code removes an entry): the same for the backfill
+ * and on-the-fly imports. Earlier versions keyed by position (`legacy:<exam>:<user>:<index>`); those
+ * keys are never looked up: the decider knows every imported entry from the log.
+ */
+export function legacyImportKey(examId: Id<"exams">, userId: Id<"users">, startedAt: number, rank: number): string {
+  return `${legacyKeyPrefix({ examId, userId })}${startedAtKey(startedAt)}:${rank}`;
+}
+
+function legacyKeyPrefix(stream: StreamId): string {
+  return `legacy:${stream.examId}:${stream.userId}:`;
 }
 
 function isLegacyImportKeyOf(key: string, stream: StreamId): boolean {
-  return key.startsWith(legacyImportKey(stream.examId, stream.userId, 0).slice(0, -1)); // "legacy:<exam>:<user>:"
+  return key.startsWith(legacyKeyPrefix(stream));
 }
 
 /**
@@ -163,8 +178,12 @@ export async function importLegacyAttempt(ctx: MutationCtx, stream: StreamId, de
   return undefined; // the command loads the attempt the import left
 }
 
-/** A V1 array entry and where it stands in the array. */
-export type LegacyEntry = { participant: V1Participant; sourceIndex: number };
+/**
+ * A V1 array entry, where it stands in the array, and its rank among the user's entries of the same
+ * startedAt (lib/v1Entry.ts entryRanks; when absent, counted over the entries passed with it, which
+ * must then be all of the user's).
+ */
+export type LegacyEntry = { participant: V1Participant; sourceIndex: number; rank?: number };
 
 /**
  * Imports a user's V1 array entries into their attempt's stream, first entry first
@@ -180,14 +199,16 @@ export async function importLegacyEntries(
 ): Promise<{ eventsWritten: number; state: AttemptState | null }> {
   let eventsWritten = 0;
   let state: AttemptState | null = null;
-  for (const [i, { participant, sourceIndex }] of [...entries].sort((a, b) => a.sourceIndex - b.sourceIndex).entries()) {
-    const idempotencyKey = legacyImportKey(stream.examId, stream.userId, sourceIndex);
+  const sorted = [...entries].sort((a, b) => a.sourceIndex - b.sourceIndex);
+  const ranks = entryRanks(sorted.map((e) => e.participant));
+  for (const [i, { participant, sourceIndex, rank = ranks[i]! }] of sorted.entries()) {
+    const idempotencyKey = legacyImportKey(stream.examId, stream.userId, participant.startedAt, rank);
     const streamKnownEmpty = i === 0 && batch.streamKnownEmpty === true;
     // An entry imported before (every entry, on a cleanup pass) costs one key lookup, not a load of the attempt and its answers.
     if (!streamKnownEmpty && (await findByIdempotencyKey(ctx, idempotencyKey)) !== null) continue;
     const result = await executeCommand(ctx, {
       stream,
-      command: { type: "ImportLegacyParticipant", data: { participant, sourceIndex } },
+      command: { type: "ImportLegacyParticipant", data: { participant, sourceIndex, rank } },
       actor,
       origin: "legacy_import",
       idempotencyKey,
@@ -221,7 +242,7 @@ export async function rollForwardLegacyEntry(
   if (changed.length === 0) return { eventsWritten: 0, changed };
   const result = await executeCommand(ctx, {
     stream,
-    command: { type: "ReconcileLegacyEntry", data: entry },
+    command: { type: "ReconcileLegacyEntry", data: { participant: entry.participant, sourceIndex: entry.sourceIndex } },
     actor: { kind: "system", name: "legacy roll-forward" },
     origin: "legacy_rollforward",
     counters: batch.counters,

@@ -14,7 +14,7 @@ import { domainError } from "../lib/errors";
 import { SUBMIT_GRACE_MS } from "../lib/limits";
 import type { ExamEvent } from "./catalog";
 import { sameValue } from "../lib/values";
-import { V1_FACT_FIELDS, splitEntry, type ParticipationFacts, type ShownAttempt } from "../lib/v1Entry";
+import { V1_FACT_FIELDS, importedWith, splitEntry, type ImportedEntry, type ParticipationFacts, type ShownAttempt } from "../lib/v1Entry";
 
 export type { ParticipationFacts, ShownAttempt };
 
@@ -23,8 +23,8 @@ export type AttemptState = {
   participation: ParticipationFacts | null;
   /** Graded answers in submission (or V1 array) order, duplicates kept. */
   answers: V1Answer[];
-  /** Positions in the V1 array of every entry imported into this attempt (first = the attempt). */
-  legacySourceIndexes: number[];
+  /** Every V1 entry imported into this attempt, in import order (first = the attempt): what roll-forward tells entries apart by. */
+  legacyEntries: ImportedEntry[];
 };
 
 /** A question as grading needs it. */
@@ -48,12 +48,13 @@ export type AttemptCommand =
       type: "SubmitAnswers";
       data: { at: number; answers: SubmittedAnswer[]; questions: GradingQuestion[] } & ExamTiming;
     }
-  | { type: "ImportLegacyParticipant"; data: { participant: V1Participant; sourceIndex: number } }
+  /** `rank`: the entry's rank among the user's entries of the same `startedAt` (lib/v1Entry.ts entryRanks); with them, its identity. */
+  | { type: "ImportLegacyParticipant"; data: { participant: V1Participant; sourceIndex: number; rank: number } }
   /** Brings an attempt in line with its V1 entry when something else (old code) changed the entry. */
   | { type: "ReconcileLegacyEntry"; data: { participant: V1Participant; sourceIndex: number } };
 
 export function initialState(): AttemptState {
-  return { participation: null, answers: [], legacySourceIndexes: [] };
+  return { participation: null, answers: [], legacyEntries: [] };
 }
 
 export function statusOf(state: AttemptState): AttemptStatus {
@@ -161,13 +162,22 @@ export function decide(command: AttemptCommand, state: AttemptState): ExamEvent[
       return [{ type: "AnswersSubmitted", data: { submittedAt: at, ...graded } }];
     }
     case "ImportLegacyParticipant": {
-      const { participant, sourceIndex } = command.data;
-      if (state.legacySourceIndexes.includes(sourceIndex)) return []; // already imported
+      const { participant, sourceIndex, rank } = command.data;
+      // Already imported, wherever it stood then: entries are told apart by startedAt and rank, never by position.
+      const imported = importedWith(state.legacyEntries, participant.startedAt);
+      if (rank < imported) return [];
+      // An attempt born live has no V1 entry of its own; its V1 entry is the mirror's copy.
+      if (state.participation !== null && state.legacyEntries.length === 0) return [];
+      // Entries of one startedAt are told apart by rank only: each goes in after those before it.
+      if (rank > imported) {
+        throw domainError(
+          "CONFLICT",
+          `Entry ${rank + 1} of startedAt ${participant.startedAt} comes before entry ${imported + 1} is imported.`,
+        );
+      }
       if (state.participation === null) {
         return [{ type: "LegacyParticipantImported", data: { participant, sourceIndex } }];
       }
-      // An attempt born live has no V1 entry of its own; its V1 entry is the mirror's copy.
-      if (state.legacySourceIndexes.length === 0) return [];
       return [{ type: "LegacyDuplicateImported", data: { participant, sourceIndex } }];
     }
     case "ReconcileLegacyEntry": {
@@ -225,11 +235,11 @@ export function evolve(state: AttemptState, event: ExamEvent): AttemptState {
         const { facts, answers } = splitEntry(event.data.participant);
         draft.participation = facts;
         draft.answers = answers;
-        draft.legacySourceIndexes.push(event.data.sourceIndex);
+        draft.legacyEntries.push({ startedAt: event.data.participant.startedAt, sourceIndex: event.data.sourceIndex });
         return;
       }
       case "LegacyDuplicateImported":
-        draft.legacySourceIndexes.push(event.data.sourceIndex);
+        draft.legacyEntries.push({ startedAt: event.data.participant.startedAt, sourceIndex: event.data.sourceIndex });
         return;
       case "LegacyEntryChanged": {
         const { facts, answers } = splitEntry(event.data.participant);

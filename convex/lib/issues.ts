@@ -57,6 +57,8 @@ export const vIssueKind = literals(
   "exam_without_participants",
   "quarantined_participant",
   "changed_after_import",
+  /** A V1 entry imported into the log is no longer in the array (other code, e.g. old code after a rollback, removed it): kept in the log and V2. */
+  "removed_after_import",
 );
 export type IssueKind = Infer<typeof vIssueKind>;
 

@@ -1,9 +1,11 @@
 /**
  * One batch of the V1 → V2 migration (and of its cleanup pass), inside one
  * mutation: exams in creation order, each V1 array entry imported through the
- * exam API's own legacy import path (same deterministic idempotency keys), the
+ * exam API's own legacy import path (same deterministic idempotency keys, which
+ * name an entry by its user, startedAt and rank, never by position), the
  * batch stopping before any per-transaction limit reaches half and resuming
- * next call at (exam, array position) from `migrationProgress`.
+ * next call at (exam, array position) from `migrationProgress` if the entry
+ * there is the one it stopped at (else the exam's step starts over).
  *
  * @example
  * const report = await runMigrationBatch(ctx, { batchSize: 5, dryRun: false, clearAfterMigration: false });
@@ -17,11 +19,11 @@ import { vMigrationPass, type MigrationPass, type V1Participant } from "../lib/v
 import schema from "../schema";
 import { vIssue, type Issue } from "../lib/issues";
 import { decide, replay, type AttemptState } from "../events/decider";
-import { findByIdempotencyKey } from "../events/store";
+import { findByIdempotencyKey, readStream } from "../events/store";
 import { loadAnswers } from "../projections/tables";
 import { PendingCounters } from "../projections/counters";
-import { answerRowOf } from "../projections/attempt";
-import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry } from "../attempts/writePath";
+import { answerRowOf, rowOfCurrentShape } from "../projections/attempt";
+import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEntry, type LegacyEntry } from "../attempts/writePath";
 import { errorCode } from "../lib/errors";
 import { WORK_BOUNDS } from "../lib/limits";
 import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
@@ -37,7 +39,9 @@ import {
   entryIndexesByUser,
   participantFindings,
 } from "./plan";
-import { compareV1Entry } from "../projections/verification";
+import { compareV1Entry, removedEntryFindings } from "../projections/verification";
+import { entryRanks } from "../lib/v1Entry";
+import { sameValue } from "../lib/values";
 import { drainExamMirror } from "../projections/mirrorJob";
 
 const DEFAULT_BATCH_SIZE = 5;
@@ -161,17 +165,25 @@ async function fits(batch: Batch, more: Usage): Promise<boolean> {
   return fitsBudget(await usedSoFar(batch.ctx, batch.pending), more);
 }
 
-async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Participant, sourceIndex: number, isFirst: boolean) {
+/**
+ * Imports one V1 entry (identified by its user's startedAt and `rank`, wherever it stands). For the
+ * user's first entry (`userEntries`: all of the user's, in array order) of an exam whose array is
+ * current, the attempt is then rolled forward to it and imported entries the array no longer holds are reported.
+ */
+async function importEntry(batch: Batch, examId: Id<"exams">, entry: Required<LegacyEntry>, userEntries: readonly V1Participant[] | null) {
   const { ctx, report } = batch;
+  const { participant, sourceIndex, rank } = entry;
+  const isFirst = userEntries !== null;
   const stream = { examId, userId: participant.userId };
   let events: number;
+  let rolled = false;
   if (batch.options.dryRun) {
-    const key = legacyImportKey(examId, participant.userId, sourceIndex);
+    const key = legacyImportKey(examId, participant.userId, participant.startedAt, rank);
     if ((await findByIdempotencyKey(ctx, key)) !== null) {
       events = 0;
     } else {
       const state = batch.simulated.get(participant.userId) ?? (await loadAttempt(ctx, stream)).state;
-      const decided = decide({ type: "ImportLegacyParticipant", data: { participant, sourceIndex } }, state);
+      const decided = decide({ type: "ImportLegacyParticipant", data: { participant, sourceIndex, rank } }, state);
       batch.simulated.set(participant.userId, replay(decided, state));
       events = decided.length;
       const bytes = approximateBytes(participant);
@@ -186,36 +198,34 @@ async function importEntry(batch: Batch, examId: Id<"exams">, participant: V1Par
   } else {
     const streamKnownEmpty = batch.untouchedExam === examId && !batch.importedUsers.has(participant.userId);
     batch.importedUsers.add(participant.userId);
-    const imported = await importLegacyEntries(ctx, stream, [{ participant, sourceIndex }], undefined, {
+    const imported = await importLegacyEntries(ctx, stream, [entry], undefined, {
       counters: batch.counters,
       streamKnownEmpty,
     });
     events = imported.eventsWritten;
-    if (events === 0 && isFirst && batch.arrayCurrent) {
-      const rolled = await rollForwardLegacyEntry(
-        ctx,
-        stream,
-        { participant, sourceIndex },
-        { counters: batch.counters, state: imported.state },
-      );
-      if (rolled.eventsWritten > 0) {
+    if (isFirst && batch.arrayCurrent) {
+      // The attempt as the import just left it, when the import loaded it (no second read).
+      const state = imported.state ?? (await loadAttempt(ctx, stream)).state;
+      note(batch, removedEntryFindings({ examId, userId: participant.userId }, state.legacyEntries, userEntries));
+      const change = await rollForwardLegacyEntry(ctx, stream, entry, { counters: batch.counters, state });
+      if (change.eventsWritten > 0) {
+        rolled = true;
         report.rolledForward += 1;
-        report.eventsWritten += rolled.eventsWritten;
+        report.eventsWritten += change.eventsWritten;
         note(batch, [
           {
             kind: "changed_after_import",
             examId,
             userId: participant.userId,
             sourceIndex,
-            message: `the V1 entry changed after its stream existed (${rolled.changed.join(", ")}): rolled forward into the log (origin legacy_rollforward)`,
+            message: `the V1 entry changed after its stream existed (${change.changed.join(", ")}): rolled forward into the log (origin legacy_rollforward)`,
           },
         ]);
-        return;
       }
     }
   }
   if (events === 0) {
-    report.alreadyMigrated += 1;
+    if (!rolled) report.alreadyMigrated += 1;
     return;
   }
   report.participantsMigrated += 1;
@@ -274,27 +284,43 @@ async function loadQuestions(batch: Batch, ids: readonly string[]) {
   }
 }
 
-/** The issues of one V1 entry against its V2 rows (cleanup's check before clearing). */
+/**
+ * The issues of one user's V1 entries against their V2 rows (cleanup's check before clearing), checked
+ * with the user's first entry, and the imported entries the array no longer holds (findings).
+ */
 export async function verifyEntry(
   ctx: QueryCtx,
   examId: Id<"exams">,
   participants: readonly V1Participant[],
   sourceIndex: number,
   entriesByUser: ReadonlyMap<string, readonly number[]>,
-): Promise<{ issues: Issue[]; rows: number; answers: number }> {
+): Promise<{ issues: Issue[]; findings: Issue[]; rows: number; answers: number }> {
   // rows/answers: every V2 row of the user (normally one) and all their answers, for the summary.
-  const entry = participants[sourceIndex]!;
-  const indexes = entriesByUser.get(entry.userId)!;
-  if (indexes[0] !== sourceIndex) return { issues: [], rows: 0, answers: 0 }; // checked with the user's first entry
-  const duplicateIndexes = indexes.slice(1);
+  const { userId } = participants[sourceIndex]!;
+  const indexes = entriesByUser.get(userId)!;
+  if (indexes[0] !== sourceIndex) return { issues: [], findings: [], rows: 0, answers: 0 };
+  const entries = indexes.map((i) => ({ participant: participants[i]!, sourceIndex: i }));
   const rows = await ctx.db
     .query("examParticipations")
-    .withIndex("by_exam_and_user", (q) => q.eq("examId", examId).eq("userId", entry.userId))
+    .withIndex("by_exam_and_user", (q) => q.eq("examId", examId).eq("userId", userId))
     .take(5);
   const answersOfRows = await Promise.all(rows.map(async (row) => (await loadAnswers(ctx, row._id)).map(answerRowOf)));
   const answers = answersOfRows[0] ?? [];
-  const issues = compareV1Entry({ examId, entry, sourceIndex, duplicateIndexes, rows, answers });
-  return { issues, rows: rows.length, answers: answersOfRows.reduce((n, a) => n + a.length, 0) };
+  const [row] = rows;
+  // A row of an earlier version knows its imports by position only: the log says which entries they were.
+  const imported =
+    row === undefined
+      ? []
+      : rowOfCurrentShape(row)
+        ? (row.legacyEntries ?? [])
+        : replay(await readStream(ctx, { examId, userId })).legacyEntries;
+  const issues = compareV1Entry({ examId, entries, imported, rows, answers });
+  const findings = removedEntryFindings(
+    { examId, userId },
+    imported,
+    entries.map((e) => e.participant),
+  );
+  return { issues, findings, rows: rows.length, answers: answersOfRows.reduce((n, a) => n + a.length, 0) };
 }
 
 /**
@@ -315,6 +341,21 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     batch.handled += 1;
   }
   const byUser = entryIndexesByUser(participants);
+  const ranks = entryRanks(participants);
+  // A call that stopped inside this exam resumes at its array position only if the entry there is still the one it
+  // stopped at: other code (old code after a rollback) may have removed entries since. Otherwise the step starts over
+  // (what it did before writes nothing again).
+  const stoppedAt = (): Cursor["nextEntry"] => {
+    const p = participants[at.nextIndex]!;
+    return { userId: p.userId, startedAt: p.startedAt, rank: ranks[at.nextIndex]! };
+  };
+  if (at.nextEntry !== undefined) {
+    if (at.nextIndex >= participants.length || !sameValue(stoppedAt(), at.nextEntry)) {
+      Object.assign(at, { nextIndex: 0, issues: 0 });
+      delete at.firstIssue;
+    }
+    delete at.nextEntry;
+  }
   const examQuestions = new Set<string>(exam.questionIds);
   if (at.step === "import" && at.nextIndex === 0) {
     note(batch, examFindings(examId, participants, approximateBytes(exam), exam.questionIds, missingQuestions));
@@ -331,17 +372,21 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
     const estimate = attemptCostEstimate(approximateBytes(participant), participant.answers.length, unread.length);
     // A roll-forward may replay the stream and rewrite the attempt once more.
     const more = batch.arrayCurrent ? addUsage(estimate, { ...estimate, databaseQueries: 2 }) : estimate;
-    if (!(await fits(batch, more))) return false;
+    if (!(await fits(batch, more))) {
+      at.nextEntry = stoppedAt();
+      return false;
+    }
     options.faults?.beforeEntry?.(examId, at.nextIndex);
     await loadQuestions(batch, unread);
-    const firstIndex = byUser.get(participant.userId)![0]!;
+    const indexes = byUser.get(participant.userId)!;
     note(
       batch,
-      participantFindings(examId, examQuestions, participant, at.nextIndex, firstIndex, (id) => batch.questions.get(id) ?? null),
+      participantFindings(examId, examQuestions, participant, at.nextIndex, indexes[0]!, (id) => batch.questions.get(id) ?? null),
     );
     try {
       options.faults?.importEntry?.(examId, at.nextIndex);
-      await importEntry(batch, examId, participant, at.nextIndex, firstIndex === at.nextIndex);
+      const userEntries = indexes[0] === at.nextIndex ? indexes.map((i) => participants[i]!) : null;
+      await importEntry(batch, examId, { participant, sourceIndex: at.nextIndex, rank: ranks[at.nextIndex]! }, userEntries);
     } catch (e) {
       // A rejected command writes nothing (events are validated before the append): keep the entry aside and go on.
       if (errorCode(e) === undefined) throw e;
@@ -365,6 +410,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   for (; at.nextIndex < participants.length; at.nextIndex++) {
     const participant = participants[at.nextIndex]!;
     if (!(await fits(batch, { ...attemptCostEstimate(0, participant.answers.length), bytesWritten: 0, documentsWritten: 0 }))) {
+      at.nextEntry = stoppedAt();
       return false;
     }
     const { issues } = await verifyEntry(ctx, examId, participants, at.nextIndex, byUser);

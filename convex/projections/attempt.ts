@@ -9,6 +9,7 @@
 import type { Doc } from "../_generated/dataModel";
 import type { V1Answer } from "../lib/validators";
 import { initialState, rankingScore, replay, type AttemptState, type ParticipationFacts } from "../events/decider";
+import type { ImportedEntry } from "../lib/v1Entry";
 import type { RecordedEvent } from "../events/store";
 
 /** The last event a row reflects. */
@@ -20,7 +21,7 @@ export type ParticipationRow = ParticipationFacts & {
   lastEventHash: string;
   rankScore?: number;
   rankTieBreak?: number;
-  legacySourceIndexes?: number[];
+  legacyEntries?: ImportedEntry[];
 };
 
 /** `examAnswers` fields other than participationId. */
@@ -38,7 +39,7 @@ export function attemptRows(state: AttemptState, head: StreamHead): AttemptRows 
     version: head.version,
     lastEventHash: head.hash,
     ...(completed ? { rankScore: rankingScore(p.score), rankTieBreak: -(p.completedAt as number) } : {}),
-    ...(state.legacySourceIndexes.length > 0 ? { legacySourceIndexes: [...state.legacySourceIndexes] } : {}),
+    ...(state.legacyEntries.length > 0 ? { legacyEntries: state.legacyEntries.map((e) => ({ ...e })) } : {}),
   };
   const answers = state.answers.map((a, position) => ({ ...a, position }));
   return { participation, answers };
@@ -60,6 +61,15 @@ export function participationOf(row: Doc<"examParticipations">): ParticipationFa
   return participation;
 }
 
+/**
+ * Whether a stored row has the shape {@link attemptRows} writes. A row written by an earlier version
+ * lists its imported V1 entries by array position only (`legacySourceIndexes`): its state is the log's
+ * (replay), and its next write or a rebuild gives it this shape.
+ */
+export function rowOfCurrentShape(row: Doc<"examParticipations">): boolean {
+  return row.legacySourceIndexes === undefined;
+}
+
 /** The state stored rows describe: the inverse of {@link attemptRows}. */
 export function stateFromRows(row: Doc<"examParticipations"> | null, answers: readonly Doc<"examAnswers">[]): AttemptState {
   if (row === null) return initialState();
@@ -68,7 +78,7 @@ export function stateFromRows(row: Doc<"examParticipations"> | null, answers: re
     answers: [...answers]
       .sort((a, b) => a.position - b.position)
       .map(({ questionId, selectedAnswer, isCorrect }) => ({ questionId, selectedAnswer, isCorrect })),
-    legacySourceIndexes: row.legacySourceIndexes ?? [],
+    legacyEntries: row.legacyEntries ?? [],
   };
 }
 

@@ -5,13 +5,13 @@
  * user and what differs. Knows nothing of Convex.
  *
  * @example
- * const issues = compareV1Entry({ examId, entry, sourceIndex, duplicateIndexes: [], rows, answers });
+ * const issues = compareV1Entry({ examId, entries: [{ participant, sourceIndex }], imported: [], rows, answers });
  * // [{ kind: "changed_field", examId, userId, field: "score", expected: 7, actual: 9, message }]
  */
 import type { V1Answer, V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
 import { sameValue } from "../lib/values";
-import { V1_FACT_FIELDS } from "../lib/v1Entry";
+import { V1_FACT_FIELDS, entryRanks, importedWith, removedEntries, type ImportedEntry } from "../lib/v1Entry";
 import type { AnswerRow, ParticipationRow } from "./attempt";
 
 /** Fields whose canonical values differ, over the union of both objects' fields (or only `fields`). */
@@ -84,11 +84,10 @@ export type StoredParticipation = ParticipationRow & { _id: string };
 
 export type EntryCheck = {
   examId: string;
-  entry: V1Participant;
-  /** The entry's position in the V1 array (the user's first). */
-  sourceIndex: number;
-  /** Later positions of the same user (dirty data), each accounted for by a LegacyDuplicateImported event. */
-  duplicateIndexes: readonly number[];
+  /** Every V1 entry of the user, in array order: the first is the attempt, later ones duplicates (dirty data). */
+  entries: readonly { participant: V1Participant; sourceIndex: number }[];
+  /** The V1 entries the log imported into the attempt (empty: born live, its V1 entry is the mirror's copy). */
+  imported: readonly ImportedEntry[];
   /** Every participation row of (exam, user): exactly one is expected. */
   rows: readonly StoredParticipation[];
   /** The answer rows of rows[0]. */
@@ -96,13 +95,14 @@ export type EntryCheck = {
 };
 
 /**
- * A V1 entry against its V2 copy: one row, every V1 field as stored, every
- * answer at its position, duplicate entries accounted for by the row's
- * legacySourceIndexes. A row without legacySourceIndexes was born live (its V1
- * entry is the mirror's copy) and is compared field by field all the same.
+ * A user's V1 entries against their V2 copy: one row, every V1 field of the first entry as stored,
+ * every answer at its position, and every entry among those the log imported (by startedAt and
+ * rank, wherever the entry stands now). An attempt born live (nothing imported) is compared field
+ * by field all the same. Imported entries the array no longer holds are no issue: {@link removedEntryFindings}.
  */
 export function compareV1Entry(check: EntryCheck): Issue[] {
-  const { examId, entry, sourceIndex, duplicateIndexes, rows, answers } = check;
+  const { examId, entries, imported, rows, answers } = check;
+  const { participant: entry, sourceIndex } = entries[0]!;
   const where = { examId, userId: entry.userId as string };
   const at = `${examId}/${entry.userId}`;
   const [row] = rows;
@@ -125,28 +125,41 @@ export function compareV1Entry(check: EntryCheck): Issue[] {
       message: `${at}: ${d.field} is ${JSON.stringify(d.actual)} in V2, ${JSON.stringify(d.expected)} in V1`,
     });
   }
-  const imported = row.legacySourceIndexes ?? [];
-  if (imported.length > 0 && !imported.includes(sourceIndex)) {
-    issues.push({
-      kind: "changed_field",
-      ...where,
-      field: "legacySourceIndexes",
-      expected: sourceIndex,
-      actual: imported,
-      message: `${at}: the participation does not record V1 position ${sourceIndex} as imported`,
-    });
-  }
-  for (const index of duplicateIndexes) {
-    if (imported.includes(index)) continue;
-    issues.push({
-      kind: "unaccounted_duplicate_entry",
-      ...where,
-      position: index,
-      message: `${at}: the duplicate V1 entry at position ${index} is not imported`,
+  if (imported.length > 0) {
+    const ranks = entryRanks(entries.map((e) => e.participant));
+    entries.forEach(({ participant, sourceIndex: index }, i) => {
+      if (ranks[i]! < importedWith(imported, participant.startedAt)) return;
+      const what = `the V1 entry at position ${index} (startedAt ${participant.startedAt})`;
+      issues.push(
+        i === 0
+          ? {
+              kind: "changed_field",
+              ...where,
+              field: "legacyEntries",
+              expected: { startedAt: participant.startedAt, sourceIndex: index },
+              actual: imported,
+              message: `${at}: the participation does not record ${what} as imported`,
+            }
+          : { kind: "unaccounted_duplicate_entry", ...where, position: index, message: `${at}: the duplicate ${what} is not imported` },
+      );
     });
   }
   issues.push(...diffAnswers(where, entry.answers, answers));
   return issues;
+}
+
+/** Entries the log imported into a user's attempt that the user's V1 entries no longer hold: findings, each naming where it was imported from. */
+export function removedEntryFindings(
+  where: Where,
+  imported: readonly ImportedEntry[],
+  entries: readonly Pick<V1Participant, "startedAt">[],
+): Issue[] {
+  return removedEntries(imported, entries).map((e) => ({
+    kind: "removed_after_import",
+    ...where,
+    sourceIndex: e.sourceIndex,
+    message: `${where.examId}/${where.userId}: the V1 entry imported from position ${e.sourceIndex} (startedAt ${e.startedAt}) is no longer in the array (removed by other code, e.g. old code after a rollback); kept in the log and in V2, never imported again`,
+  }));
 }
 
 /** Stored rows against the rows a replay of the log gives (verifyProjections). */
