@@ -45,6 +45,10 @@ export const LOOP_SHARES = {
   statusPage: 0.15,
   /** A drain page: each exam drained is a whole mirror run (up to mirrorRunReads) of its own. */
   drainPage: 0.05,
+  /** The changes a page of an exam's audit trail carries besides its events (a change read whole: up to about 2 MiB). */
+  trailChanges: 0.2,
+  /** The changes state-at reads to undo those made after `at`. */
+  stateAtChanges: 0.3,
 } as const;
 
 /** `share` of each of Convex's limits. */
