@@ -226,7 +226,7 @@ describe("an edit made around the keeper is recorded by the path that absorbs it
     expect(trail.changes.find((c) => c.operation === "repair")).toMatchObject({
       since: created,
       at: T0 + 3 * HOUR,
-      actor: { kind: "system", name: "header sync" },
+      actor: { kind: "system", name: "migration" },
       before: { durationMs: HOUR },
       after: { durationMs: 90 * MIN },
     });

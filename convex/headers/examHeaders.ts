@@ -139,6 +139,8 @@ export async function deleteHeader(ctx: Pick<MutationCtx, "db">, examId: Id<"exa
 
 /** What a sync absorbs is recorded as made by this, unless its caller names itself. */
 export const HEADER_SYNC = "header sync";
+/** What the migration's syncs absorb is recorded as made by this. */
+export const MIGRATION_SYNC = "migration";
 
 /**
  * Syncs an exam's header and list with its document (created on first use), recording what it absorbed
@@ -168,6 +170,6 @@ export async function ensureExamHeader(
  * per-student reads no longer read the exam document to look for a legacy entry.
  */
 export async function markLegacyBackfilled(ctx: Pick<MutationCtx, "db">, examId: Id<"exams">): Promise<void> {
-  const { header } = await ensureExamHeader(ctx, examId);
+  const { header } = await ensureExamHeader(ctx, examId, MIGRATION_SYNC);
   if (header.legacyBackfilled !== true) await ctx.db.patch("examHeaders", header._id, { legacyBackfilled: true });
 }
