@@ -72,7 +72,7 @@ async function recordedChanges(t: TestConvex) {
 describe("the trail shows every change", () => {
   it("an admin's edits after the exam's last event are on the trail", async () => {
     const t = newConvexTest();
-    const { admin, ada, examId, questionIds } = await examStarted(t, 2);
+    const { admin, examId, questionIds } = await examStarted(t, 2);
     vi.setSystemTime(T0 + 2 * MIN);
     await admin.as.mutation(api.examAdmin.updateExam, { examId, title: "After the last event" });
     await admin.as.mutation(api.examAdmin.updateQuestion, { questionId: questionIds[0]!, text: "Edited after it" });
