@@ -19,11 +19,13 @@ import { requireUser } from "./lib/auth";
 import { domainError } from "./lib/errors";
 import { parseCursor } from "./lib/cursor";
 import { HALF_TRANSACTION_LIMITS } from "./lib/limits";
+import { budgetSpent, LOOP_SHARES } from "./lib/budget";
+import { readChange } from "./headers/changes";
 import { participationFields, vActor, vAttemptStatus, vOrigin } from "./lib/validators";
 import { vIssue, type Issue } from "./lib/issues";
 import { readStreamHead, toRecordedEvent, type RecordedEvent } from "./events/store";
 import { loadParticipation } from "./projections/tables";
-import { fieldsOfHeader, headerFieldsOf } from "./headers/examHeaders";
+import { HEADER_FIELDS, fieldsOfHeader, headerFieldsOf } from "./headers/examHeaders";
 import { getExamHeader, getQuestionList } from "./lib/examHeaders";
 import { attemptAt, effectiveTime, occurredAt } from "./auditTrail/timeline";
 import { checkChainBatch, checkProjectionHead, checkRowHasEvents, type ChainEvent, type OpenStream } from "./events/chain";
@@ -142,89 +144,137 @@ const vExamChange = v.object({
   changeId: v.id("examChanges"),
   examId: v.optional(v.id("exams")),
   questionId: v.optional(v.id("questions")),
-  /** insert / update / delete through the backend's writers, or "repair": an edit made around them, found and healed. */
+  /** insert / update / delete through the backend's writers, or "repair": an edit made around them, found and absorbed. */
   operation: v.string(),
   actor: vActor,
   at: v.number(),
-  /** The changed fields before and after (null for a creation / a deletion). */
+  /** A repair: the edit was made after this time, at or before `at` (when exactly is not known). */
+  since: v.optional(v.number()),
+  /** The changed fields before and after (null for a creation / a deletion; a repair's before: null when no header held them). */
   before: v.any(),
   after: v.any(),
 });
+type ExamChange = typeof vExamChange.type;
 
-/** Changes one page of the trail carries: at most this many (more in one page's time span: LIMIT_EXCEEDED). */
-const MAX_CHANGES_PER_PAGE = 1_000;
+/** Changes one page of the trail carries at most, besides its events. */
+const MAX_CHANGES_PER_PAGE = 50;
+/** Question histories one page looks into at most (one index range each, two when resuming inside one). */
+const MAX_CHANGE_RANGES_PER_PAGE = 256;
 
-/** Question histories one page looks up (one index range each: within half of Convex's 4,096). */
-const MAX_QUESTIONS_IN_TRAIL = 1_500;
+/** The exam's own changes come first, then each question's (questions in id order); each in the order recorded. */
+const EXAM_STREAM = "exam";
 
-/** The trail's cursor: Convex's cursor over the events, and the time up to which changes were already returned. */
-const zTrailCursor = z.object({ events: z.string().nullable(), changesAfter: z.number().nullable() });
+/** Where the changes stand: the stream in progress and the last change returned from it (null: none yet). */
+const zChangesAt = z.object({ stream: z.string(), at: z.number().nullable(), creationTime: z.number().nullable() });
+type ChangesAt = z.infer<typeof zChangesAt>;
 
-function parseTrailCursor(cursor: string | null): z.infer<typeof zTrailCursor> {
-  if (cursor === null) return { events: null, changesAfter: null };
-  return parseCursor(zTrailCursor, cursor, "getExamAuditTrail");
+/** The trail's cursor: Convex's cursor over the events (null: all returned), and where the changes stand (null: all returned). */
+const zTrailCursor = z.object({ events: z.string().nullable(), changes: zChangesAt.nullable() });
+type TrailCursor = { events: { cursor: string | null } | null; changes: ChangesAt | null };
+
+function parseTrailCursor(cursor: string | null): TrailCursor {
+  if (cursor === null) return { events: { cursor: null }, changes: { stream: EXAM_STREAM, at: null, creationTime: null } };
+  const parsed = parseCursor(zTrailCursor, cursor, "getExamAuditTrail");
+  return { events: parsed.events === null ? null : { cursor: parsed.events }, changes: parsed.changes };
+}
+
+/** A change as the trail shows it, its values read back whole. */
+async function changeOf(ctx: QueryCtx, head: Doc<"examChanges">): Promise<ExamChange> {
+  const { before, after } = await readChange(ctx, head);
+  const { _id, _creationTime: _c, parts: _p, before: _b, after: _a, ...rest } = head;
+  return { changeId: _id, ...rest, before, after };
+}
+
+type AtRange = {
+  eq(field: "at", value: number): { gt(field: "_creationTime", value: number): unknown };
+  gt(field: "at", value: number): unknown;
+};
+
+/** The index ranges of one stream of changes after a position (one range from its start, two from inside it). */
+function streamRanges(ctx: QueryCtx, examId: Id<"exams">, at: ChangesAt) {
+  const open = (build: (r: AtRange) => unknown) =>
+    at.stream === EXAM_STREAM
+      ? ctx.db.query("examChanges").withIndex("by_exam_and_at", (r) => build(r.eq("examId", examId) as unknown as AtRange) as never)
+      : ctx.db
+          .query("examChanges")
+          .withIndex("by_question_and_at", (r) => build(r.eq("questionId", at.stream as Id<"questions">) as unknown as AtRange) as never);
+  const { at: time, creationTime } = at;
+  if (time === null || creationTime === null) return [open((r) => r)];
+  return [open((r) => r.eq("at", time).gt("_creationTime", creationTime)), open((r) => r.gt("at", time))];
 }
 
 /**
- * The exam's changes and those of its questions (its list's current and former
- * ids) recorded in (after, upTo], in time order.
+ * The next changes of the exam and of its questions (its list's current and former ids), from `from`:
+ * at most MAX_CHANGES_PER_PAGE, MAX_CHANGE_RANGES_PER_PAGE index ranges and LOOP_SHARES.trailChanges of
+ * every limit (at least one change, or one range, per page: every page moves on).
  */
-async function examChangesBetween(ctx: QueryCtx, examId: Id<"exams">, after: number | null, upTo: number | null) {
-  const list = await getQuestionList(ctx, examId);
-  const [lo, hi] = [after ?? -Infinity, upTo ?? Infinity];
-  const own = await ctx.db
-    .query("examChanges")
-    .withIndex("by_exam_and_at", (q) => q.eq("examId", examId).gt("at", lo).lte("at", hi))
-    .take(MAX_CHANGES_PER_PAGE + 1);
-  const questionIds = [...new Set([...(list?.questionIds ?? []), ...(list?.formerQuestionIds ?? [])])];
-  if (questionIds.length > MAX_QUESTIONS_IN_TRAIL) {
-    throw domainError(
-      "LIMIT_EXCEEDED",
-      `The exam has had more than ${MAX_QUESTIONS_IN_TRAIL} questions (MAX_QUESTIONS_IN_TRAIL): one index range each would pass half of Convex's limit.`,
-    );
+async function changesFrom(
+  ctx: QueryCtx,
+  examId: Id<"exams">,
+  from: ChangesAt,
+): Promise<{ changes: ExamChange[]; next: ChangesAt | null }> {
+  const changes: ExamChange[] = [];
+  let at = from;
+  let ranges = 0;
+  let questions: string[] | null = null;
+  const spent = async () =>
+    changes.length >= MAX_CHANGES_PER_PAGE || (changes.length > 0 && (await budgetSpent(ctx, LOOP_SHARES.trailChanges)));
+  for (;;) {
+    for (const range of streamRanges(ctx, examId, at)) {
+      if (ranges >= MAX_CHANGE_RANGES_PER_PAGE || (await spent())) return { changes, next: at };
+      ranges += 1;
+      for await (const head of range) {
+        if (await spent()) return { changes, next: at };
+        changes.push(await changeOf(ctx, head));
+        at = { stream: at.stream, at: head.at, creationTime: head._creationTime };
+      }
+    }
+    if (questions === null) {
+      const list = await getQuestionList(ctx, examId);
+      questions = [...new Set<string>([...(list?.questionIds ?? []), ...(list?.formerQuestionIds ?? [])])].sort();
+    }
+    const stream = at.stream;
+    const following = stream === EXAM_STREAM ? questions[0] : questions.find((id) => id > stream);
+    if (following === undefined) return { changes, next: null };
+    at = { stream: following, at: null, creationTime: null };
   }
-  const ofQuestions = await Promise.all(
-    questionIds.map((questionId) =>
-      ctx.db
-        .query("examChanges")
-        .withIndex("by_question_and_at", (q) => q.eq("questionId", questionId).gt("at", lo).lte("at", hi))
-        .take(MAX_CHANGES_PER_PAGE + 1),
-    ),
-  );
-  const all = [...own, ...ofQuestions.flat()].sort((a, b) => a.at - b.at || a._creationTime - b._creationTime);
-  if (all.length > MAX_CHANGES_PER_PAGE) {
-    throw domainError(
-      "LIMIT_EXCEEDED",
-      `More than ${MAX_CHANGES_PER_PAGE} exam changes in one page of the trail: ask for fewer events per page.`,
-    );
-  }
-  return all.map(({ _id, _creationTime: _c, ...change }) => ({ changeId: _id, ...change }));
 }
 
 /**
- * Every event of an exam, all attempts, in the order they were recorded, and
- * every change of the exam and its questions (docs/audit.md: who, when, fields
- * before and after), each page carrying the changes recorded up to its last
- * event (the last page: all the rest). Admin only.
+ * Every event of an exam, all attempts, in the order they were recorded (the page: `paginationOpts`), and
+ * every change of the exam and its questions (docs/audit.md: who, when, fields before and after), a bounded
+ * share with each page on a cursor of their own, whatever their number. `isDone` once both are returned:
+ * pages after the last event carry only changes. Admin only.
  */
 export const getExamAuditTrail = query({
   args: { examId: v.id("exams"), paginationOpts: paginationOptsValidator },
-  returns: v.object({ ...paginationResultValidator(vAuditEvent).fields, examChanges: v.array(vExamChange) }),
+  returns: v.object({
+    ...paginationResultValidator(vAuditEvent).fields,
+    examChanges: v.array(vExamChange),
+    /** Every event returned through this page. */
+    eventsDone: v.optional(v.boolean()),
+    /** Every change returned through this page. */
+    changesDone: v.optional(v.boolean()),
+  }),
   handler: async (ctx, { examId, paginationOpts }) => {
     await requireAdminCaller(ctx);
     const cursor = parseTrailCursor(paginationOpts.cursor);
-    const result = await ctx.db
-      .query("examEvents")
-      .withIndex("by_exam", (q) => q.eq("examId", examId))
-      .paginate({ ...paginationOpts, cursor: cursor.events });
-    const last = result.page[result.page.length - 1];
-    const upTo = result.isDone || last === undefined ? null : last._creationTime;
-    const examChanges = await examChangesBetween(ctx, examId, cursor.changesAfter, upTo);
+    const events =
+      cursor.events === null
+        ? { page: [], isDone: true, continueCursor: null }
+        : await ctx.db
+            .query("examEvents")
+            .withIndex("by_exam", (q) => q.eq("examId", examId))
+            .paginate({ ...paginationOpts, cursor: cursor.events.cursor });
+    const changes = cursor.changes === null ? { changes: [], next: null } : await changesFrom(ctx, examId, cursor.changes);
+    const changesDone = changes.next === null;
     return {
-      page: result.page.map((doc) => auditEventOf(doc, true)),
-      isDone: result.isDone,
-      continueCursor: JSON.stringify({ events: result.continueCursor, changesAfter: upTo ?? cursor.changesAfter }),
-      examChanges,
+      page: events.page.map((doc) => auditEventOf(doc, true)),
+      isDone: events.isDone && changesDone,
+      continueCursor: JSON.stringify({ events: events.isDone ? null : events.continueCursor, changes: changes.next }),
+      examChanges: changes.changes,
+      eventsDone: events.isDone,
+      changesDone,
     };
   },
 });
@@ -256,39 +306,82 @@ const vStateAt = v.object({
   legacy: v.optional(v.object({ startedAt: v.number(), knownFrom: v.number(), importedAt: v.number(), note: v.string() })),
   redacted: v.boolean(),
   /**
-   * The exam's facts in force at `at` (null if the exam did not exist then): its facts now, with every
-   * change recorded after `at` undone. An edit made around the backend is dated when the repair found it.
+   * The exam's facts in force at `at` (null if the exam did not exist then): for each fact, the value the
+   * first change recorded after `at` found (its before), else its value now. A fact an edit made around the
+   * backend changed at an unknown time between `from` and `to`, with `at` in between, is in `uncertain`:
+   * the field holds the value before (what the header, and so V2, held; the value after when no header held one).
    */
   exam: v.union(
     v.null(),
-    v.object({ title: v.string(), durationMs: v.number(), maxPauses: v.number(), questionIds: v.array(v.id("questions")) }),
+    v.object({
+      title: v.string(),
+      durationMs: v.number(),
+      maxPauses: v.number(),
+      questionIds: v.array(v.id("questions")),
+      uncertain: v.optional(
+        v.array(v.object({ field: v.string(), from: v.number(), to: v.number(), before: v.optional(v.any()), after: v.any() })),
+      ),
+    }),
   ),
 });
 type StateAt = typeof vStateAt.type;
 
-/** Changes of one exam walked back to reconstruct its facts: at most this many after `at`. */
-const MAX_CHANGES_WALKED_BACK = 1_000;
+type Fact = (typeof HEADER_FIELDS)[number];
+type Uncertain = NonNullable<NonNullable<StateAt["exam"]>["uncertain"]>[number];
 
+/**
+ * The exam's facts at `at`: the changes recorded after `at`, in order, until each fact is found (the first
+ * change of a fact holds its value before), then the facts now for those no later change touched. Reads
+ * only those changes: within LOOP_SHARES.stateAtChanges of every limit, past it LIMIT_EXCEEDED.
+ */
 async function examFieldsAt(ctx: QueryCtx, examId: Id<"exams">, at: number): Promise<StateAt["exam"]> {
-  const [header, list] = await Promise.all([getExamHeader(ctx, examId), getQuestionList(ctx, examId)]);
-  let fields: Record<string, unknown> | null = fieldsOfHeader(header, list);
-  if (fields === null) {
-    const exam = await ctx.db.get("exams", examId);
-    fields = exam === null ? null : headerFieldsOf(exam);
+  const found: Partial<Record<Fact, unknown>> = {};
+  const uncertain: Uncertain[] = [];
+  const open = () => HEADER_FIELDS.filter((f) => !(f in found));
+  const later = ctx.db.query("examChanges").withIndex("by_exam_and_at", (q) => q.eq("examId", examId).gt("at", at));
+  for await (const head of later) {
+    if (open().length === 0) break;
+    if (await budgetSpent(ctx, LOOP_SHARES.stateAtChanges)) {
+      throw domainError(
+        "LIMIT_EXCEEDED",
+        "Too many changes of this exam since `at` to read in one call: its facts then cannot be rebuilt.",
+      );
+    }
+    const change = (await readChange(ctx, head)) as { before: Record<string, unknown> | null; after: Record<string, unknown> | null };
+    const before = change.before;
+    if (head.operation === "insert") return null;
+    const windowed = head.operation === "repair" && head.since !== undefined;
+    if (windowed && before === null && at < head.since!) return null; // no header held it: it exists since `since`, its creation
+    if (!windowed || at < head.since!) {
+      for (const f of open()) if (before !== null && f in before) found[f] = before[f];
+      continue;
+    }
+    // Made around the keeper between `since` and the change, when is not known: either value held at `at`.
+    const after = change.after;
+    for (const f of open()) {
+      if (!(before !== null && f in before) && !(after !== null && f in after)) continue;
+      found[f] = before !== null && f in before ? before[f] : after![f];
+      uncertain.push({
+        field: f,
+        from: head.since!,
+        to: head.at,
+        ...(before !== null && f in before ? { before: before[f] } : {}),
+        after: after === null ? null : after[f],
+      });
+    }
   }
-  const later = await ctx.db
-    .query("examChanges")
-    .withIndex("by_exam_and_at", (q) => q.eq("examId", examId).gt("at", at))
-    .order("desc")
-    .take(MAX_CHANGES_WALKED_BACK + 1);
-  if (later.length > MAX_CHANGES_WALKED_BACK) {
-    throw domainError(
-      "LIMIT_EXCEEDED",
-      `More than ${MAX_CHANGES_WALKED_BACK} changes of this exam since \`at\`: its facts then cannot be rebuilt.`,
-    );
+  let now: Record<string, unknown> | null = null;
+  if (open().length > 0) {
+    const [header, list] = await Promise.all([getExamHeader(ctx, examId), getQuestionList(ctx, examId)]);
+    now = fieldsOfHeader(header, list);
+    if (now === null) {
+      const exam = await ctx.db.get("exams", examId);
+      if (exam === null) return null;
+      now = headerFieldsOf(exam);
+    }
   }
-  for (const change of later) fields = change.before === null ? null : { ...(fields ?? {}), ...(change.before as object) };
-  return fields as StateAt["exam"];
+  const facts = { ...now, ...found } as Omit<NonNullable<StateAt["exam"]>, "uncertain">;
+  return uncertain.length === 0 ? facts : { ...facts, uncertain };
 }
 
 /** The attempt as it stood at `at`, rebuilt from its events with the projections' own functions. */

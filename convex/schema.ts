@@ -107,7 +107,8 @@ export default defineSchema({
   }).index("by_exam", ["examId"]),
 
   // Every change of an exam or a question: who, when, the fields before and after (docs/audit.md).
-  // Written only by headers/keeper.ts (every mutation's `ctx.db`, and the header check when it heals an edit made around it).
+  // Written only by headers/changes.ts: for every mutation's `ctx.db` (headers/keeper.ts), and for every path that
+  // syncs a header from its exam document (the header check, a write, the migration) when it absorbs an edit made around it.
   examChanges: defineTable({
     examId: v.optional(v.id("exams")),
     questionId: v.optional(v.id("questions")),
@@ -116,9 +117,16 @@ export default defineSchema({
     at: v.number(),
     before: v.any(), // the changed fields before (null for an insert)
     after: v.any(), // the changed fields after (null for a delete)
+    since: v.optional(v.number()), // a repair: the edit was made around the keeper after this time, at or before `at`
+    parts: v.optional(v.number()), // before and after too large for one document: JSON in this many continuation documents
+    // A continuation document (no examId or questionId: it is no change of its own): piece `part` of its head's JSON.
+    partOf: v.optional(v.id("examChanges")),
+    part: v.optional(v.number()),
+    chunk: v.optional(v.string()),
   })
     .index("by_exam_and_at", ["examId", "at"])
-    .index("by_question_and_at", ["questionId", "at"]),
+    .index("by_question_and_at", ["questionId", "at"])
+    .index("by_part", ["partOf", "part"]),
 
   // Operator switches of the exam API, one document per key (absent = default). Written by convex/legacyMirror.ts.
   examApiSettings: defineTable({

@@ -88,10 +88,11 @@ describe("exam edits in the audit trail", () => {
       }
       expect(events).toEqual(["ExamStarted", "ExamPaused"]);
       // The out-of-band title edit is not there: nothing saw it yet.
+      // The exam's own changes first, then each question's, each in the order recorded.
       expect(changes.map((c) => [c.operation, c.before, c.after])).toEqual([
-        ["insert", null, { text: "Q0", options: ["a", "b"], correctAnswer: "a" }],
         ["insert", null, { title: "Exam", questionIds: [q0], durationMs: 30 * MIN, maxPauses: 1 }],
         ["update", { durationMs: 30 * MIN }, { durationMs: 60 * MIN }],
+        ["insert", null, { text: "Q0", options: ["a", "b"], correctAnswer: "a" }],
         ["update", { correctAnswer: "a" }, { correctAnswer: "b" }],
       ]);
       expect(changes.every((c) => JSON.stringify(c.actor) === JSON.stringify({ kind: "user", userId: admin.userId }))).toBe(true);

@@ -24,6 +24,7 @@ import type * as events_hash from "../events/hash.js";
 import type * as events_store from "../events/store.js";
 import type * as examAdmin from "../examAdmin.js";
 import type * as exams from "../exams.js";
+import type * as headers_changes from "../headers/changes.js";
 import type * as headers_check from "../headers/check.js";
 import type * as headers_examHeaders from "../headers/examHeaders.js";
 import type * as headers_functions from "../headers/functions.js";
@@ -75,6 +76,7 @@ declare const fullApi: ApiFromModules<{
   "events/store": typeof events_store;
   examAdmin: typeof examAdmin;
   exams: typeof exams;
+  "headers/changes": typeof headers_changes;
   "headers/check": typeof headers_check;
   "headers/examHeaders": typeof headers_examHeaders;
   "headers/functions": typeof headers_functions;

@@ -15,13 +15,14 @@
  *
  * @example
  * const header = await ensureExamHeader(ctx, examId); // created from the exam document if missing
- * const { stale } = await syncHeader(ctx, examId, exam); // heal: only differences written
+ * const { stale } = await syncHeader(ctx, examId, exam, { by: "header check" }); // heal: only differences written, what it absorbed recorded
  */
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
 import { sameValue } from "../lib/values";
 import { getExamHeader, getQuestionList, type ExamHeader } from "../lib/examHeaders";
+import { changedFields, lastKnownMatch, recordChange } from "./changes";
 
 /** Whether the exam's V1 array can hold no attempt missing from V2 (cleared, or fully imported). */
 export function legacyArrayImported(header: ExamHeader | null): boolean {
@@ -68,17 +69,44 @@ function formerIdsAfter(list: Doc<"examQuestionLists"> | null, questionIds: read
   return [...new Set([...(list?.formerQuestionIds ?? []), ...(list?.questionIds ?? [])])].filter((id) => !now.has(id)) as Id<"questions">[];
 }
 
+/** An exam document's header facts and creation time: what a header is synced from. */
+/** An exam as a header is synced from it: its own fields, creation time and (to know whether it has V1 entries) its array. */
+export type ExamNow = HeaderFields & Pick<Doc<"exams">, "_creationTime" | "participants">;
+
+/**
+ * Records, as a "repair" by `by`, what the header held otherwise than the exam document `was`: an edit made
+ * around the keeper, absorbed now. When it was made is not known: `since` names the time from which the exam
+ * was last known to match (its creation, if it had no header). Writes nothing when they agree.
+ */
+export async function recordAbsorbed(
+  ctx: Pick<MutationCtx, "db">,
+  examId: Id<"exams">,
+  stored: StoredHeader,
+  was: ExamNow,
+  by: string,
+): Promise<void> {
+  const held = fieldsOfHeader(stored.header, stored.list);
+  const diff = changedFields(HEADER_FIELDS, held, headerFieldsOf(was));
+  if (diff.changed.length === 0) return;
+  const since = held === null ? was._creationTime : await lastKnownMatch(ctx, examId, was._creationTime);
+  await recordChange(ctx, { examId }, "repair", diff.before, diff.after, { actor: { kind: "system", name: by }, since });
+}
+
 /**
  * Makes the exam's header and question list agree with `exam` (two small reads),
  * creating what is missing and writing only what differs. Returns the header, what
- * was stale, and what they held before.
+ * was stale, and what they held before. `absorb`: what the header held otherwise
+ * than the document `was` (default: `exam`) is recorded as a repair by `by`
+ * ({@link recordAbsorbed}); null only for an exam the caller itself has just created.
  */
 export async function syncHeader(
   ctx: Pick<MutationCtx, "db">,
   examId: Id<"exams">,
-  exam: HeaderFields & Pick<Doc<"exams">, "_creationTime" | "participants">,
+  exam: ExamNow,
+  absorb: { by: string; was?: ExamNow } | null,
 ): Promise<{ header: ExamHeader; stale: HeaderField[]; before: StoredHeader }> {
   const before = await loadHeader(ctx, examId);
+  if (absorb !== null) await recordAbsorbed(ctx, examId, before, absorb.was ?? exam, absorb.by);
   const stale = staleFields(before, exam);
   const { title, questionIds, durationMs, maxPauses } = exam;
   const fields = { examCreationTime: exam._creationTime, title, questionCount: questionIds.length, durationMs, maxPauses };
@@ -112,21 +140,30 @@ export async function deleteHeader(ctx: Pick<MutationCtx, "db">, examId: Id<"exa
   return stored;
 }
 
-/** Syncs an exam's header and list with its document (created on first use). Writes only differences. */
-export async function syncExamHeader(ctx: Pick<MutationCtx, "db">, exam: Doc<"exams">): Promise<ExamHeader> {
-  return (await syncHeader(ctx, exam._id, exam)).header;
+/** What a sync absorbs is recorded as made by this, unless its caller names itself. */
+export const HEADER_SYNC = "header sync";
+/** What the migration's syncs absorb is recorded as made by this. */
+export const MIGRATION_SYNC = "migration";
+
+/**
+ * Syncs an exam's header and list with its document (created on first use), recording what it absorbed
+ * as a repair by `by`. Writes only differences.
+ */
+export async function syncExamHeader(ctx: Pick<MutationCtx, "db">, exam: Doc<"exams">, by: string = HEADER_SYNC): Promise<ExamHeader> {
+  return (await syncHeader(ctx, exam._id, exam, { by })).header;
 }
 
 /** The exam's header and question list, created from the exam document when either is missing. */
 export async function ensureExamHeader(
   ctx: Pick<MutationCtx, "db">,
   examId: Id<"exams">,
+  by: string = HEADER_SYNC,
 ): Promise<{ header: ExamHeader; list: Doc<"examQuestionLists"> }> {
   const { header, list } = await loadHeader(ctx, examId);
   if (header !== null && list !== null) return { header, list };
   const exam = await ctx.db.get("exams", examId);
   if (exam === null) throw domainError("NOT_FOUND", `Exam ${examId} does not exist.`);
-  const synced = await syncHeader(ctx, examId, exam);
+  const synced = await syncHeader(ctx, examId, exam, { by });
   return { header: synced.header, list: (await getQuestionList(ctx, examId))! };
 }
 
@@ -136,6 +173,6 @@ export async function ensureExamHeader(
  * per-student reads no longer read the exam document to look for a legacy entry.
  */
 export async function markLegacyBackfilled(ctx: Pick<MutationCtx, "db">, examId: Id<"exams">): Promise<void> {
-  const { header } = await ensureExamHeader(ctx, examId);
+  const { header } = await ensureExamHeader(ctx, examId, MIGRATION_SYNC);
   if (header.legacyBackfilled !== true) await ctx.db.patch("examHeaders", header._id, { legacyBackfilled: true });
 }

@@ -21,9 +21,7 @@
 import type { Doc, Id, TableNames } from "../_generated/dataModel";
 import type { DatabaseWriter, MutationCtx, QueryCtx } from "../_generated/server";
 import * as z from "zod/v4";
-import type { Actor } from "../lib/validators";
 import { parseCursor } from "../lib/cursor";
-import { sameValue } from "../lib/values";
 import { CONVEX_LIMITS, WORK_BOUNDS } from "../lib/limits";
 import { fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
@@ -32,70 +30,33 @@ import {
   fieldsOfHeader,
   headerFieldsOf,
   loadHeader,
+  recordAbsorbed,
   staleFields,
   syncHeader,
+  type ExamNow,
   type HeaderField,
-  type HeaderFields,
 } from "./examHeaders";
+import { absorbCost, changedFields, lastKnownMatch, recordChange } from "./changes";
 
 type Ctx = Pick<MutationCtx, "db" | "auth">;
-type ChangeOperation = Doc<"examChanges">["operation"];
 
 const QUESTION_FIELDS = ["text", "options", "correctAnswer", "points"] as const;
 
-/** The signed-in caller as an actor, or the system for internal functions. */
-async function actorOf(ctx: Ctx): Promise<Actor> {
-  const identity = await ctx.auth.getUserIdentity();
-  if (identity !== null) {
-    const user = await ctx.db
-      .query("users")
-      .withIndex("by_token", (q) => q.eq("tokenIdentifier", identity.tokenIdentifier))
-      .unique();
-    if (user !== null) return { kind: "user", userId: user._id };
-  }
-  return { kind: "system", name: "internal mutation" };
-}
+/** What an authoring write absorbs (an edit made around the keeper, found by the write) is recorded as made by this. */
+export const EXAM_WRITE = "exam write";
 
-/** The fields of `keys` that differ between two versions of a document, before and after (null for a side that does not exist). */
-export function changedFields<K extends string>(
-  keys: readonly K[],
-  before: Partial<Record<K, unknown>> | null,
-  after: Partial<Record<K, unknown>> | null,
-): { before: Partial<Record<K, unknown>> | null; after: Partial<Record<K, unknown>> | null; changed: K[] } {
-  const changed = keys.filter((k) => (before === null) !== (after === null) || !sameValue(before?.[k], after?.[k]));
-  const pick = (doc: Partial<Record<K, unknown>> | null) =>
-    doc === null
-      ? null
-      : (Object.fromEntries(changed.flatMap((k) => (doc[k] === undefined ? [] : [[k, doc[k]]]))) as Partial<Record<K, unknown>>);
-  return { before: pick(before), after: pick(after), changed };
-}
-
-export async function recordChange(
-  ctx: Ctx,
-  target: { examId: Id<"exams"> } | { questionId: Id<"questions"> },
-  operation: ChangeOperation,
-  before: unknown,
-  after: unknown,
-  actor?: Actor,
-): Promise<void> {
-  await ctx.db.insert("examChanges", {
-    ...target,
-    operation,
-    actor: actor ?? (await actorOf(ctx)),
-    at: Date.now(),
-    before: before ?? null,
-    after: after ?? null,
-  });
-}
-
-type ExamNow = HeaderFields & { _creationTime: number };
-
-/** After a write to an exam: its header and list follow, and the change is recorded. */
+/**
+ * After a write to an exam: its header and list follow, and the change is recorded; an edit made around
+ * the keeper before it (the header held otherwise than the document before the write) is recorded first,
+ * as a repair: the write absorbs it.
+ */
 async function examWritten(ctx: Ctx, examId: Id<"exams">, before: Doc<"exams"> | null, after: ExamNow | null) {
   const diff = changedFields(HEADER_FIELDS, before === null ? null : headerFieldsOf(before), after === null ? null : headerFieldsOf(after));
   if (diff.changed.length === 0) return;
-  if (after === null) await deleteHeader(ctx, examId);
-  else await syncHeader(ctx, examId, after);
+  if (after === null) {
+    await recordAbsorbed(ctx, examId, await loadHeader(ctx, examId), before!, EXAM_WRITE);
+    await deleteHeader(ctx, examId);
+  } else await syncHeader(ctx, examId, after, before === null ? null : { by: EXAM_WRITE, was: before });
   await recordChange(ctx, { examId }, before === null ? "insert" : after === null ? "delete" : "update", diff.before, diff.after);
 }
 
@@ -206,19 +167,26 @@ export async function staleHeaderOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams
   return stale;
 }
 
-/** Heals one exam's header and list against its document (or removes those of a deleted exam), recording a "repair" change. */
+/** What the header check heals is recorded as made by this. */
+export const HEADER_CHECK = "header check";
+
+/**
+ * Heals one exam's header and list against its document (or removes those of a deleted exam), recording
+ * a "repair" change (when the edit was made is not known: since the exam was last known to match).
+ */
 export async function healExamHeader(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleHeader[]> {
   const stale = await staleHeaderOf(ctx, examId, exam);
   if (stale.length === 0) return stale;
-  const actor: Actor = { kind: "system", name: "header check" };
   if (exam === null) {
     const before = await deleteHeader(ctx, examId);
-    await recordChange(ctx, { examId }, "repair", fieldsOfHeader(before.header, before.list), null, actor);
+    const held = fieldsOfHeader(before.header, before.list);
+    if (held !== null) {
+      const since = await lastKnownMatch(ctx, examId, before.header!.examCreationTime);
+      await recordChange(ctx, { examId }, "repair", held, null, { actor: { kind: "system", name: HEADER_CHECK }, since });
+    }
     return stale;
   }
-  const { before } = await syncHeader(ctx, examId, exam);
-  const diff = changedFields(HEADER_FIELDS, fieldsOfHeader(before.header, before.list), headerFieldsOf(exam));
-  if (diff.changed.length > 0) await recordChange(ctx, { examId }, "repair", diff.before, diff.after, actor);
+  await syncHeader(ctx, examId, exam, { by: HEADER_CHECK });
   return stale;
 }
 
@@ -234,15 +202,17 @@ export function parseHeaderCursor(cursor: string | null | undefined): HeaderCurs
 
 /**
  * Room for one step of the walk: the next exam document at its largest, its header, list and the headers
- * labelled before it (4 ranges), and what healing writes (header, list of up to 8,192 ids, a change record
- * with the list before and after).
+ * labelled before it (4 ranges), and what healing writes (header, list of up to 8,192 ids), and the
+ * record of what each heal absorbed, the exam's and each orphan header's (its reads and documents: absorbCost).
  */
+const RECORD = absorbCost(CONVEX_LIMITS.arrayElements);
+const HEALS = 1 + WORK_BOUNDS.orphanHeadersPerStep;
 const HEADER_STEP: Usage = {
-  bytesRead: CONVEX_LIMITS.documentBytes + 4 * 64 * 1024,
-  documentsRead: 4 + WORK_BOUNDS.orphanHeadersPerStep,
-  databaseQueries: 4 + WORK_BOUNDS.orphanHeadersPerStep,
-  bytesWritten: 3 * CONVEX_LIMITS.arrayElements * 64,
-  documentsWritten: 3 + 2 * WORK_BOUNDS.orphanHeadersPerStep,
+  bytesRead: CONVEX_LIMITS.documentBytes + 4 * 64 * 1024 + HEALS * RECORD.bytesRead,
+  documentsRead: 4 + WORK_BOUNDS.orphanHeadersPerStep + HEALS * RECORD.documentsRead,
+  databaseQueries: 4 + WORK_BOUNDS.orphanHeadersPerStep + HEALS * RECORD.databaseQueries,
+  bytesWritten: 2 * CONVEX_LIMITS.arrayElements * 64 + HEALS * RECORD.bytesWritten,
+  documentsWritten: 2 + 2 * WORK_BOUNDS.orphanHeadersPerStep + HEALS * RECORD.documentsWritten,
 };
 
 /**

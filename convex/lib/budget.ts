@@ -47,6 +47,10 @@ export const LOOP_SHARES = {
   drainPage: 0.05,
   /** A resync page's reads of rows and answers (one range per participant): room for the exam document (read and written) after it. */
   resyncReads: 0.3,
+  /** The changes a page of an exam's audit trail carries besides its events (a change read whole: up to about 2 MiB). */
+  trailChanges: 0.2,
+  /** The changes state-at reads to undo those made after `at`. */
+  stateAtChanges: 0.3,
 } as const;
 
 /** `share` of each of Convex's limits. */

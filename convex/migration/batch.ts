@@ -27,7 +27,7 @@ import { importLegacyEntries, legacyImportKey, loadAttempt, rollForwardLegacyEnt
 import { errorCode } from "../lib/errors";
 import { WORK_BOUNDS } from "../lib/limits";
 import { legacyMirrorGloballyEnabled, mirrorEnabledFor } from "../projections/mirrorJob";
-import { markLegacyBackfilled, syncExamHeader } from "../headers/examHeaders";
+import { MIGRATION_SYNC, markLegacyBackfilled, syncExamHeader } from "../headers/examHeaders";
 import { getExamHeader } from "../lib/examHeaders";
 import { NO_USAGE, ONE_DOCUMENT_READ, addUsage, fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
@@ -335,7 +335,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   if (fresh) {
     // The header and question list, and the exam's questions for the findings, once per exam.
     if (!(await fits(batch, headerSyncEstimate(exam.questionIds.length)))) return false;
-    if (!options.dryRun) await syncExamHeader(ctx, exam);
+    if (!options.dryRun) await syncExamHeader(ctx, exam, MIGRATION_SYNC);
     await loadQuestions(batch, exam.questionIds);
     missingQuestions = exam.questionIds.filter((id) => batch.questions.get(id) === null);
     batch.handled += 1;
@@ -425,7 +425,7 @@ async function processExam(batch: Batch, exam: Doc<"exams">, at: Cursor, fresh: 
   } else {
     if (!options.dryRun) {
       if (participants.length > 0) await ctx.db.patch("exams", examId, { participants: [] });
-      const def = definition ?? (await syncExamHeader(ctx, exam));
+      const def = definition ?? (await syncExamHeader(ctx, exam, MIGRATION_SYNC));
       if (!def.legacyCleared) await ctx.db.patch("examHeaders", def._id, { legacyCleared: true });
     }
     report.examsCleared.push(examId);

@@ -11,7 +11,8 @@ import { getConvexSize, type Value } from "convex/values";
 import type { V1Participant } from "../lib/validators";
 import type { Issue } from "../lib/issues";
 import { CONVEX_LIMITS } from "../lib/limits";
-import type { Usage } from "../lib/budget";
+import { addUsage, type Usage } from "../lib/budget";
+import { absorbCost } from "../headers/changes";
 import { pointsOf } from "../events/decider";
 
 /** A question as the checks need it; null when the question no longer exists. */
@@ -162,13 +163,19 @@ export function attemptCostEstimate(entryBytes: number, answers: number, extraQu
   };
 }
 
-/** Worst-case cost of an exam's first visit: its header and list synced, each of its questions read once (the findings). */
+/**
+ * Worst-case cost of an exam's first visit: its header and list synced (and what the sync absorbed recorded:
+ * absorbCost), each of its questions read once (the findings).
+ */
 export function headerSyncEstimate(questionCount: number): Usage {
-  return {
-    bytesRead: questionCount * ATTEMPT_OVERHEAD.bytes + CONVEX_LIMITS.arrayElements * 64,
-    bytesWritten: 3 * questionCount * 64 + ATTEMPT_OVERHEAD.bytes,
-    documentsRead: questionCount + 2,
-    documentsWritten: 3,
-    databaseQueries: questionCount + 4,
-  };
+  return addUsage(
+    {
+      bytesRead: questionCount * ATTEMPT_OVERHEAD.bytes + CONVEX_LIMITS.arrayElements * 64,
+      bytesWritten: 3 * questionCount * 64 + ATTEMPT_OVERHEAD.bytes,
+      documentsRead: questionCount + 2,
+      documentsWritten: 3,
+      databaseQueries: questionCount + 4,
+    },
+    absorbCost(questionCount),
+  );
 }
