@@ -7,10 +7,10 @@ import type { Id } from "../../convex/_generated/dataModel";
 import { ExamPage } from "./ExamSession";
 import { examFunctions } from "./functions";
 
-export function App({ client, examId, api }: { client: ConvexReactClient; examId: Id<"exams">; api: "v1" | "v2" }) {
+export function App({ client, examId, version }: { client: ConvexReactClient; examId: Id<"exams">; version: "v1" | "v2" }) {
   return (
     <ConvexProvider client={client}>
-      <ExamPage examId={examId} functions={examFunctions[api]} />
+      <ExamPage examId={examId} functions={examFunctions[version]} />
     </ConvexProvider>
   );
 }

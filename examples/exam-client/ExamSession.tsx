@@ -35,6 +35,7 @@ function useRemaining(endsAt: number | null): number | null {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (endsAt === null) return;
+    setNow(Date.now()); // a deadline that just appeared (start, resume) counts from now, not from the last tick
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(timer);
   }, [endsAt]);
