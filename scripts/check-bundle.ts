@@ -1,8 +1,9 @@
 /**
  * Bundles every function file of convex/ as `npx convex deploy` does and fails if the bundle holds
  * anything of the test runtime (docs/runtime.md): convex-test, a module under src/, or the names of
- * the embedded database and of its read path. Deploy bundles the functions with all their
- * dependencies, so a patched `convex` package or an import of src/runtime would ship to production.
+ * the embedded database and of its read path; nor anything of the example client (examples/, React).
+ * Deploy bundles the functions with all their dependencies, so a patched `convex` package or an
+ * import of src/runtime would ship to production.
  *
  * The entry points and esbuild options are the CLI's own (node_modules/convex/dist/cjs/bundler:
  * `entryPoints` in index.js, `innerEsbuild` in debugBundle.js), run with the esbuild the CLI uses;
@@ -23,7 +24,7 @@ const esbuild = createRequire(path.join(root, "node_modules", "convex", "package
 
 /** What a production bundle must not hold. */
 const FORBIDDEN_NAMES = ["asyncSyscallValue", "performAsyncSyscallValue", "DatabaseFake", "IndexedDatabase"];
-const FORBIDDEN_INPUTS = [/^src\//, /(^|\/)node_modules\/convex-test\//];
+const FORBIDDEN_INPUTS = [/^src\//, /^examples\//, /(^|\/)node_modules\/(convex-test|react)\//, /(^|\/)convex\/dist\/[^/]+\/react\//];
 
 /** The CLI's entry points: every JS/TS file but _generated/, schema, dotfiles, names with two dots or a space, components. */
 function entryPoints(dir: string): string[] {
@@ -110,5 +111,5 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(
-  `Production bundle clean: ${files.length} function files, ${bytes} bytes, none of ${FORBIDDEN_NAMES.join(", ")}, src/ or convex-test.`,
+  `Production bundle clean: ${files.length} function files, ${bytes} bytes, none of ${FORBIDDEN_NAMES.join(", ")}, src/, examples/, React or convex-test.`,
 );
