@@ -12,7 +12,7 @@ import { api, internal } from "../convex/_generated/api";
 import * as exams from "../convex/exams";
 import { runExamMirror } from "../convex/legacyMirror";
 import type { Id } from "../convex/_generated/dataModel";
-import { MIRROR_RUN_DELAY_MS, runSettledMirror } from "../convex/projections/mirrorJob";
+import { MIRROR_RUN_DELAY_MS, MIRROR_SETTLE_MS, drainExamMirror, runSettledMirror } from "../convex/projections/mirrorJob";
 import { markLegacyBackfilled } from "../convex/headers/examHeaders";
 import { getExamHeader } from "../convex/lib/examHeaders";
 import { countParticipants } from "../convex/projections/counters";
@@ -208,8 +208,14 @@ describe("lag, drain and synchronous mode", () => {
     const lagging = (await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]!;
     expect(lagging).toMatchObject({ arrayCurrent: false, lag: { events: 2, eventsAtLeast: false } });
     expect(lagging.lag.ageMs).toBeGreaterThan(1_900);
+    // A drain writes every event into the array at once, but vouches only for those MIRROR_SETTLE_MS old: a
+    // transaction begun earlier could still commit an event created before the last one it read.
+    const first = await w.t.action(internal.legacyMirror.drainLegacyMirror, {});
+    expect(first).toMatchObject({ arraysCurrent: false, liveEvents: 2, entriesWritten: 2, examDocumentWrites: 1 });
+    expect(first.lagging).toEqual([{ examId: w.examId, events: 2 }]);
+    vi.setSystemTime(Date.now() + MIRROR_SETTLE_MS);
     const drained = await w.t.action(internal.legacyMirror.drainLegacyMirror, {});
-    expect(drained).toMatchObject({ arraysCurrent: true, lagging: [], liveEvents: 2, entriesWritten: 2, examDocumentWrites: 1 });
+    expect(drained).toMatchObject({ arraysCurrent: true, lagging: [], liveEvents: 2, entriesWritten: 0, examDocumentWrites: 0 });
     expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({
       arrayCurrent: true,
       lag: { events: 0, oldestAt: null },
@@ -228,6 +234,55 @@ describe("lag, drain and synchronous mode", () => {
     expect((await examDoc(w)).participants).toHaveLength(1);
     await runScheduled(w.t);
     expect((await examDoc(w)).participants).toHaveLength(2);
+  });
+});
+
+describe("the watermark never passes an event that commits after it", () => {
+  // A transaction's events are created when it runs and may commit later; one that began before a drain (or a
+  // synchronous run) read the log could commit an event created before the last one that read saw. Every run
+  // therefore keeps its watermark MIRROR_SETTLE_MS behind its own time, beyond any transaction Convex lets run:
+  // such an event, created after (drain time − settle) ≥ watermark, is never behind it. Both orders, at the code level.
+  const watermark = (w: World) =>
+    w.t.run(
+      async (ctx) =>
+        (
+          await ctx.db
+            .query("examMirrorStates")
+            .withIndex("by_exam", (q) => q.eq("examId", w.examId))
+            .unique()
+        )?.mirroredThrough,
+    );
+
+  it("a student's event committed before the drain's read: in the array, and vouched for once settled", async () => {
+    const w = await world(1);
+    await w.students[0]!.as.mutation(api.exams.startExamV2, { examId: w.examId }); // commits first
+    vi.setSystemTime(Date.now() + 1_000); // past the last commit: the drain's time is the clock's
+    const drainedAt = Date.now();
+    await w.t.run(async (ctx) => drainExamMirror(ctx, w.examId, await getExamHeader(ctx, w.examId)));
+    expect((await examDoc(w)).participants).toHaveLength(1);
+    expect(await watermark(w)).toBeLessThanOrEqual(drainedAt - MIRROR_SETTLE_MS);
+    expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({ arrayCurrent: false });
+    vi.setSystemTime(drainedAt + MIRROR_SETTLE_MS + 1);
+    await w.t.run(async (ctx) => drainExamMirror(ctx, w.examId, await getExamHeader(ctx, w.examId)));
+    expect((await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]).toMatchObject({ arrayCurrent: true });
+  });
+
+  it("a student's event committed after the drain's read (same millisecond, synchronous mode too): ahead of the watermark, so V1 reads V2", async () => {
+    for (const sync of [false, true]) {
+      const w = await world(2, { sync });
+      await w.students[0]!.as.mutation(api.exams.startExamV2, { examId: w.examId });
+      vi.setSystemTime(Date.now() + 1_000); // past the last commit: the drain's time is the clock's
+      const drainedAt = Date.now();
+      await w.t.run(async (ctx) => drainExamMirror(ctx, w.examId, await getExamHeader(ctx, w.examId)));
+      await w.students[1]!.as.mutation(api.exams.startExamV2, { examId: w.examId }); // commits after the read
+      expect(await watermark(w)).toBeLessThanOrEqual(drainedAt - MIRROR_SETTLE_MS);
+      const status = (await w.t.query(internal.legacyMirror.legacyMirrorStatus, {})).exams[0]!;
+      expect(status.arrayCurrent).toBe(false);
+      // V1 does not trust the array while an event is ahead of the watermark: it shows the second student's attempt.
+      const v1 = await w.students[1]!.as.query(api.exams.getPauseStatus, { examId: w.examId });
+      expect(v1).toEqual(await w.students[1]!.as.query(api.exams.getPauseStatusV2, { examId: w.examId }));
+      expect(v1.status).toBe("in_progress");
+    }
   });
 });
 

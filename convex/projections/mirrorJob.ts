@@ -22,7 +22,10 @@
  * whose transaction commits a moment later. The settle time is far beyond any
  * transaction Convex lets run, and keeps the job's read range clear of the
  * events students are appending (no conflict between them). Drains (operator,
- * cleanup) and the synchronous mode read to the end instead, and conflict.
+ * cleanup) and the synchronous mode read and write to the end instead, and
+ * conflict; their watermark too stays MIRROR_SETTLE_MS behind their own time, so
+ * it never passes an event another transaction commits after their read
+ * (tests/legacyMirror.test.ts, both orders).
  *
  * The array is "current" (V1 may serve an exam from it alone) only while the
  * mirror is on, never failed, the array not cleared, the global switch on and
@@ -282,8 +285,11 @@ export async function runMirror(
   result.liveEvents = passed.filter((e) => e.live).length;
   if (result.eventsRead === 0) return result; // nothing past the watermark: nothing written
   const through = passed[passed.length - 1]!.at;
-  // Done: everything up to `upTo` is in (a finite upTo is the watermark, so the next run starts there).
-  const mirroredThrough = isDone && Number.isFinite(o.upTo) ? Math.max(after, o.upTo) : through;
+  // Done: everything up to `upTo` is in (a finite upTo is the watermark, so the next run starts there). A run to
+  // the end (a drain, the synchronous mode) wrote what it read, but its watermark too stays MIRROR_SETTLE_MS behind
+  // `now`: a transaction that began before this one may still commit an event created before the last one read.
+  const settled = (o.now ?? Date.now()) - MIRROR_SETTLE_MS;
+  const mirroredThrough = isDone && Number.isFinite(o.upTo) ? Math.max(after, o.upTo) : Math.max(after, Math.min(through, settled));
   result.mirroredThrough = mirroredThrough;
   result.isDone = isDone;
 
@@ -384,8 +390,8 @@ export async function afterLiveWrite(ctx: MutationCtx, examId: Id<"exams">, head
 }
 
 /**
- * Sets the watermark to the exam's latest event (after the array was rewritten from the V2 rows in this
- * transaction, so it holds every event).
+ * Sets the watermark to the exam's latest event, at most MIRROR_SETTLE_MS before `now` (after the array was
+ * rewritten from the V2 rows in this transaction, so it holds every event committed so far).
  */
 export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, now: number = Date.now()): Promise<void> {
   const [latest] = await ctx.db
@@ -395,7 +401,9 @@ export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, n
     .take(1);
   const state = await loadMirrorState(ctx, examId);
   // No event yet: nothing to claim. (`now` would claim an event a later transaction creates in this same millisecond.)
-  await setWatermark(ctx, examId, Math.max(latest?._creationTime ?? 0, state?.mirroredThrough ?? 0), now, state); // 0: before every event
+  // As a drain's, held MIRROR_SETTLE_MS behind `now`: an event another transaction may still commit stays ahead of it.
+  const through = Math.min(latest?._creationTime ?? 0, now - MIRROR_SETTLE_MS);
+  await setWatermark(ctx, examId, Math.max(through, state?.mirroredThrough ?? 0, 0), now, state); // 0: before every event
 }
 
 /** Sets the exam's watermark to `mirroredThrough` (back too: the job then passes the later events again). */
