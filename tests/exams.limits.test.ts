@@ -222,6 +222,26 @@ describe("the header check at the largest shapes", () => {
     await t.mutation(internal.examAdmin.runHeaderCheck, { startedAt: first.startedAt! - 1 }); // a batch of another pass
     expect(await t.query(internal.examAdmin.headerCheckStatus, {})).toEqual(status);
   });
+
+  it("two ticks and two batches of one pass at once: one pass, every exam healed once, one change record each", async () => {
+    const t = newConvexTest();
+    const [questionId] = await insertQuestions(t, 1);
+    for (let i = 0; i < 40; i++)
+      await t.run((ctx) => ctx.db.insert("exams", { title: `E${i}`, questionIds: [questionId!], durationMs: 60_000, maxPauses: 0 }));
+    const ticks = await Promise.all([0, 1].map(() => t.mutation(internal.examAdmin.tickHeaderCheck, {})));
+    expect(ticks.filter((r) => r.started)).toHaveLength(1);
+    const startedAt = ticks.find((r) => r.started)!.startedAt!;
+    for (let i = 0; i < 10 && (await t.query(internal.examAdmin.headerCheckStatus, {})).running !== null; i++) {
+      await Promise.all([0, 1].map(() => t.mutation(internal.examAdmin.runHeaderCheck, { startedAt })));
+    }
+    expect((await t.query(internal.examAdmin.headerCheckStatus, {})).lastPass).toMatchObject({ exams: 40, healed: 40 });
+    const [headers, changes] = await t.run(async (ctx) => [
+      (await ctx.db.query("examHeaders").collect()).length,
+      (await ctx.db.query("examChanges").collect()).length,
+    ]);
+    expect(headers).toBe(40);
+    expect(changes).toBe(40);
+  });
 });
 
 describe("V1's lists are never worse than V1's", () => {

@@ -286,6 +286,19 @@ describe("the watermark never passes an event that commits after it", () => {
   });
 });
 
+describe("overlapping mirror runs", () => {
+  it("two runs of one exam started at once: they serialize on the watermark, one writes the array, the other finds nothing", async () => {
+    const w = await world(3);
+    for (const s of w.students) await s.as.mutation(api.exams.startExamV2, { examId: w.examId });
+    vi.setSystemTime(Date.now() + MIRROR_SETTLE_MS + 1_000);
+    const runs = await Promise.all([0, 1].map(() => w.t.mutation(internal.legacyMirror.runExamMirror, { examId: w.examId })));
+    expect(runs.map((r) => r.examWritten).sort()).toEqual([false, true]);
+    expect(runs.map((r) => r.entriesWritten).sort()).toEqual([0, 3]);
+    const { array, tables } = await arrayAndTables(w.t, w.examId);
+    expect(array).toEqual(tables);
+  });
+});
+
 describe("migration commands while the mirror lags", () => {
   async function legacyExam() {
     const t = newConvexTest();
