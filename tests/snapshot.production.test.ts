@@ -133,6 +133,8 @@ async function productionDeployment() {
   await t.mutation(internal.legacyMirror.setGlobalLegacyMirror, { enabled: true });
   const admin = t.withIdentity({ tokenIdentifier: "rehearsal|admin" });
   await admin.mutation(api.examAdmin.updateQuestion, { questionId: a!.questionIds[0]!, text: "What is 2+2, really?" });
+  // A change too large for one record (a 300 KB text: before and after): continued in documents of its own.
+  await admin.mutation(api.examAdmin.updateQuestion, { questionId: a!.questionIds[1]!, text: "x".repeat(300_000) });
   await admin.mutation(api.examAdmin.updateExam, { examId: a!.examId, title: "Arithmetic (revised)" });
   const extra = await admin.mutation(api.examAdmin.createQuestion, { text: "Spare", options: ["x", "y"], correctAnswer: "x" });
   await admin.mutation(api.examAdmin.updateExam, { examId: a!.examId, questionIds: [...a!.questionIds, extra] });

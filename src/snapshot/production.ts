@@ -54,6 +54,12 @@ export function productionForExam(production: ProductionState, exam: Pick<Datase
     ...exam.questionKeys,
     ...lists.flatMap((l) => [...(l.fields.questionIds as string[]), ...(l.fields.formerQuestionIds as string[])]),
   ]);
+  const changes = tables.examChanges.filter(
+    ({ fields: f }) => f.examId === exam.key || (f.examId === undefined && questionIds.has(f.questionId as string)),
+  );
+  // A change too large for one document continues in documents of its own (`partOf` its head): they go with it.
+  const heads = new Set(changes.map((c) => c.id));
+  const continuations = tables.examChanges.filter(({ fields: f }) => f.partOf !== undefined && heads.has(f.partOf as string));
   return {
     examCreationTimes: { [exam.key]: production.examCreationTimes[exam.key]! },
     tables: {
@@ -62,9 +68,7 @@ export function productionForExam(production: ProductionState, exam: Pick<Datase
       examAnswers: tables.examAnswers.filter((a) => participationIds.has(a.fields.participationId as string)),
       examHeaders: ofExam(tables.examHeaders),
       examQuestionLists: lists,
-      examChanges: tables.examChanges.filter(
-        ({ fields: f }) => f.examId === exam.key || (f.examId === undefined && questionIds.has(f.questionId as string)),
-      ),
+      examChanges: [...changes, ...continuations],
       examCounterShards: ofExam(tables.examCounterShards),
       examCountSummaries: ofExam(tables.examCountSummaries),
       examMirrorStates: ofExam(tables.examMirrorStates),
@@ -180,7 +184,7 @@ const LOADED_AS = {
   examAnswers: "of the embedded participations",
   examHeaders: "exam creation time on the embedded clock",
   examQuestionLists: AS_EXPORTED,
-  examChanges: AS_EXPORTED,
+  examChanges: "as exported, ids translated (a continuation to its head's new id)",
   examApiSettings: AS_EXPORTED,
   examCounterShards: "re-bucketed by the embedded user ids",
   migrationQuarantine: AS_EXPORTED,
@@ -285,6 +289,18 @@ export async function insertProduction(
   const embeddedCreated = await t.run(async (ctx) => (await ctx.db.get("exams", examId))!._creationTime);
   await insert("examAnswers", byCreation(tables.examAnswers), ofParticipation);
   await insert("examHeaders", byCreation(tables.examHeaders), (f) => ({ ...f, examCreationTime: embeddedCreated }));
+  // Changes: heads first, then the continuations of a change too large for one document, pointing at their head's new id.
+  const changeIds = new Map<string, string>();
+  const [changeHeads, changeParts] = [false, true].map((cont) =>
+    byCreation(tables.examChanges).filter((d) => (d.fields.partOf !== undefined) === cont),
+  );
+  await insert(
+    "examChanges",
+    changeHeads!,
+    (f) => f,
+    (d, id) => changeIds.set(d.id, id),
+  );
+  await insert("examChanges", changeParts!, (f, d) => ({ ...f, partOf: changeIds.get(d.fields.partOf as string) ?? f.partOf }));
   for (const table of V2_TABLES) if (LOADED_AS[table] === AS_EXPORTED) await insert(table, byCreation(tables[table]), (f) => f);
   const counters = reshardCounters(tables, ids);
   failures.push(...counters.failures);
