@@ -72,10 +72,10 @@ export const WORK_BOUNDS = {
   headerCheckExams: 32,
   /**
    * V1 entries (imported, rolled forward or verified) one migration or cleanup call handles: measured
-   * 243–659 µs of CPU each at 4,000 × 1 and 6,500 × 0 (`npm run bench -- --only cpu`, loaded machine), so
-   * at most about 0.46 s.
+   * 243–850 µs of process CPU each at 4,000 × 1 and 6,500 × 0 (`npm run bench -- --only cpu`, idle to loaded
+   * machine), so at most about 0.43 s.
    */
-  migrationEntriesPerCall: 700,
+  migrationEntriesPerCall: 500,
   /** Attempts one rebuild or verify page replays: measured 158–295 µs each at the largest shapes, about 0.44 s. */
   streamsPerPage: 1_500,
   /** Headers of deleted exams one step of the header check visits. */
