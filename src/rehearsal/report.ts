@@ -529,9 +529,9 @@ function buildPlan(
 
 // ---- Text rendering ----
 
-const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const pct = (share: number) => `${(share * 100).toFixed(share < 0.001 && share > 0 ? 3 : 1)}%`;
-const bytes = (n: number) =>
+export const int = (n: number) => Math.round(n).toLocaleString("en-US");
+export const pct = (share: number) => `${(share * 100).toFixed(share < 0.001 && share > 0 ? 3 : 1)}%`;
+export const bytes = (n: number) =>
   n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${int(n)} B`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -547,7 +547,7 @@ export function table(head: string[], rows: (string | number)[][], leftColumns =
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
 
-const LIMIT_LABEL: Record<string, string> = {
+export const LIMIT_LABEL: Record<string, string> = {
   documentsRead: "docs read",
   bytesRead: "bytes read",
   documentsWritten: "docs written",
