@@ -142,21 +142,37 @@ describe("the HTML report", () => {
     expect(report.calls.some((c) => c.phase === "migrate" && c.work.share > 0)).toBe(true);
   });
 
-  test("V1 against V2 bytes per read: two bars per read function, heights on the log axis from the bandwidth table", () => {
+  test("V1 against V2 bytes read per call, the 12 functions: two bars each, heights on the log axis from the bandwidth table and the write costs", () => {
     const { y } = plotOf("reads").axes;
     expect(y.log).toBe(true);
+    const expected = [
+      ...report.bandwidth.rows.filter((b) => b.pairs > 0).map((b) => [b.name, b.v1BytesRead, b.v2BytesRead] as const),
+      ...report.costs.writes.map((w) => [w.name, w.v1.average!.bytesRead, w.v2.average!.bytesRead] as const),
+    ];
+    expect(expected.map(([name]) => name)).toEqual([
+      "getExamSession",
+      "getPauseStatus",
+      "getParticipantExamResults",
+      "validateQuestionAccess",
+      "getExamLeaderboard",
+      "getMyDashboardStats",
+      "getMyRecentExams",
+      "getAllExamsMetadata",
+      "startExam",
+      "startPause",
+      "resumeFromPause",
+      "submitExamAnswers",
+    ]);
+    expect(marks("reads", "category").map((c) => c.text)).toEqual(expected.map(([name]) => name));
     const bars = marks("reads", "bar");
-    const rows = report.bandwidth.rows.filter((b) => b.pairs > 0);
-    expect(rows.length).toBe(8);
-    expect(bars).toHaveLength(rows.length * 2);
-    expect(marks("reads", "category").map((c) => c.text)).toEqual(rows.map((b) => b.name));
-    rows.forEach((b, i) => {
+    expect(bars).toHaveLength(expected.length * 2);
+    expected.forEach(([name, v1, v2], i) => {
       for (const [j, side, value] of [
-        [0, "V1", b.v1BytesRead],
-        [1, "V2", b.v2BytesRead],
+        [0, "V1", v1],
+        [1, "V2", v2],
       ] as const) {
         const bar = bars[i * 2 + j]!;
-        expect([bar.attrs["data-label"], bar.attrs["data-series"], num(bar, "data-value")]).toEqual([b.name, side, value]);
+        expect([bar.attrs["data-label"], bar.attrs["data-series"], num(bar, "data-value")]).toEqual([name, side, value]);
         near(num(bar, "y"), project(y, value));
         near(num(bar, "y") + num(bar, "height"), project(y, y.min));
       }
@@ -217,5 +233,23 @@ describe("costs", () => {
     expect(report.costs.headerCheck).toMatchObject({ intervalMinutes: 60, exams: SPEC.exams });
     expect(report.costs.headerCheck!.passBytesRead).toBeGreaterThanOrEqual(rowsOf(afterMigration, "exams")!.bytes);
     expect(report.costs.headerCheck!.bytesReadPerDay).toBe(report.costs.headerCheck!.passBytesRead * 24);
+  });
+
+  test("the write functions and the jobs were measured on every exam and thrown away: the rehearsed data is as the status counts it", () => {
+    for (const w of report.costs.writes) {
+      for (const side of [w.v1, w.v2]) expect(side).toMatchObject({ calls: SPEC.exams, errors: {} });
+      // V1 reads the exam document; its V2 twin does not, and writes the same.
+      expect(w.v1.average!.bytesRead).toBeGreaterThan(w.v2.average!.bytesRead);
+      expect(w.v1.average!.bytesWritten).toBe(w.v2.average!.bytesWritten);
+    }
+    const { firstMirror, mirror, fold } = report.costs.jobs;
+    expect([firstMirror?.exams, mirror?.exams, fold?.exams]).toEqual([SPEC.exams, SPEC.exams, SPEC.exams]);
+    // A mirror run after a live action reads and rewrites the exam document: at least the largest one's bytes.
+    expect(mirror!.largest.bytesRead).toBeGreaterThan(Math.max(...report.exams.map((e) => e.documentBytes)));
+    expect(mirror!.average.bytesWritten).toBeGreaterThan(0);
+    // Thrown away: no new student, participation or answer is left behind.
+    const [, , afterCleanup] = report.costs.storage.rows;
+    expect(afterCleanup!.tables.find((x) => x.table === "users")!.documents).toBe(report.input.users);
+    expect(report.plan.reconciliation.reconciled).toBe(true); // V2 rows = the V1 users' entries, none more
   });
 });

@@ -27,7 +27,7 @@ import { insertProduction, referencedDocuments } from "../snapshot/production.js
 import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
 import { IdTranslator } from "./ids.js";
 import { listenTransactions, maxCost, observeTransactions, type TransactionCost } from "./metrics.js";
-import { measureStorage, type StoragePoint } from "./costs.js";
+import { measureJobRuns, measureStorage, type StoragePoint } from "./costs.js";
 import type { ExamOptions, ExamOutcome, Finding, PhaseName, ReadCost, SmokeCall } from "./types.js";
 
 /** A loop that never reports isDone is a failure, not a hang. */
@@ -116,6 +116,7 @@ export async function rehearseExam(
     findings: [],
     storage: {},
     headerCheck: null,
+    jobRuns: null,
     calls: [],
   };
   let ids!: IdTranslator;
@@ -339,6 +340,13 @@ export async function rehearseExam(
   });
 
   await run("smoke", () => smokePass(t, ids, examId, dataset, examKey, options, outcome, () => calls++));
+  if (loaded()) {
+    try {
+      outcome.jobRuns = await measureJobRuns(t, examId);
+    } catch (e) {
+      fail("smoke", `the write functions and jobs could not be measured: ${describeError(e)}`, { kind: "measure_failed" });
+    }
+  }
 
   await run("projections", async () => {
     let rebuildCalls = 0;

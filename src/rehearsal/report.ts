@@ -13,7 +13,16 @@ import { CONVEX_LIMITS } from "../../convex/lib/limits.js";
 import { LIMITED_METRICS, limitShare, maxCost, type TransactionCost } from "./metrics.js";
 import { BATCH_BUDGET_SHARE } from "../../convex/lib/budget.js";
 import { PHASES, type ExamOptions, type ExamOutcome, type Finding, type PhaseName, type StatusCounts } from "./types.js";
-import { SHARED_TABLES, SINGLE_TABLES, STORAGE_POINTS, V1_TABLES, type StoragePoint, type TableSize } from "./costs.js";
+import {
+  SHARED_TABLES,
+  SINGLE_TABLES,
+  STORAGE_POINTS,
+  V1_TABLES,
+  WRITES,
+  type RunCost,
+  type StoragePoint,
+  type TableSize,
+} from "./costs.js";
 import type { DirtyRecord } from "../dataset/generate.js";
 
 export type ReportMeta = {
@@ -116,7 +125,13 @@ export type Costs = {
   storage: { v1Bytes: number; rows: StorageRow[] };
   /** The scheduled header check: one pass over every exam (the instances' passes summed), and a day of passes at the interval. */
   headerCheck: { intervalMinutes: number; exams: number; passBytesRead: number; bytesReadPerDay: number } | null;
+  /** The 4 write functions, V1 and V2: averages over the exams where the call succeeded, and the error codes of the others. */
+  writes: { name: string; v1: SideCost; v2: SideCost }[];
+  /** Per run, over the exams: the mirror's first run after the migration, a run after a student's start and submit, the counts' fold. */
+  jobs: { firstMirror: JobCost | null; mirror: JobCost | null; fold: JobCost | null };
 };
+export type SideCost = { calls: number; average: RunCost | null; errors: Record<string, number> };
+export type JobCost = { exams: number; average: RunCost; largest: RunCost };
 
 /** One operator call, for the plots: when in the run (since the first call), its wall time and its work. */
 export type CallPoint = {
@@ -301,7 +316,7 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
     largestShare,
     plan: buildPlan(outcomes, phases, meta, allFindings, sumStatus(outcomes.map((o) => o.statusAfter))),
     bandwidth: { rows: [...byName].map(([name, calls]) => ({ name, ...bandwidthRow(calls) })), total: bandwidthRow(smoke) },
-    costs: { storage: storageCosts(outcomes), headerCheck: headerCheckCosts(outcomes) },
+    costs: { storage: storageCosts(outcomes), headerCheck: headerCheckCosts(outcomes), ...jobCosts(outcomes) },
     calls: callPoints(outcomes),
     smoke: {
       pairs: smoke.length,
@@ -398,6 +413,34 @@ function headerCheckCosts(outcomes: readonly ExamOutcome[]): Costs["headerCheck"
     passBytesRead,
     // As examAdmin:headerCheckStatus computes it from one pass.
     bytesReadPerDay: Math.round(passBytesRead * ((24 * 60) / intervalMinutes)),
+  };
+}
+
+const RUN_FIGURES = ["bytesRead", "documentsRead", "bytesWritten", "documentsWritten"] as const;
+const averageRun = (runs: readonly RunCost[]): RunCost =>
+  Object.fromEntries(RUN_FIGURES.map((k) => [k, Math.round(runs.reduce((n, r) => n + r[k], 0) / runs.length)])) as RunCost;
+const largestRun = (runs: readonly RunCost[]): RunCost =>
+  Object.fromEntries(RUN_FIGURES.map((k) => [k, Math.max(...runs.map((r) => r[k]))])) as RunCost;
+
+function jobCosts(outcomes: readonly ExamOutcome[]): Pick<Costs, "writes" | "jobs"> {
+  const runs = outcomes.map((o) => o.jobRuns).filter((j) => j !== null);
+  const side = (list: (RunCost | { error: string })[]): SideCost => {
+    const ok = list.filter((c): c is RunCost => !("error" in c));
+    const errors: Record<string, number> = {};
+    for (const c of list) if ("error" in c) errors[c.error] = (errors[c.error] ?? 0) + 1;
+    return { calls: list.length, average: ok.length === 0 ? null : averageRun(ok), errors };
+  };
+  const writes = WRITES.map((name) => {
+    const measured = runs.flatMap((j) => j.writes.filter((w) => w.name === name));
+    return { name, v1: side(measured.map((w) => w.v1)), v2: side(measured.map((w) => w.v2)) };
+  });
+  const job = (list: (RunCost | null)[]): JobCost | null => {
+    const ok = list.filter((c) => c !== null);
+    return ok.length === 0 ? null : { exams: ok.length, average: averageRun(ok), largest: largestRun(ok) };
+  };
+  return {
+    writes,
+    jobs: { firstMirror: job(runs.map((j) => j.firstMirror)), mirror: job(runs.map((j) => j.mirror)), fold: job(runs.map((j) => j.fold)) },
   };
 }
 
@@ -677,7 +720,8 @@ export function renderReport(r: Report, maxFindings = 40): string {
     out.push(`V1 = V2 results: ${r.smoke.equal}/${r.smoke.pairs} call pairs${r.smoke.different ? ` (${r.smoke.different} differ)` : ""}`);
   }
 
-  h("Costs: document bytes by table (getConvexSize of each document, indexes not counted)");
+  h("Costs: storage, writes and scheduled jobs");
+  out.push("Document bytes by table (getConvexSize of each document, indexes not counted):");
   const storage = r.costs.storage;
   if (storage.rows.length === 0) out.push("not measured (no exam loaded)");
   else {
@@ -703,6 +747,52 @@ export function renderReport(r: Report, maxFindings = 40): string {
     hc === null
       ? "scheduled header check: no pass measured"
       : `scheduled header check (examAdmin:headerCheckStatus, its pass after the migration): ${bytes(hc.passBytesRead)} read over ${int(hc.exams)} exam(s), every ${hc.intervalMinutes} min ${bytes(hc.bytesReadPerDay)} a day; it reads each exam document whole, so a pass reads about the exams table's bytes (above: ${storage.rows.map((row) => `${row.title} ${bytes(row.tables.find((t) => t.table === "exams")?.bytes ?? 0)}`).join(", ")})`,
+  );
+
+  const sideCell = (c: SideCost) => (c.average === null ? "-" : `${bytes(c.average.bytesRead)} / ${int(c.average.documentsRead)} docs`);
+  const errorsOf = (c: SideCost) =>
+    Object.entries(c.errors)
+      .map(([code, n]) => `${code} ${n}`)
+      .join(", ");
+  out.push(
+    "",
+    "Writes, V1 against V2, per call (a new student on each exam after the migration, in a transaction thrown away; read / written):",
+    table(
+      ["call", "exams", "V1 read", "V2 read", "V1/V2", "V1 written", "V2 written", "errors (V1 | V2)"],
+      r.costs.writes.map((w) => [
+        w.name,
+        int(w.v1.calls),
+        sideCell(w.v1),
+        sideCell(w.v2),
+        w.v1.average && w.v2.average && w.v2.average.bytesRead > 0
+          ? `${(w.v1.average.bytesRead / w.v2.average.bytesRead).toFixed(1)}×`
+          : "-",
+        w.v1.average ? bytes(w.v1.average.bytesWritten) : "-",
+        w.v2.average ? bytes(w.v2.average.bytesWritten) : "-",
+        `${errorsOf(w.v1) || "-"} | ${errorsOf(w.v2) || "-"}`,
+      ]),
+    ),
+  );
+  const job = (name: string, j: JobCost | null, how: string) =>
+    j === null
+      ? `${name}: did not run`
+      : `${name}: ${bytes(j.average.bytesRead)} read (${int(j.average.documentsRead)} docs), ${bytes(j.average.bytesWritten)} written per run on average over ${int(j.exams)} exam(s), largest ${bytes(j.largest.bytesRead)} read; ${how}`;
+  out.push(
+    job(
+      "mirror job, first run after the migration",
+      r.costs.jobs.firstMirror,
+      "once per exam: it passes every imported event (it writes no entry)",
+    ),
+    job(
+      "mirror job, a run after a student's start and submit",
+      r.costs.jobs.mirror,
+      "it reads the new events, their attempts' streams and the exam document whole (until cleanup), and rewrites the document: about the document's bytes per run; at most one effective run per action, one run serving every action of the exam in the 6 s before it",
+    ),
+    job(
+      "counts' fold after them",
+      r.costs.jobs.fold,
+      "the exam's summary and counter shards (at most 64): constant in the exam's size; one effective fold per exam per 6 s of actions",
+    ),
   );
 
   h("Findings by exam and user");

@@ -8,7 +8,7 @@
 import type { FunctionReturnType } from "convex/server";
 import type { internal } from "../../convex/_generated/api.js";
 import type { TransactionCost } from "./metrics.js";
-import type { StoragePoint, StorageSnapshot } from "./costs.js";
+import type { JobRuns, StoragePoint, StorageSnapshot } from "./costs.js";
 
 export const PHASES = [
   { name: "load", title: "load V1 data" },
@@ -108,6 +108,8 @@ export type ExamOutcome = {
   storage: Partial<Record<StoragePoint, StorageSnapshot>>;
   /** The header check's pass over this exam (examAdmin:headerCheckStatus's last pass). */
   headerCheck: { intervalMinutes: number; exams: number; bytesRead: number } | null;
+  /** The write functions and the jobs a student's action starts, measured on this exam after the migration and thrown away (costs.ts). */
+  jobRuns: JobRuns | null;
   /** Every operator call the phases made, in order. */
   calls: CallRecord[];
 };
