@@ -127,7 +127,7 @@ export type Costs = {
   headerCheck: { intervalMinutes: number; exams: number; passBytesRead: number; bytesReadPerDay: number } | null;
   /** The 4 write functions, V1 and V2: averages over the exams where the call succeeded, and the error codes of the others. */
   writes: { name: string; v1: SideCost; v2: SideCost }[];
-  /** Per run, over the exams: the mirror's first run after the migration, a run after a student's start and submit, the counts' fold. */
+  /** Per run, over the exams: the mirror's first run after the migration, a run after a new student's start, pause, resume and submit, the counts' fold. */
   jobs: { firstMirror: JobCost | null; mirror: JobCost | null; fold: JobCost | null };
 };
 export type SideCost = { calls: number; average: RunCost | null; errors: Record<string, number> };
@@ -784,7 +784,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
       "once per exam: it passes every imported event (it writes no entry)",
     ),
     job(
-      "mirror job, a run after a student's start and submit",
+      "mirror job, a run after a new student's start, pause, resume and submit",
       r.costs.jobs.mirror,
       "it reads the new events, their attempts' streams and the exam document whole (until cleanup), and rewrites the document: about the document's bytes per run; at most one effective run per action, one run serving every action of the exam in the 6 s before it",
     ),
