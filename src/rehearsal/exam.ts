@@ -340,7 +340,7 @@ export async function rehearseExam(
   });
 
   await run("smoke", () => smokePass(t, ids, examId, dataset, examKey, options, outcome, () => calls++));
-  if (loaded()) {
+  if (loaded() && options.measureJobs === true) {
     try {
       outcome.jobRuns = await measureJobRuns(t, examId);
     } catch (e) {

@@ -338,7 +338,7 @@ const CAPTIONS: Record<Figure, [string, (r: Report) => string]> = {
   reads: [
     "Bytes read per call: V1 against V2",
     (r) =>
-      `The 8 reads: averages over the smoke pass (${int(r.smoke.pairs)} call pairs, the same student at the same instant); the 4 writes: a new student on each exam, thrown away after; log scale.`,
+      `The 8 reads: averages over the smoke pass (${int(r.smoke.pairs)} call pairs, the same student at the same instant); the 4 writes: a new student on each of the first ${int(r.costs.writes[0]?.v1.calls ?? 0)} exams, thrown away after; log scale.`,
   ],
   storage: [
     "Storage before and after",

@@ -19,6 +19,7 @@ import {
   STORAGE_POINTS,
   V1_TABLES,
   WRITES,
+  JOB_SAMPLE_EXAMS,
   type RunCost,
   type StoragePoint,
   type TableSize,
@@ -756,7 +757,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
       .join(", ");
   out.push(
     "",
-    "Writes, V1 against V2, per call (a new student on each exam after the migration, in a transaction thrown away; read / written):",
+    `Writes, V1 against V2, per call (a new student on each of the first ${JOB_SAMPLE_EXAMS} exams after the migration, in a transaction thrown away; read / written):`,
     table(
       ["call", "exams", "V1 read", "V2 read", "V1/V2", "V1 written", "V2 written", "errors (V1 | V2)"],
       r.costs.writes.map((w) => [

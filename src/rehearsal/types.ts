@@ -37,6 +37,8 @@ export type ExamOptions = {
   /** Run step 8 (clear the V1 arrays of verified exams). */
   cleanup: boolean;
   fault?: Fault;
+  /** Measure the write functions and the jobs on this exam (costs.ts: a sample of the exams). */
+  measureJobs?: boolean;
 };
 
 export type PhaseResult = {
