@@ -122,6 +122,7 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
       "--workers",
       "--no-cleanup",
       "--json",
+      "--html",
       "--quiet",
       "--fault",
     ]) {
@@ -144,12 +145,14 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
     }
   });
 
-  test("an unwritable --json path or an --out-dir that is a file: one line, exit 2, before anything runs", async () => {
+  test("an unwritable --json or --html path or an --out-dir that is a file: one line, exit 2, before anything runs", async () => {
     const file = join(root, "a-file");
     writeFileSync(file, "x");
     for (const args of [
       ["--json", join(root, "no-such-dir", "r.json")],
       ["--json", root],
+      ["--html", join(root, "no-such-dir", "r.html")],
+      ["--html", root],
       ["--out-dir", file],
     ]) {
       const { code, stdout, stderr } = await inProcess([...TINY, "-q", ...args]);

@@ -17,6 +17,7 @@ import { GUIDE_DATASET, InvalidDatasetError } from "../dataset/generate.js";
 import { scanSnapshot, SnapshotError, type Era } from "../snapshot/load.js";
 import { EXIT, renderReport } from "../rehearsal/report.js";
 import { rehearse } from "../rehearsal/run.js";
+import { renderHtml } from "../rehearsal/html.js";
 import { FAULTS, type Fault } from "../rehearsal/types.js";
 import { runBench } from "./bench.js";
 import { phaseProgress } from "./progress.js";
@@ -43,15 +44,15 @@ function checkOutDir(dir: string) {
   }
 }
 
-/** `--json <path>` must be a writable file path: checked before anything runs, so a report is never lost at the end. */
-function checkJsonPath(path: string) {
-  if (existsSync(path) && statSync(path).isDirectory()) throw new BadInput(`--json ${path} is a folder, not a file.`);
+/** `--json <path>` (or `--html`) must be a writable file path: checked before anything runs, so a report is never lost at the end. */
+function checkReportPath(path: string, flag = "--json") {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new BadInput(`${flag} ${path} is a folder, not a file.`);
   const parent = dirname(resolve(path));
   try {
     if (!statSync(parent).isDirectory()) throw new Error("ENOTDIR");
     accessSync(existsSync(path) ? path : parent, constants.W_OK);
   } catch (e) {
-    throw new BadInput(`--json ${path} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
+    throw new BadInput(`${flag} ${path} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
   }
 }
 
@@ -79,6 +80,7 @@ type RehearseFlags = {
   workers: number;
   cleanup: boolean;
   json?: string | true;
+  html?: string;
   quiet?: boolean;
   fault?: Fault;
 };
@@ -160,6 +162,10 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
       "--json [path]",
       "also write the full report as JSON (default path: rehearsal-report.json; '-' for stdout instead of the text report)",
     )
+    .option(
+      "--html <path>",
+      "also write the report as one self-contained HTML page: verdict, plan, costs and plots (inline SVG, no network)",
+    )
     .option("-q, --quiet", "no progress bars")
     .addOption(
       new Option(
@@ -179,7 +185,8 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
       }
       const jsonPath = flags.json === true ? "rehearsal-report.json" : flags.json === "-" ? undefined : flags.json;
       checkOutDir(flags.outDir);
-      if (jsonPath !== undefined) checkJsonPath(jsonPath);
+      if (jsonPath !== undefined) checkReportPath(jsonPath);
+      if (flags.html !== undefined) checkReportPath(flags.html, "--html");
       const report = await rehearse({
         input:
           flags.snapshot !== undefined
@@ -216,6 +223,16 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
           }
           out.stderr(`report written to ${jsonPath}\n`);
         }
+      }
+      if (flags.html !== undefined) {
+        try {
+          writeFileSync(flags.html, renderHtml(report));
+        } catch (e) {
+          throw new BadInput(
+            `the page could not be written to ${flags.html} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`,
+          );
+        }
+        out.stderr(`page written to ${flags.html}\n`);
       }
       result.code = report.exitCode;
     });

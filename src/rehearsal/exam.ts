@@ -26,7 +26,8 @@ import type { ProductionState } from "../snapshot/load.js";
 import { insertProduction, referencedDocuments } from "../snapshot/production.js";
 import { createEmbeddedConvex, type EmbeddedConvex } from "../runtime/embedded.js";
 import { IdTranslator } from "./ids.js";
-import { maxCost, observeTransactions } from "./metrics.js";
+import { listenTransactions, maxCost, observeTransactions, type TransactionCost } from "./metrics.js";
+import { measureJobRuns, measureStorage, type StoragePoint } from "./costs.js";
 import type { ExamOptions, ExamOutcome, Finding, PhaseName, ReadCost, SmokeCall } from "./types.js";
 
 /** A loop that never reports isDone is a failure, not a hang. */
@@ -113,24 +114,35 @@ export async function rehearseExam(
     cleanup: { calls: 0, cleared: null },
     smoke: [],
     findings: [],
+    storage: {},
+    headerCheck: null,
+    jobRuns: null,
+    calls: [],
   };
   let ids!: IdTranslator;
   let t!: EmbeddedConvex;
   let examId!: Id<"exams">;
   let calls = 0;
+  let current: PhaseName = "load";
   /** The longest single query or mutation of the phase (one transaction: its time bounds the user code's). */
   let longestTransactionMs = 0;
   /**
-   * Counts one call; a query's or mutation's time is one transaction's (`oneTransaction`), an action's is not.
+   * Counts and records one call; a query's or mutation's time is one transaction's (`oneTransaction`), an action's is not.
    * Results come back with embedded ids (cursors must go back unchanged); what is kept is translated.
    */
   const call = async <R>(run: () => Promise<R>, oneTransaction = true): Promise<R> => {
     calls++;
+    const transactions: TransactionCost[] = [];
+    const stop = listenTransactions((cost) => transactions.push(cost));
     const started = performance.now();
     try {
       return await run();
     } finally {
-      if (oneTransaction) longestTransactionMs = Math.max(longestTransactionMs, performance.now() - started);
+      const ms = performance.now() - started;
+      stop();
+      if (oneTransaction) longestTransactionMs = Math.max(longestTransactionMs, ms);
+      const at = performance.timeOrigin + started;
+      outcome.calls.push({ phase: current, at, ms, oneTransaction, transactions: transactions.length, largest: maxCost(transactions) });
     }
   };
   const seen = new Set<string>();
@@ -149,6 +161,7 @@ export async function rehearseExam(
   const phase = async (name: PhaseName, body: () => Promise<string | void>) => {
     const started = performance.now();
     calls = 0;
+    current = name;
     longestTransactionMs = 0;
     try {
       const { result, transactions } = await observeTransactions(body);
@@ -175,6 +188,15 @@ export async function rehearseExam(
     onPhase(name);
   };
   const loaded = () => outcome.phases.load?.status === "ok";
+  /** Document bytes by table now (between phases: in no phase's figures); a failure to measure fails the run. */
+  const measure = async (point: StoragePoint, after: PhaseName) => {
+    if (!loaded()) return;
+    try {
+      outcome.storage[point] = await measureStorage(t, ids);
+    } catch (e) {
+      fail(after, `document bytes by table could not be measured: ${describeError(e)}`, { kind: "measure_failed" });
+    }
+  };
 
   await phase("load", async () => {
     t = createEmbeddedConvex();
@@ -207,6 +229,7 @@ export async function rehearseExam(
     );
     return note;
   });
+  await measure("before", "load");
   const run = async (name: PhaseName, body: () => Promise<string | void>) => {
     if (loaded()) return phase(name, body);
     outcome.phases[name] = {
@@ -274,6 +297,7 @@ export async function rehearseExam(
     const m = outcome.migration;
     return `${m.calls} call(s): ${m.participants} participants, ${m.answers} answer rows`;
   });
+  await measure("afterMigration", "migrate");
   // Faults go in between phases, so that no phase's figures include them.
   if (options.fault === "drop-answer" && loaded()) {
     await t.run(async (ctx) => {
@@ -306,12 +330,23 @@ export async function rehearseExam(
     for (; batches < MAX_CALLS_PER_LOOP; batches++) {
       await call(() => t.mutation(internal.examAdmin.runHeaderCheck, { startedAt }));
       const status = await call(() => t.query(internal.examAdmin.headerCheckStatus, {}), false);
+      if (status.lastPass !== null) {
+        const { exams, bytesRead } = status.lastPass;
+        outcome.headerCheck = { intervalMinutes: status.intervalMinutes, exams, bytesRead };
+      }
       if (status.running === null) return `${batches + 1} batch(es), ${status.lastPass?.healed ?? 0} header(s) healed`;
     }
     throw new Error(`the header check did not finish in ${MAX_CALLS_PER_LOOP} batches`);
   });
 
   await run("smoke", () => smokePass(t, ids, examId, dataset, examKey, options, outcome, () => calls++));
+  if (loaded() && options.measureJobs === true) {
+    try {
+      outcome.jobRuns = await measureJobRuns(t, examId);
+    } catch (e) {
+      fail("smoke", `the write functions and jobs could not be measured: ${describeError(e)}`, { kind: "measure_failed" });
+    }
+  }
 
   await run("projections", async () => {
     let rebuildCalls = 0;
@@ -365,6 +400,7 @@ export async function rehearseExam(
     outcome.cleanup.cleared = (doc?.participants?.length ?? 0) === 0;
     return `${outcome.cleanup.calls} call(s); V1 array ${outcome.cleanup.cleared ? "cleared" : "KEPT"}`;
   });
+  if (options.cleanup) await measure("afterCleanup", "cleanup");
 
   await run("final", async () => {
     outcome.statusAfter = await status();

@@ -62,15 +62,22 @@ function patchTracker() {
  * Calls must not overlap with other observed work on this thread.
  */
 export async function observeTransactions<T>(body: () => Promise<T>): Promise<{ result: T; transactions: TransactionCost[] }> {
-  patchTracker();
   const transactions: TransactionCost[] = [];
-  const listener = (cost: TransactionCost) => transactions.push(cost);
-  listeners.push(listener);
+  const stop = listenTransactions((cost) => transactions.push(cost));
   try {
     return { result: await body(), transactions };
   } finally {
-    listeners = listeners.filter((l) => l !== listener);
+    stop();
   }
+}
+
+/** Calls `listener` with every top-level transaction that ends until the returned function is called (observations nest). */
+export function listenTransactions(listener: (cost: TransactionCost) => void): () => void {
+  patchTracker();
+  listeners.push(listener);
+  return () => {
+    listeners = listeners.filter((l) => l !== listener);
+  };
 }
 
 /** Each figure's maximum over the transactions (not necessarily one transaction's). */

@@ -13,6 +13,17 @@ import { CONVEX_LIMITS } from "../../convex/lib/limits.js";
 import { LIMITED_METRICS, limitShare, maxCost, type TransactionCost } from "./metrics.js";
 import { BATCH_BUDGET_SHARE } from "../../convex/lib/budget.js";
 import { PHASES, type ExamOptions, type ExamOutcome, type Finding, type PhaseName, type StatusCounts } from "./types.js";
+import {
+  SHARED_TABLES,
+  SINGLE_TABLES,
+  STORAGE_POINTS,
+  V1_TABLES,
+  WRITES,
+  JOB_SAMPLE_EXAMS,
+  type RunCost,
+  type StoragePoint,
+  type TableSize,
+} from "./costs.js";
 import type { DirtyRecord } from "../dataset/generate.js";
 
 export type ReportMeta = {
@@ -100,6 +111,40 @@ export type BandwidthRow = {
 
 export type ReportFinding = Finding & { userName?: string };
 
+/** Document bytes by table at one point of the run, summed over the exams' instances (costs.ts says how). */
+export type StorageRow = {
+  point: StoragePoint;
+  title: string;
+  tables: ({ table: string } & TableSize)[];
+  documents: number;
+  bytes: number;
+  /** bytes over V1's (users + questions + exams before the migration). */
+  ratioToV1: number | null;
+};
+
+export type Costs = {
+  storage: { v1Bytes: number; rows: StorageRow[] };
+  /** The scheduled header check: one pass over every exam (the instances' passes summed), and a day of passes at the interval. */
+  headerCheck: { intervalMinutes: number; exams: number; passBytesRead: number; bytesReadPerDay: number } | null;
+  /** The 4 write functions, V1 and V2: averages over the exams where the call succeeded, and the error codes of the others. */
+  writes: { name: string; v1: SideCost; v2: SideCost }[];
+  /** Per run, over the exams: the mirror's first run after the migration, a run after a new student's start, pause, resume and submit, the counts' fold. */
+  jobs: { firstMirror: JobCost | null; mirror: JobCost | null; fold: JobCost | null };
+};
+export type SideCost = { calls: number; average: RunCost | null; errors: Record<string, number> };
+export type JobCost = { exams: number; average: RunCost; largest: RunCost };
+
+/** One operator call, for the plots: when in the run (since the first call), its wall time and its work. */
+export type CallPoint = {
+  exam: string;
+  phase: PhaseName;
+  atMs: number;
+  ms: number;
+  oneTransaction: boolean;
+  /** The call's largest share of any Convex limit (each figure's maximum over its transactions), and which. */
+  work: { metric: string; share: number };
+};
+
 export type Report = {
   passed: boolean;
   exitCode: number;
@@ -129,6 +174,9 @@ export type Report = {
   /** What the operator will run, per guide step, with its cost and time. */
   plan: Plan;
   bandwidth: { rows: BandwidthRow[]; total: Omit<BandwidthRow, "name"> };
+  costs: Costs;
+  /** Every operator call of every exam (JSON only; the HTML page plots them). */
+  calls: CallPoint[];
   smoke: { pairs: number; equal: number; different: number };
   plantedDirt: { planted: number; reported: number; unreported: DirtyRecord[] };
   findings: {
@@ -145,6 +193,8 @@ export type Report = {
     participants: number;
     answers: number;
     documentBytes: number;
+    /** Largest array in the exam document (limit 8,192 elements). */
+    largestArray: number;
     migrationCalls: number;
     cleared: boolean | null;
     failures: number;
@@ -267,6 +317,8 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
     largestShare,
     plan: buildPlan(outcomes, phases, meta, allFindings, sumStatus(outcomes.map((o) => o.statusAfter))),
     bandwidth: { rows: [...byName].map(([name, calls]) => ({ name, ...bandwidthRow(calls) })), total: bandwidthRow(smoke) },
+    costs: { storage: storageCosts(outcomes), headerCheck: headerCheckCosts(outcomes), ...jobCosts(outcomes) },
+    calls: callPoints(outcomes),
     smoke: {
       pairs: smoke.length,
       equal: smoke.filter((c) => c.equal === true).length,
@@ -292,6 +344,7 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
       participants: o.input.participants,
       answers: o.input.answers,
       documentBytes: o.input.documentBytes,
+      largestArray: o.input.largestArray,
       migrationCalls: o.migration.calls,
       cleared: o.cleanup.cleared,
       failures: o.findings.filter((f) => f.severity === "failure").length,
@@ -299,6 +352,111 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
       phases: Object.fromEntries(Object.entries(o.phases).map(([name, r]) => [name, r.note ? `${r.status}: ${r.note}` : r.status])),
     })),
   };
+}
+
+const STORAGE_TITLES: Record<StoragePoint, string> = {
+  before: "before migration",
+  afterMigration: "after migration",
+  afterCleanup: "after cleanup",
+};
+
+/**
+ * Each point's tables summed over the instances: a table of one exam's data adds up, a shared table's
+ * documents count once each (by the input's id), a single table counts its largest instance.
+ */
+export function storageCosts(outcomes: readonly ExamOutcome[]): Costs["storage"] {
+  const shared = new Set<string>(SHARED_TABLES);
+  const single = new Set<string>(SINGLE_TABLES);
+  const rows = STORAGE_POINTS.flatMap((point): Omit<StorageRow, "ratioToV1">[] => {
+    const snapshots = outcomes.map((o) => o.storage[point]).filter((s) => s !== undefined);
+    if (snapshots.length === 0) return [];
+    const tables = new Map<string, TableSize>();
+    const perDocument = new Map<string, Map<string, number>>();
+    for (const snapshot of snapshots) {
+      for (const [table, size] of Object.entries(snapshot.tables)) {
+        const sum = tables.get(table) ?? { documents: 0, bytes: 0 };
+        if (single.has(table)) tables.set(table, sum.bytes >= size.bytes ? sum : { ...size });
+        else if (!shared.has(table)) tables.set(table, { documents: sum.documents + size.documents, bytes: sum.bytes + size.bytes });
+      }
+      for (const [table, sizes] of Object.entries(snapshot.shared)) {
+        const byKey = perDocument.get(table) ?? new Map<string, number>();
+        for (const [key, bytes] of Object.entries(sizes)) byKey.set(key, bytes);
+        perDocument.set(table, byKey);
+      }
+    }
+    for (const [table, byKey] of perDocument) {
+      if (byKey.size > 0) tables.set(table, { documents: byKey.size, bytes: [...byKey.values()].reduce((n, b) => n + b, 0) });
+    }
+    const list = [...tables].map(([table, size]) => ({ table, ...size })).sort((a, b) => b.bytes - a.bytes);
+    return [
+      {
+        point,
+        title: STORAGE_TITLES[point],
+        tables: list,
+        documents: list.reduce((n, t) => n + t.documents, 0),
+        bytes: list.reduce((n, t) => n + t.bytes, 0),
+      },
+    ];
+  });
+  const before = rows.find((r) => r.point === "before");
+  const v1Bytes = before?.tables.filter((t) => (V1_TABLES as readonly string[]).includes(t.table)).reduce((n, t) => n + t.bytes, 0) ?? 0;
+  return { v1Bytes, rows: rows.map((r) => ({ ...r, ratioToV1: v1Bytes > 0 ? r.bytes / v1Bytes : null })) };
+}
+
+function headerCheckCosts(outcomes: readonly ExamOutcome[]): Costs["headerCheck"] {
+  const passes = outcomes.map((o) => o.headerCheck).filter((h) => h !== null);
+  if (passes.length === 0) return null;
+  const intervalMinutes = passes[0]!.intervalMinutes;
+  const passBytesRead = passes.reduce((n, h) => n + h.bytesRead, 0);
+  return {
+    intervalMinutes,
+    exams: passes.reduce((n, h) => n + h.exams, 0),
+    passBytesRead,
+    // As examAdmin:headerCheckStatus computes it from one pass.
+    bytesReadPerDay: Math.round(passBytesRead * ((24 * 60) / intervalMinutes)),
+  };
+}
+
+const RUN_FIGURES = ["bytesRead", "documentsRead", "bytesWritten", "documentsWritten"] as const;
+const averageRun = (runs: readonly RunCost[]): RunCost =>
+  Object.fromEntries(RUN_FIGURES.map((k) => [k, Math.round(runs.reduce((n, r) => n + r[k], 0) / runs.length)])) as RunCost;
+const largestRun = (runs: readonly RunCost[]): RunCost =>
+  Object.fromEntries(RUN_FIGURES.map((k) => [k, Math.max(...runs.map((r) => r[k]))])) as RunCost;
+
+function jobCosts(outcomes: readonly ExamOutcome[]): Pick<Costs, "writes" | "jobs"> {
+  const runs = outcomes.map((o) => o.jobRuns).filter((j) => j !== null);
+  const side = (list: (RunCost | { error: string })[]): SideCost => {
+    const ok = list.filter((c): c is RunCost => !("error" in c));
+    const errors: Record<string, number> = {};
+    for (const c of list) if ("error" in c) errors[c.error] = (errors[c.error] ?? 0) + 1;
+    return { calls: list.length, average: ok.length === 0 ? null : averageRun(ok), errors };
+  };
+  const writes = WRITES.map((name) => {
+    const measured = runs.flatMap((j) => j.writes.filter((w) => w.name === name));
+    return { name, v1: side(measured.map((w) => w.v1)), v2: side(measured.map((w) => w.v2)) };
+  });
+  const job = (list: (RunCost | null)[]): JobCost | null => {
+    const ok = list.filter((c) => c !== null);
+    return ok.length === 0 ? null : { exams: ok.length, average: averageRun(ok), largest: largestRun(ok) };
+  };
+  return {
+    writes,
+    jobs: { firstMirror: job(runs.map((j) => j.firstMirror)), mirror: job(runs.map((j) => j.mirror)), fold: job(runs.map((j) => j.fold)) },
+  };
+}
+
+function callPoints(outcomes: readonly ExamOutcome[]): CallPoint[] {
+  const start = Math.min(...outcomes.flatMap((o) => o.calls.map((c) => c.at)));
+  return outcomes
+    .flatMap((o) =>
+      o.calls.map((c) => {
+        let work = { metric: LIMITED_METRICS[0] as string, share: 0 };
+        for (const k of LIMITED_METRICS)
+          if (limitShare(k, c.largest[k]) > work.share) work = { metric: k, share: limitShare(k, c.largest[k]) };
+        return { exam: o.examKey, phase: c.phase, atMs: c.at - start, ms: c.ms, oneTransaction: c.oneTransaction, work };
+      }),
+    )
+    .sort((a, b) => a.atMs - b.atMs);
 }
 
 function buildPlan(
@@ -415,9 +573,9 @@ function buildPlan(
 
 // ---- Text rendering ----
 
-const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const pct = (share: number) => `${(share * 100).toFixed(share < 0.001 && share > 0 ? 3 : 1)}%`;
-const bytes = (n: number) =>
+export const int = (n: number) => Math.round(n).toLocaleString("en-US");
+export const pct = (share: number) => `${(share * 100).toFixed(share < 0.001 && share > 0 ? 3 : 1)}%`;
+export const bytes = (n: number) =>
   n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${int(n)} B`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -433,7 +591,7 @@ export function table(head: string[], rows: (string | number)[][], leftColumns =
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
 }
 
-const LIMIT_LABEL: Record<string, string> = {
+export const LIMIT_LABEL: Record<string, string> = {
   documentsRead: "docs read",
   bytesRead: "bytes read",
   documentsWritten: "docs written",
@@ -562,6 +720,81 @@ export function renderReport(r: Report, maxFindings = 40): string {
     );
     out.push(`V1 = V2 results: ${r.smoke.equal}/${r.smoke.pairs} call pairs${r.smoke.different ? ` (${r.smoke.different} differ)` : ""}`);
   }
+
+  h("Costs: storage, writes and scheduled jobs");
+  out.push("Document bytes by table (getConvexSize of each document, indexes not counted):");
+  const storage = r.costs.storage;
+  if (storage.rows.length === 0) out.push("not measured (no exam loaded)");
+  else {
+    const names = [...new Set(storage.rows.flatMap((row) => row.tables.map((t) => t.table)))];
+    const cell = (row: StorageRow, table: string) => {
+      const t = row.tables.find((x) => x.table === table);
+      return t === undefined ? "-" : bytes(t.bytes);
+    };
+    out.push(
+      table(
+        ["table", ...storage.rows.map((row) => row.title)],
+        [
+          ...names.map((name) => [name, ...storage.rows.map((row) => cell(row, name))]),
+          ["all tables", ...storage.rows.map((row) => bytes(row.bytes))],
+          ["× V1", ...storage.rows.map((row) => (row.ratioToV1 === null ? "-" : `${row.ratioToV1.toFixed(2)}×`))],
+        ],
+      ),
+      `V1 = users + questions + exams before the migration: ${int(storage.v1Bytes)} bytes. users and questions count each document once; migrationProgress and examApiSettings one exam's instance (production holds one set).`,
+    );
+  }
+  const hc = r.costs.headerCheck;
+  out.push(
+    hc === null
+      ? "scheduled header check: no pass measured"
+      : `scheduled header check (examAdmin:headerCheckStatus, its pass after the migration): ${bytes(hc.passBytesRead)} read over ${int(hc.exams)} exam(s), every ${hc.intervalMinutes} min ${bytes(hc.bytesReadPerDay)} a day; it reads each exam document whole, so a pass reads about the exams table's bytes (above: ${storage.rows.map((row) => `${row.title} ${bytes(row.tables.find((t) => t.table === "exams")?.bytes ?? 0)}`).join(", ")})`,
+  );
+
+  const sideCell = (c: SideCost) => (c.average === null ? "-" : `${bytes(c.average.bytesRead)} / ${int(c.average.documentsRead)} docs`);
+  const errorsOf = (c: SideCost) =>
+    Object.entries(c.errors)
+      .map(([code, n]) => `${code} ${n}`)
+      .join(", ");
+  out.push(
+    "",
+    `Writes, V1 against V2, per call (a new student on each of the first ${JOB_SAMPLE_EXAMS} exams after the migration, in a transaction thrown away; read / written):`,
+    table(
+      ["call", "exams", "V1 read", "V2 read", "V1/V2", "V1 written", "V2 written", "errors (V1 | V2)"],
+      r.costs.writes.map((w) => [
+        w.name,
+        int(w.v1.calls),
+        sideCell(w.v1),
+        sideCell(w.v2),
+        w.v1.average && w.v2.average && w.v2.average.bytesRead > 0
+          ? `${(w.v1.average.bytesRead / w.v2.average.bytesRead).toFixed(1)}×`
+          : "-",
+        w.v1.average ? bytes(w.v1.average.bytesWritten) : "-",
+        w.v2.average ? bytes(w.v2.average.bytesWritten) : "-",
+        `${errorsOf(w.v1) || "-"} | ${errorsOf(w.v2) || "-"}`,
+      ]),
+    ),
+  );
+  const job = (name: string, j: JobCost | null, how: string) =>
+    j === null
+      ? `${name}: did not run`
+      : `${name}: ${bytes(j.average.bytesRead)} read (${int(j.average.documentsRead)} docs), ${bytes(j.average.bytesWritten)} written per run on average over ${int(j.exams)} exam(s), largest ${bytes(j.largest.bytesRead)} read; ${how}`;
+  out.push(
+    job(
+      "mirror job, first run after the migration",
+      r.costs.jobs.firstMirror,
+      "once per exam: it passes every imported event (it writes no entry)",
+    ),
+    job(
+      "mirror job, a run after a new student's start, pause, resume and submit",
+      r.costs.jobs.mirror,
+      "it reads the new events, their attempts' streams and the exam document whole (until cleanup), and rewrites the document: about the document's bytes per run; at most one effective run per action, one run serving every action of the exam in the 6 s before it",
+    ),
+    job(
+      "counts' fold after them",
+      r.costs.jobs.fold,
+      "the exam's summary and counter shards (at most 64): constant in the exam's size; one effective fold per exam per 6 s of actions",
+    ),
+  );
 
   h("Findings by exam and user");
   out.push(

@@ -20,6 +20,7 @@ import { Channel } from "./channel.js";
 import { scanSnapshot } from "../snapshot/load.js";
 import { productionForExam, referencedDocuments } from "../snapshot/production.js";
 import { subsetForExam } from "./exam.js";
+import { JOB_SAMPLE_EXAMS } from "./costs.js";
 import { runExams, type ExamTask, type PoolEvents } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
 import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
@@ -201,8 +202,12 @@ export async function rehearse(o: RehearsalOptions): Promise<Report> {
   const outcomes: ExamOutcome[] = [];
   const keys: string[] = [];
   const run: Run = {
-    // A fault goes into the first exam only: one is enough to fail the run.
-    optionsFor: (index) => (index === 0 && o.fault !== undefined ? { ...examOptions, fault: o.fault } : examOptions),
+    // A fault goes into the first exam only: one is enough to fail the run. Writes and jobs are measured on a sample.
+    optionsFor: (index) => ({
+      ...examOptions,
+      ...(index === 0 && o.fault !== undefined ? { fault: o.fault } : {}),
+      ...(index < JOB_SAMPLE_EXAMS ? { measureJobs: true } : {}),
+    }),
     workers: o.workers,
     keys,
     ...(o.progress ? { progress: o.progress } : {}),

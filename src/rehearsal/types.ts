@@ -8,6 +8,7 @@
 import type { FunctionReturnType } from "convex/server";
 import type { internal } from "../../convex/_generated/api.js";
 import type { TransactionCost } from "./metrics.js";
+import type { JobRuns, StoragePoint, StorageSnapshot } from "./costs.js";
 
 export const PHASES = [
   { name: "load", title: "load V1 data" },
@@ -36,6 +37,8 @@ export type ExamOptions = {
   /** Run step 8 (clear the V1 arrays of verified exams). */
   cleanup: boolean;
   fault?: Fault;
+  /** Measure the write functions and the jobs on this exam (costs.ts: a sample of the exams). */
+  measureJobs?: boolean;
 };
 
 export type PhaseResult = {
@@ -103,4 +106,26 @@ export type ExamOutcome = {
   cleanup: { calls: number; cleared: boolean | null };
   smoke: SmokeCall[];
   findings: Finding[];
+  /** Document bytes by table before the migration, after it and after cleanup (costs.ts). */
+  storage: Partial<Record<StoragePoint, StorageSnapshot>>;
+  /** The header check's pass over this exam (examAdmin:headerCheckStatus's last pass). */
+  headerCheck: { intervalMinutes: number; exams: number; bytesRead: number } | null;
+  /** The write functions and the jobs a student's action starts, measured on this exam after the migration and thrown away (costs.ts). */
+  jobRuns: JobRuns | null;
+  /** Every operator call the phases made, in order. */
+  calls: CallRecord[];
+};
+
+/** One operator call (a query, mutation or action) as the rehearsal made it. */
+export type CallRecord = {
+  phase: PhaseName;
+  /** When it started: milliseconds since the epoch, comparable across worker threads. */
+  at: number;
+  /** Wall time in the embedded runtime. */
+  ms: number;
+  /** A query or mutation (one transaction): its time bounds its user code's; an action's does not. */
+  oneTransaction: boolean;
+  transactions: number;
+  /** Each figure's largest value over the call's transactions. */
+  largest: TransactionCost;
 };
