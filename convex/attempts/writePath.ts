@@ -273,7 +273,10 @@ async function rulesOf(ctx: MutationCtx, examId: Id<"exams">, origin: Origin): P
   const doc = origin === "live_v1" ? await loadExamDoc(ctx, examId) : null;
   const { header, list } = await ensureExamHeader(ctx, examId);
   const { questionIds, durationMs, maxPauses } = doc ?? { ...header, questionIds: list.questionIds };
-  return { info: infoOf(doc ?? header), questionIds, durationMs, maxPauses, formerQuestionIds: list.formerQuestionIds, header };
+  // Once in the exam: the list's former ids, and (V1, whose document may be ahead of a list not yet healed) the list's own.
+  const now = new Set<string>(questionIds);
+  const formerQuestionIds = [...new Set([...list.formerQuestionIds, ...list.questionIds])].filter((id) => !now.has(id));
+  return { info: infoOf(doc ?? header), questionIds, durationMs, maxPauses, formerQuestionIds, header };
 }
 
 /** A command, built from the exam's rules, with the documents of the exam's questions (rules.questionIds) it graded with. */

@@ -20,6 +20,7 @@
 import type { Doc, Id } from "../_generated/dataModel";
 import type { MutationCtx, QueryCtx } from "../_generated/server";
 import { domainError } from "../lib/errors";
+import { CONVEX_LIMITS } from "../lib/limits";
 import { sameValue } from "../lib/values";
 import { getExamHeader, getQuestionList, type ExamHeader } from "../lib/examHeaders";
 import { changedFields, lastKnownMatch, recordChange } from "./changes";
@@ -66,7 +67,10 @@ export function staleFields(stored: StoredHeader, exam: HeaderFields): HeaderFie
 /** Ids once in the exam and no longer (an id back in the exam leaves the list). */
 function formerIdsAfter(list: Doc<"examQuestionLists"> | null, questionIds: readonly Id<"questions">[]): Id<"questions">[] {
   const now = new Set<string>(questionIds);
-  return [...new Set([...(list?.formerQuestionIds ?? []), ...(list?.questionIds ?? [])])].filter((id) => !now.has(id)) as Id<"questions">[];
+  const former = [...new Set([...(list?.formerQuestionIds ?? []), ...(list?.questionIds ?? [])])].filter((id) => !now.has(id));
+  // An array holds at most 8,192 values: the oldest removals go first (an answer to one is then INVALID_ANSWER,
+  // for a session that showed it more than 8,192 removed questions ago).
+  return former.slice(Math.max(0, former.length - CONVEX_LIMITS.arrayElements)) as Id<"questions">[];
 }
 
 /** An exam document's header facts and creation time: what a header is synced from. */

@@ -22,6 +22,7 @@ import type { Doc, Id, TableNames } from "../_generated/dataModel";
 import type { DatabaseWriter, MutationCtx, QueryCtx } from "../_generated/server";
 import * as z from "zod/v4";
 import { parseCursor } from "../lib/cursor";
+import { duplicateHeaders } from "../lib/examHeaders";
 import { CONVEX_LIMITS, WORK_BOUNDS } from "../lib/limits";
 import { fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
@@ -153,6 +154,14 @@ export type StaleHeader = { examId: Id<"exams">; field: HeaderField | "examCreat
 
 /** What an exam's header and list disagree with (a missing header, a header of a deleted exam, each stale field). Writes nothing. */
 export async function staleHeaderOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleHeader[]> {
+  const extra = await duplicateHeaders(ctx, examId);
+  const copies = extra.headers.length + extra.lists.length;
+  const duplicated: StaleHeader[] =
+    copies === 0 ? [] : [{ examId, field: "header", held: `${copies} duplicate(s)`, live: "one header and list" }];
+  return [...duplicated, ...(await staleOfStored(ctx, examId, exam))];
+}
+
+async function staleOfStored(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleHeader[]> {
   const stored = await loadHeader(ctx, examId);
   if (exam === null) {
     const present = stored.header !== null || stored.list !== null;
@@ -177,6 +186,10 @@ export const HEADER_CHECK = "header check";
 export async function healExamHeader(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleHeader[]> {
   const stale = await staleHeaderOf(ctx, examId, exam);
   if (stale.length === 0) return stale;
+  // Copies made around the keeper go first: the first header and list (the ones every read takes) stay.
+  const extra = await duplicateHeaders(ctx, examId);
+  for (const doc of extra.headers) await ctx.db.delete("examHeaders", doc._id);
+  for (const doc of extra.lists) await ctx.db.delete("examQuestionLists", doc._id);
   if (exam === null) {
     const before = await deleteHeader(ctx, examId);
     const held = fieldsOfHeader(before.header, before.list);

@@ -15,7 +15,7 @@ export async function getExamHeader(ctx: Pick<QueryCtx, "db">, examId: Id<"exams
   return ctx.db
     .query("examHeaders")
     .withIndex("by_exam", (q) => q.eq("examId", examId))
-    .unique();
+    .first(); // a duplicate made around the keeper is read past, and removed by the header check
 }
 
 /** The exam's question list (ids in order, and ids removed since): what sessions and submissions read. */
@@ -23,7 +23,7 @@ export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exa
   return ctx.db
     .query("examQuestionLists")
     .withIndex("by_exam", (q) => q.eq("examId", examId))
-    .unique();
+    .first();
 }
 
 /**
@@ -37,4 +37,19 @@ export async function headersThrough(ctx: Pick<QueryCtx, "db">): Promise<number 
     .withIndex("by_pass", (q) => q.eq("pass", "headers"))
     .unique();
   return pass?.headerCheck?.headersThrough;
+}
+
+/** Up to `n` copies of the exam's header and question list beyond the first (made around the keeper: a dashboard copy). */
+export async function duplicateHeaders(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, n = 8) {
+  const [headers, lists] = await Promise.all([
+    ctx.db
+      .query("examHeaders")
+      .withIndex("by_exam", (q) => q.eq("examId", examId))
+      .take(n + 1),
+    ctx.db
+      .query("examQuestionLists")
+      .withIndex("by_exam", (q) => q.eq("examId", examId))
+      .take(n + 1),
+  ]);
+  return { headers: headers.slice(1), lists: lists.slice(1) };
 }

@@ -330,6 +330,9 @@ export async function runMirror(
   if (state === null) await ctx.db.insert("examMirrorStates", { examId, ...fields });
   else await ctx.db.patch("examMirrorStates", state._id, fields);
   if (!isDone && o.schedule !== false) await ctx.scheduler.runAfter(0, internal.legacyMirror.runExamMirror, { examId });
+  // A run to the end held its watermark behind events it wrote: the job moves it on once they are settled.
+  else if (isDone && mirroredThrough < through)
+    await ctx.scheduler.runAfter(MIRROR_RUN_DELAY_MS, internal.legacyMirror.runExamMirror, { examId });
   return result;
 }
 
@@ -404,6 +407,10 @@ export async function markMirrorCurrent(ctx: MutationCtx, examId: Id<"exams">, n
   // As a drain's, held MIRROR_SETTLE_MS behind `now`: an event another transaction may still commit stays ahead of it.
   const through = Math.min(latest?._creationTime ?? 0, now - MIRROR_SETTLE_MS);
   await setWatermark(ctx, examId, Math.max(through, state?.mirroredThrough ?? 0, 0), now, state); // 0: before every event
+  // Held behind events the array already holds: the job moves the watermark on once they are settled.
+  if (latest !== undefined && latest._creationTime > through) {
+    await ctx.scheduler.runAfter(MIRROR_RUN_DELAY_MS, internal.legacyMirror.runExamMirror, { examId });
+  }
 }
 
 /** Sets the exam's watermark to `mirroredThrough` (back too: the job then passes the later events again). */
