@@ -330,9 +330,11 @@ export async function runMirror(
   if (state === null) await ctx.db.insert("examMirrorStates", { examId, ...fields });
   else await ctx.db.patch("examMirrorStates", state._id, fields);
   if (!isDone && o.schedule !== false) await ctx.scheduler.runAfter(0, internal.legacyMirror.runExamMirror, { examId });
-  // A run to the end held its watermark behind events it wrote: the job moves it on once they are settled.
-  else if (isDone && mirroredThrough < through)
+  // A run to the end held its watermark behind events it wrote: the job moves it on once they are settled
+  // (not after a drain, whose caller drives: it reports the exam lagging and is run again).
+  else if (isDone && mirroredThrough < through && o.schedule !== false) {
     await ctx.scheduler.runAfter(MIRROR_RUN_DELAY_MS, internal.legacyMirror.runExamMirror, { examId });
+  }
   return result;
 }
 
