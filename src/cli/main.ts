@@ -170,7 +170,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .addOption(
       new Option(
         "--fault <kind>",
-        "inject a fault into the first exam to see the failure path: drop-answer (verification fails), tamper-event (audit chain check fails)",
+        "inject a fault into the first exam to see the failure path: drop-answer (verification fails), tamper-event (audit chain check fails), over-bound (its migration calls are checked against a bound of 1 V1 entry a call: the verdict names each call over it)",
       ).choices(FAULTS),
     )
     .action(async (flags: RehearseFlags, command: Command) => {

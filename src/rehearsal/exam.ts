@@ -15,6 +15,8 @@
  * const outcome = await rehearseExam(subsetForExam(dataset, "e0"), "e0", options, (phase) => bar.increment());
  */
 import { convexToJson, getConvexSize, type Value } from "convex/values";
+import { getFunctionName, type FunctionReference } from "convex/server";
+import { WORK_BOUNDS } from "../../convex/lib/limits.js";
 import { api, internal } from "../../convex/_generated/api.js";
 import { canonicalJson } from "../../convex/events/hash.js";
 import { sameValue } from "../../convex/lib/values.js";
@@ -32,6 +34,17 @@ import type { ExamOptions, ExamOutcome, Finding, PhaseName, ReadCost, SmokeCall 
 
 /** A loop that never reports isDone is a failure, not a hang. */
 const MAX_CALLS_PER_LOOP = 10_000;
+
+/**
+ * `--fault over-bound` checks the first exam's migration calls against this many entries a call instead of
+ * WORK_BOUNDS.migrationEntriesPerCall: the functions enforce their own bounds (and the embedded runtime half of
+ * Convex's limits), so no valid data can make a call pass one; a lowered bound shows the verdict naming the call.
+ */
+export const OVER_BOUND_FAULT_ENTRIES = 1;
+
+type CalledFunction = FunctionReference<"query" | "mutation" | "action", "public" | "internal">;
+/** The figure of a call's result that a work bound (WORK_BOUNDS) limits. */
+type WorkOf<R> = { bound: keyof typeof WORK_BOUNDS; of: (result: R) => number };
 
 /**
  * The dataset cut down to one exam and what it references (plus the admin, and the users and questions
@@ -126,23 +139,46 @@ export async function rehearseExam(
   let current: PhaseName = "load";
   /** The longest single query or mutation of the phase (one transaction: its time bounds the user code's). */
   let longestTransactionMs = 0;
+  /** Calls of each function in the current phase. */
+  let numbers = new Map<string, number>();
+  /** WORK_BOUNDS, but for the migration's entries under `--fault over-bound` (a bound its calls pass: the verdict must name them). */
+  const workLimit = (bound: keyof typeof WORK_BOUNDS) =>
+    options.fault === "over-bound" && bound === "migrationEntriesPerCall" && current === "migrate"
+      ? OVER_BOUND_FAULT_ENTRIES
+      : WORK_BOUNDS[bound];
   /**
-   * Counts and records one call; a query's or mutation's time is one transaction's (`oneTransaction`), an action's is not.
-   * Results come back with embedded ids (cursors must go back unchanged); what is kept is translated.
+   * Counts and records one call of `ref`; a query's or mutation's time is one transaction's (`oneTransaction`), an action's is not.
+   * `work`: the figure of its result that WORK_BOUNDS bounds. Results come back with embedded ids (cursors must go back unchanged);
+   * what is kept is translated.
    */
-  const call = async <R>(run: () => Promise<R>, oneTransaction = true): Promise<R> => {
+  const call = async <R>(ref: CalledFunction, run: () => Promise<R>, oneTransaction = true, work?: WorkOf<R>): Promise<R> => {
     calls++;
+    const name = getFunctionName(ref);
+    const number = (numbers.get(name) ?? 0) + 1;
+    numbers.set(name, number);
     const transactions: TransactionCost[] = [];
     const stop = listenTransactions((cost) => transactions.push(cost));
     const started = performance.now();
+    let result: { value: R } | undefined;
     try {
-      return await run();
+      result = { value: await run() };
+      return result.value;
     } finally {
       const ms = performance.now() - started;
       stop();
       if (oneTransaction) longestTransactionMs = Math.max(longestTransactionMs, ms);
       const at = performance.timeOrigin + started;
-      outcome.calls.push({ phase: current, at, ms, oneTransaction, transactions: transactions.length, largest: maxCost(transactions) });
+      outcome.calls.push({
+        phase: current,
+        name,
+        number,
+        ...(work && result ? { work: { bound: work.bound, value: work.of(result.value), limit: workLimit(work.bound) } } : {}),
+        at,
+        ms,
+        oneTransaction,
+        transactions: transactions.length,
+        largest: maxCost(transactions),
+      });
     }
   };
   const seen = new Set<string>();
@@ -161,6 +197,7 @@ export async function rehearseExam(
   const phase = async (name: PhaseName, body: () => Promise<string | void>) => {
     const started = performance.now();
     calls = 0;
+    numbers = new Map();
     current = name;
     longestTransactionMs = 0;
     try {
@@ -212,7 +249,11 @@ export async function rehearseExam(
       note = loadedState.notes.join("; ") || undefined;
       if (note !== undefined) {
         // Production's views as exported must already equal a replay of its log: damage there is not the rehearsal's doing.
-        const views = await call(() => t.action(internal.projections.rebuild.verifyProjections, { examId }), false);
+        const views = await call(
+          internal.projections.rebuild.verifyProjections,
+          () => t.action(internal.projections.rebuild.verifyProjections, { examId }),
+          false,
+        );
         if (!views.isValid) {
           for (const issue of toFindings(ids.translate(views.issues), "load", "failure"))
             outcome.findings.push({ ...issue, message: `as exported: ${issue.message}` });
@@ -243,7 +284,7 @@ export async function rehearseExam(
     onPhase(name);
   };
 
-  const status = () => call(() => t.action(internal.migrations.checkMigrationStatus, {}), false);
+  const status = () => call(internal.migrations.checkMigrationStatus, () => t.action(internal.migrations.checkMigrationStatus, {}), false);
 
   await run("status", async () => {
     outcome.statusBefore = await status();
@@ -252,7 +293,9 @@ export async function rehearseExam(
   await run("export", async () => {
     let cursor: string | undefined = undefined;
     for (let page = 0; page < MAX_CALLS_PER_LOOP; page++) {
-      const result = await call(() => t.query(internal.migrations.exportV1ParticipantData, cursor === undefined ? {} : { cursor }));
+      const result = await call(internal.migrations.exportV1ParticipantData, () =>
+        t.query(internal.migrations.exportV1ParticipantData, cursor === undefined ? {} : { cursor }),
+      );
       outcome.exported.pages++;
       for (const e of result.exams) {
         outcome.exported.exams.push(ids.translate(e));
@@ -276,7 +319,12 @@ export async function rehearseExam(
   /** Calls migrateExamParticipants until isDone; returns the calls made. */
   const migrateUntilDone = async (phaseName: PhaseName, args: { clearAfterMigration?: boolean }) => {
     for (let n = 1; n <= MAX_CALLS_PER_LOOP; n++) {
-      const progress = await call(() => t.mutation(internal.migrations.migrateExamParticipants, { batchSize: options.batchSize, ...args }));
+      const progress = await call(
+        internal.migrations.migrateExamParticipants,
+        () => t.mutation(internal.migrations.migrateExamParticipants, { batchSize: options.batchSize, ...args }),
+        true,
+        { bound: "migrationEntriesPerCall", of: (r) => r.participantsMigrated + r.alreadyMigrated + r.rolledForward + r.quarantined },
+      );
       record(progress.findings, phaseName, "finding");
       record(
         progress.examsNotCleared.map((e) => ({ ...e, kind: "not_cleared", message: `V1 array kept: ${e.reason}` })),
@@ -314,7 +362,11 @@ export async function rehearseExam(
   }
 
   await run("verify", async () => {
-    const result = await call(() => t.action(internal.migrations.verifyMigrationIntegrity, {}), false);
+    const result = await call(
+      internal.migrations.verifyMigrationIntegrity,
+      () => t.action(internal.migrations.verifyMigrationIntegrity, {}),
+      false,
+    );
     const valid = result.isValid;
     record(result.issues, "verify", valid ? "finding" : "failure");
     record(result.findings, "verify", "finding");
@@ -324,12 +376,18 @@ export async function rehearseExam(
 
   // What the cron does in production meanwhile: a pass of the header check, which the lists rely on.
   await run("headers", async () => {
-    const { startedAt } = await call(() => t.mutation(internal.examAdmin.startHeaderCheckNow, {}));
+    const { startedAt } = await call(internal.examAdmin.startHeaderCheckNow, () => t.mutation(internal.examAdmin.startHeaderCheckNow, {}));
     if (startedAt === undefined) throw new Error("a header check pass was already running");
     let batches = 0;
+    let visited = 0;
     for (; batches < MAX_CALLS_PER_LOOP; batches++) {
-      await call(() => t.mutation(internal.examAdmin.runHeaderCheck, { startedAt }));
-      const status = await call(() => t.query(internal.examAdmin.headerCheckStatus, {}), false);
+      await call(internal.examAdmin.runHeaderCheck, () => t.mutation(internal.examAdmin.runHeaderCheck, { startedAt }));
+      const batch = outcome.calls.at(-1)!;
+      const status = await call(internal.examAdmin.headerCheckStatus, () => t.query(internal.examAdmin.headerCheckStatus, {}), false);
+      // The batch returns nothing: the exams it visited are what the pass's count grew by.
+      const exams = (status.running ?? status.lastPass)?.exams ?? visited;
+      batch.work = { bound: "headerCheckExams", value: exams - visited, limit: WORK_BOUNDS.headerCheckExams };
+      visited = exams;
       if (status.lastPass !== null) {
         const { exams, bytesRead } = status.lastPass;
         outcome.headerCheck = { intervalMinutes: status.intervalMinutes, exams, bytesRead };
@@ -353,13 +411,20 @@ export async function rehearseExam(
     let cursor: string | undefined = undefined;
     for (; rebuildCalls < MAX_CALLS_PER_LOOP;) {
       rebuildCalls++;
-      const progress = await call(() =>
-        t.mutation(internal.projections.rebuild.rebuildProjections, { examId, ...(cursor === undefined ? {} : { cursor }) }),
+      const progress = await call(
+        internal.projections.rebuild.rebuildProjections,
+        () => t.mutation(internal.projections.rebuild.rebuildProjections, { examId, ...(cursor === undefined ? {} : { cursor }) }),
+        true,
+        { bound: "streamsPerPage", of: (r) => r.streamsRebuilt },
       );
       if (progress.isDone) break;
       cursor = progress.continueCursor;
     }
-    const result = await call(() => t.action(internal.projections.rebuild.verifyProjections, { examId }), false);
+    const result = await call(
+      internal.projections.rebuild.verifyProjections,
+      () => t.action(internal.projections.rebuild.verifyProjections, { examId }),
+      false,
+    );
     const valid = result.isValid;
     record(result.issues, "projections", valid ? "finding" : "failure");
     return `${rebuildCalls} rebuild call(s); views ${valid ? "match" : "DO NOT match"} a replay of the log`;
@@ -383,7 +448,7 @@ export async function rehearseExam(
     let events = 0;
     let valid = true;
     for (let n = 0; n < MAX_CALLS_PER_LOOP; n++) {
-      const result = await call(() => t.query(internal.audit.verifyAuditChain, { examId, cursor }));
+      const result = await call(internal.audit.verifyAuditChain, () => t.query(internal.audit.verifyAuditChain, { examId, cursor }));
       valid &&= result.isValid;
       record(result.issues, "audit", result.isValid ? "finding" : "failure");
       events += result.summary.eventsChecked;

@@ -10,7 +10,7 @@
  * writeFileSync("report.html", renderHtml(report));
  */
 import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "../../convex/lib/limits.js";
-import { USER_CODE_LIMIT_MS, bytes, int, LIMIT_LABEL, pct, renderReport, type Report } from "./report.js";
+import { USER_CODE_LIMIT_MS, bytes, exceededLine, int, LIMIT_LABEL, pct, renderReport, timeLines, type Report } from "./report.js";
 import { PHASES } from "./types.js";
 
 /** The plots, one figure each, in page order. */
@@ -362,11 +362,20 @@ function planTable(r: Report): string {
 }
 
 const STYLE = `body{font:14px/1.4 sans-serif;margin:24px;max-width:1000px;color:#222}
-h1.passed{color:#176117}h1.failed{color:#a00}
+h1.passed{color:#176117}h1.failed{color:#a00}li.exceeded{color:#a00}li.slow{color:#a65f00}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.n{text-align:right}
 figure{margin:18px 0}figcaption{margin-bottom:4px}figcaption b{display:block}
 svg text{font:11px sans-serif}svg text.title{font-size:12px}
 pre{font:12px monospace;background:#f6f6f6;padding:8px;overflow-x:auto}`;
+
+/** The verdict's calls: each over its bound (a failure), then the longest time and each time warning. */
+function boundList(r: Report): string {
+  const items = [
+    ...r.bounds.exceeded.map((e) => `<li class="exceeded">over its work bound: ${escape(exceededLine(e))}</li>`),
+    ...timeLines(r).map((line) => `<li class="${line.startsWith("WARNING") ? "slow" : "time"}">${escape(line)}</li>`),
+  ];
+  return `<ul class="bounds">${items.join("")}</ul>`;
+}
 
 export function renderHtml(r: Report): string {
   const figures = FIGURES.map((figure) => {
@@ -382,6 +391,7 @@ export function renderHtml(r: Report): string {
 <body>
 <h1 class="${r.passed ? "passed" : "failed"}">Migration rehearsal: ${verdict} (exit code ${r.exitCode})</h1>
 <p>${escape(`${int(r.input.exams)} exams, ${int(r.input.participants)} participants, ${int(r.input.answers)} answers; --batch-size ${r.options.batchSize}; ${r.findings.failures} failure(s), ${r.findings.findings} finding(s); V1 = V2 on ${r.smoke.equal}/${r.smoke.pairs} call pairs.`)}</p>
+${boundList(r)}
 <h2>Operator's plan</h2>
 ${planTable(r)}
 <h2>Figures</h2>

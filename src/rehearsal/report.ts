@@ -9,10 +9,10 @@
  * const report = buildReport(outcomes, meta);
  * process.stdout.write(renderReport(report));
  */
-import { CONVEX_LIMITS } from "../../convex/lib/limits.js";
+import { CONVEX_LIMITS, HALF_TRANSACTION_LIMITS, WORK_BOUNDS } from "../../convex/lib/limits.js";
 import { LIMITED_METRICS, limitShare, maxCost, type TransactionCost } from "./metrics.js";
 import { BATCH_BUDGET_SHARE } from "../../convex/lib/budget.js";
-import { PHASES, type ExamOptions, type ExamOutcome, type Finding, type PhaseName, type StatusCounts } from "./types.js";
+import { PHASES, type CallRecord, type ExamOptions, type ExamOutcome, type Finding, type PhaseName, type StatusCounts } from "./types.js";
 import {
   SHARED_TABLES,
   SINGLE_TABLES,
@@ -95,6 +95,14 @@ export type Plan = {
 export const PER_CALL_MS = 1_000;
 /** Convex's limit on user code time per query or mutation. */
 export const USER_CODE_LIMIT_MS = 1_000;
+/** A query or mutation slower than this is a warning, not a failure: times vary with the machine's load, the work bound decides. */
+export const SLOW_CALL_MS = USER_CODE_LIMIT_MS / 2;
+
+/** One operator call, named as the verdict names it: the exam, the phase, the function and its call number in the phase. */
+export type NamedCall = { exam: string; phase: PhaseName; name: string; number: number };
+/** A call's figure over its bound: half of a Convex limit (HALF_TRANSACTION_LIMITS) or a work bound (WORK_BOUNDS). */
+export type BoundExceeded = NamedCall & { figure: string; value: number; limit: number };
+export type TimedCall = NamedCall & { ms: number };
 
 export type BandwidthRow = {
   name: string;
@@ -143,6 +151,11 @@ export type CallPoint = {
   oneTransaction: boolean;
   /** The call's largest share of any Convex limit (each figure's maximum over its transactions), and which. */
   work: { metric: string; share: number };
+  /** The function and its call number in the phase. */
+  name: string;
+  number: number;
+  /** Its figure that WORK_BOUNDS bounds, and the bound it was checked against. */
+  workBound?: CallRecord["work"];
 };
 
 export type Report = {
@@ -177,6 +190,8 @@ export type Report = {
   costs: Costs;
   /** Every operator call of every exam (JSON only; the HTML page plots them). */
   calls: CallPoint[];
+  /** Calls over their bound (each fails the rehearsal), queries and mutations over SLOW_CALL_MS (warnings), and the longest. */
+  bounds: { checked: number; exceeded: BoundExceeded[]; slow: TimedCall[]; longest: TimedCall | null };
   smoke: { pairs: number; equal: number; different: number };
   plantedDirt: { planted: number; reported: number; unreported: DirtyRecord[] };
   findings: {
@@ -279,7 +294,8 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   );
   const failures = allFindings.filter((f) => f.severity === "failure").length;
   const phaseFailures = phases.reduce((n, p) => n + p.failed, 0);
-  const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0;
+  const bounds = boundsOf(outcomes);
+  const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0 && bounds.exceeded.length === 0;
   const maxCallsPerExam = Math.max(0, ...outcomes.map((o) => o.migration.calls));
   const examsToMigrate = outcomes.filter((o) => o.input.participants > 0).length;
 
@@ -319,6 +335,7 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
     bandwidth: { rows: [...byName].map(([name, calls]) => ({ name, ...bandwidthRow(calls) })), total: bandwidthRow(smoke) },
     costs: { storage: storageCosts(outcomes), headerCheck: headerCheckCosts(outcomes), ...jobCosts(outcomes) },
     calls: callPoints(outcomes),
+    bounds,
     smoke: {
       pairs: smoke.length,
       equal: smoke.filter((c) => c.equal === true).length,
@@ -445,6 +462,26 @@ function jobCosts(outcomes: readonly ExamOutcome[]): Pick<Costs, "writes" | "job
   };
 }
 
+/** Every call's figures against its bounds, and its time against SLOW_CALL_MS (queries and mutations: an action's time is not one transaction's). */
+export function boundsOf(outcomes: readonly Pick<ExamOutcome, "examKey" | "calls">[]): Report["bounds"] {
+  const out: Report["bounds"] = { checked: 0, exceeded: [], slow: [], longest: null };
+  for (const o of outcomes) {
+    for (const c of o.calls) {
+      out.checked++;
+      const named = { exam: o.examKey, phase: c.phase, name: c.name, number: c.number };
+      for (const k of LIMITED_METRICS)
+        if (c.largest[k] > HALF_TRANSACTION_LIMITS[k])
+          out.exceeded.push({ ...named, figure: k, value: c.largest[k], limit: HALF_TRANSACTION_LIMITS[k] });
+      if (c.work !== undefined && c.work.value > c.work.limit)
+        out.exceeded.push({ ...named, figure: c.work.bound, value: c.work.value, limit: c.work.limit });
+      if (!c.oneTransaction) continue;
+      if (c.ms > SLOW_CALL_MS) out.slow.push({ ...named, ms: c.ms });
+      if (out.longest === null || c.ms > out.longest.ms) out.longest = { ...named, ms: c.ms };
+    }
+  }
+  return out;
+}
+
 function callPoints(outcomes: readonly ExamOutcome[]): CallPoint[] {
   const start = Math.min(...outcomes.flatMap((o) => o.calls.map((c) => c.at)));
   return outcomes
@@ -453,7 +490,17 @@ function callPoints(outcomes: readonly ExamOutcome[]): CallPoint[] {
         let work = { metric: LIMITED_METRICS[0] as string, share: 0 };
         for (const k of LIMITED_METRICS)
           if (limitShare(k, c.largest[k]) > work.share) work = { metric: k, share: limitShare(k, c.largest[k]) };
-        return { exam: o.examKey, phase: c.phase, atMs: c.at - start, ms: c.ms, oneTransaction: c.oneTransaction, work };
+        return {
+          exam: o.examKey,
+          phase: c.phase,
+          name: c.name,
+          number: c.number,
+          atMs: c.at - start,
+          ms: c.ms,
+          oneTransaction: c.oneTransaction,
+          work,
+          ...(c.work === undefined ? {} : { workBound: c.work }),
+        };
       }),
     )
     .sort((a, b) => a.atMs - b.atMs);
@@ -599,6 +646,42 @@ export const LIMIT_LABEL: Record<string, string> = {
   databaseQueries: "queries",
   functionsScheduled: "scheduled",
 };
+
+const WORK_LABEL: Record<keyof typeof WORK_BOUNDS, string> = {
+  headerCheckExams: "exams visited",
+  migrationEntriesPerCall: "V1 entries",
+  streamsPerPage: "attempts replayed",
+  orphanHeadersPerStep: "orphan headers",
+  newQuestionIdsPerEdit: "new question ids",
+  questionsPerCall: "questions read",
+};
+const phaseTitle = (name: PhaseName) => PHASES.find((p) => p.name === name)!.title;
+/** `e0 step 4 · migrate: migrations:migrateExamParticipants call 1` */
+export const callName = (c: NamedCall) => `${c.exam} ${phaseTitle(c.phase)}: ${c.name} call ${c.number}`;
+/** What the verdict says of a call over its bound. */
+export function exceededLine(e: BoundExceeded): string {
+  const work = WORK_BOUNDS[e.figure as keyof typeof WORK_BOUNDS] as number | undefined;
+  const bound =
+    work === undefined
+      ? `half of Convex's ${int(CONVEX_LIMITS[e.figure as keyof typeof CONVEX_LIMITS])}`
+      : work === e.limit
+        ? `WORK_BOUNDS.${e.figure}`
+        : `lowered by --fault over-bound from WORK_BOUNDS.${e.figure}, ${int(work)}`;
+  const label = LIMIT_LABEL[e.figure] ?? WORK_LABEL[e.figure as keyof typeof WORK_BOUNDS];
+  return `${callName(e)}: ${int(e.value)} ${label}, over its bound of ${int(e.limit)} (${bound})`;
+}
+/** The verdict's lines on time: the longest query or mutation against Convex's 1 s, and the warnings. */
+export function timeLines(r: Report): string[] {
+  const b = r.bounds;
+  if (b.longest === null) return [];
+  return [
+    `longest query or mutation ${int(b.longest.ms)} ms of Convex's 1 s (${pct(b.longest.ms / USER_CODE_LIMIT_MS)}): ${callName(b.longest)}`,
+    ...b.slow.map(
+      (c) =>
+        `WARNING: ${callName(c)} took ${int(c.ms)} ms, over ${int(SLOW_CALL_MS)} ms (wall time: it varies with load; the bound decides)`,
+    ),
+  ];
+}
 
 export function renderReport(r: Report, maxFindings = 40): string {
   const out: string[] = [];
@@ -796,6 +879,13 @@ export function renderReport(r: Report, maxFindings = 40): string {
     ),
   );
 
+  h("Work bound and time per call (the bound fails the rehearsal, the time warns)");
+  out.push(
+    `${int(r.bounds.checked)} operator call(s) checked against half of every Convex limit and WORK_BOUNDS (${int(WORK_BOUNDS.migrationEntriesPerCall)} V1 entries a migration or cleanup call, ${int(WORK_BOUNDS.streamsPerPage)} attempts a rebuild page, ${int(WORK_BOUNDS.headerCheckExams)} exams a header check batch): ${r.bounds.exceeded.length === 0 ? "all within" : `${r.bounds.exceeded.length} OVER`}`,
+    ...r.bounds.exceeded.map((e) => `FAIL ${exceededLine(e)}`),
+    ...timeLines(r),
+  );
+
   h("Findings by exam and user");
   out.push(
     `${r.findings.failures} failure(s), ${r.findings.findings} finding(s) (dirty data reported, not failures)` +
@@ -834,5 +924,10 @@ export function renderReport(r: Report, maxFindings = 40): string {
     ? `Rehearsal of a prefix (${int(r.input.prefix.rehearsed)} of ${int(r.input.prefix.of)} exams) passed: rehearse the whole export before production.`
     : "Rehearsal passed: the migration can be run on production (see docs/rehearsal.md).";
   out.push("", r.passed ? verdict : "Rehearsal FAILED: see the failures above.");
+  for (const e of r.bounds.exceeded) out.push(`over its work bound: ${exceededLine(e)}`);
+  if (r.bounds.slow.length > 0)
+    out.push(
+      `${r.bounds.slow.length} time warning(s): queries or mutations over ${int(SLOW_CALL_MS)} ms, the longest ${int(r.bounds.longest!.ms)} ms of 1 s`,
+    );
   return out.join("\n") + "\n";
 }

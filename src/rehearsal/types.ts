@@ -9,6 +9,7 @@ import type { FunctionReturnType } from "convex/server";
 import type { internal } from "../../convex/_generated/api.js";
 import type { TransactionCost } from "./metrics.js";
 import type { JobRuns, StoragePoint, StorageSnapshot } from "./costs.js";
+import type { WORK_BOUNDS } from "../../convex/lib/limits.js";
 
 export const PHASES = [
   { name: "load", title: "load V1 data" },
@@ -26,7 +27,7 @@ export const PHASES = [
 export type PhaseName = (typeof PHASES)[number]["name"];
 
 /** Faults the rehearsal can inject into the first exam, to see the failure path (tests, drills). */
-export const FAULTS = ["drop-answer", "tamper-event"] as const;
+export const FAULTS = ["drop-answer", "tamper-event", "over-bound"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export type ExamOptions = {
@@ -119,6 +120,12 @@ export type ExamOutcome = {
 /** One operator call (a query, mutation or action) as the rehearsal made it. */
 export type CallRecord = {
   phase: PhaseName;
+  /** The function called, as `npx convex run` names it (`migrations:migrateExamParticipants`). */
+  name: string;
+  /** Its calls in the phase so far, this one included (1 for the first). */
+  number: number;
+  /** The work the call reports against its bound in WORK_BOUNDS (a migration call's entries, a rebuild page's attempts). */
+  work?: { bound: keyof typeof WORK_BOUNDS; value: number; limit: number };
   /** When it started: milliseconds since the epoch, comparable across worker threads. */
   at: number;
   /** Wall time in the embedded runtime. */
