@@ -10,7 +10,19 @@
  * writeFileSync("report.html", renderHtml(report));
  */
 import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "../../convex/lib/limits.js";
-import { USER_CODE_LIMIT_MS, bytes, exceededLine, int, LIMIT_LABEL, pct, renderReport, timeLines, type Report } from "./report.js";
+import {
+  USER_CODE_LIMIT_MS,
+  bytes,
+  exceededLine,
+  int,
+  LIMIT_LABEL,
+  measuredPlanLine,
+  pct,
+  planCalls,
+  renderReport,
+  timeLines,
+  type Report,
+} from "./report.js";
 import { PHASES } from "./types.js";
 
 /** The plots, one figure each, in page order. */
@@ -352,7 +364,7 @@ function planTable(r: Report): string {
   const rows = r.plan.steps.map((st) => [
     st.step,
     st.command,
-    `${st.callsEstimated ? "≈ " : ""}${int(st.calls)}`,
+    planCalls(st),
     st.largestShare === null ? "-" : `${pct(st.largestShare.share)} of ${LIMIT_LABEL[st.largestShare.metric]}`,
     `${int(st.longestTransactionMs)} ms (${pct(st.longestTransactionMs / USER_CODE_LIMIT_MS)})`,
   ]);
@@ -394,6 +406,7 @@ export function renderHtml(r: Report): string {
 ${boundList(r)}
 <h2>Operator's plan</h2>
 ${planTable(r)}
+<p>${escape(measuredPlanLine(r.plan.measured))}</p>
 <h2>Figures</h2>
 ${figures.join("\n")}
 <h2>The text report</h2>

@@ -25,6 +25,7 @@ import {
   type TableSize,
 } from "./costs.js";
 import type { DirtyRecord } from "../dataset/generate.js";
+import type { MeasuredPlan } from "./plan.js";
 
 export type ReportMeta = {
   input: {
@@ -47,6 +48,8 @@ export type ReportMeta = {
   options: ExamOptions & { workers: number };
   backup: { path: string; bytes: number };
   planted: DirtyRecord[];
+  /** Migrate and cleanup calls measured in one deployment holding every exam, or why not. */
+  plan: MeasuredPlan | { skipped: string };
   userNames: Map<string, string>;
   wallMs: number;
   peakRssBytes: number;
@@ -76,6 +79,8 @@ export type PlanStep = {
   /** `npx convex run` calls at the chosen batch size (estimated where the rehearsal's per-exam instances differ from one deployment). */
   calls: number;
   callsEstimated: boolean;
+  /** Migrate and cleanup: the estimate from the per-exam instances, beside `calls` measured in one deployment. */
+  perExamEstimate?: number;
   /** The most-used Convex limit of the step's largest transaction. */
   largestShare: { metric: string; share: number } | null;
   /** Longest query/mutation in the embedded runtime, and its share of Convex's 1 s user-code limit (estimate). */
@@ -86,6 +91,8 @@ export type PlanStep = {
 
 export type Plan = {
   steps: PlanStep[];
+  /** Migrate and cleanup run in one deployment holding every exam, as production holds them (the source of their `calls`), or why not. */
+  measured: MeasuredPlan | { skipped: string };
   productionMs: number;
   riskiest: { by: "document size" | "participants" | "dirt"; exams: { examKey: string; title: string; value: number }[] }[];
   reconciliation: { lines: string[]; reconciled: boolean };
@@ -174,8 +181,6 @@ export type Report = {
   migration: {
     calls: number;
     maxCallsPerExam: number;
-    /** migrateExamParticipants calls production would need at this batch size. */
-    estimatedProductionBatches: number;
     participants: number;
     answers: number;
     cleanupCalls: number;
@@ -297,7 +302,6 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   const bounds = boundsOf(outcomes);
   const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0 && bounds.exceeded.length === 0;
   const maxCallsPerExam = Math.max(0, ...outcomes.map((o) => o.migration.calls));
-  const examsToMigrate = outcomes.filter((o) => o.input.participants > 0).length;
 
   return {
     passed,
@@ -322,8 +326,6 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
     migration: {
       calls: outcomes.reduce((n, o) => n + o.migration.calls, 0),
       maxCallsPerExam,
-      estimatedProductionBatches:
-        Math.ceil(examsToMigrate / meta.options.batchSize) + outcomes.reduce((n, o) => n + Math.max(0, o.migration.calls - 1), 0),
       participants: outcomes.reduce((n, o) => n + o.migration.participants, 0),
       answers: outcomes.reduce((n, o) => n + o.migration.answers, 0),
       cleanupCalls: outcomes.reduce((n, o) => n + o.cleanup.calls, 0),
@@ -518,6 +520,12 @@ function buildPlan(
   const extraCalls = (calls: (o: ExamOutcome) => number) => outcomes.reduce((n, o) => n + Math.max(0, calls(o) - 1), 0);
   const withParticipants = outcomes.filter((o) => o.input.participants > 0).length;
   const documentBytes = outcomes.reduce((n, o) => n + o.input.documentBytes, 0);
+  const measured = meta.plan;
+  // Migrate and cleanup share one call's budget across exams: the one-deployment count is production's, the per-exam one an estimate.
+  const sharedBudget = (stepName: string, command: string, name: "migrate" | "cleanup", estimate: number): PlanStep =>
+    "skipped" in measured
+      ? step(stepName, command, name, estimate, true)
+      : { ...step(stepName, command, name, measured[name].calls, false), perExamEstimate: estimate };
   const step = (stepName: string, command: string, name: PhaseName, calls: number, callsEstimated: boolean): PlanStep => {
     const p = phase(name);
     let largest: PlanStep["largestShare"] = null;
@@ -543,12 +551,11 @@ function buildPlan(
       Math.max(1, Math.ceil(documentBytes / (CONVEX_LIMITS.bytesRead * BATCH_BUDGET_SHARE))),
       true,
     ),
-    step(
+    sharedBudget(
       "4. migrate",
       `migrations:migrateExamParticipants {"batchSize": ${batch}}`,
       "migrate",
       Math.ceil(withParticipants / batch) + extraCalls((o) => o.migration.calls) + 1,
-      true,
     ),
     step("5. verify", "migrations:verifyMigrationIntegrity", "verify", 1, false),
     step(
@@ -568,12 +575,11 @@ function buildPlan(
   ];
   if (meta.options.cleanup) {
     steps.push(
-      step(
+      sharedBudget(
         "8. cleanup",
         `migrations:migrateExamParticipants {"clearAfterMigration": true, "batchSize": ${batch}}`,
         "cleanup",
         Math.ceil(withParticipants / batch) + extraCalls((o) => o.cleanup.calls) + 1,
-        true,
       ),
     );
   }
@@ -608,6 +614,7 @@ function buildPlan(
   }
   return {
     steps,
+    measured,
     productionMs: steps.reduce((n, s) => n + s.productionMs, 0),
     riskiest: [
       { by: "document size", exams: top((o) => o.input.documentBytes) },
@@ -619,6 +626,24 @@ function buildPlan(
 }
 
 // ---- Text rendering ----
+
+/** A step's calls; migrate and cleanup measured in one deployment show the per-exam estimate beside. */
+export const planCalls = (st: PlanStep) =>
+  `${st.callsEstimated ? "≈ " : ""}${int(st.calls)}${st.perExamEstimate === undefined ? "" : ` (per-exam estimate ≈ ${int(st.perExamEstimate)})`}`;
+
+const stoppedBy = (l: MeasuredPlan["migrate"]) =>
+  Object.entries(l.stopped)
+    .map(([why, n]) => `${int(n)} ${why}`)
+    .join(", ");
+
+export function measuredPlanLine(m: Plan["measured"]): string {
+  if ("skipped" in m)
+    return `migrate and cleanup calls NOT measured in one deployment (${m.skipped}): the per-exam estimates shown may be off several-fold.`;
+  return (
+    `migrate and cleanup calls measured in one deployment holding all ${int(m.exams)} exams (${int(m.entries)} V1 entries), as production holds them:` +
+    ` migrate ${int(m.migrate.calls)} (stopped by: ${stoppedBy(m.migrate)}), cleanup ${int(m.cleanup.calls)} (stopped by: ${stoppedBy(m.cleanup)}).`
+  );
+}
 
 export const int = (n: number) => Math.round(n).toLocaleString("en-US");
 export const pct = (share: number) => `${(share * 100).toFixed(share < 0.001 && share > 0 ? 3 : 1)}%`;
@@ -729,7 +754,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
   h("Backup (step 3) and migration (step 4)");
   out.push(
     `backup ${r.backup.path} (${bytes(r.backup.bytes)}): ${int(r.backup.exams)} exams, ${int(r.backup.participants)} participants, ${int(r.backup.answers)} answers in ${int(r.backup.pages)} page(s)`,
-    `migration: ${int(r.migration.calls)} migrateExamParticipants call(s) in the rehearsal (at most ${r.migration.maxCallsPerExam} per exam); ≈ ${int(r.migration.estimatedProductionBatches)} batch(es) on production with --batch-size ${r.options.batchSize}`,
+    `migration: ${int(r.migration.calls)} migrateExamParticipants call(s) in the rehearsal (at most ${r.migration.maxCallsPerExam} per exam, one deployment per exam); production's calls: the plan below`,
     `migrated ${int(r.migration.participants)} participants and ${int(r.migration.answers)} answers; cleanup: ${int(r.migration.cleanupCalls)} call(s), ${int(r.migration.examsCleared)} exam array(s) cleared`,
   );
 
@@ -740,7 +765,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
       r.plan.steps.map((st) => [
         st.step,
         st.command,
-        `${st.callsEstimated ? "≈ " : ""}${int(st.calls)}`,
+        planCalls(st),
         st.largestShare === null ? "-" : `${pct(st.largestShare.share)} of ${LIMIT_LABEL[st.largestShare.metric]}`,
         `${int(st.longestTransactionMs)} ms (${pct(st.longestTransactionMs / USER_CODE_LIMIT_MS)})`,
         `≈ ${secs(st.productionMs)}`,
@@ -749,6 +774,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
     ),
     `production time ≈ ${secs(r.plan.productionMs)} in all. Estimates: the embedded runtime's time for the same work plus ${int(PER_CALL_MS)} ms per call;` +
       ` "longest call" is a query or mutation's wall time in the embedded runtime (user code and convex-test's own overhead), against Convex's 1 s user-code limit.`,
+    measuredPlanLine(r.plan.measured),
   );
   for (const risk of r.plan.riskiest) {
     if (risk.exams.length === 0) continue;

@@ -15,7 +15,7 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { generateV1Dataset, type DatasetSpec, type DirtyRecord } from "../dataset/generate.js";
+import { generateV1Dataset, type DatasetExam, type DatasetSpec, type DirtyRecord } from "../dataset/generate.js";
 import { Channel } from "./channel.js";
 import { scanSnapshot } from "../snapshot/load.js";
 import { productionForExam, referencedDocuments } from "../snapshot/production.js";
@@ -23,6 +23,7 @@ import { subsetForExam } from "./exam.js";
 import { JOB_SAMPLE_EXAMS } from "./costs.js";
 import { runExams, type ExamTask, type PoolEvents } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
+import { measurePlan, PLAN_MAX_ENTRIES } from "./plan.js";
 import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
 
 export type RehearsalInput =
@@ -94,8 +95,15 @@ class BackupWriter {
   }
 }
 
-type Source = { meta: ReportMeta["input"]; planted: DirtyRecord[]; userNames: Map<string, string> };
-type Run = { optionsFor: (index: number) => ExamOptions; workers: number; events: PoolEvents; keys: string[]; progress?: ProgressSink };
+type Source = { meta: ReportMeta["input"]; planted: DirtyRecord[]; userNames: Map<string, string>; plan: ReportMeta["plan"] };
+type Run = {
+  optionsFor: (index: number) => ExamOptions;
+  batchSize: number;
+  workers: number;
+  events: PoolEvents;
+  keys: string[];
+  progress?: ProgressSink;
+};
 
 function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
   const dataset = generateV1Dataset(spec);
@@ -104,7 +112,9 @@ function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
     return { index, examKey: exam.key, dataset: subsetForExam(dataset, exam.key), options: run.optionsFor(index) };
   });
   run.progress?.start(tasks.length);
-  return runExams(tasks, run.workers, run.events).then(() => ({
+  // Production's plan runs beside the pool: the main thread is otherwise idle while the workers rehearse.
+  return Promise.all([runExams(tasks, run.workers, run.events), measurePlan(dataset, run.batchSize)]).then(([, plan]) => ({
+    plan,
     meta: {
       source: "generated",
       seed: spec.seed ?? 42,
@@ -122,6 +132,10 @@ function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
 async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot" }>, run: Run): Promise<Source> {
   const channel = new Channel<ExamTask>();
   let handedOn = 0;
+  // Production's plan needs every exam in one deployment: kept while they fit (PLAN_MAX_ENTRIES), dropped as soon as they do not.
+  let planExams: DatasetExam[] | null = [];
+  let planEntries = 0;
+  let planSkipped = "";
   let failedFirst: "scan" | "pool" | null = null;
   run.progress?.start(null);
   const scanning = scanSnapshot(input.path, {
@@ -130,6 +144,13 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
       const index = handedOn++;
       run.keys[index] = exam.key;
       const state = production === null ? undefined : productionForExam(production, exam);
+      if (planExams !== null) {
+        planEntries += exam.participants.length;
+        if (state !== undefined) planSkipped = "the snapshot holds V2 documents (a deployment already partly migrated)";
+        else if (planEntries > PLAN_MAX_ENTRIES) planSkipped = `more than ${PLAN_MAX_ENTRIES.toLocaleString("en-US")} V1 entries`;
+        else planExams.push(exam);
+        if (planSkipped !== "") planExams = null;
+      }
       const dataset = subsetForExam(
         { users, questions, exams: [exam], deletedQuestionKeys: [...deletedQuestionKeys], dirt: [] },
         exam.key,
@@ -165,7 +186,22 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
   if (scan.status === "rejected" && (failedFirst === "scan" || pool.status === "fulfilled")) throw scan.reason;
   if (pool.status === "rejected") throw pool.reason;
   const snapshot = (scan as PromiseFulfilledResult<Awaited<typeof scanning>>).value;
+  if (planExams !== null && handedOn < snapshot.documents.exams) planSkipped = "only a prefix of the exams was rehearsed (--first-exams)";
+  const plan: ReportMeta["plan"] =
+    planSkipped !== "" || planExams === null
+      ? { skipped: planSkipped }
+      : await measurePlan(
+          {
+            users: snapshot.users,
+            questions: snapshot.questions,
+            exams: planExams,
+            deletedQuestionKeys: [...snapshot.deletedQuestionKeys],
+            dirt: [],
+          },
+          run.batchSize,
+        );
   return {
+    plan,
     meta: {
       source: "snapshot",
       path: input.path,
@@ -208,6 +244,7 @@ export async function rehearse(o: RehearsalOptions): Promise<Report> {
       ...(index === 0 && o.fault !== undefined ? { fault: o.fault } : {}),
       ...(index < JOB_SAMPLE_EXAMS ? { measureJobs: true } : {}),
     }),
+    batchSize: o.batchSize,
     workers: o.workers,
     keys,
     ...(o.progress ? { progress: o.progress } : {}),
@@ -235,6 +272,7 @@ export async function rehearse(o: RehearsalOptions): Promise<Report> {
     options: { ...examOptions, ...(o.fault ? { fault: o.fault } : {}), workers: o.workers },
     backup: { path: backupPath, bytes: backupBytes },
     planted: source.planted,
+    plan: source.plan,
     userNames: source.userNames,
     wallMs: performance.now() - started,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,

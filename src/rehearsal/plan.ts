@@ -1,0 +1,41 @@
+/**
+ * Production's plan, measured: every exam of the run in ONE embedded deployment
+ * (as production holds them), `migrateExamParticipants` run to isDone and then the
+ * cleanup, counting calls and why each stopped. The per-exam instances cannot give
+ * these counts: one call's budget (batchSize exams, WORK_BOUNDS, a share of every
+ * Convex limit) is shared by every exam of the deployment.
+ *
+ * @example
+ * const plan = await measurePlan(generateV1Dataset(GUIDE_DATASET), 5);
+ * // { migrate: { calls: 8, stopped: { budget: 7, done: 1 } }, cleanup: { ... } }
+ */
+import { internal } from "../../convex/_generated/api.js";
+import { insertDataset, type V1Dataset } from "../dataset/generate.js";
+import { createEmbeddedConvex } from "../runtime/embedded.js";
+
+/** One deployment must fit in memory: a snapshot with more V1 entries than this is not planned in one (the report says so). */
+export const PLAN_MAX_ENTRIES = 50_000;
+
+export type PlanLoop = { calls: number; stopped: Record<string, number> };
+export type MeasuredPlan = { batchSize: number; exams: number; entries: number; migrate: PlanLoop; cleanup: PlanLoop };
+
+/** A loop that never reports isDone is a failure, not a hang. */
+const MAX_CALLS = 10_000;
+
+export async function measurePlan(dataset: V1Dataset, batchSize: number): Promise<MeasuredPlan> {
+  const t = createEmbeddedConvex();
+  await insertDataset(t, dataset);
+  const loop = async (args: { clearAfterMigration?: boolean }): Promise<PlanLoop> => {
+    const stopped: Record<string, number> = {};
+    for (let calls = 1; calls <= MAX_CALLS; calls++) {
+      const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize, ...args });
+      stopped[r.stoppedBecause] = (stopped[r.stoppedBecause] ?? 0) + 1;
+      if (r.isDone) return { calls, stopped };
+    }
+    throw new Error(`migrateExamParticipants did not report isDone after ${MAX_CALLS} calls in one deployment`);
+  };
+  const migrate = await loop({});
+  const cleanup = await loop({ clearAfterMigration: true });
+  const entries = dataset.exams.reduce((n, e) => n + e.participants.length, 0);
+  return { batchSize, exams: dataset.exams.length, entries, migrate, cleanup };
+}
