@@ -18,6 +18,16 @@ export const PLAN_MAX_ENTRIES = 50_000;
 
 export type PlanLoop = { calls: number; stopped: Record<string, number> };
 export type MeasuredPlan = { batchSize: number; exams: number; entries: number; migrate: PlanLoop; cleanup: PlanLoop };
+/** Why the plan was not measured in one deployment; `failed`: it was tried and a call failed (the rehearsal fails). */
+export type SkippedPlan = { skipped: string; failed?: true };
+
+/** As {@link measurePlan}, a failure reported rather than thrown: the rehearsal goes on and fails with the reason. */
+export function planOrFailure(dataset: V1Dataset, batchSize: number): Promise<MeasuredPlan | SkippedPlan> {
+  return measurePlan(dataset, batchSize).catch((e: unknown) => ({
+    skipped: `the one-deployment run failed: ${e instanceof Error ? e.message : String(e)}`,
+    failed: true as const,
+  }));
+}
 
 /** A loop that never reports isDone is a failure, not a hang. */
 const MAX_CALLS = 10_000;

@@ -25,7 +25,7 @@ import {
   type TableSize,
 } from "./costs.js";
 import type { DirtyRecord } from "../dataset/generate.js";
-import type { MeasuredPlan } from "./plan.js";
+import type { MeasuredPlan, SkippedPlan } from "./plan.js";
 
 export type ReportMeta = {
   input: {
@@ -49,7 +49,7 @@ export type ReportMeta = {
   backup: { path: string; bytes: number };
   planted: DirtyRecord[];
   /** Migrate and cleanup calls measured in one deployment holding every exam, or why not. */
-  plan: MeasuredPlan | { skipped: string };
+  plan: MeasuredPlan | SkippedPlan;
   userNames: Map<string, string>;
   wallMs: number;
   peakRssBytes: number;
@@ -92,7 +92,7 @@ export type PlanStep = {
 export type Plan = {
   steps: PlanStep[];
   /** Migrate and cleanup run in one deployment holding every exam, as production holds them (the source of their `calls`), or why not. */
-  measured: MeasuredPlan | { skipped: string };
+  measured: MeasuredPlan | SkippedPlan;
   productionMs: number;
   riskiest: { by: "document size" | "participants" | "dirt"; exams: { examKey: string; title: string; value: number }[] }[];
   reconciliation: { lines: string[]; reconciled: boolean };
@@ -300,7 +300,8 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   const failures = allFindings.filter((f) => f.severity === "failure").length;
   const phaseFailures = phases.reduce((n, p) => n + p.failed, 0);
   const bounds = boundsOf(outcomes);
-  const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0 && bounds.exceeded.length === 0;
+  const planFailed = "failed" in meta.plan;
+  const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0 && bounds.exceeded.length === 0 && !planFailed;
   const maxCallsPerExam = Math.max(0, ...outcomes.map((o) => o.migration.calls));
 
   return {
@@ -951,6 +952,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
     : "Rehearsal passed: the migration can be run on production (see docs/rehearsal.md).";
   out.push("", r.passed ? verdict : "Rehearsal FAILED: see the failures above.");
   for (const e of r.bounds.exceeded) out.push(`over its work bound: ${exceededLine(e)}`);
+  if ("failed" in r.plan.measured) out.push(`plan: ${r.plan.measured.skipped}`);
   if (r.bounds.slow.length > 0)
     out.push(
       `${r.bounds.slow.length} time warning(s): queries or mutations over ${int(SLOW_CALL_MS)} ms, the longest ${int(r.bounds.longest!.ms)} ms of 1 s`,

@@ -23,7 +23,7 @@ import { subsetForExam } from "./exam.js";
 import { JOB_SAMPLE_EXAMS } from "./costs.js";
 import { runExams, type ExamTask, type PoolEvents } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
-import { measurePlan, PLAN_MAX_ENTRIES } from "./plan.js";
+import { planOrFailure, PLAN_MAX_ENTRIES } from "./plan.js";
 import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
 
 export type RehearsalInput =
@@ -113,7 +113,7 @@ function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
   });
   run.progress?.start(tasks.length);
   // Production's plan runs beside the pool: the main thread is otherwise idle while the workers rehearse.
-  return Promise.all([runExams(tasks, run.workers, run.events), measurePlan(dataset, run.batchSize)]).then(([, plan]) => ({
+  return Promise.all([runExams(tasks, run.workers, run.events), planOrFailure(dataset, run.batchSize)]).then(([, plan]) => ({
     plan,
     meta: {
       source: "generated",
@@ -190,7 +190,7 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
   const plan: ReportMeta["plan"] =
     planSkipped !== "" || planExams === null
       ? { skipped: planSkipped }
-      : await measurePlan(
+      : await planOrFailure(
           {
             users: snapshot.users,
             questions: snapshot.questions,
