@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { main } from "../src/cli/main";
 import type { Report } from "../src/rehearsal/report";
+import { planOrFailure, tooLargeToPlan } from "../src/rehearsal/plan";
 import { createEmbeddedConvex } from "../src/runtime/embedded";
 import { generateV1Dataset, GUIDE_DATASET, insertDataset } from "../src/dataset/generate";
 import { internal } from "../convex/_generated/api";
@@ -80,4 +81,11 @@ describe("the plan", () => {
     },
     180_000,
   );
+
+  test("input heavier than one deployment should hold is not planned in one, and says why", async () => {
+    const guide = generateV1Dataset({ ...GUIDE_DATASET, dirty: true });
+    // The guide dataset weighs about 4 MB of exam documents.
+    expect(await planOrFailure(guide, 5, 1024 * 1024)).toEqual({ skipped: tooLargeToPlan(1024 * 1024) });
+    expect(await planOrFailure(guide, 5)).toMatchObject({ exams: 15, entries: 234 });
+  }, 60_000);
 });

@@ -10,19 +10,26 @@
  * // { migrate: { calls: 8, stopped: { budget: 7, done: 1 } }, cleanup: { ... } }
  */
 import { internal } from "../../convex/_generated/api.js";
-import { insertDataset, type V1Dataset } from "../dataset/generate.js";
+import { examDocumentBytes, insertDataset, type V1Dataset } from "../dataset/generate.js";
 import { createEmbeddedConvex } from "../runtime/embedded.js";
 
-/** One deployment must fit in memory: a snapshot with more V1 entries than this is not planned in one (the report says so). */
-export const PLAN_MAX_ENTRIES = 50_000;
+/**
+ * One deployment must fit in memory beside the rehearsal: input whose exam documents weigh more than this is not
+ * planned in one (the report says so). 10× the guide dataset (40 MB of exam documents) raises the peak RSS from
+ * about 0.5 to 1.1 GiB.
+ */
+export const PLAN_MAX_BYTES = 64 * 1024 * 1024;
+export const tooLargeToPlan = (maxBytes: number) =>
+  `exam documents over ${maxBytes / 1024 / 1024} MiB, more than one deployment should hold in memory`;
 
 export type PlanLoop = { calls: number; stopped: Record<string, number> };
 export type MeasuredPlan = { batchSize: number; exams: number; entries: number; migrate: PlanLoop; cleanup: PlanLoop };
 /** Why the plan was not measured in one deployment; `failed`: it was tried and a call failed (the rehearsal fails). */
 export type SkippedPlan = { skipped: string; failed?: true };
 
-/** As {@link measurePlan}, a failure reported rather than thrown: the rehearsal goes on and fails with the reason. */
-export function planOrFailure(dataset: V1Dataset, batchSize: number): Promise<MeasuredPlan | SkippedPlan> {
+/** As {@link measurePlan}, a dataset over PLAN_MAX_BYTES skipped and a failure reported rather than thrown: the rehearsal goes on and fails with the reason. */
+export async function planOrFailure(dataset: V1Dataset, batchSize: number, maxBytes = PLAN_MAX_BYTES): Promise<MeasuredPlan | SkippedPlan> {
+  if (dataset.exams.reduce((n, e) => n + examDocumentBytes(e), 0) > maxBytes) return { skipped: tooLargeToPlan(maxBytes) };
   return measurePlan(dataset, batchSize).catch((e: unknown) => ({
     skipped: `the one-deployment run failed: ${e instanceof Error ? e.message : String(e)}`,
     failed: true as const,

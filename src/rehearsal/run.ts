@@ -15,7 +15,7 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { generateV1Dataset, type DatasetExam, type DatasetSpec, type DirtyRecord } from "../dataset/generate.js";
+import { examDocumentBytes, generateV1Dataset, type DatasetExam, type DatasetSpec, type DirtyRecord } from "../dataset/generate.js";
 import { Channel } from "./channel.js";
 import { scanSnapshot } from "../snapshot/load.js";
 import { productionForExam, referencedDocuments } from "../snapshot/production.js";
@@ -23,7 +23,7 @@ import { subsetForExam } from "./exam.js";
 import { JOB_SAMPLE_EXAMS } from "./costs.js";
 import { runExams, type ExamTask, type PoolEvents } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
-import { planOrFailure, PLAN_MAX_ENTRIES } from "./plan.js";
+import { planOrFailure, PLAN_MAX_BYTES, tooLargeToPlan } from "./plan.js";
 import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
 
 export type RehearsalInput =
@@ -132,9 +132,9 @@ function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
 async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot" }>, run: Run): Promise<Source> {
   const channel = new Channel<ExamTask>();
   let handedOn = 0;
-  // Production's plan needs every exam in one deployment: kept while they fit (PLAN_MAX_ENTRIES), dropped as soon as they do not.
+  // Production's plan needs every exam in one deployment: kept while they fit (PLAN_MAX_BYTES), dropped as soon as they do not.
   let planExams: DatasetExam[] | null = [];
-  let planEntries = 0;
+  let planBytes = 0;
   let planSkipped = "";
   let failedFirst: "scan" | "pool" | null = null;
   run.progress?.start(null);
@@ -145,9 +145,9 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
       run.keys[index] = exam.key;
       const state = production === null ? undefined : productionForExam(production, exam);
       if (planExams !== null) {
-        planEntries += exam.participants.length;
+        planBytes += examDocumentBytes(exam);
         if (state !== undefined) planSkipped = "the snapshot holds V2 documents (a deployment already partly migrated)";
-        else if (planEntries > PLAN_MAX_ENTRIES) planSkipped = `more than ${PLAN_MAX_ENTRIES.toLocaleString("en-US")} V1 entries`;
+        else if (planBytes > PLAN_MAX_BYTES) planSkipped = tooLargeToPlan(PLAN_MAX_BYTES);
         else planExams.push(exam);
         if (planSkipped !== "") planExams = null;
       }
