@@ -43,6 +43,7 @@ describe("the plan", () => {
           "node",
           "exam-migrate",
           "-q",
+          "--plan",
           "--batch-size",
           String(batchSize),
           "--workers",

@@ -76,6 +76,7 @@ type RehearseFlags = {
   firstExams?: number;
   outDir: string;
   batchSize: number;
+  plan?: boolean;
   smokeUsers: number;
   workers: number;
   cleanup: boolean;
@@ -151,6 +152,10 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .option("--out-dir <dir>", "where the V1 backup (v1_backup.json) is written", ".rehearsal")
     .option("--batch-size <n>", "batchSize for migrateExamParticipants (exams per call), as on production", wholeNumber(1), 5)
     .option(
+      "--plan",
+      "measure production's plan: migrate and clean up once more with every exam in one deployment (the calls each command takes with the shared budget)",
+    )
+    .option(
       "--smoke-users <n>",
       "students per exam the smoke pass signs in as (the first who completed, the first still in progress, then others)",
       wholeNumber(0),
@@ -203,6 +208,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
               },
         outDir: flags.outDir,
         batchSize: flags.batchSize,
+        plan: flags.plan === true,
         smokeUsers: flags.smokeUsers,
         cleanup: flags.cleanup,
         workers: flags.workers,
