@@ -22,6 +22,7 @@ import type { Actor } from "../lib/validators";
 import { CREATION_SETTLE_MS } from "../lib/limits";
 import type { Usage } from "../lib/budget";
 import { sameValue } from "../lib/values";
+import { loadHeaderPass } from "../lib/examHeaders";
 
 type Ctx = Pick<MutationCtx, "db"> & Partial<Pick<MutationCtx, "auth">>;
 export type ChangeOperation = Doc<"examChanges">["operation"];
@@ -153,10 +154,7 @@ export async function lastKnownMatch(ctx: Pick<QueryCtx, "db">, examId: Id<"exam
       .withIndex("by_exam_and_at", (q) => q.eq("examId", examId))
       .order("desc")
       .first(),
-    ctx.db
-      .query("migrationProgress")
-      .withIndex("by_pass", (q) => q.eq("pass", "headers"))
-      .unique(),
+    loadHeaderPass(ctx),
   ]);
   const visited = (startedAt: number | undefined, through: number) =>
     startedAt !== undefined && examCreationTime <= Math.min(through, startedAt - CREATION_SETTLE_MS) ? startedAt : -Infinity;

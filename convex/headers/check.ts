@@ -23,16 +23,10 @@ import { internal } from "../_generated/api";
 import { domainError } from "../lib/errors";
 import { CREATION_SETTLE_MS, HEADER_CHECK_INTERVAL_MINUTES, HEADER_CHECK_TICK_MINUTES } from "../lib/limits";
 import { healExamHeader, walkExamHeaders } from "./keeper";
+import { loadHeaderPass } from "../lib/examHeaders";
 
 type HeaderPass = Doc<"migrationProgress">;
 type HeaderCheck = NonNullable<HeaderPass["headerCheck"]>;
-
-export async function loadHeaderPass(ctx: Pick<QueryCtx, "db">): Promise<HeaderPass | null> {
-  return ctx.db
-    .query("migrationProgress")
-    .withIndex("by_pass", (q) => q.eq("pass", "headers"))
-    .unique();
-}
 
 /** Writes the pass's state (created on first use). */
 async function saveHeaderPass(

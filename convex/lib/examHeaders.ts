@@ -32,11 +32,15 @@ export async function getQuestionList(ctx: Pick<QueryCtx, "db">, examId: Id<"exa
  * exams created after it. Written by the header check (headers/keeper.ts).
  */
 export async function headersThrough(ctx: Pick<QueryCtx, "db">): Promise<number | undefined> {
-  const pass = await ctx.db
+  return (await loadHeaderPass(ctx))?.headerCheck?.headersThrough;
+}
+
+/** The header check's state: the "headers" document of `migrationProgress` (written only by headers/check.ts). */
+export async function loadHeaderPass(ctx: Pick<QueryCtx, "db">): Promise<Doc<"migrationProgress"> | null> {
+  return ctx.db
     .query("migrationProgress")
     .withIndex("by_pass", (q) => q.eq("pass", "headers"))
     .unique();
-  return pass?.headerCheck?.headersThrough;
 }
 
 /** Up to `n` copies of the exam's header and question list beyond the first (made around the keeper: a dashboard copy). */

@@ -225,12 +225,6 @@ async function listBudget(ctx: QueryCtx): Promise<void> {
   }
 }
 
-/** An exam document a list must read, refused with LIMIT_EXCEEDED before it could take the call past half a limit. */
-async function budgetedExamDoc(ctx: QueryCtx, examId: Id<"exams">): Promise<Doc<"exams"> | null> {
-  await listBudget(ctx);
-  return ctx.db.get("exams", examId);
-}
-
 /**
  * Every exam created after the header check's mark (every exam when no pass has finished: right after
  * deploy), read from its document, in one index range. Exams up to the mark all have headers.
@@ -254,19 +248,22 @@ async function examsAfterMark(ctx: QueryCtx): Promise<Doc<"exams">[]> {
   }
 }
 
+/** An exam a list shows: its header (null: none yet), its document if read. */
+type ListedExam = { examId: Id<"exams">; header: ExamHeader | null; doc: Doc<"exams"> | null };
+
 /** Exams read from their documents, each with its header (null: none yet). */
-async function withHeaders(ctx: QueryCtx, docs: readonly Doc<"exams">[]) {
-  const out = [];
+async function withHeaders(ctx: QueryCtx, docs: readonly Doc<"exams">[]): Promise<ListedExam[]> {
+  const out: ListedExam[] = [];
   for (const doc of docs) {
     await listBudget(ctx);
-    out.push({ examId: doc._id, header: await getExamHeader(ctx, doc._id), doc: doc as Doc<"exams"> | null });
+    out.push({ examId: doc._id, header: await getExamHeader(ctx, doc._id), doc });
   }
   return out;
 }
 
-/** Headers and the exams after the mark, by exam: a document read replaces its header's entry. */
-function byExam<T extends { examId: Id<"exams"> }>(fromHeaders: readonly T[], fromDocs: readonly T[]): T[] {
-  const out = new Map<string, T>(fromHeaders.map((e) => [e.examId, e]));
+/** Headers (documents not read) and the exams after the mark, by exam: a document read replaces its header's entry. */
+function byExam(headers: readonly ExamHeader[], fromDocs: readonly ListedExam[]): ListedExam[] {
+  const out = new Map<string, ListedExam>(headers.map((header) => [header.examId, { examId: header.examId, header, doc: null }]));
   for (const e of fromDocs) out.set(e.examId, e);
   return [...out.values()];
 }
@@ -333,12 +330,13 @@ export const v2Source: ExamSource = {
   },
 
   async allExams(ctx) {
-    const fromHeaders = (await allHeaders(ctx)).map((header) => ({ examId: header.examId, info: infoOf(header) }));
-    const fromDocs = (await examsAfterMark(ctx)).map((doc) => ({ examId: doc._id, info: infoOf(doc) }));
+    // An exam read from its document shows it (its header is not looked up: V2 counts come from the counters).
+    const headers = await allHeaders(ctx);
+    const fromDocs = (await examsAfterMark(ctx)).map((doc) => ({ examId: doc._id, header: null, doc }));
     const out = [];
-    for (const { examId, info } of byExam(fromHeaders, fromDocs)) {
+    for (const { examId, header, doc } of byExam(headers, fromDocs)) {
       await listBudget(ctx);
-      out.push({ info, counts: await countParticipants(ctx, examId) });
+      out.push({ info: infoOf(doc ?? header!), counts: await countParticipants(ctx, examId) });
     }
     return out.sort((a, b) => byExamId(a.info, b.info));
   },
@@ -389,17 +387,14 @@ export const v1Source: ExamSource = {
       examsAfterMark(ctx),
       legacyMirrorGloballyEnabled(ctx),
     ]);
-    const exams = byExam(
-      headers.map((header) => ({ examId: header.examId, header: header as ExamHeader | null, doc: null as Doc<"exams"> | null })),
-      await withHeaders(ctx, afterMark),
-    );
+    const exams = byExam(headers, await withHeaders(ctx, afterMark));
     const out = [];
     for (const { examId, header, doc: read } of exams) {
       await listBudget(ctx);
       let doc = read;
       // No header: nothing of this backend touched the exam, its array is all there is.
       const fromArray = header === null || (!legacyArrayImported(header) && (await arrayIsCurrent(ctx, header, globallyEnabled)));
-      if (fromArray && doc === null) doc = await budgetedExamDoc(ctx, examId);
+      if (fromArray && doc === null) doc = await ctx.db.get("exams", examId); // within listBudget's room for one document
       const counts = fromArray && doc !== null ? countEntries(doc.participants) : await countParticipants(ctx, examId);
       out.push({ info: infoOf(doc ?? header!), counts });
     }
@@ -413,13 +408,13 @@ export const v1Source: ExamSource = {
       legacyMirrorGloballyEnabled(ctx),
     ]);
     const exams = byExam(
-      pending.map((header) => ({ examId: header.examId, header: header as ExamHeader | null, doc: null as Doc<"exams"> | null })),
+      pending,
       (await withHeaders(ctx, afterMark)).filter(({ header }) => !legacyArrayImported(header)),
     );
     const out: MyAttempt[] = [];
     for (const entry of exams) {
-      await listBudget(ctx);
-      const exam = entry.doc ?? (await budgetedExamDoc(ctx, entry.examId));
+      await listBudget(ctx); // room for the exam's document, and its other reads
+      const exam = entry.doc ?? (await ctx.db.get("exams", entry.examId));
       if (exam === null) continue;
       const { participation } =
         entry.header === null || (await arrayIsCurrent(ctx, entry.header, globallyEnabled))
