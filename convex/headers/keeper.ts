@@ -22,7 +22,9 @@ import type { Doc, Id, TableNames } from "../_generated/dataModel";
 import type { DatabaseWriter, MutationCtx, QueryCtx } from "../_generated/server";
 import * as z from "zod/v4";
 import { parseCursor } from "../lib/cursor";
-import { duplicateHeaders } from "../lib/examHeaders";
+import { headerWithCopies } from "../lib/examHeaders";
+
+type HeaderWithCopies = Awaited<ReturnType<typeof headerWithCopies>>;
 import { CONVEX_LIMITS, WORK_BOUNDS } from "../lib/limits";
 import { fitsBudget, transactionUsage, type Usage } from "../lib/budget";
 import {
@@ -31,6 +33,7 @@ import {
   fieldsOfHeader,
   headerFieldsOf,
   loadHeader,
+  type StoredHeader,
   recordAbsorbed,
   staleFields,
   syncHeader,
@@ -154,15 +157,17 @@ export type StaleHeader = { examId: Id<"exams">; field: HeaderField | "examCreat
 
 /** What an exam's header and list disagree with (a missing header, a header of a deleted exam, each stale field). Writes nothing. */
 export async function staleHeaderOf(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleHeader[]> {
-  const extra = await duplicateHeaders(ctx, examId);
+  return staleOf(examId, await headerWithCopies(ctx, examId), exam);
+}
+
+function staleOf(examId: Id<"exams">, { stored, extra }: HeaderWithCopies, exam: Doc<"exams"> | null): StaleHeader[] {
   const copies = extra.headers.length + extra.lists.length;
   const duplicated: StaleHeader[] =
     copies === 0 ? [] : [{ examId, field: "header", held: `${copies} duplicate(s)`, live: "one header and list" }];
-  return [...duplicated, ...(await staleOfStored(ctx, examId, exam))];
+  return [...duplicated, ...staleOfStored(examId, stored, exam)];
 }
 
-async function staleOfStored(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleHeader[]> {
-  const stored = await loadHeader(ctx, examId);
+function staleOfStored(examId: Id<"exams">, stored: StoredHeader, exam: Doc<"exams"> | null): StaleHeader[] {
   if (exam === null) {
     const present = stored.header !== null || stored.list !== null;
     return present ? [{ examId, field: "header", held: "present", live: "exam deleted" }] : [];
@@ -184,10 +189,11 @@ export const HEADER_CHECK = "header check";
  * a "repair" change (when the edit was made is not known: since the exam was last known to match).
  */
 export async function healExamHeader(ctx: Ctx, examId: Id<"exams">, exam: Doc<"exams"> | null): Promise<StaleHeader[]> {
-  const stale = await staleHeaderOf(ctx, examId, exam);
+  const copies = await headerWithCopies(ctx, examId);
+  const stale = staleOf(examId, copies, exam);
   if (stale.length === 0) return stale;
   // Copies made around the keeper go first: the first header and list (the ones every read takes) stay.
-  const extra = await duplicateHeaders(ctx, examId);
+  const { extra } = copies;
   for (const doc of extra.headers) await ctx.db.delete("examHeaders", doc._id);
   for (const doc of extra.lists) await ctx.db.delete("examQuestionLists", doc._id);
   if (exam === null) {

@@ -43,8 +43,11 @@ export async function loadHeaderPass(ctx: Pick<QueryCtx, "db">): Promise<Doc<"mi
     .unique();
 }
 
-/** Up to `n` copies of the exam's header and question list beyond the first (made around the keeper: a dashboard copy). */
-export async function duplicateHeaders(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, n = 8) {
+/**
+ * The exam's header and question list as every read takes them (the first), and up to `n` copies of each
+ * beyond it (made around the keeper: a dashboard copy), from the same two index ranges.
+ */
+export async function headerWithCopies(ctx: Pick<QueryCtx, "db">, examId: Id<"exams">, n = 8) {
   const [headers, lists] = await Promise.all([
     ctx.db
       .query("examHeaders")
@@ -55,5 +58,8 @@ export async function duplicateHeaders(ctx: Pick<QueryCtx, "db">, examId: Id<"ex
       .withIndex("by_exam", (q) => q.eq("examId", examId))
       .take(n + 1),
   ]);
-  return { headers: headers.slice(1), lists: lists.slice(1) };
+  return {
+    stored: { header: headers[0] ?? null, list: lists[0] ?? null },
+    extra: { headers: headers.slice(1), lists: lists.slice(1) },
+  };
 }
