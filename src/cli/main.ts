@@ -16,6 +16,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { GUIDE_DATASET, InvalidDatasetError } from "../dataset/generate.js";
 import { scanSnapshot, SnapshotError, type Era } from "../snapshot/load.js";
 import { EXIT, renderReport } from "../rehearsal/report.js";
+import { DEFAULT_LIVE_RATE } from "../rehearsal/deployment.js";
 import { rehearse } from "../rehearsal/run.js";
 import { renderHtml } from "../rehearsal/html.js";
 import { FAULTS, type Fault } from "../rehearsal/types.js";
@@ -76,7 +77,7 @@ type RehearseFlags = {
   firstExams?: number;
   outDir: string;
   batchSize: number;
-  plan?: boolean;
+  liveStudents: number;
   smokeUsers: number;
   workers: number;
   cleanup: boolean;
@@ -152,8 +153,10 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .option("--out-dir <dir>", "where the V1 backup (v1_backup.json) is written", ".rehearsal")
     .option("--batch-size <n>", "batchSize for migrateExamParticipants (exams per call), as on production", wholeNumber(1), 5)
     .option(
-      "--plan",
-      "measure production's plan: migrate and clean up once more with every exam in one deployment (the calls each command takes with the shared budget)",
+      "--live-students <n>",
+      "student actions (start, pause, resume, submit) between two migration or cleanup calls in the one-deployment run; 0 for none",
+      wholeNumber(0),
+      DEFAULT_LIVE_RATE,
     )
     .option(
       "--smoke-users <n>",
@@ -175,7 +178,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .addOption(
       new Option(
         "--fault <kind>",
-        "inject a fault into the first exam to see the failure path: drop-answer (verification fails), tamper-event (audit chain check fails), over-bound (its migration calls are checked against a bound of 1 V1 entry a call: the verdict names each call over it)",
+        "inject a fault into the first exam to see the failure path: drop-answer (verification fails), tamper-event (audit chain check fails), over-bound (its migration calls are checked against a bound of 1 V1 entry a call: the verdict names each call over it); in the one-deployment run: live-drop-answer (a live student's answer lost from V2: verification fails), skip-roll-forward (rollback option 2 without the roll forward: V1 ≠ V2), restore-replace (rollback option 1 as --replace, not --replace-all: the restored deployment is not the backup)",
       ).choices(FAULTS),
     )
     .action(async (flags: RehearseFlags, command: Command) => {
@@ -208,7 +211,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
               },
         outDir: flags.outDir,
         batchSize: flags.batchSize,
-        plan: flags.plan === true,
+        liveRate: flags.liveStudents,
         smokeUsers: flags.smokeUsers,
         cleanup: flags.cleanup,
         workers: flags.workers,

@@ -52,7 +52,7 @@ export type V1Dataset = {
 };
 
 /** mulberry32: small, fast, deterministic. */
-function prng(seed: number) {
+export function prng(seed: number) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

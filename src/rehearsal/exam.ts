@@ -476,15 +476,15 @@ export async function rehearseExam(
   return outcome;
 }
 
-type SmokeContext = { examId: Id<"exams">; questionId: Id<"questions"> | undefined };
-type Student = ReturnType<EmbeddedConvex["withIdentity"]>;
+export type SmokeContext = { examId: Id<"exams">; questionId: Id<"questions"> | undefined };
+export type Student = ReturnType<EmbeddedConvex["withIdentity"]>;
 type Read = () => Promise<Value>;
 
 /**
  * The read calls of the smoke pass: a V1 function and its V2 twin (`${name}V2`), or null when the exam
  * gives nothing to call it with; `once`: the result does not depend on the student, so one student calls it.
  */
-const SMOKE_READS: { name: string; once?: boolean; twins: (as: Student, c: SmokeContext) => [Read, Read] | null }[] = [
+export const SMOKE_READS: { name: string; once?: boolean; twins: (as: Student, c: SmokeContext) => [Read, Read] | null }[] = [
   {
     name: "getExamSession",
     twins: (as, { examId }) => [

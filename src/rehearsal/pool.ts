@@ -29,12 +29,12 @@ export type PoolEvents = {
  * A worker running worker.ts through tsx, with the runtime's value reads (docs/runtime.md) registered
  * before convex is loaded (Node 20 does not pass the main thread's loader hooks to workers).
  */
-function startWorker(): Worker {
+export function startWorker(file = "./worker.ts", workerData?: unknown): Worker {
   const tsx = import.meta.resolve("tsx/esm/api");
   const valueReads = new URL("../runtime/valueReads.ts", import.meta.url).href;
-  const entry = new URL("./worker.ts", import.meta.url).href;
+  const entry = new URL(file, import.meta.url).href;
   const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(valueReads)}); }).then(() => import(${JSON.stringify(entry)}))`;
-  return new Worker(boot, { eval: true });
+  return new Worker(boot, { eval: true, workerData });
 }
 
 /** Tasks as an array or as a stream; several workers pull from one iterator (an async one queues their calls). */

@@ -25,7 +25,7 @@ import {
   type TableSize,
 } from "./costs.js";
 import type { DirtyRecord } from "../dataset/generate.js";
-import type { MeasuredPlan, SkippedPlan } from "./plan.js";
+import type { DeploymentRun, LiveTally, MeasuredPlan, SkippedPlan } from "./deployment.js";
 
 export type ReportMeta = {
   input: {
@@ -48,8 +48,8 @@ export type ReportMeta = {
   options: ExamOptions & { workers: number };
   backup: { path: string; bytes: number };
   planted: DirtyRecord[];
-  /** Migrate and cleanup calls measured in one deployment holding every exam, or why not. */
-  plan: MeasuredPlan | SkippedPlan;
+  /** The one-deployment run (deployment.ts): migrate and cleanup calls, live students, rollback; or why not. */
+  plan: DeploymentRun | SkippedPlan;
   userNames: Map<string, string>;
   wallMs: number;
   peakRssBytes: number;
@@ -92,7 +92,7 @@ export type PlanStep = {
 export type Plan = {
   steps: PlanStep[];
   /** Migrate and cleanup run in one deployment holding every exam, as production holds them (the source of their `calls`), or why not. */
-  measured: MeasuredPlan | SkippedPlan;
+  measured: DeploymentRun | SkippedPlan;
   productionMs: number;
   riskiest: { by: "document size" | "participants" | "dirt"; exams: { examKey: string; title: string; value: number }[] }[];
   reconciliation: { lines: string[]; reconciled: boolean };
@@ -300,7 +300,7 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   const failures = allFindings.filter((f) => f.severity === "failure").length;
   const phaseFailures = phases.reduce((n, p) => n + p.failed, 0);
   const bounds = boundsOf(outcomes);
-  const planFailed = "failed" in meta.plan;
+  const planFailed = "failed" in meta.plan || ("checks" in meta.plan && meta.plan.checks.some((c) => !c.ok));
   const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0 && bounds.exceeded.length === 0 && !planFailed;
   const maxCallsPerExam = Math.max(0, ...outcomes.map((o) => o.migration.calls));
 
@@ -642,8 +642,36 @@ export function measuredPlanLine(m: Plan["measured"]): string {
     return `migrate and cleanup calls NOT measured in one deployment (${m.skipped}): the per-exam estimates shown may be off several-fold.`;
   return (
     `migrate and cleanup calls measured in one deployment holding all ${int(m.exams)} exams (${int(m.entries)} V1 entries), as production holds them:` +
-    ` migrate ${int(m.migrate.calls)} (stopped by: ${stoppedBy(m.migrate)}), cleanup ${int(m.cleanup.calls)} (stopped by: ${stoppedBy(m.cleanup)}).`
+    ` migrate ${int(m.migrate.calls)} (stopped by: ${stoppedBy(m.migrate)}), cleanup ${int(m.cleanup.calls)} (stopped by: ${stoppedBy(m.cleanup)}),` +
+    (m.liveRate === 0
+      ? " no student acting."
+      : ` ${int(m.liveRate)} student action(s) between calls: their mirror jobs pass the imported events of the exams they touch, which the cleanup otherwise passes itself, so a deployment where no student acts takes more cleanup calls (--live-students 0).`)
   );
+}
+
+/** The one-deployment run: students' actions by phase, then every check with what it said. */
+export function deploymentLines(m: Plan["measured"]): string[] {
+  if ("skipped" in m)
+    return [`NOT rehearsed: ${m.skipped}. Live students and both rollbacks are rehearsed only on input that fits one deployment.`];
+  const actions = (l: LiveTally) =>
+    Object.entries(l.done)
+      .map(([k, n]) => `${int(n)} ${k}`)
+      .join(", ");
+  const refused = (l: LiveTally) =>
+    Object.keys(l.refused).length === 0
+      ? "none refused"
+      : `refused: ${Object.entries(l.refused)
+          .map(([k, n]) => `${int(n)} ${k}`)
+          .join(", ")}`;
+  return [
+    `${int(m.liveRate)} student action(s) between two migration or cleanup calls (--live-students); ${secs(m.simulatedMs)} of simulated time in ${secs(m.wallMs)}:`,
+    ...m.live.map((l) => `  ${l.phase} (${l.functions} functions): ${actions(l)}; ${refused(l)}; ${int(l.students)} student(s) acted`),
+    table(
+      ["after", "check", "", "what it said"],
+      m.checks.map((c) => [c.step, c.name, c.ok ? "ok" : "FAIL", c.note]),
+      4,
+    ),
+  ];
 }
 
 export const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -786,6 +814,9 @@ export function renderReport(r: Report, maxFindings = 40): string {
     `V1 against V2${r.plan.reconciliation.reconciled ? "" : " (NOT reconciled)"}:`,
     ...r.plan.reconciliation.lines.map((l) => `  ${l}`),
   );
+
+  h("One deployment: students live, rollback (every exam in one embedded deployment, on a simulated clock)");
+  out.push(...deploymentLines(r.plan.measured));
 
   h("Phases (times summed over exams; largest transaction of each phase as a share of Convex's limits)");
   out.push(
@@ -952,7 +983,9 @@ export function renderReport(r: Report, maxFindings = 40): string {
     : "Rehearsal passed: the migration can be run on production (see docs/rehearsal.md).";
   out.push("", r.passed ? verdict : "Rehearsal FAILED: see the failures above.");
   for (const e of r.bounds.exceeded) out.push(`over its work bound: ${exceededLine(e)}`);
-  if ("failed" in r.plan.measured) out.push(`plan: ${r.plan.measured.skipped}`);
+  if ("failed" in r.plan.measured) out.push(`one deployment: ${r.plan.measured.skipped}`);
+  if ("checks" in r.plan.measured)
+    for (const c of r.plan.measured.checks.filter((c) => !c.ok)) out.push(`one deployment, ${c.step}: ${c.name} FAILED: ${c.note}`);
   if (r.bounds.slow.length > 0)
     out.push(
       `${r.bounds.slow.length} time warning(s): queries or mutations over ${int(SLOW_CALL_MS)} ms, the longest ${int(r.bounds.longest!.ms)} ms of 1 s`,

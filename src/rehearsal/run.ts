@@ -23,7 +23,7 @@ import { subsetForExam } from "./exam.js";
 import { JOB_SAMPLE_EXAMS } from "./costs.js";
 import { runExams, type ExamTask, type PoolEvents } from "./pool.js";
 import { buildReport, type Report, type ReportMeta } from "./report.js";
-import { planOrFailure, PLAN_MAX_BYTES, tooLargeToPlan } from "./plan.js";
+import { DEFAULT_LIVE_RATE, deploymentInWorker, PLAN_MAX_BYTES, tooLargeToPlan, type DeploymentOptions } from "./deployment.js";
 import type { ExamOptions, ExamOutcome, PhaseName } from "./types.js";
 
 export type RehearsalInput =
@@ -46,8 +46,8 @@ export type RehearsalOptions = ExamOptions & {
   input: RehearsalInput;
   outDir: string;
   workers: number;
-  /** Measure production's plan: migrate and cleanup once more, with every exam in one deployment (CPU about 1.4× the guide rehearsal's). */
-  plan?: boolean;
+  /** Student actions between two migration or cleanup calls in the one-deployment run (deployment.ts). */
+  liveRate?: number;
   progress?: ProgressSink;
 };
 
@@ -97,14 +97,10 @@ class BackupWriter {
   }
 }
 
-/** Why the plan was not measured when `--plan` was not given. */
-const NOT_ASKED = "pass --plan to measure them: every exam in one deployment, production's shared budget; about 1.4× the CPU";
-
 type Source = { meta: ReportMeta["input"]; planted: DirtyRecord[]; userNames: Map<string, string>; plan: ReportMeta["plan"] };
 type Run = {
   optionsFor: (index: number) => ExamOptions;
-  batchSize: number;
-  plan: boolean;
+  deployment: DeploymentOptions;
   workers: number;
   events: PoolEvents;
   keys: string[];
@@ -118,8 +114,8 @@ function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
     return { index, examKey: exam.key, dataset: subsetForExam(dataset, exam.key), options: run.optionsFor(index) };
   });
   run.progress?.start(tasks.length);
-  // Production's plan runs beside the pool: the main thread is otherwise idle while the workers rehearse.
-  const planned: Promise<ReportMeta["plan"]> = run.plan ? planOrFailure(dataset, run.batchSize) : Promise.resolve({ skipped: NOT_ASKED });
+  // The one-deployment run (production's plan, live students, rollback) runs beside the pool, on a thread of its own.
+  const planned = deploymentInWorker(dataset, run.deployment);
   return Promise.all([runExams(tasks, run.workers, run.events), planned]).then(([, plan]) => ({
     plan,
     meta: {
@@ -139,10 +135,10 @@ function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
 async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot" }>, run: Run): Promise<Source> {
   const channel = new Channel<ExamTask>();
   let handedOn = 0;
-  // Production's plan needs every exam in one deployment: kept while they fit (PLAN_MAX_BYTES), dropped as soon as they do not.
-  let planExams: DatasetExam[] | null = run.plan ? [] : null;
+  // The one-deployment run needs every exam: kept while they fit (PLAN_MAX_BYTES), dropped as soon as they do not.
+  let planExams: DatasetExam[] | null = [];
   let planBytes = 0;
-  let planSkipped = run.plan ? "" : NOT_ASKED;
+  let planSkipped = "";
   let failedFirst: "scan" | "pool" | null = null;
   run.progress?.start(null);
   const scanning = scanSnapshot(input.path, {
@@ -197,7 +193,7 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
   const plan: ReportMeta["plan"] =
     planSkipped !== "" || planExams === null
       ? { skipped: planSkipped }
-      : await planOrFailure(
+      : await deploymentInWorker(
           {
             users: snapshot.users,
             questions: snapshot.questions,
@@ -205,7 +201,7 @@ async function rehearseSnapshot(input: Extract<RehearsalInput, { kind: "snapshot
             deletedQuestionKeys: [...snapshot.deletedQuestionKeys],
             dirt: [],
           },
-          run.batchSize,
+          run.deployment,
         );
   return {
     plan,
@@ -251,8 +247,12 @@ export async function rehearse(o: RehearsalOptions): Promise<Report> {
       ...(index === 0 && o.fault !== undefined ? { fault: o.fault } : {}),
       ...(index < JOB_SAMPLE_EXAMS ? { measureJobs: true } : {}),
     }),
-    batchSize: o.batchSize,
-    plan: o.plan === true,
+    deployment: {
+      batchSize: o.batchSize,
+      liveRate: o.liveRate ?? DEFAULT_LIVE_RATE,
+      cleanup: o.cleanup,
+      ...(o.fault ? { fault: o.fault } : {}),
+    },
     workers: o.workers,
     keys,
     ...(o.progress ? { progress: o.progress } : {}),

@@ -27,7 +27,7 @@ export const PHASES = [
 export type PhaseName = (typeof PHASES)[number]["name"];
 
 /** Faults the rehearsal can inject into the first exam, to see the failure path (tests, drills). */
-export const FAULTS = ["drop-answer", "tamper-event", "over-bound"] as const;
+export const FAULTS = ["drop-answer", "tamper-event", "over-bound", "live-drop-answer", "skip-roll-forward", "restore-replace"] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export type ExamOptions = {

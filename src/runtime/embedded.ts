@@ -50,11 +50,29 @@ export function convexModules(): Record<string, () => Promise<unknown>> {
  * (IndexedDatabaseFake; `indexed: false` for convex-test's own scan).
  */
 export function createEmbeddedConvex(limits: Partial<TransactionMetrics> | boolean = HALF_TRANSACTION_LIMITS, { indexed = true } = {}) {
-  return convexTest({
+  let root: IndexedDatabaseFake | undefined;
+  /** The deployment's own database (components get convex-test's): what the CLI's export and import read and write. */
+  class DeploymentDatabase extends IndexedDatabaseFake {
+    constructor(...args: ConstructorParameters<typeof IndexedDatabaseFake>) {
+      super(...args);
+      root ??= this;
+    }
+  }
+  const database = () => {
+    if (root === undefined) throw new Error("export and import need the indexed database");
+    return root;
+  };
+  const t = convexTest({
     schema,
     modules: convexModules(),
     transactionLimits: limits,
-    ...(indexed ? { DatabaseFake: IndexedDatabaseFake } : {}),
+    ...(indexed ? { DatabaseFake: DeploymentDatabase } : {}),
+  });
+  return Object.assign(t, {
+    /** `npx convex export`: every app table's documents. */
+    exportTables: () => database().exportTables(),
+    /** `npx convex import --replace-all`: see IndexedDatabaseFake.importReplaceAll. */
+    importReplaceAll: (tables: Parameters<IndexedDatabaseFake["importReplaceAll"]>[0]) => database().importReplaceAll(tables),
   });
 }
 export type EmbeddedConvex = ReturnType<typeof createEmbeddedConvex>;

@@ -441,6 +441,47 @@ export class IndexedDatabaseFake extends DatabaseFake {
     this._queryResults = {};
   }
 
+  // ---- Export and import, as the CLI does them (no function, no transaction limits) ----
+
+  /** Every document of every app table (system tables left out), as `npx convex export` reads them. */
+  exportTables(): Record<string, Doc[]> {
+    if (this._writes.length > 0) throw new Error("export while a transaction is open");
+    const tables: Record<string, Doc[]> = Object.fromEntries([...(this._schema?.tables.keys() ?? [])].map((name) => [name, []]));
+    for (const [table, ids] of this._tableIds) {
+      if (table.startsWith("_")) continue;
+      const docs = [...ids].map((id) => this._documents[id] as Doc);
+      (tables[table] ??= []).push(...docs.sort((a, b) => a._creationTime - b._creationTime));
+    }
+    return tables;
+  }
+
+  /**
+   * As `npx convex import --replace-all`: afterwards every app table holds exactly `tables`' documents (a
+   * table the backup lacks is cleared), each under its own `_id` and `_creationTime`, validated against the
+   * schema; system tables (scheduled functions, files) are left as they are. All or nothing.
+   */
+  importReplaceAll(tables: Record<string, readonly Doc[]>) {
+    if (this._writes.length > 0) throw new Error("import while a transaction is open");
+    const validate = (this as unknown as { _validate(table: string, value: Record<string, Value>): void })._validate.bind(this);
+    this.startTransaction();
+    try {
+      for (const [table, ids] of this._tableIds) if (!table.startsWith("_")) for (const id of ids) this._addWrite(id, null);
+      for (const [table, docs] of Object.entries(tables)) {
+        if (this._schema !== null && !this._schema.tables.has(table)) throw new Error(`import: table "${table}" is not in the schema`);
+        for (const doc of docs) {
+          const { _id, _creationTime, ...fields } = doc;
+          if (engine.tableNameFromId(_id) !== table) throw new Error(`import: ${_id} is not an id of table "${table}"`);
+          validate(table, fields);
+          this._addWrite(_id, doc);
+        }
+      }
+      this.commit();
+    } catch (e) {
+      this.rollbackWrites();
+      throw e;
+    }
+  }
+
   private fieldsOf(table: string, index: string): string[] {
     if (index === "by_creation_time") return ["_creationTime", "_id"];
     const declared = this._schema!.tables.get(table)!.indexes.find((i) => i.indexDescriptor === index)!;

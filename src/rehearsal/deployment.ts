@@ -1,0 +1,578 @@
+/**
+ * The migration as production lives it, in ONE embedded deployment holding every
+ * exam, on a simulated clock (clock.ts) so scheduled jobs run when they would:
+ *
+ * 1. a backup of the deployment is taken (`npx convex export`);
+ * 2. step 4: `migrateExamParticipants` to isDone, simulated students acting through
+ *    the V1 functions between its calls; the calls are production's plan (one
+ *    call's budget is shared by every exam of the deployment);
+ * 3. the monitoring period: the students act through the V2 functions;
+ * 4. rollback option 2: the mirror drained, the old code's writer edits arrays
+ *    (a start and a submit), the migration rolls them forward;
+ * 5. step 8: cleanup to isDone, the students acting through V2 between its calls;
+ * 6. rollback option 1: the backup replaces every table (`--replace-all`).
+ *
+ * After each, the checks an operator would run: verification, the views against a
+ * replay, V1 = V2 for every student who acted; after the restore, every table
+ * against the backup document for document and V1's reads against those before
+ * the migration. A check that fails fails the rehearsal.
+ *
+ * @example
+ * const run = await rehearseDeployment(generateV1Dataset(GUIDE_DATASET), { batchSize: 5, liveRate: 3, cleanup: true });
+ * // run.migrate.calls, run.live, run.checks.filter((c) => !c.ok)
+ */
+import { convexToJson, type Value } from "convex/values";
+import { api, internal } from "../../convex/_generated/api.js";
+import type { Id } from "../../convex/_generated/dataModel.js";
+import { canonicalJson } from "../../convex/events/hash.js";
+import { gradeAnswers } from "../../convex/events/decider.js";
+import { errorCode } from "../../convex/lib/errors.js";
+import { sameValue } from "../../convex/lib/values.js";
+import type { V1Participant } from "../../convex/lib/validators.js";
+import { MIRROR_RUN_DELAY_MS } from "../../convex/projections/mirrorJob.js";
+import { examDocumentBytes, insertDataset, prng, type V1Dataset } from "../dataset/generate.js";
+import { createEmbeddedConvex } from "../runtime/embedded.js";
+import { SimulatedClock } from "./clock.js";
+import { firstDifference, SMOKE_READS, type Student } from "./exam.js";
+import { IdTranslator } from "./ids.js";
+import { startWorker } from "./pool.js";
+import type { Fault } from "./types.js";
+
+/**
+ * One deployment must fit in memory beside the rehearsal: input whose exam documents weigh more than this is not
+ * rehearsed in one (the report says so). 10× the guide dataset (40 MB of exam documents) raises the peak RSS from
+ * about 0.5 to 1.1 GiB.
+ */
+export const PLAN_MAX_BYTES = 64 * 1024 * 1024;
+export const tooLargeToPlan = (maxBytes: number) =>
+  `exam documents over ${maxBytes / 1024 / 1024} MiB, more than one deployment should hold in memory`;
+
+/** Student actions between two migration or cleanup calls, unless `--live-students` says otherwise. */
+export const DEFAULT_LIVE_RATE = 3;
+/** Simulated time between two student actions: jobs they schedule (the mirror's, 6 s later) run in between. */
+const ACTION_GAP_MS = 2_000;
+/** A loop that never reports isDone is a failure, not a hang. */
+const MAX_CALLS = 10_000;
+
+export type PlanLoop = { calls: number; stopped: Record<string, number> };
+export type MeasuredPlan = { batchSize: number; exams: number; entries: number; migrate: PlanLoop; cleanup: PlanLoop };
+
+export type StudentAction = "start" | "pause" | "resume" | "submit";
+/** When students act: during step 4 (V1 functions), the monitoring period and step 8 (V2 functions). */
+export type LivePhase = "migrate" | "monitor" | "cleanup";
+export type LiveTally = {
+  phase: LivePhase;
+  functions: "V1" | "V2";
+  /** Actions that succeeded, by kind. */
+  done: Record<StudentAction, number>;
+  /** Actions the backend refused with a code a student can meet (TIME_UP, NO_PAUSES_LEFT, …), by code. */
+  refused: Record<string, number>;
+  /** Distinct (exam, student) pairs that acted. */
+  students: number;
+};
+/** One check of the run: what an operator would run at that point, and what it said. */
+export type DeploymentCheck = { step: string; name: string; ok: boolean; note: string };
+export type DeploymentRun = MeasuredPlan & {
+  liveRate: number;
+  live: LiveTally[];
+  checks: DeploymentCheck[];
+  /** Simulated time the run covered (student actions and the jobs' delays), and the wall time it took. */
+  simulatedMs: number;
+  wallMs: number;
+};
+/** Why the one-deployment run was not made; `failed`: it was tried and threw (the rehearsal fails). */
+export type SkippedPlan = { skipped: string; failed?: true };
+
+export type DeploymentOptions = { batchSize: number; liveRate: number; cleanup: boolean; fault?: Fault };
+
+/** As {@link rehearseDeployment}, a dataset over PLAN_MAX_BYTES skipped and a crash reported rather than thrown. */
+export async function deploymentOrFailure(
+  dataset: V1Dataset,
+  options: DeploymentOptions,
+  maxBytes = PLAN_MAX_BYTES,
+): Promise<DeploymentRun | SkippedPlan> {
+  if (dataset.exams.reduce((n, e) => n + examDocumentBytes(e), 0) > maxBytes) return { skipped: tooLargeToPlan(maxBytes) };
+  return rehearseDeployment(dataset, options).catch((e: unknown) => ({
+    skipped: `the one-deployment run failed: ${e instanceof Error ? e.message : String(e)}`,
+    failed: true as const,
+  }));
+}
+
+/** {@link deploymentOrFailure} on a worker thread of its own (its simulated clock replaces that thread's timers). */
+export function deploymentInWorker(dataset: V1Dataset, options: DeploymentOptions): Promise<DeploymentRun | SkippedPlan> {
+  return new Promise((resolve, reject) => {
+    const worker = startWorker("./deploymentWorker.ts", { dataset, options });
+    worker.once("message", (result: DeploymentRun | SkippedPlan) => {
+      resolve(result);
+      void worker.terminate();
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the one-deployment worker exited with code ${code}`)));
+  });
+}
+
+/** The clock starts a minute after the data's last V1 timestamp: attempts still running then can be paused and submitted. */
+function startOf(dataset: V1Dataset): number {
+  let last = 0;
+  for (const e of dataset.exams) for (const p of e.participants) last = Math.max(last, p.startedAt, p.completedAt ?? 0, p.pausedAt ?? 0);
+  return (last === 0 ? Date.UTC(2026, 0, 1) : Math.ceil(last / 1000) * 1000) + 60_000;
+}
+
+type Attempt = { paused: boolean; completed: boolean };
+type Acted = { examKey: string; userKey: string };
+
+/**
+ * Simulated students (seeded: the same run every time): each action picks an exam, then either a student who
+ * has not started it (start) or one whose attempt runs (pause or resume, or submit a few answers). What the
+ * backend answered is what they believe next; a refusal with a code is theirs to meet (time up, no pauses left).
+ */
+class Students {
+  private readonly random = prng(7);
+  /** Each exam's attempts as the students know them (their first V1 entry), by user key. */
+  private readonly attempts = new Map<string, Map<string, Attempt>>();
+  private readonly studentKeys: string[];
+  private readonly answerable: Map<string, { key: string; options: string[] }[]>;
+
+  constructor(private readonly dataset: V1Dataset) {
+    this.studentKeys = dataset.users.filter((u) => u.role === "student").map((u) => u.key);
+    const questions = new Map(dataset.questions.map((q) => [q.key, q]));
+    this.answerable = new Map(
+      dataset.exams.map((e) => [
+        e.key,
+        [...new Set(e.questionKeys)].flatMap((k) => {
+          const q = questions.get(k);
+          return q === undefined || q.options.length === 0 ? [] : [{ key: k, options: q.options }];
+        }),
+      ]),
+    );
+    for (const e of dataset.exams) {
+      const byUser = new Map<string, Attempt>();
+      for (const p of e.participants)
+        if (!byUser.has(p.userKey)) byUser.set(p.userKey, { paused: p.isPaused, completed: p.completedAt !== undefined });
+      this.attempts.set(e.key, byUser);
+    }
+  }
+
+  private pick<T>(list: readonly T[]): T | undefined {
+    return list[Math.floor(this.random() * list.length)];
+  }
+
+  /** The next action, or null when no exam has a question to answer. */
+  next(): { examKey: string; userKey: string; action: StudentAction; answers: { questionKey: string; selectedAnswer: string }[] } | null {
+    const exams = this.dataset.exams.filter((e) => (this.answerable.get(e.key)?.length ?? 0) > 0);
+    const exam = this.pick(exams);
+    if (exam === undefined) return null;
+    const attempts = this.attempts.get(exam.key)!;
+    const running = [...attempts].filter(([, a]) => !a.completed);
+    if (running.length === 0 || this.random() < 0.3) {
+      for (let tries = 0; tries < 8; tries++) {
+        const userKey = this.pick(this.studentKeys);
+        if (userKey !== undefined && !attempts.has(userKey)) return { examKey: exam.key, userKey, action: "start", answers: [] };
+      }
+    }
+    const [userKey, attempt] = this.pick(running) ?? [];
+    if (userKey === undefined || attempt === undefined) return null;
+    if (attempt.paused) return { examKey: exam.key, userKey, action: "resume", answers: [] };
+    if (this.random() < 0.4) return { examKey: exam.key, userKey, action: "pause", answers: [] };
+    const questions = this.answerable.get(exam.key)!.slice(0, 1 + Math.floor(this.random() * 5));
+    return {
+      examKey: exam.key,
+      userKey,
+      action: "submit",
+      answers: questions.map((q) => ({ questionKey: q.key, selectedAnswer: this.pick(q.options)! })),
+    };
+  }
+
+  /** What the student now believes: the backend accepted `action`, or refused it with `code`. */
+  learn(examKey: string, userKey: string, action: StudentAction, code: string | null) {
+    const attempts = this.attempts.get(examKey)!;
+    if (code === null) {
+      if (action === "start") attempts.set(userKey, { paused: false, completed: false });
+      else if (action === "pause") attempts.get(userKey)!.paused = true;
+      else if (action === "resume") attempts.get(userKey)!.paused = false;
+      else attempts.get(userKey)!.completed = true;
+    } else if (code === "TIME_UP" || code === "ALREADY_COMPLETED") {
+      attempts.set(userKey, { paused: false, completed: true });
+    } else if (code === "PAUSED") attempts.get(userKey)!.paused = true;
+    else if (code === "NOT_PAUSED") attempts.get(userKey)!.paused = false;
+  }
+
+  /** A student the old code may start on the exam (none of their entries there), and one whose attempt it may submit. */
+  forOldCode(examKey: string): { starter?: string; submitter?: string } {
+    const attempts = this.attempts.get(examKey)!;
+    return {
+      starter: this.studentKeys.find((k) => !attempts.has(k)),
+      submitter: [...attempts].find(([, a]) => !a.completed && !a.paused)?.[0],
+    };
+  }
+}
+
+export async function rehearseDeployment(dataset: V1Dataset, options: DeploymentOptions): Promise<DeploymentRun> {
+  const started = performance.now();
+  const clock = SimulatedClock.install(startOf(dataset));
+  const origin = clock.now();
+  try {
+    return await run(dataset, options, clock, origin, started);
+  } finally {
+    clock.uninstall();
+  }
+}
+
+async function run(
+  dataset: V1Dataset,
+  o: DeploymentOptions,
+  clock: SimulatedClock,
+  origin: number,
+  started: number,
+): Promise<DeploymentRun> {
+  const t = createEmbeddedConvex();
+  const settle = () => t.finishInProgressScheduledFunctions();
+  const wait = (ms: number) => clock.advance(ms, settle);
+  const ids = await insertDataset(t, dataset);
+  const names = new IdTranslator(ids);
+  const examId = (key: string) => ids.exams.get(key)!;
+  const userOf = new Map(dataset.users.map((u) => [u.key, u]));
+  const as = (userKey: string): Student => {
+    const u = userOf.get(userKey)!;
+    return t.withIdentity({ tokenIdentifier: u.tokenIdentifier, subject: u.key, name: u.name });
+  };
+  const checks: DeploymentCheck[] = [];
+  const check = (step: string, name: string, ok: boolean, note: string) => checks.push({ step, name, ok, note: names.translate(note) });
+  const students = new Students(dataset);
+  const live: LiveTally[] = [];
+  let faultPlanted = false;
+
+  // 1. The backup, as `npx convex export` takes it before the migration: the tables that hold documents then.
+  const backup = Object.fromEntries(Object.entries(t.exportTables()).filter(([, docs]) => docs.length > 0));
+  const sample = dataset.exams.flatMap((e) => e.participants.slice(0, 1).map((p) => ({ examKey: e.key, userKey: p.userKey })));
+  const v1Before = await reads(sample, false);
+
+  /**
+   * The reads each student makes of their exam, V1's and (with `twins`) V2's, at this instant, by
+   * "exam student function": a read whose result is the same for every student is made once per exam
+   * (the leaderboard) or once (the list of exams).
+   */
+  async function reads(who: Iterable<Acted>, twins: boolean): Promise<Map<string, { v1: string; v2?: string }>> {
+    const out = new Map<string, { v1: string; v2?: string }>();
+    const made = new Set<string>();
+    for (const { examKey, userKey } of who) {
+      const questionId = await t.run(async (ctx) => (await ctx.db.get("exams", examId(examKey)))?.questionIds[0]);
+      for (const read of SMOKE_READS) {
+        const pair = read.twins(as(userKey), { examId: examId(examKey), questionId });
+        const once = read.name === "getAllExamsMetadata" ? read.name : `${read.name} ${examKey}`;
+        if (pair === null || (read.once === true && made.has(once))) continue;
+        made.add(once);
+        out.set(`${examKey} ${userKey} ${read.name}`, { v1: await outcomeOf(pair[0]), ...(twins ? { v2: await outcomeOf(pair[1]) } : {}) });
+      }
+    }
+    return out;
+  }
+
+  /** `count` student actions through the V1 or the V2 functions, the clock moving ACTION_GAP_MS after each. */
+  async function act(phase: LivePhase, functions: "V1" | "V2", count: number, acted: Map<string, Acted>) {
+    let tally = live.find((l) => l.phase === phase);
+    if (tally === undefined) {
+      tally = { phase, functions, done: { start: 0, pause: 0, resume: 0, submit: 0 }, refused: {}, students: 0 };
+      live.push(tally);
+    }
+    for (let i = 0; i < count; i++) {
+      const next = students.next();
+      if (next === null) return;
+      const { examKey, userKey, action, answers } = next;
+      const student = as(userKey);
+      const args = { examId: examId(examKey) };
+      const v2 = functions === "V2";
+      let code: string | null = null;
+      try {
+        if (action === "start") await student.mutation(v2 ? api.exams.startExamV2 : api.exams.startExam, args);
+        else if (action === "pause") await student.mutation(v2 ? api.exams.startPauseV2 : api.exams.startPause, args);
+        else if (action === "resume") await student.mutation(v2 ? api.exams.resumeFromPauseV2 : api.exams.resumeFromPause, args);
+        else {
+          const submitted = answers.map((a) => ({ questionId: ids.questions.get(a.questionKey)!, selectedAnswer: a.selectedAnswer }));
+          await student.mutation(v2 ? api.exams.submitExamAnswersV2 : api.exams.submitExamAnswers, { ...args, answers: submitted });
+        }
+        tally.done[action]++;
+      } catch (e) {
+        code = errorCode(e) ?? null;
+        if (code === null) {
+          check(
+            phase,
+            `a student's ${action} (${functions})`,
+            false,
+            `${examKey} ${userKey}: ${e instanceof Error ? e.message : String(e)}`,
+          );
+          code = "crash";
+        }
+        tally.refused[code] = (tally.refused[code] ?? 0) + 1;
+      }
+      students.learn(examKey, userKey, action, code);
+      acted.set(`${examKey} ${userKey}`, { examKey, userKey });
+      tally.students = acted.size;
+      if (o.fault === "live-drop-answer" && !faultPlanted && v2 && action === "submit" && code === null) {
+        // The fault: one answer the student just submitted is lost from the V2 tables behind the log's back.
+        faultPlanted = await t.run(async (ctx) => {
+          const attempt = await ctx.db
+            .query("examParticipations")
+            .withIndex("by_exam_and_user", (q) => q.eq("examId", args.examId).eq("userId", ids.users.get(userKey)!))
+            .first();
+          const row =
+            attempt === null
+              ? null
+              : await ctx.db
+                  .query("examAnswers")
+                  .withIndex("by_participation_and_question", (q) => q.eq("participationId", attempt._id))
+                  .first();
+          if (row !== null) await ctx.db.delete("examAnswers", row._id);
+          return row !== null;
+        });
+      }
+      await wait(ACTION_GAP_MS);
+    }
+  }
+
+  /** `migrateExamParticipants` until isDone, students acting between calls; its calls and why each stopped. */
+  async function migrateLoop(
+    args: { clearAfterMigration?: boolean },
+    between: (() => Promise<void>) | null,
+  ): Promise<PlanLoop & { rolledForward: number }> {
+    const stopped: Record<string, number> = {};
+    let rolledForward = 0;
+    for (let calls = 1; calls <= MAX_CALLS; calls++) {
+      const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: o.batchSize, ...args });
+      stopped[r.stoppedBecause] = (stopped[r.stoppedBecause] ?? 0) + 1;
+      rolledForward += r.rolledForward;
+      if (r.isDone) return { calls, stopped, rolledForward };
+      await between?.();
+    }
+    throw new Error(`migrateExamParticipants did not report isDone after ${MAX_CALLS} calls in one deployment`);
+  }
+
+  /** What an operator checks after each step: verification, the views against a replay, V1 = V2 for the students who acted. */
+  async function verifyAll(step: string, acted: Iterable<Acted>, { views: checkViews = false } = {}) {
+    await wait(MIRROR_RUN_DELAY_MS); // the mirror's jobs for the last actions run
+    const integrity = await t.action(internal.migrations.verifyMigrationIntegrity, {});
+    check(
+      step,
+      "verifyMigrationIntegrity",
+      integrity.isValid,
+      integrity.isValid
+        ? `valid: ${integrity.summary.v2Participants} participations, ${integrity.pending.length} pending`
+        : `${integrity.issues.length} issue(s): ${integrity.issues
+            .slice(0, 3)
+            .map((i) => i.message)
+            .join("; ")}`,
+    );
+    if (checkViews) {
+      const views = await t.action(internal.projections.rebuild.verifyProjections, {});
+      check(
+        step,
+        "verifyProjections",
+        views.isValid,
+        views.isValid
+          ? `views match a replay of ${views.summary.events} events`
+          : `${views.issues.length} issue(s): ${views.issues
+              .slice(0, 3)
+              .map((i) => i.message)
+              .join("; ")}`,
+      );
+    }
+    const pairs = await reads(acted, true);
+    const differ = [...pairs]
+      .filter(([, r]) => r.v1 !== r.v2)
+      .map(([key, r]) => `${key}: ${firstDifference(JSON.parse(r.v1), JSON.parse(r.v2!))}`);
+    check(
+      step,
+      "V1 = V2",
+      differ.length === 0,
+      differ.length === 0
+        ? `${pairs.size} read pair(s) equal`
+        : `${differ.length} of ${pairs.size} differ: ${differ.slice(0, 3).join("; ")}`,
+    );
+  }
+  // 2. Step 4 with students on V1.
+  const migrateActed = new Map<string, Acted>();
+  const migrate = await migrateLoop({}, () => act("migrate", "V1", o.liveRate, migrateActed));
+  await verifyAll("4. migrate", migrateActed.values());
+  // 3. The monitoring period: students on V2 (as many actions as during the migration).
+  const monitorActed = new Map<string, Acted>();
+  await act("monitor", "V2", o.liveRate * (migrate.calls - 1), monitorActed);
+  await verifyAll("7. monitor", monitorActed.values());
+  // 4. Rollback option 2: the mirror drained, the old code edits arrays, the new code rolls them forward. Rehearsed on
+  // a copy: the deployment is put back as it was before (export, then import), so the cleanup meets what production's
+  // would (a drain passes every exam's imported events, which the cleanup otherwise pays for: fewer calls).
+  await wait(MIRROR_RUN_DELAY_MS);
+  const beforeRollback = t.exportTables();
+  const drained = await t.action(internal.legacyMirror.drainLegacyMirror, {});
+  check(
+    "rollback 2",
+    "drainLegacyMirror",
+    drained.arraysCurrent,
+    drained.arraysCurrent ? `arrays current (${drained.entriesWritten} entries written)` : `${drained.lagging.length} exam(s) lagging`,
+  );
+  const oldCode = await oldCodeEdits(t, dataset, ids, students, clock.now());
+  check("rollback 2", "old code's edits", oldCode.edited.length === 2, oldCode.note);
+  let rolledForward = 0;
+  if (o.fault !== "skip-roll-forward") rolledForward = (await migrateLoop({}, null)).rolledForward;
+  const imported = oldCode.edited.length;
+  check(
+    "rollback 2",
+    "roll forward",
+    o.fault !== "skip-roll-forward",
+    o.fault === "skip-roll-forward"
+      ? "skipped (--fault skip-roll-forward)"
+      : `${rolledForward} entr${rolledForward === 1 ? "y" : "ies"} rolled forward, ${imported} edited by the old code`,
+  );
+  await verifyAll("rollback 2", oldCode.edited, { views: !o.cleanup });
+  await wait(MIRROR_RUN_DELAY_MS); // the jobs the roll forward scheduled run before the copy is put back
+  t.importReplaceAll(beforeRollback);
+
+  // 5. Step 8 with students on V2.
+  const cleanupActed = new Map<string, Acted>();
+  let cleanup: PlanLoop = { calls: 0, stopped: {} };
+  if (o.cleanup) {
+    cleanup = await migrateLoop({ clearAfterMigration: true }, () => act("cleanup", "V2", o.liveRate, cleanupActed));
+    await verifyAll("8. cleanup", cleanupActed.values(), { views: true }); // the views once, at the end: the log holds every phase's writes
+    const status = await t.action(internal.migrations.checkMigrationStatus, {});
+    check("8. cleanup", "checkMigrationStatus", status.migrationComplete, `migrationComplete: ${status.migrationComplete}`);
+  }
+  // 6. Rollback option 1: the backup replaces every table, as `npx convex import --replace-all` does.
+  const now = t.exportTables();
+  const restored = o.fault === "restore-replace" ? { ...now, ...backup } : backup; // `--replace`: only the backup's tables
+  t.importReplaceAll(restored);
+  const differences = compareTables(t.exportTables(), backup);
+  check(
+    "rollback 1",
+    "every table equals the backup",
+    differences.length === 0,
+    differences.length === 0
+      ? `${Object.values(backup).reduce((n, d) => n + d.length, 0)} documents in ${Object.keys(backup).length} tables, every other table empty`
+      : differences.join("; "),
+  );
+  // Jobs scheduled before the restore still run (Convex keeps scheduled functions): they must leave the restored V1 data alone.
+  await wait(60 * 60_000);
+  const afterJobs = compareTables(t.exportTables(), backup).filter((d) =>
+    ["users", "questions", "exams"].some((table) => d.startsWith(`${table}:`)),
+  );
+  check(
+    "rollback 1",
+    "V1 tables after the jobs scheduled before the restore",
+    afterJobs.length === 0,
+    afterJobs.length === 0 ? "unchanged" : afterJobs.join("; "),
+  );
+  const v1After = await clock.at(origin, () => reads(sample, false));
+  const changed = [...v1Before].filter(([k, r]) => v1After.get(k)?.v1 !== r.v1).map(([k]) => k);
+  check(
+    "rollback 1",
+    "V1 reads as before the migration",
+    changed.length === 0,
+    changed.length === 0
+      ? `${v1Before.size} reads of ${sample.length} students equal`
+      : `${changed.length} differ: ${changed.slice(0, 3).join("; ")}`,
+  );
+  return {
+    batchSize: o.batchSize,
+    exams: dataset.exams.length,
+    entries: dataset.exams.reduce((n, e) => n + e.participants.length, 0),
+    migrate: { calls: migrate.calls, stopped: migrate.stopped },
+    cleanup,
+    liveRate: o.liveRate,
+    live,
+    checks,
+    simulatedMs: clock.now() - origin,
+    wallMs: performance.now() - started,
+  };
+}
+
+/** A read's result, or its error code, as canonical JSON (what the twins must agree on). */
+async function outcomeOf(read: () => Promise<Value>): Promise<string> {
+  try {
+    return canonicalJson(convexToJson(await read()));
+  } catch (e) {
+    return JSON.stringify(`error:${errorCode(e) ?? "crash"}`);
+  }
+}
+
+type Tables = Record<string, readonly ({ _id: string } & Record<string, Value>)[]>;
+
+/** Where `actual` differs from `expected`, table by table, by `_id` and Convex's equality (a table `expected` lacks must be empty). */
+export function compareTables(actual: Tables, expected: Tables): string[] {
+  const out: string[] = [];
+  for (const table of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
+    const have = new Map((actual[table] ?? []).map((d) => [d._id, d]));
+    const want = new Set((expected[table] ?? []).map((d) => d._id));
+    const missing = (expected[table] ?? []).filter((d) => !have.has(d._id)).length;
+    const extra = (actual[table] ?? []).filter((d) => !want.has(d._id)).length;
+    const changed = (expected[table] ?? []).filter((d) => have.has(d._id) && !sameValue(have.get(d._id)!, d)).map((d) => d._id);
+    const parts = [
+      missing > 0 ? `${missing} missing` : "",
+      extra > 0 ? `${extra} not in the backup` : "",
+      changed.length > 0 ? `${changed.length} changed (${changed[0]})` : "",
+    ].filter((p) => p !== "");
+    if (parts.length > 0) out.push(`${table}: ${parts.join(", ")}`);
+  }
+  return out;
+}
+
+/**
+ * Rollback option 2's old code, as the V1 functions wrote: it starts a student (appends their entry) and submits
+ * another's attempt (grades the answers, sets score and completedAt), each in its own transaction on the exam document.
+ */
+async function oldCodeEdits(
+  t: ReturnType<typeof createEmbeddedConvex>,
+  dataset: V1Dataset,
+  ids: Awaited<ReturnType<typeof insertDataset>>,
+  students: Pick<Students, "forOldCode">,
+  now: number,
+): Promise<{ edited: Acted[]; note: string }> {
+  for (const exam of dataset.exams) {
+    const { starter, submitter } = students.forOldCode(exam.key);
+    if (starter === undefined || submitter === undefined) continue;
+    const examId = ids.exams.get(exam.key)! as Id<"exams">;
+    const starterId = ids.users.get(starter)!;
+    const submitterId = ids.users.get(submitter)!;
+    await t.run(async (ctx) => {
+      const doc = (await ctx.db.get("exams", examId))!;
+      const entry: V1Participant = {
+        userId: starterId,
+        score: 0,
+        answers: [],
+        startedAt: now,
+        isPaused: false,
+        pauseCount: 0,
+        totalPausedMs: 0,
+      };
+      await ctx.db.patch("exams", examId, { participants: [...(doc.participants ?? []), entry] });
+    });
+    const submitted = await t.run(async (ctx) => {
+      const doc = (await ctx.db.get("exams", examId))!;
+      const questions = [];
+      for (const questionId of doc.questionIds.slice(0, 3)) {
+        const q = await ctx.db.get("questions", questionId);
+        if (q !== null)
+          questions.push({
+            questionId,
+            options: q.options,
+            correctAnswer: q.correctAnswer,
+            ...(q.points === undefined ? {} : { points: q.points }),
+          });
+      }
+      const graded = gradeAnswers(
+        questions.map((q) => ({ questionId: q.questionId, selectedAnswer: q.options[0]! })),
+        questions,
+      );
+      const participants = [...(doc.participants ?? [])];
+      const at = participants.findIndex((p) => p.userId === submitterId);
+      participants[at] = { ...participants[at]!, answers: graded.answers, score: graded.score, completedAt: now };
+      await ctx.db.patch("exams", examId, { participants });
+      return graded.answers.length;
+    });
+    return {
+      edited: [
+        { examKey: exam.key, userKey: starter },
+        { examKey: exam.key, userKey: submitter },
+      ],
+      note: `${exam.key}: ${starter} started, ${submitter} submitted ${submitted} answer(s), in the array only`,
+    };
+  }
+  return { edited: [], note: "no exam had a student to start and an attempt to submit" };
+}
