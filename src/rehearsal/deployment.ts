@@ -395,7 +395,7 @@ async function run(
   await verifyAll("4. migrate", migrateActed.values());
   // 3. The monitoring period: students on V2 (as many actions as during the migration).
   const monitorActed = new Map<string, Acted>();
-  await act("monitor", "V2", o.liveRate * (migrate.calls - 1), monitorActed);
+  await act("monitor", "V2", o.liveRate * migrate.calls, monitorActed);
   await verifyAll("7. monitor", monitorActed.values());
   // 4. Rollback option 2: the mirror drained, the old code edits arrays, the new code rolls them forward. Rehearsed on
   // a copy: the deployment is put back as it was before (export, then import), so the cleanup meets what production's
