@@ -50,15 +50,16 @@ export function convexModules(): Record<string, () => Promise<unknown>> {
  * (IndexedDatabaseFake; `indexed: false` for convex-test's own scan).
  */
 export function createEmbeddedConvex(limits: Partial<TransactionMetrics> | boolean = HALF_TRANSACTION_LIMITS, { indexed = true } = {}) {
-  let root: IndexedDatabaseFake | undefined;
+  const created: IndexedDatabaseFake[] = [];
   /** The deployment's own database (components get convex-test's): what the CLI's export and import read and write. */
   class DeploymentDatabase extends IndexedDatabaseFake {
     constructor(...args: ConstructorParameters<typeof IndexedDatabaseFake>) {
       super(...args);
-      root ??= this;
+      created.push(this);
     }
   }
   const database = () => {
+    const root = created[0]; // the root component's, created first
     if (root === undefined) throw new Error("export and import need the indexed database");
     return root;
   };
