@@ -55,17 +55,6 @@ export class SimulatedClock {
     return this.timers.length;
   }
 
-  /** Runs `body` with the clock showing `instant` (a read compared with one made then), then puts it back. */
-  async at<T>(instant: number, body: () => Promise<T>): Promise<T> {
-    const current = this.current;
-    this.current = instant;
-    try {
-      return await body();
-    } finally {
-      this.current = current;
-    }
-  }
-
   /** Moves time `ms` forward, running each timer due by then at its instant and `settle` after it (waiting for what it started). */
   async advance(ms: number, settle: () => Promise<void>) {
     const until = this.current + ms;
