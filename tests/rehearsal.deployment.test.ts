@@ -69,7 +69,8 @@ describe("the one-deployment run", () => {
         "rollback 2: roll forward",
         "8. cleanup: verifyProjections",
         "rollback 1: every table equals the backup",
-        "rollback 1: V1 reads as before the migration",
+        "rollback 1: every table after the jobs scheduled before the restore",
+        "rollback 1: V1 reads as a deployment that never migrated",
       ]),
     );
     expect(run.checks.find((c) => c.name === "old code's edits")!.note).toMatch(/started, .* submitted/);
