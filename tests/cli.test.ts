@@ -118,6 +118,7 @@ describe("bad input exits 2 with a clear message (in-process)", () => {
       "--snapshot",
       "--out-dir",
       "--batch-size",
+      "--live-students",
       "--smoke-users",
       "--workers",
       "--no-cleanup",

@@ -5,7 +5,9 @@
  * figure puts it (the SVG parsed here, each mark's coordinates recomputed from
  * the JSON through the axes the plot declares). And the costs behind the
  * storage plot: document bytes summed over the exams' instances equal one
- * deployment's, shared documents counted once.
+ * deployment's, shared documents counted once. The one-deployment run's section
+ * (students by phase, every check) is the JSON report's, and a failed check is
+ * named in the verdict.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,8 +15,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { getConvexSize, type Value } from "convex/values";
 import { main } from "../src/cli/main";
-import { FIGURES, project, timedCalls, type Axis, type Figure } from "../src/rehearsal/html";
+import { FIGURES, project, renderHtml, timedCalls, type Axis, type Figure } from "../src/rehearsal/html";
 import type { Report } from "../src/rehearsal/report";
+import { PLAN_MAX_BYTES, tooLargeToPlan } from "../src/rehearsal/deployment";
 import { generateV1Dataset, insertDataset } from "../src/dataset/generate";
 import { createEmbeddedConvex } from "../src/runtime/embedded";
 import { JOB_SAMPLE_EXAMS } from "../src/rehearsal/costs";
@@ -26,6 +29,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 type Element = { tag: string; attrs: Record<string, string>; text: string };
 type Svg = { figure: string; axes: { x: Axis; y: Axis }; elements: Element[] };
 
+const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const unescape = (s: string) =>
   s
     .replace(/&quot;/g, '"')
@@ -47,6 +51,56 @@ function parseSvgs(html: string): Svg[] {
   });
 }
 
+/** The page's one-deployment section: its list items and its checks table's rows, cell by cell (unescaped). */
+function deploymentSection(page: string) {
+  const section = /<section id="deployment">([\s\S]*?)<\/section>/.exec(page)?.[1] ?? "";
+  const cells = (row: string, tag: string) => [...row.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, "g"))].map(([, c]) => unescape(c!));
+  const table = /<table class="checks">([\s\S]*?)<\/table>/.exec(section)?.[1] ?? "";
+  const rows = [...table.matchAll(/<tr( class="(\w+)")?>([\s\S]*?)<\/tr>/g)];
+  return {
+    section,
+    phases: cells(/<ul class="live">([\s\S]*?)<\/ul>/.exec(section)?.[1] ?? "", "li"),
+    head: cells(rows[0]?.[3] ?? "", "th"),
+    rows: rows.slice(1).map(([, , cls, row]) => ({ cls, cells: cells(row!, "td") })),
+  };
+}
+
+/** The verdict's list items (class, text), between the title and the one-deployment section. */
+const verdictItems = (page: string) =>
+  [...(/<ul class="bounds">([\s\S]*?)<\/ul>/.exec(page)?.[1] ?? "").matchAll(/<li class="(\w+)">([^<]*)<\/li>/g)].map(([, cls, text]) => ({
+    cls,
+    text: unescape(text!),
+  }));
+
+/** A rehearsal through the CLI, its JSON report and its page. */
+async function rehearse(name: string, spec: typeof SPEC, extra: string[] = []) {
+  let stderr = "";
+  const code = await main(
+    [
+      "node",
+      "exam-migrate",
+      ...["--exams", `${spec.exams}`, "--participants", `${spec.participants}`, "--answers", `${spec.answers}`, "--seed", `${spec.seed}`],
+      ...extra,
+      "-q",
+      "--workers",
+      "1",
+      "--out-dir",
+      join(root, name),
+      "--json",
+      join(root, `${name}.json`),
+      "--html",
+      join(root, `${name}.html`),
+    ],
+    { stdout: () => {}, stderr: (s) => void (stderr += s) },
+  );
+  return {
+    code,
+    stderr,
+    report: JSON.parse(readFileSync(join(root, `${name}.json`), "utf8")) as Report,
+    html: readFileSync(join(root, `${name}.html`), "utf8"),
+  };
+}
+
 let report: Report;
 let html: string;
 let svgs: Svg[];
@@ -58,37 +112,10 @@ const near = (actual: number, expected: number) =>
   expect(Math.abs(actual - expected), `${actual} vs ${expected}`).toBeLessThanOrEqual(0.051);
 
 beforeAll(async () => {
-  let stderr = "";
-  const args = [
-    "--exams",
-    `${SPEC.exams}`,
-    "--participants",
-    `${SPEC.participants}`,
-    "--answers",
-    `${SPEC.answers}`,
-    "--seed",
-    `${SPEC.seed}`,
-  ];
-  const code = await main(
-    [
-      "node",
-      "exam-migrate",
-      ...args,
-      "-q",
-      "--workers",
-      "1",
-      "--out-dir",
-      root,
-      "--json",
-      join(root, "r.json"),
-      "--html",
-      join(root, "r.html"),
-    ],
-    { stdout: () => {}, stderr: (s) => void (stderr += s) },
-  );
-  expect(code, stderr).toBe(0);
-  report = JSON.parse(readFileSync(join(root, "r.json"), "utf8")) as Report;
-  html = readFileSync(join(root, "r.html"), "utf8");
+  // --batch-size 1: several migration and cleanup calls, so the one-deployment run's students act between them.
+  const run = await rehearse("r", SPEC, ["--batch-size", "1"]);
+  expect(run.code, run.stderr).toBe(0);
+  ({ report, html } = run);
   svgs = parseSvgs(html);
 });
 
@@ -204,6 +231,73 @@ describe("the HTML report", () => {
       expect(num(total, "data-value")).toBe(row.bytes);
       expect(total.text).toContain(`(${row.ratioToV1!.toFixed(2)}× V1)`);
     }
+  });
+});
+
+describe("the one-deployment run on the page", () => {
+  test("a section right after the verdict: the students' actions by phase and every check, as the JSON report has them", () => {
+    const measured = report.plan.measured;
+    if (!("checks" in measured)) throw new Error(`not run: ${measured.skipped}`);
+    const page = deploymentSection(html);
+    expect(html.indexOf('<section id="deployment">')).toBeGreaterThan(html.indexOf('<ul class="bounds">'));
+    expect(html.indexOf('<section id="deployment">')).toBeLessThan(html.indexOf("<h2>Operator's plan</h2>"));
+    expect(page.section).toContain(`${measured.liveRate} student action(s) between two migration or cleanup calls`);
+    // Students acted in every phase, through V1 during the migration and V2 after it.
+    expect(measured.live.map((l) => [l.phase, l.functions])).toEqual([
+      ["migrate", "V1"],
+      ["monitor", "V2"],
+      ["cleanup", "V2"],
+    ]);
+    expect(page.phases).toHaveLength(measured.live.length);
+    measured.live.forEach((l, i) => {
+      const item = page.phases[i]!;
+      expect(item.startsWith(`${l.phase} (${l.functions} functions): `), item).toBe(true);
+      for (const [action, n] of Object.entries(l.done)) expect(item).toContain(`${n} ${action}`);
+      for (const [code, n] of Object.entries(l.refused)) expect(item).toContain(`${n} ${code}`);
+      expect(item).toContain(`${l.students} student(s) acted`);
+      expect(l.students).toBeGreaterThan(0);
+    });
+    expect(page.head).toEqual(["after", "check", "", "what it said"]);
+    expect(page.rows.map((r) => r.cells)).toEqual(measured.checks.map((c) => [c.step, c.name, c.ok ? "ok" : "FAIL", c.note]));
+    expect(page.rows.every((r) => r.cls === "ok")).toBe(true);
+    // Every step of the run is checked, each rollback included.
+    expect([...new Set(measured.checks.map((c) => c.step))]).toEqual([
+      "4. migrate",
+      "7. monitor",
+      "rollback 2",
+      "8. cleanup",
+      "rollback 1",
+    ]);
+    expect(verdictItems(html).filter((i) => i.cls === "failed")).toEqual([]);
+  });
+
+  test("a failed check fails the verdict: named in it as in the text report, FAIL in the table", async () => {
+    // Rollback option 1 as `--replace`: the V2 tables, which the backup does not hold, stay behind.
+    const failed = await rehearse("restore-replace", { exams: 2, participants: 6, answers: 30, seed: 5 }, ["--fault", "restore-replace"]);
+    expect(failed.code, failed.stderr).toBe(1);
+    const measured = failed.report.plan.measured;
+    if (!("checks" in measured)) throw new Error(`not run: ${measured.skipped}`);
+    const bad = measured.checks.filter((c) => !c.ok);
+    expect(bad.map((c) => [c.step, c.name])).toContainEqual(["rollback 1", "every table equals the backup"]);
+    expect(failed.report.passed).toBe(false);
+    expect(failed.html).toContain(`Migration rehearsal: FAILED (exit code 1)`);
+    const lines = bad.map((c) => `one deployment, ${c.step}: ${c.name} FAILED: ${c.note}`);
+    expect(verdictItems(failed.html).filter((i) => i.cls === "failed")).toEqual(lines.map((text) => ({ cls: "failed", text })));
+    // The same lines end the text report (embedded in the page).
+    for (const line of lines) expect(failed.html).toContain(escapeHtml(line));
+    const page = deploymentSection(failed.html);
+    expect(page.rows.map((r) => [r.cls, r.cells[2]])).toEqual(measured.checks.map((c) => (c.ok ? ["ok", "ok"] : ["failed", "FAIL"])));
+    // Only the run's checks failed: every per-exam check passed.
+    expect(failed.report.findings.failures).toBe(0);
+  }, 60_000);
+
+  test("input the run skips: the section says why and has no checks; a skip is not a failure", () => {
+    const skipped = { ...report, plan: { ...report.plan, measured: { skipped: tooLargeToPlan(PLAN_MAX_BYTES) } } };
+    const page = renderHtml(skipped);
+    const section = deploymentSection(page);
+    expect(section.section).toContain(`NOT rehearsed: ${escapeHtml(tooLargeToPlan(PLAN_MAX_BYTES))}`);
+    expect([section.phases, section.rows]).toEqual([[], []]);
+    expect(verdictItems(page).filter((i) => i.cls === "failed")).toEqual([]);
   });
 });
 

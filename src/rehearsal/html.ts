@@ -1,7 +1,8 @@
 /**
- * The report as one self-contained HTML page: the verdict, the operator's plan,
- * the costs and five plots drawn as inline SVG by the small helpers below (no
- * script, no font, no address: it opens offline). Every plotted mark carries its
+ * The report as one self-contained HTML page: the verdict, the one-deployment
+ * run's students and checks, the operator's plan, the costs and five plots
+ * drawn as inline SVG by the small helpers below (no script, no font, no
+ * address: it opens offline). Every plotted mark carries its
  * value (`data-x`, `data-y`, `data-value`) and every plot its axes (`data-axes`:
  * each axis's domain, pixel range and scale), so a test can map marks back to
  * the JSON report (tests/html.test.ts).
@@ -13,6 +14,10 @@ import { BATCH_LIMIT_SHARE, CONVEX_LIMITS } from "../../convex/lib/limits.js";
 import {
   USER_CODE_LIMIT_MS,
   bytes,
+  DEPLOYMENT_CHECK_HEAD,
+  DEPLOYMENT_TITLE,
+  deploymentFailures,
+  deploymentView,
   exceededLine,
   int,
   LIMIT_LABEL,
@@ -374,19 +379,33 @@ function planTable(r: Report): string {
 }
 
 const STYLE = `body{font:14px/1.4 sans-serif;margin:24px;max-width:1000px;color:#222}
-h1.passed{color:#176117}h1.failed{color:#a00}li.exceeded{color:#a00}li.slow{color:#a65f00}
+h1.passed{color:#176117}h1.failed{color:#a00}li.exceeded,li.failed,tr.failed{color:#a00}li.slow{color:#a65f00}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.n{text-align:right}
 figure{margin:18px 0}figcaption{margin-bottom:4px}figcaption b{display:block}
 svg text{font:11px sans-serif}svg text.title{font-size:12px}
 pre{font:12px monospace;background:#f6f6f6;padding:8px;overflow-x:auto}`;
 
-/** The verdict's calls: each over its bound (a failure), then the longest time and each time warning. */
-function boundList(r: Report): string {
+/** The verdict's list: each call over its bound and each failure of the one-deployment run, then the longest time and each time warning. */
+function verdictList(r: Report): string {
   const items = [
     ...r.bounds.exceeded.map((e) => `<li class="exceeded">over its work bound: ${escape(exceededLine(e))}</li>`),
+    ...deploymentFailures(r.plan.measured).map((line) => `<li class="failed">${escape(line)}</li>`),
     ...timeLines(r).map((line) => `<li class="${line.startsWith("WARNING") ? "slow" : "time"}">${escape(line)}</li>`),
   ];
   return `<ul class="bounds">${items.join("")}</ul>`;
+}
+
+/** The one-deployment run, from the text report's data: the students' actions by phase, a row per check. */
+function deploymentSection(r: Report): string {
+  const view = deploymentView(r.plan.measured);
+  const phases = view.phases.length === 0 ? "" : `\n<ul class="live">${view.phases.map((p) => `<li>${escape(p)}</li>`).join("")}</ul>`;
+  const checks =
+    view.checks.length === 0
+      ? ""
+      : `\n<table class="checks"><tr>${DEPLOYMENT_CHECK_HEAD.map((h) => `<th>${escape(h)}</th>`).join("")}</tr>${view.checks
+          .map((row) => `<tr class="${row[2] === "ok" ? "ok" : "failed"}">${row.map((c) => `<td>${escape(c)}</td>`).join("")}</tr>`)
+          .join("")}</table>`;
+  return `<section id="deployment"><h2>${escape(DEPLOYMENT_TITLE)}</h2>\n<p>${escape(view.intro)}</p>${phases}${checks}</section>`;
 }
 
 export function renderHtml(r: Report): string {
@@ -403,7 +422,8 @@ export function renderHtml(r: Report): string {
 <body>
 <h1 class="${r.passed ? "passed" : "failed"}">Migration rehearsal: ${verdict} (exit code ${r.exitCode})</h1>
 <p>${escape(`${int(r.input.exams)} exams, ${int(r.input.participants)} participants, ${int(r.input.answers)} answers; --batch-size ${r.options.batchSize}; ${r.findings.failures} failure(s), ${r.findings.findings} finding(s); V1 = V2 on ${r.smoke.equal}/${r.smoke.pairs} call pairs.`)}</p>
-${boundList(r)}
+${verdictList(r)}
+${deploymentSection(r)}
 <h2>Operator's plan</h2>
 ${planTable(r)}
 <p>${escape(measuredPlanLine(r.plan.measured))}</p>

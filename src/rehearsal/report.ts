@@ -300,7 +300,7 @@ export function buildReport(outcomes: readonly ExamOutcome[], meta: ReportMeta):
   const failures = allFindings.filter((f) => f.severity === "failure").length;
   const phaseFailures = phases.reduce((n, p) => n + p.failed, 0);
   const bounds = boundsOf(outcomes);
-  const planFailed = "failed" in meta.plan || ("checks" in meta.plan && meta.plan.checks.some((c) => !c.ok));
+  const planFailed = deploymentFailures(meta.plan).length > 0;
   const passed = failures === 0 && phaseFailures === 0 && unreported.length === 0 && bounds.exceeded.length === 0 && !planFailed;
   const maxCallsPerExam = Math.max(0, ...outcomes.map((o) => o.migration.calls));
 
@@ -649,10 +649,17 @@ export function measuredPlanLine(m: Plan["measured"]): string {
   );
 }
 
-/** The one-deployment run: students' actions by phase, then every check with what it said. */
-export function deploymentLines(m: Plan["measured"]): string[] {
+export const DEPLOYMENT_TITLE = "One deployment: students live, rollback (every exam in one embedded deployment, on a simulated clock)";
+export const DEPLOYMENT_CHECK_HEAD = ["after", "check", "", "what it said"];
+
+/** The one-deployment run as the text report and the HTML page show it: a line on the students, their actions by phase, every check as a row (DEPLOYMENT_CHECK_HEAD); or why it was not made. */
+export function deploymentView(m: Plan["measured"]): { intro: string; phases: string[]; checks: string[][] } {
   if ("skipped" in m)
-    return [`NOT rehearsed: ${m.skipped}. Live students and both rollbacks are rehearsed only on input that fits one deployment.`];
+    return {
+      intro: `NOT rehearsed: ${m.skipped}. Live students and both rollbacks are rehearsed only on input that fits one deployment.`,
+      phases: [],
+      checks: [],
+    };
   const actions = (l: LiveTally) =>
     Object.entries(l.done)
       .map(([k, n]) => `${int(n)} ${k}`)
@@ -663,15 +670,24 @@ export function deploymentLines(m: Plan["measured"]): string[] {
       : `refused: ${Object.entries(l.refused)
           .map(([k, n]) => `${int(n)} ${k}`)
           .join(", ")}`;
-  return [
-    `${int(m.liveRate)} student action(s) between two migration or cleanup calls (--live-students); ${secs(m.simulatedMs)} of simulated time in ${secs(m.wallMs)}:`,
-    ...m.live.map((l) => `  ${l.phase} (${l.functions} functions): ${actions(l)}; ${refused(l)}; ${int(l.students)} student(s) acted`),
-    table(
-      ["after", "check", "", "what it said"],
-      m.checks.map((c) => [c.step, c.name, c.ok ? "ok" : "FAIL", c.note]),
-      4,
-    ),
-  ];
+  return {
+    intro: `${int(m.liveRate)} student action(s) between two migration or cleanup calls (--live-students); ${secs(m.simulatedMs)} of simulated time in ${secs(m.wallMs)}:`,
+    phases: m.live.map((l) => `${l.phase} (${l.functions} functions): ${actions(l)}; ${refused(l)}; ${int(l.students)} student(s) acted`),
+    checks: m.checks.map((c) => [c.step, c.name, c.ok ? "ok" : "FAIL", c.note]),
+  };
+}
+
+/** The text report's section on the one-deployment run. */
+export function deploymentLines(m: Plan["measured"]): string[] {
+  const view = deploymentView(m);
+  if ("skipped" in m) return [view.intro];
+  return [view.intro, ...view.phases.map((p) => `  ${p}`), table(DEPLOYMENT_CHECK_HEAD, view.checks, 4)];
+}
+
+/** The verdict's lines on the one-deployment run: why it failed, or each check that failed. */
+export function deploymentFailures(m: Plan["measured"]): string[] {
+  if ("skipped" in m) return "failed" in m ? [`one deployment: ${m.skipped}`] : [];
+  return m.checks.filter((c) => !c.ok).map((c) => `one deployment, ${c.step}: ${c.name} FAILED: ${c.note}`);
 }
 
 export const int = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -815,7 +831,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
     ...r.plan.reconciliation.lines.map((l) => `  ${l}`),
   );
 
-  h("One deployment: students live, rollback (every exam in one embedded deployment, on a simulated clock)");
+  h(DEPLOYMENT_TITLE);
   out.push(...deploymentLines(r.plan.measured));
 
   h("Phases (times summed over exams; largest transaction of each phase as a share of Convex's limits)");
@@ -983,9 +999,7 @@ export function renderReport(r: Report, maxFindings = 40): string {
     : "Rehearsal passed: the migration can be run on production (see docs/rehearsal.md).";
   out.push("", r.passed ? verdict : "Rehearsal FAILED: see the failures above.");
   for (const e of r.bounds.exceeded) out.push(`over its work bound: ${exceededLine(e)}`);
-  if ("failed" in r.plan.measured) out.push(`one deployment: ${r.plan.measured.skipped}`);
-  if ("checks" in r.plan.measured)
-    for (const c of r.plan.measured.checks.filter((c) => !c.ok)) out.push(`one deployment, ${c.step}: ${c.name} FAILED: ${c.note}`);
+  out.push(...deploymentFailures(r.plan.measured));
   if (r.bounds.slow.length > 0)
     out.push(
       `${r.bounds.slow.length} time warning(s): queries or mutations over ${int(SLOW_CALL_MS)} ms, the longest ${int(r.bounds.longest!.ms)} ms of 1 s`,
