@@ -449,8 +449,8 @@ export class IndexedDatabaseFake extends DatabaseFake {
     const tables: Record<string, Doc[]> = Object.fromEntries([...(this._schema?.tables.keys() ?? [])].map((name) => [name, []]));
     for (const [table, ids] of this._tableIds) {
       if (table.startsWith("_")) continue;
-      const docs = [...ids].map((id) => this._documents[id] as Doc);
-      (tables[table] ??= []).push(...docs.sort((a, b) => a._creationTime - b._creationTime));
+      // No spread into push: a table of hundreds of thousands of documents would overflow the stack.
+      tables[table] = [...ids].map((id) => this._documents[id] as Doc).sort((a, b) => a._creationTime - b._creationTime);
     }
     return tables;
   }
