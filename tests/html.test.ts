@@ -241,7 +241,7 @@ describe("the one-deployment run on the page", () => {
     const page = deploymentSection(html);
     expect(html.indexOf('<section id="deployment">')).toBeGreaterThan(html.indexOf('<ul class="bounds">'));
     expect(html.indexOf('<section id="deployment">')).toBeLessThan(html.indexOf("<h2>Operator's plan</h2>"));
-    expect(page.section).toContain(`${measured.liveRate} student action(s) between two migration or cleanup calls`);
+    expect(page.section).toContain(`${measured.liveRate} student action(s) before each migration or cleanup call`);
     // Students acted in every phase, through V1 during the migration and V2 after it.
     expect(measured.live.map((l) => [l.phase, l.functions])).toEqual([
       ["migrate", "V1"],

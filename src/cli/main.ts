@@ -154,7 +154,7 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
     .option("--batch-size <n>", "batchSize for migrateExamParticipants (exams per call), as on production", wholeNumber(1), 5)
     .option(
       "--live-students <n>",
-      "student actions (start, pause, resume, submit) between two migration or cleanup calls in the one-deployment run; 0 for none",
+      "student actions (start, pause, resume, submit) before each migration or cleanup call in the one-deployment run; 0 for none",
       wholeNumber(0),
       DEFAULT_LIVE_RATE,
     )

@@ -4,12 +4,12 @@
  *
  * 1. a backup of the deployment is taken (`npx convex export`);
  * 2. step 4: `migrateExamParticipants` to isDone, simulated students acting through
- *    the V1 functions between its calls; the calls are production's plan (one
+ *    the V1 functions before each of its calls; the calls are production's plan (one
  *    call's budget is shared by every exam of the deployment);
  * 3. the monitoring period: the students act through the V2 functions;
  * 4. rollback option 2: the mirror drained, the old code's writer edits arrays
  *    (a start and a submit), the migration rolls them forward;
- * 5. step 8: cleanup to isDone, the students acting through V2 between its calls;
+ * 5. step 8: cleanup to isDone, the students acting through V2 before each of its calls;
  * 6. rollback option 1: the backup replaces every table (`--replace-all`).
  *
  * After each, the checks an operator would run: verification, the views against a
@@ -41,14 +41,13 @@ import type { Fault } from "./types.js";
 
 /**
  * One deployment must fit in memory beside the rehearsal: input whose exam documents weigh more than this is not
- * rehearsed in one (the report says so). 10× the guide dataset (40 MB of exam documents) raises the peak RSS from
- * about 0.5 to 1.1 GiB.
+ * rehearsed in one (the report says so). 10× the guide dataset (40 MB of exam documents) peaks at about 1.6 GiB.
  */
 export const PLAN_MAX_BYTES = 64 * 1024 * 1024;
 export const tooLargeToPlan = (maxBytes: number) =>
   `exam documents over ${maxBytes / 1024 / 1024} MiB, more than one deployment should hold in memory`;
 
-/** Student actions between two migration or cleanup calls, unless `--live-students` says otherwise. */
+/** Student actions before each migration or cleanup call, unless `--live-students` says otherwise. */
 export const DEFAULT_LIVE_RATE = 3;
 /** Simulated time between two student actions: jobs they schedule (the mirror's, 6 s later) run in between. */
 const ACTION_GAP_MS = 2_000;
@@ -329,19 +328,19 @@ async function run(
     }
   }
 
-  /** `migrateExamParticipants` until isDone, students acting between calls; its calls and why each stopped. */
+  /** `migrateExamParticipants` until isDone, students acting before each call; its calls and why each stopped. */
   async function migrateLoop(
     args: { clearAfterMigration?: boolean },
-    between: (() => Promise<void>) | null,
+    before: (() => Promise<void>) | null,
   ): Promise<PlanLoop & { rolledForward: number }> {
     const stopped: Record<string, number> = {};
     let rolledForward = 0;
     for (let calls = 1; calls <= MAX_CALLS; calls++) {
+      await before?.(); // students act before each call, the first included: a one-call migration has them too
       const r = await t.mutation(internal.migrations.migrateExamParticipants, { batchSize: o.batchSize, ...args });
       stopped[r.stoppedBecause] = (stopped[r.stoppedBecause] ?? 0) + 1;
       rolledForward += r.rolledForward;
       if (r.isDone) return { calls, stopped, rolledForward };
-      await between?.();
     }
     throw new Error(`migrateExamParticipants did not report isDone after ${MAX_CALLS} calls in one deployment`);
   }

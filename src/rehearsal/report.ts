@@ -645,7 +645,7 @@ export function measuredPlanLine(m: Plan["measured"]): string {
     ` migrate ${int(m.migrate.calls)} (stopped by: ${stoppedBy(m.migrate)}), cleanup ${int(m.cleanup.calls)} (stopped by: ${stoppedBy(m.cleanup)}),` +
     (m.liveRate === 0
       ? " no student acting."
-      : ` ${int(m.liveRate)} student action(s) between calls: their mirror jobs pass the imported events of the exams they touch, which the cleanup otherwise passes itself, so a deployment where no student acts takes more cleanup calls (--live-students 0).`)
+      : ` ${int(m.liveRate)} student action(s) before each call: their mirror jobs pass the imported events of the exams they touch, which the cleanup otherwise passes itself, so a deployment where no student acts takes more cleanup calls (--live-students 0).`)
   );
 }
 
@@ -671,7 +671,7 @@ export function deploymentView(m: Plan["measured"]): { intro: string; phases: st
           .map(([k, n]) => `${int(n)} ${k}`)
           .join(", ")}`;
   return {
-    intro: `${int(m.liveRate)} student action(s) between two migration or cleanup calls (--live-students); ${secs(m.simulatedMs)} of simulated time in ${secs(m.wallMs)}:`,
+    intro: `${int(m.liveRate)} student action(s) before each migration or cleanup call (--live-students); ${secs(m.simulatedMs)} of simulated time in ${secs(m.wallMs)}:`,
     phases: m.live.map((l) => `${l.phase} (${l.functions} functions): ${actions(l)}; ${refused(l)}; ${int(l.students)} student(s) acted`),
     checks: m.checks.map((c) => [c.step, c.name, c.ok ? "ok" : "FAIL", c.note]),
   };

@@ -46,7 +46,7 @@ export type RehearsalOptions = ExamOptions & {
   input: RehearsalInput;
   outDir: string;
   workers: number;
-  /** Student actions between two migration or cleanup calls in the one-deployment run (deployment.ts). */
+  /** Student actions before each migration or cleanup call in the one-deployment run (deployment.ts). */
   liveRate?: number;
   progress?: ProgressSink;
 };
