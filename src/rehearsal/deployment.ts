@@ -354,7 +354,7 @@ async function run(
       "verifyMigrationIntegrity",
       integrity.isValid,
       integrity.isValid
-        ? `valid: ${integrity.summary.v2Participants} participations, ${integrity.pending.length} pending`
+        ? `valid: ${int(integrity.summary.v2Participants)} participations, ${integrity.pending.length} pending`
         : `${integrity.issues.length} issue(s): ${integrity.issues
             .slice(0, 3)
             .map((i) => i.message)
@@ -367,7 +367,7 @@ async function run(
         "verifyProjections",
         views.isValid,
         views.isValid
-          ? `views match a replay of ${views.summary.events} events`
+          ? `views match a replay of ${int(views.summary.events)} events`
           : `${views.issues.length} issue(s): ${views.issues
               .slice(0, 3)
               .map((i) => i.message)
@@ -385,7 +385,7 @@ async function run(
       differ.length === 0
         ? pairs.size === 0
           ? "no student acted: nothing to compare"
-          : `${pairs.size} read pair(s) equal`
+          : `${int(pairs.size)} read pair(s) equal`
         : `${differ.length} of ${pairs.size} differ: ${differ.slice(0, 3).join("; ")}`,
     );
   }
@@ -455,7 +455,7 @@ async function run(
     "every table equals the backup",
     differences.length === 0,
     differences.length === 0
-      ? `${Object.values(backup).reduce((n, d) => n + d.length, 0)} documents in ${Object.keys(backup).length} tables, every other table empty`
+      ? `${int(Object.values(backup).reduce((sum, d) => sum + d.length, 0))} documents in ${Object.keys(backup).length} tables, every other table empty`
       : differences.join("; "),
   );
   // Jobs scheduled before the restore still run (Convex keeps scheduled functions): they must leave the restored data alone.
@@ -481,7 +481,7 @@ async function run(
     "V1 reads as a deployment that never migrated",
     changed.length === 0,
     changed.length === 0
-      ? `${freshReads.size} reads of ${sample.length} students equal`
+      ? `${int(freshReads.size)} reads of ${int(sample.length)} students equal`
       : `${changed.length} differ: ${changed.slice(0, 3).join("; ")}`,
   );
   return {
@@ -497,6 +497,9 @@ async function run(
     wallMs: performance.now() - started,
   };
 }
+
+/** A count as the report writes it (1,234). */
+const int = (count: number) => count.toLocaleString("en-US");
 
 /** A read's result, or its error code, as canonical JSON (what the twins must agree on). */
 async function outcomeOf(read: () => Promise<Value>): Promise<string> {
