@@ -164,7 +164,12 @@ function program(out: { stdout: (s: string) => void; stderr: (s: string) => void
       wholeNumber(0),
       2,
     )
-    .option("--workers <n>", "worker threads rehearsing exams in parallel (1 = in this thread)", wholeNumber(1), DEFAULT_WORKERS)
+    .option(
+      "--workers <n>",
+      "worker threads rehearsing exams in parallel (1 = in this thread; the one-deployment run always has its own)",
+      wholeNumber(1),
+      DEFAULT_WORKERS,
+    )
     .option("--no-cleanup", "stop before step 8 (keep the V1 arrays)")
     .option(
       "--json [path]",
