@@ -257,7 +257,7 @@ describe("the one-deployment run on the page", () => {
       expect(item).toContain(`${l.students} student(s) acted`);
       expect(l.students).toBeGreaterThan(0);
     });
-    expect(page.head).toEqual(["after", "check", "", "what it said"]);
+    expect(page.head).toEqual(["after", "check", "result", "what it said"]);
     expect(page.rows.map((r) => r.cells)).toEqual(measured.checks.map((c) => [c.step, c.name, c.ok ? "ok" : "FAIL", c.note]));
     expect(page.rows.every((r) => r.cls === "ok")).toBe(true);
     // Every step of the run is checked, each rollback included.

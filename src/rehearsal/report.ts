@@ -650,7 +650,7 @@ export function measuredPlanLine(m: Plan["measured"]): string {
 }
 
 export const DEPLOYMENT_TITLE = "One deployment: students live, rollback (every exam in one embedded deployment, on a simulated clock)";
-export const DEPLOYMENT_CHECK_HEAD = ["after", "check", "", "what it said"];
+export const DEPLOYMENT_CHECK_HEAD = ["after", "check", "result", "what it said"];
 
 /** The one-deployment run as the text report and the HTML page show it: a line on the students, their actions by phase, every check as a row (DEPLOYMENT_CHECK_HEAD); or why it was not made. */
 export function deploymentView(m: Plan["measured"]): { intro: string; phases: string[]; checks: string[][] } {
