@@ -12,7 +12,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { main } from "../src/cli/main";
 import type { Report } from "../src/rehearsal/report";
 import type { DeploymentRun } from "../src/rehearsal/deployment";
-import { compareTables } from "../src/rehearsal/deployment";
+import { compareTables, rehearseDeployment } from "../src/rehearsal/deployment";
 import { createEmbeddedConvex } from "../src/runtime/embedded";
 import { generateV1Dataset, insertDataset } from "../src/dataset/generate";
 import { internal } from "../convex/_generated/api";
@@ -62,7 +62,16 @@ describe("the one-deployment run", () => {
     for (const step of ["4. migrate", "7. monitor", "rollback 2", "8. cleanup"]) {
       expect(names).toContain(`${step}: verifyMigrationIntegrity`);
       expect(names).toContain(`${step}: V1 = V2`);
+      if (step !== "rollback 2") expect(names).toContain(`${step}: students' actions stand`);
     }
+    // Students acted in each phase, so the checks compared something.
+    for (const step of ["4. migrate", "7. monitor", "8. cleanup"]) {
+      expect(run.checks.find((c) => c.step === step && c.name === "V1 = V2")!.note).toMatch(/^[\d,]+ read pair\(s\) equal$/);
+      expect(run.checks.find((c) => c.step === step && c.name === "students' actions stand")!.note).toMatch(/^[\d,]+ attempt\(s\)/);
+    }
+    expect(run.checks.find((c) => c.name === "every table after the jobs scheduled before the restore")!.note).toMatch(
+      /^unchanged after \d+ job\(s\) scheduled before the restore ran$/,
+    );
     expect(names).toEqual(
       expect.arrayContaining([
         "rollback 2: drainLegacyMirror",
@@ -91,9 +100,28 @@ describe("the one-deployment run", () => {
       expect(failed(run)[0], failed(run).join("\n")).toMatch(new RegExp(`^${step}: `));
       expect(out).toContain(`one deployment, ${step}:`);
       if (fault === "restore-replace") expect(run.checks.find((c) => !c.ok)!.note).toMatch(/examEvents: \d+ not in the backup/);
+      // Without the roll forward, what the old code wrote is found missing by the checks themselves.
+      if (fault === "skip-roll-forward") expect(failed(run)).toContain("rollback 2: V1 = V2");
     },
     120_000,
   );
+});
+
+describe("the one-deployment run on edge inputs", () => {
+  const oneExam = () => generateV1Dataset({ exams: 1, participants: 12, answers: 240, seed: 42, dirty: true });
+
+  test("every student has an attempt on the only exam: the old code's start is a newcomer, and a skipped roll forward is still caught", async () => {
+    const clean = await rehearseDeployment(oneExam(), { batchSize: 1, liveRate: 3, cleanup: true });
+    expect(failed(clean)).toEqual([]);
+    expect(clean.checks.find((c) => c.name === "old code's edits")!.note).toMatch(/old-code-student started/);
+    const faulty = await rehearseDeployment(oneExam(), { batchSize: 1, liveRate: 3, cleanup: true, fault: "skip-roll-forward" });
+    expect(failed(faulty)).toEqual(expect.arrayContaining(["rollback 2: roll forward", "rollback 2: V1 = V2"]));
+  }, 60_000);
+
+  test("--fault live-drop-answer with no student acting fails, saying it was not planted", async () => {
+    const run = await rehearseDeployment(oneExam(), { batchSize: 1, liveRate: 0, cleanup: true, fault: "live-drop-answer" });
+    expect(failed(run)).toEqual(["7. monitor: --fault live-drop-answer"]);
+  }, 60_000);
 });
 
 describe("export and import --replace-all in the embedded runtime", () => {

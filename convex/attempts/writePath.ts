@@ -223,10 +223,29 @@ export async function importLegacyEntries(
 }
 
 /**
+ * Whether `participant` is the attempt as it stood before some of its latest events, all of them the student's own
+ * (live) actions: an array entry the mirror has not brought up to them yet, which it will, and no change made to
+ * V1. Rolling such an entry forward would undo the student's actions.
+ */
+function lagsLiveEvents(events: readonly RecordedEvent[], participant: V1Participant): boolean {
+  let firstLive = events.length;
+  while (firstLive > 0 && isLiveOrigin(events[firstLive - 1]!.metadata.origin)) firstLive--;
+  let state = replay(events.slice(0, firstLive));
+  for (let i = firstLive; i < events.length; i++) {
+    if (entryDifferences(state, participant).length === 0) return true;
+    state = replay([events[i]!], state);
+  }
+  return false;
+}
+
+const isLiveOrigin = (origin: Origin) => origin === "live_v1" || origin === "live_v2";
+
+/**
  * Rolls a V1 entry forward into its attempt's stream when it differs from the attempt
  * (old code wrote the array after the stream existed: rollback option 2). Returns the
  * fields that differed (empty: nothing written). Only call it for the user's first entry
- * of an exam whose mirror keeps the array current, so a difference can only come from outside.
+ * of an exam whose mirror keeps the array current, so a difference can only come from outside,
+ * or from the mirror not having reached the student's latest actions (not rolled forward).
  */
 export async function rollForwardLegacyEntry(
   ctx: MutationCtx,
@@ -238,8 +257,9 @@ export async function rollForwardLegacyEntry(
   const state = batch.state ?? (await loadAttempt(ctx, stream)).state;
   if (state.participation === null || entryDifferences(state, entry.participant).length === 0) return { eventsWritten: 0, changed: [] };
   // Rows edited behind the log's back are the projection's damage (verifyProjections), not a change of V1: judge by the log.
-  const changed = entryDifferences(replay(await readStream(ctx, stream)), entry.participant);
-  if (changed.length === 0) return { eventsWritten: 0, changed };
+  const events = await readStream(ctx, stream);
+  const changed = entryDifferences(replay(events), entry.participant);
+  if (changed.length === 0 || lagsLiveEvents(events, entry.participant)) return { eventsWritten: 0, changed: [] };
   const result = await executeCommand(ctx, {
     stream,
     command: { type: "ReconcileLegacyEntry", data: { participant: entry.participant, sourceIndex: entry.sourceIndex } },

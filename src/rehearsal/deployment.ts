@@ -99,15 +99,26 @@ export async function deploymentOrFailure(
 }
 
 /** {@link deploymentOrFailure} on a worker thread of its own (its simulated clock replaces that thread's timers). */
-export function deploymentInWorker(dataset: V1Dataset, options: DeploymentOptions): Promise<DeploymentRun | SkippedPlan> {
+export function deploymentInWorker(
+  dataset: V1Dataset,
+  options: DeploymentOptions,
+  signal?: AbortSignal,
+): Promise<DeploymentRun | SkippedPlan> {
+  // Checked here, before the dataset is copied into a worker only to be refused there.
+  if (dataset.exams.reduce((n, e) => n + examDocumentBytes(e), 0) > PLAN_MAX_BYTES)
+    return Promise.resolve({ skipped: tooLargeToPlan(PLAN_MAX_BYTES) });
   return new Promise((resolve, reject) => {
     const worker = startWorker("./deploymentWorker.ts", { dataset, options });
-    worker.once("message", (result: DeploymentRun | SkippedPlan) => {
-      resolve(result);
+    const stop = (settle: () => void) => {
+      signal?.removeEventListener("abort", abort);
       void worker.terminate();
-    });
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new Error(`the one-deployment worker exited with code ${code}`)));
+      settle();
+    };
+    const abort = () => stop(() => reject(new Error("the one-deployment run was stopped")));
+    signal?.addEventListener("abort", abort);
+    worker.once("message", (result: DeploymentRun | SkippedPlan) => stop(() => resolve(result)));
+    worker.once("error", (e) => stop(() => reject(e)));
+    worker.once("exit", (code) => stop(() => reject(new Error(`the one-deployment worker exited with code ${code}`))));
   });
 }
 
@@ -118,7 +129,8 @@ function startOf(dataset: V1Dataset): number {
   return (last === 0 ? Date.UTC(2026, 0, 1) : Math.ceil(last / 1000) * 1000) + 60_000;
 }
 
-type Attempt = { paused: boolean; completed: boolean };
+/** An attempt as its student believes it; `accepted`: their last action on it was accepted. */
+type Attempt = { paused: boolean; completed: boolean; accepted?: boolean };
 type Acted = { examKey: string; userKey: string };
 
 /**
@@ -157,21 +169,24 @@ class Students {
     return list[Math.floor(this.random() * list.length)];
   }
 
-  /** The next action, or null when no exam has a question to answer. */
+  /** Whether the exam gives a student something to do: a running attempt, or a student who has not started it. */
+  private open(examKey: string): boolean {
+    const attempts = this.attempts.get(examKey)!;
+    return [...attempts.values()].some((a) => !a.completed) || this.studentKeys.some((k) => !attempts.has(k));
+  }
+
+  /** The next action, or null when no exam with a question to answer has anything left to do. */
   next(): { examKey: string; userKey: string; action: StudentAction; answers: { questionKey: string; selectedAnswer: string }[] } | null {
-    const exams = this.dataset.exams.filter((e) => (this.answerable.get(e.key)?.length ?? 0) > 0);
+    const exams = this.dataset.exams.filter((e) => (this.answerable.get(e.key)?.length ?? 0) > 0 && this.open(e.key));
     const exam = this.pick(exams);
     if (exam === undefined) return null;
     const attempts = this.attempts.get(exam.key)!;
     const running = [...attempts].filter(([, a]) => !a.completed);
-    if (running.length === 0 || this.random() < 0.3) {
-      for (let tries = 0; tries < 8; tries++) {
-        const userKey = this.pick(this.studentKeys);
-        if (userKey !== undefined && !attempts.has(userKey)) return { examKey: exam.key, userKey, action: "start", answers: [] };
-      }
+    const newcomers = this.studentKeys.filter((k) => !attempts.has(k));
+    if (newcomers.length > 0 && (running.length === 0 || this.random() < 0.3)) {
+      return { examKey: exam.key, userKey: this.pick(newcomers)!, action: "start", answers: [] };
     }
-    const [userKey, attempt] = this.pick(running) ?? [];
-    if (userKey === undefined || attempt === undefined) return null;
+    const [userKey, attempt] = this.pick(running)!;
     if (attempt.paused) return { examKey: exam.key, userKey, action: "resume", answers: [] };
     if (this.random() < 0.4) return { examKey: exam.key, userKey, action: "pause", answers: [] };
     const questions = this.answerable.get(exam.key)!.slice(0, 1 + Math.floor(this.random() * 5));
@@ -183,18 +198,31 @@ class Students {
     };
   }
 
+  /** What the student believes of their attempt, if their last action on it was accepted (else null: they met a refusal). */
+  belief(examKey: string, userKey: string): { paused: boolean; completed: boolean } | null {
+    const a = this.attempts.get(examKey)?.get(userKey);
+    return a?.accepted === true ? { paused: a.paused, completed: a.completed } : null;
+  }
+
+  /** A student who signs up now (the old code's start when every known student has an attempt on every exam). */
+  addStudent(userKey: string) {
+    this.studentKeys.push(userKey);
+  }
+
   /** What the student now believes: the backend accepted `action`, or refused it with `code`. */
   learn(examKey: string, userKey: string, action: StudentAction, code: string | null) {
     const attempts = this.attempts.get(examKey)!;
+    if (!attempts.has(userKey)) attempts.set(userKey, { paused: false, completed: false, accepted: false });
+    const a = attempts.get(userKey)!;
+    a.accepted = code === null;
     if (code === null) {
-      if (action === "start") attempts.set(userKey, { paused: false, completed: false });
-      else if (action === "pause") attempts.get(userKey)!.paused = true;
-      else if (action === "resume") attempts.get(userKey)!.paused = false;
-      else attempts.get(userKey)!.completed = true;
-    } else if (code === "TIME_UP" || code === "ALREADY_COMPLETED") {
-      attempts.set(userKey, { paused: false, completed: true });
-    } else if (code === "PAUSED") attempts.get(userKey)!.paused = true;
-    else if (code === "NOT_PAUSED") attempts.get(userKey)!.paused = false;
+      if (action === "pause") a.paused = true;
+      else if (action === "resume") a.paused = false;
+      else if (action === "submit") a.completed = true;
+    } else if (code === "TIME_UP" || code === "ALREADY_COMPLETED")
+      a.completed = true; // nothing more to do on it
+    else if (code === "PAUSED") a.paused = true;
+    else if (code === "NOT_PAUSED") a.paused = false;
   }
 
   /** A student the old code may start on the exam (none of their entries there), and one whose attempt it may submit. */
@@ -346,19 +374,27 @@ async function run(
   }
 
   /** What an operator checks after each step: verification, the views against a replay, V1 = V2 for the students who acted. */
-  async function verifyAll(step: string, acted: Iterable<Acted>, { views: checkViews = false } = {}) {
+  async function verifyAll(step: string, actedOnce: Iterable<Acted>, { views: checkViews = false, beliefs = true } = {}) {
+    const acted = [...actedOnce]; // read twice below
     await wait(MIRROR_RUN_DELAY_MS); // the mirror's jobs for the last actions run
     const integrity = await t.action(internal.migrations.verifyMigrationIntegrity, {});
+    // An entry is pending only while a job that will mirror it is still to run: with none left, it never will be.
+    const stuck = clock.pending() === 0 ? integrity.pending : [];
     check(
       step,
       "verifyMigrationIntegrity",
-      integrity.isValid,
-      integrity.isValid
-        ? `valid: ${int(integrity.summary.v2Participants)} participations, ${integrity.pending.length} pending`
-        : `${integrity.issues.length} issue(s): ${integrity.issues
+      integrity.isValid && stuck.length === 0,
+      !integrity.isValid
+        ? `${integrity.issues.length} issue(s): ${integrity.issues
             .slice(0, 3)
             .map((i) => i.message)
-            .join("; ")}`,
+            .join("; ")}`
+        : stuck.length > 0
+          ? `${stuck.length} pending with no mirror job left to run: ${stuck
+              .slice(0, 3)
+              .map((p) => `${p.userId} (${p.reason})`)
+              .join("; ")}`
+          : `valid: ${int(integrity.summary.v2Participants)} participations, ${integrity.pending.length} pending`,
     );
     if (checkViews) {
       const views = await t.action(internal.projections.rebuild.verifyProjections, {});
@@ -388,6 +424,29 @@ async function run(
           : `${int(pairs.size)} read pair(s) equal`
         : `${differ.length} of ${pairs.size} differ: ${differ.slice(0, 3).join("; ")}`,
     );
+    // No student's accepted action is lost: each attempt is, in V2, what its student last saw it become.
+    if (!beliefs) return;
+    const lost: string[] = [];
+    let believed = 0;
+    for (const { examKey, userKey } of acted) {
+      const belief = students.belief(examKey, userKey);
+      if (belief === null) continue;
+      believed++;
+      const session = await as(userKey).query(api.exams.getExamSessionV2, { examId: examId(examKey) });
+      const seen = { paused: session.isPaused, completed: session.status === "completed" };
+      if (seen.paused !== belief.paused || seen.completed !== belief.completed)
+        lost.push(`${examKey} ${userKey}: believes ${JSON.stringify(belief)}, V2 shows ${JSON.stringify(seen)}`);
+    }
+    check(
+      step,
+      "students' actions stand",
+      lost.length === 0,
+      lost.length === 0
+        ? believed === 0
+          ? "no action accepted since the last check: nothing to compare"
+          : `${int(believed)} attempt(s) as their students last saw them`
+        : `${lost.length} of ${believed} not: ${lost.slice(0, 3).join("; ")}`,
+    );
   }
   // The V2 code is deployed: its cron's header check passes over every exam before the migration starts (until one
   // has, V1's lists read every exam document, as V1 did).
@@ -411,6 +470,21 @@ async function run(
   // a copy: the deployment is put back as it was before (export, then import), so the cleanup meets what production's
   // would (a drain passes every exam's imported events, which the cleanup otherwise pays for: fewer calls).
   await wait(MIRROR_RUN_DELAY_MS);
+  if (dataset.exams.length > 0 && dataset.exams.every((e) => students.forOldCode(e.key).starter === undefined)) {
+    // Every student has an attempt on every exam: the old code's start is a student who signs up now.
+    const newcomer = {
+      key: "old-code-student",
+      name: "Old code's student",
+      tokenIdentifier: "rehearsal|old-code-student",
+      role: "student" as const,
+    };
+    ids.users.set(
+      newcomer.key,
+      await t.run((ctx) => ctx.db.insert("users", { name: newcomer.name, tokenIdentifier: newcomer.tokenIdentifier, role: "student" })),
+    );
+    userOf.set(newcomer.key, newcomer);
+    students.addStudent(newcomer.key);
+  }
   const beforeRollback = t.exportTables();
   const drained = await t.action(internal.legacyMirror.drainLegacyMirror, {});
   check(
@@ -420,7 +494,7 @@ async function run(
     drained.arraysCurrent ? `arrays current (${drained.entriesWritten} entries written)` : `${drained.lagging.length} exam(s) lagging`,
   );
   const oldCode = await oldCodeEdits(t, dataset, ids, students, clock.now());
-  check("rollback 2", "old code's edits", true, oldCode.note);
+  check("rollback 2", "old code's edits", oldCode.edited.length > 0 || dataset.exams.length === 0, oldCode.note);
   let rolledForward = 0;
   if (o.fault !== "skip-roll-forward") rolledForward = (await migrateLoop({}, null)).rolledForward;
   const imported = oldCode.edited.length;
@@ -432,7 +506,7 @@ async function run(
       ? "skipped (--fault skip-roll-forward)"
       : `${rolledForward} entr${rolledForward === 1 ? "y" : "ies"} rolled forward, ${imported} edited by the old code`,
   );
-  await verifyAll("rollback 2", oldCode.edited, { views: !o.cleanup });
+  await verifyAll("rollback 2", oldCode.edited, { views: !o.cleanup, beliefs: false }); // the old code acted, not the students
   await wait(MIRROR_RUN_DELAY_MS); // the jobs the roll forward scheduled run before the copy is put back
   t.importReplaceAll(beforeRollback);
 
@@ -445,7 +519,13 @@ async function run(
     const status = await t.action(internal.migrations.checkMigrationStatus, {});
     check("8. cleanup", "checkMigrationStatus", status.migrationComplete, `migrationComplete: ${status.migrationComplete}`);
   }
-  // 6. Rollback option 1: the backup replaces every table, as `npx convex import --replace-all` does.
+  if (o.fault === "live-drop-answer" && !faultPlanted)
+    check("7. monitor", "--fault live-drop-answer", false, "not planted: no student's submit through V2 was accepted");
+
+  // 6. Rollback option 1: the backup replaces every table, as `npx convex import --replace-all` does, while students
+  // act (their jobs, scheduled before the restore, run after it).
+  await act(o.cleanup ? "cleanup" : "monitor", "V2", o.liveRate, o.cleanup ? cleanupActed : monitorActed);
+  const jobsAtRestore = clock.pending();
   const now = t.exportTables();
   const restored = o.fault === "restore-replace" ? { ...now, ...backup } : backup; // `--replace`: only the backup's tables
   t.importReplaceAll(restored);
@@ -464,8 +544,14 @@ async function run(
   check(
     "rollback 1",
     "every table after the jobs scheduled before the restore",
-    afterJobs.length === 0,
-    afterJobs.length === 0 ? "unchanged" : afterJobs.join("; "),
+    afterJobs.length === 0 && (jobsAtRestore > 0 || o.liveRate === 0),
+    afterJobs.length > 0
+      ? afterJobs.join("; ")
+      : jobsAtRestore > 0
+        ? `unchanged after ${int(jobsAtRestore)} job(s) scheduled before the restore ran`
+        : o.liveRate === 0
+          ? "unchanged (no student acted: no job was pending)"
+          : "NOT rehearsed: no job was pending at the restore",
   );
   // V1 as students see it: the same as a deployment that holds only the backup and never migrated, at the same instant
   // (a transaction's time never goes back before the last commit, so "as before the migration" is read this way).
@@ -475,7 +561,10 @@ async function run(
   const [restoredReads, freshReads] = [await reads(sample, false), await reads(sample, false, fresh)];
   const changed = [...freshReads]
     .filter(([k, r]) => restoredReads.get(k)?.v1 !== r.v1)
-    .map(([k, r]) => `${k}: ${firstDifference(JSON.parse(restoredReads.get(k)?.v1 ?? "null"), JSON.parse(r.v1))}`);
+    .map(
+      ([k, r]) =>
+        `${k}: ${firstDifference(JSON.parse(restoredReads.get(k)?.v1 ?? "null"), JSON.parse(r.v1), "", ["restored", "never migrated"])}`,
+    );
   check(
     "rollback 1",
     "V1 reads as a deployment that never migrated",

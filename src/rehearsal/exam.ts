@@ -540,7 +540,7 @@ export const SMOKE_READS: { name: string; once?: boolean; twins: (as: Student, c
 ];
 
 /** Where two JSON values first differ, e.g. `answers[0].questionId: "q0_0" ≠ "q0_1"`. */
-export function firstDifference(a: unknown, b: unknown, path = ""): string {
+export function firstDifference(a: unknown, b: unknown, path = "", sides: readonly [string, string] = ["V1", "V2"]): string {
   const show = (v: unknown) => (v === undefined ? "(absent)" : JSON.stringify(v).slice(0, 80));
   if (sameValue(a, b)) return "";
   if (a !== null && b !== null && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
@@ -550,11 +550,12 @@ export function firstDifference(a: unknown, b: unknown, path = ""): string {
         (a as Record<string, unknown>)[k],
         (b as Record<string, unknown>)[k],
         Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k,
+        sides,
       );
       if (sub !== "") return sub;
     }
   }
-  return `${path || "(top)"}: V1 ${show(a)} ≠ V2 ${show(b)}`;
+  return `${path || "(top)"}: ${sides[0]} ${show(a)} ≠ ${sides[1]} ${show(b)}`;
 }
 
 /** Students to sign in as: the first who completed, the first still in progress, then others, distinct. */

@@ -642,10 +642,13 @@ export function measuredPlanLine(m: Plan["measured"]): string {
     return `migrate and cleanup calls NOT measured in one deployment (${m.skipped}): the per-exam estimates shown may be off several-fold.`;
   return (
     `migrate and cleanup calls measured in one deployment holding all ${int(m.exams)} exams (${int(m.entries)} V1 entries), as production holds them:` +
-    ` migrate ${int(m.migrate.calls)} (stopped by: ${stoppedBy(m.migrate)}), cleanup ${int(m.cleanup.calls)} (stopped by: ${stoppedBy(m.cleanup)}),` +
+    ` migrate ${int(m.migrate.calls)} (stopped by: ${stoppedBy(m.migrate)}), ` +
+    (m.cleanup.calls === 0 ? "cleanup not run (--no-cleanup)," : `cleanup ${int(m.cleanup.calls)} (stopped by: ${stoppedBy(m.cleanup)}),`) +
     (m.liveRate === 0
       ? " no student acting."
-      : ` ${int(m.liveRate)} student action(s) before each call: their mirror jobs pass the imported events of the exams they touch, which the cleanup otherwise passes itself, so a deployment where no student acts takes more cleanup calls (--live-students 0).`)
+      : m.cleanup.calls === 0
+        ? ` ${int(m.liveRate)} student action(s) before each call.`
+        : ` ${int(m.liveRate)} student action(s) before each call: their mirror jobs pass the imported events of the exams they touch, which the cleanup otherwise passes itself, so a deployment where no student acts takes more cleanup calls (--live-students 0).`)
   );
 }
 

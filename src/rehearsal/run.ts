@@ -115,8 +115,13 @@ function rehearseGenerated(spec: DatasetSpec, run: Run): Promise<Source> {
   });
   run.progress?.start(tasks.length);
   // The one-deployment run (production's plan, live students, rollback) runs beside the pool, on a thread of its own.
-  const planned = deploymentInWorker(dataset, run.deployment);
-  return Promise.all([runExams(tasks, run.workers, run.events), planned]).then(([, plan]) => ({
+  const stop = new AbortController(); // a failed pool stops the one-deployment worker too
+  const planned = deploymentInWorker(dataset, run.deployment, stop.signal);
+  const pooled = runExams(tasks, run.workers, run.events).catch((e: unknown) => {
+    stop.abort();
+    throw e;
+  });
+  return Promise.all([pooled, planned]).then(([, plan]) => ({
     plan,
     meta: {
       source: "generated",
