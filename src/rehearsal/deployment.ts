@@ -41,7 +41,7 @@ import type { Fault } from "./types.js";
 
 /**
  * One deployment must fit in memory beside the rehearsal: input whose exam documents weigh more than this is not
- * rehearsed in one (the report says so). 10× the guide dataset (40 MB of exam documents) peaks at about 1.6 GiB.
+ * rehearsed in one (the report says so). 10× the guide dataset (40 MB of exam documents) peaks at about 1.9 GiB.
  */
 export const PLAN_MAX_BYTES = 64 * 1024 * 1024;
 export const tooLargeToPlan = (maxBytes: number) =>
