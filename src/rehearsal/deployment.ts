@@ -12,10 +12,12 @@
  * 5. step 8: cleanup to isDone, the students acting through V2 before each of its calls;
  * 6. rollback option 1: the backup replaces every table (`--replace-all`).
  *
- * After each, the checks an operator would run: verification, the views against a
- * replay, V1 = V2 for every student who acted; after the restore, every table
- * against the backup document for document and V1's reads against those before
- * the migration. A check that fails fails the rehearsal.
+ * After each, the checks an operator would run: verification (nothing left pending
+ * once no mirror job is to run), the views against a replay, V1 = V2 and each
+ * student's accepted actions standing for every student who acted; after the restore,
+ * every table against the backup document for document, before and after the jobs
+ * scheduled before it, and V1's reads against a deployment that never migrated. A
+ * check that fails fails the rehearsal.
  *
  * @example
  * const run = await rehearseDeployment(generateV1Dataset(GUIDE_DATASET), { batchSize: 5, liveRate: 3, cleanup: true });
