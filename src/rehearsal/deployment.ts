@@ -433,8 +433,16 @@ async function run(
     for (const { examKey, userKey } of acted) {
       const belief = students.belief(examKey, userKey);
       if (belief === null) continue;
+      let session;
+      try {
+        session = await as(userKey).query(api.exams.getExamSessionV2, { examId: examId(examKey) });
+      } catch (e) {
+        // A refusal with a code (an exam past a work bound) is V1 = V2's to judge; a crash is lost too.
+        if (errorCode(e) === undefined)
+          lost.push(`${examKey} ${userKey}: the session crashed: ${e instanceof Error ? e.message : String(e)}`);
+        continue;
+      }
       believed++;
-      const session = await as(userKey).query(api.exams.getExamSessionV2, { examId: examId(examKey) });
       const seen = { paused: session.isPaused, completed: session.status === "completed" };
       if (seen.paused !== belief.paused || seen.completed !== belief.completed)
         lost.push(`${examKey} ${userKey}: believes ${JSON.stringify(belief)}, V2 shows ${JSON.stringify(seen)}`);
