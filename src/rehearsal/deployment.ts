@@ -87,28 +87,37 @@ export type SkippedPlan = { skipped: string; failed?: true };
 
 export type DeploymentOptions = { batchSize: number; liveRate: number; cleanup: boolean; fault?: Fault };
 
-/** As {@link rehearseDeployment}, a dataset over PLAN_MAX_BYTES skipped and a crash reported rather than thrown. */
-export async function deploymentOrFailure(
-  dataset: V1Dataset,
-  options: DeploymentOptions,
-  maxBytes = PLAN_MAX_BYTES,
-): Promise<DeploymentRun | SkippedPlan> {
-  if (dataset.exams.reduce((n, e) => n + examDocumentBytes(e), 0) > maxBytes) return { skipped: tooLargeToPlan(maxBytes) };
+/** Why `dataset` is not rehearsed in one deployment (its exam documents weigh more than `maxBytes`), or null. */
+function tooLarge(dataset: V1Dataset, maxBytes: number): SkippedPlan | null {
+  return dataset.exams.reduce((n, e) => n + examDocumentBytes(e), 0) > maxBytes ? { skipped: tooLargeToPlan(maxBytes) } : null;
+}
+
+/** As {@link rehearseDeployment}, a crash reported rather than thrown (the rehearsal goes on and fails with the reason). */
+export function rehearseOrFailure(dataset: V1Dataset, options: DeploymentOptions): Promise<DeploymentRun | SkippedPlan> {
   return rehearseDeployment(dataset, options).catch((e: unknown) => ({
     skipped: `the one-deployment run failed: ${e instanceof Error ? e.message : String(e)}`,
     failed: true as const,
   }));
 }
 
-/** {@link deploymentOrFailure} on a worker thread of its own (its simulated clock replaces that thread's timers). */
+/** As {@link rehearseOrFailure}, a dataset over `maxBytes` skipped. */
+export async function deploymentOrFailure(
+  dataset: V1Dataset,
+  options: DeploymentOptions,
+  maxBytes = PLAN_MAX_BYTES,
+): Promise<DeploymentRun | SkippedPlan> {
+  return tooLarge(dataset, maxBytes) ?? rehearseOrFailure(dataset, options);
+}
+
+/** {@link deploymentOrFailure} with {@link rehearseOrFailure} on a worker thread of its own (its simulated clock replaces that thread's timers). */
 export function deploymentInWorker(
   dataset: V1Dataset,
   options: DeploymentOptions,
   signal?: AbortSignal,
 ): Promise<DeploymentRun | SkippedPlan> {
   // Checked here, before the dataset is copied into a worker only to be refused there.
-  if (dataset.exams.reduce((n, e) => n + examDocumentBytes(e), 0) > PLAN_MAX_BYTES)
-    return Promise.resolve({ skipped: tooLargeToPlan(PLAN_MAX_BYTES) });
+  const skipped = tooLarge(dataset, PLAN_MAX_BYTES);
+  if (skipped !== null) return Promise.resolve(skipped);
   return new Promise((resolve, reject) => {
     const worker = startWorker("./deploymentWorker.ts", { dataset, options });
     const stop = (settle: () => void) => {
@@ -242,7 +251,8 @@ export async function rehearseDeployment(dataset: V1Dataset, options: Deployment
   const clock = SimulatedClock.install(startOf(dataset));
   const origin = clock.now();
   try {
-    return await run(dataset, options, clock, origin, started);
+    const result = await run(dataset, options, clock);
+    return { ...result, simulatedMs: clock.now() - origin, wallMs: performance.now() - started };
   } finally {
     clock.uninstall();
   }
@@ -252,9 +262,7 @@ async function run(
   dataset: V1Dataset,
   o: DeploymentOptions,
   clock: SimulatedClock,
-  origin: number,
-  started: number,
-): Promise<DeploymentRun> {
+): Promise<Omit<DeploymentRun, "simulatedMs" | "wallMs">> {
   const t = createEmbeddedConvex();
   const settle = () => t.finishInProgressScheduledFunctions();
   const wait = (ms: number) => clock.advance(ms, settle);
@@ -387,10 +395,7 @@ async function run(
       "verifyMigrationIntegrity",
       integrity.isValid && stuck.length === 0,
       !integrity.isValid
-        ? `${integrity.issues.length} issue(s): ${integrity.issues
-            .slice(0, 3)
-            .map((i) => i.message)
-            .join("; ")}`
+        ? issuesNote(integrity.issues)
         : stuck.length > 0
           ? `${stuck.length} pending with no mirror job left to run: ${stuck
               .slice(0, 3)
@@ -404,12 +409,7 @@ async function run(
         step,
         "verifyProjections",
         views.isValid,
-        views.isValid
-          ? `views match a replay of ${int(views.summary.events)} events`
-          : `${views.issues.length} issue(s): ${views.issues
-              .slice(0, 3)
-              .map((i) => i.message)
-              .join("; ")}`,
+        views.isValid ? `views match a replay of ${int(views.summary.events)} events` : issuesNote(views.issues),
       );
     }
     const pairs = await reads(acted, true);
@@ -592,10 +592,15 @@ async function run(
     liveRate: o.liveRate,
     live,
     checks,
-    simulatedMs: clock.now() - origin,
-    wallMs: performance.now() - started,
   };
 }
+
+/** A verifier's issues in a check's note: how many, and the first three. */
+const issuesNote = (issues: readonly { message: string }[]) =>
+  `${issues.length} issue(s): ${issues
+    .slice(0, 3)
+    .map((i) => i.message)
+    .join("; ")}`;
 
 /** A count as the report writes it (1,234). */
 const int = (count: number) => count.toLocaleString("en-US");
