@@ -223,19 +223,20 @@ export async function importLegacyEntries(
 }
 
 /**
- * Whether `participant` is the attempt as it stood before some of its latest events, all of them the student's own
- * (live) actions: an array entry the mirror has not brought up to them yet, which it will, and no change made to
- * V1. Rolling such an entry forward would undo the student's actions.
+ * The fields in which `participant` differs from the attempt its stream replays to; none when it equals the
+ * attempt as it stood before some of its latest events, all of them the student's own (live) actions: an array
+ * entry the mirror has not brought up to them yet, which it will, and no change made to V1. Rolling such an entry
+ * forward would undo the student's actions. One replay: the state before the trailing live events, then each.
  */
-function lagsLiveEvents(events: readonly RecordedEvent[], participant: V1Participant): boolean {
+function changedFromLog(events: readonly RecordedEvent[], participant: V1Participant): string[] {
   let firstLive = events.length;
   while (firstLive > 0 && isLiveOrigin(events[firstLive - 1]!.metadata.origin)) firstLive--;
   let state = replay(events.slice(0, firstLive));
   for (let i = firstLive; i < events.length; i++) {
-    if (entryDifferences(state, participant).length === 0) return true;
+    if (entryDifferences(state, participant).length === 0) return [];
     state = replay([events[i]!], state);
   }
-  return false;
+  return entryDifferences(state, participant);
 }
 
 const isLiveOrigin = (origin: Origin) => origin === "live_v1" || origin === "live_v2";
@@ -257,9 +258,8 @@ export async function rollForwardLegacyEntry(
   const state = batch.state ?? (await loadAttempt(ctx, stream)).state;
   if (state.participation === null || entryDifferences(state, entry.participant).length === 0) return { eventsWritten: 0, changed: [] };
   // Rows edited behind the log's back are the projection's damage (verifyProjections), not a change of V1: judge by the log.
-  const events = await readStream(ctx, stream);
-  const changed = entryDifferences(replay(events), entry.participant);
-  if (changed.length === 0 || lagsLiveEvents(events, entry.participant)) return { eventsWritten: 0, changed: [] };
+  const changed = changedFromLog(await readStream(ctx, stream), entry.participant);
+  if (changed.length === 0) return { eventsWritten: 0, changed };
   const result = await executeCommand(ctx, {
     stream,
     command: { type: "ReconcileLegacyEntry", data: { participant: entry.participant, sourceIndex: entry.sourceIndex } },
