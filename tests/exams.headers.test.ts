@@ -11,7 +11,7 @@ import * as exams from "../convex/exams";
 import type { V1Participant } from "../convex/lib/validators";
 import { markLegacyBackfilled, syncExamHeader } from "../convex/headers/examHeaders";
 import { measureCall, measureRun } from "../src/runtime/embedded";
-import { newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
+import { legacyEntry, newConvexTest, seedExam, seedUser, useFakeClock, type TestConvex } from "./support/convex";
 
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 
@@ -29,15 +29,11 @@ async function bigArray(t: TestConvex, questionId: Id<"questions">, n: number, a
       Array.from({ length: n }, (_, i) => ctx.db.insert("users", { name: `Legacy ${i}`, tokenIdentifier: `legacy|${i}`, role: "student" })),
     ),
   );
-  return userIds.map((userId) => ({
-    userId,
-    score: 0,
-    answers: Array.from({ length: answers }, () => ({ questionId, selectedAnswer: "x".repeat(40), isCorrect: false })),
-    startedAt: T0 - 60_000,
-    isPaused: false,
-    pauseCount: 0,
-    totalPausedMs: 0,
-  }));
+  return userIds.map((userId) =>
+    legacyEntry(userId, T0 - 60_000, {
+      answers: Array.from({ length: answers }, () => ({ questionId, selectedAnswer: "x".repeat(40), isCorrect: false })),
+    }),
+  );
 }
 
 describe("the exam header and question list (the exam's own small facts)", () => {
