@@ -488,10 +488,8 @@ async function run(
       tokenIdentifier: "rehearsal|old-code-student",
       role: "student" as const,
     };
-    ids.users.set(
-      newcomer.key,
-      await t.run((ctx) => ctx.db.insert("users", { name: newcomer.name, tokenIdentifier: newcomer.tokenIdentifier, role: "student" })),
-    );
+    const { key: _key, ...user } = newcomer;
+    ids.users.set(newcomer.key, await t.run((ctx) => ctx.db.insert("users", user)));
     userOf.set(newcomer.key, newcomer);
     students.addStudent(newcomer.key);
   }
